@@ -1,0 +1,80 @@
+/**
+ * The admin listener (default 127.0.0.1:9090): `/health` (the process answers), `/ready` (every
+ * service holds valid credentials and every front is up), `/metrics` (Prometheus text).
+ * The incident-response API lives under `/admin/` (see admin-api.ts when present).
+ */
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { adminListen } from '../core/config/admin-listen.js';
+import type { ListenAddress } from '../core/config/listen-address.js';
+import { formatListenAddress } from '../core/config/listen-address.js';
+import type { LoadedConfig } from '../core/config/load-config.js';
+import type { Front, FrontContext } from '../daemon/front.js';
+import { close, listen } from '../net/http-listen.js';
+import { sendJson } from '../net/json-reply.js';
+
+export interface AdminFront extends Front {
+  /** The bound address (with the real port when 0 was configured). */
+  address(): ListenAddress | undefined;
+}
+
+export function createAdminFront(ctx: FrontContext, fronts: () => readonly Front[]): AdminFront {
+  let loaded: LoadedConfig = ctx.loaded;
+  let server: Server | undefined;
+  let bound: ListenAddress | undefined;
+  const requests = ctx.metrics.counter('sidekey_admin_requests_total', 'Admin listener requests by path and status.');
+
+  const isReady = () => ctx.credentials.ready() && fronts().every((f) => f === front || (f.ready?.() ?? true));
+
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const reply = (status: number, body: unknown) => {
+      requests.inc({ path: path ?? '', status: String(status) });
+      sendJson(res, status, body);
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      reply(405, { Code: 'MethodNotAllowed', Message: 'the admin listener answers GET only here' });
+      return;
+    }
+    switch (path) {
+      case '/health':
+        reply(200, { status: 'ok' });
+        return;
+      case '/ready': {
+        const ready = isReady();
+        const services = ctx.credentials.status().map((s) => ({ service: s.service, ready: s.ready, enabled: s.enabled }));
+        reply(ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', services });
+        return;
+      }
+      case '/metrics': {
+        if (!loaded.config.metrics.prometheus.enabled) {
+          reply(404, { Code: 'NotFound', Message: 'metrics are disabled (metrics.prometheus.enabled: false)' });
+          return;
+        }
+        const text = ctx.metrics.render();
+        requests.inc({ path: '/metrics', status: '200' });
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'content-length': Buffer.byteLength(text) });
+        res.end(text);
+        return;
+      }
+      default:
+        reply(404, { Code: 'NotFound', Message: `no such admin path; try /health, /ready or /metrics` });
+    }
+  };
+
+  const front: AdminFront = {
+    name: 'admin',
+    address: () => bound,
+    async start() {
+      server = createServer(handle);
+      bound = await listen(server, adminListen(loaded.config));
+      ctx.logger.info({ listen: formatListenAddress(bound) }, 'admin listener up');
+    },
+    async stop(drainMs) {
+      if (server) await close(server, drainMs);
+    },
+    async reload(next) {
+      loaded = next;
+    },
+  };
+  return front;
+}

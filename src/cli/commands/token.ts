@@ -1,0 +1,11 @@
+import type { Command } from 'commander';
+import { TOKEN_BYTES, randomToken } from '../../core/crypto/random-token.js';
+
+export function registerToken(program: Command): void {
+  program
+    .command('token')
+    .description(`print a new random token (${TOKEN_BYTES} random bytes, URL-safe base64)`)
+    .action(() => {
+      process.stdout.write(`${randomToken()}\n`);
+    });
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+/** The sidekey command line. Each command lives in commands/<name>.ts and registers itself here. */
+import { Command, CommanderError } from 'commander';
+import { isSidekeyError } from '../core/errors.js';
+import { registerInit } from './commands/init.js';
+import { registerServe } from './commands/serve.js';
+import { registerToken } from './commands/token.js';
+import { registerValidate } from './commands/validate.js';
+import { ExitCode } from './exit-codes.js';
+
+export function buildProgram(): Command {
+  const program = new Command('sidekey')
+    .description('keeps long-lived AWS keys out of applications')
+    .version('0.1.0')
+    .showHelpAfterError()
+    .exitOverride();
+  registerServe(program);
+  registerValidate(program);
+  registerToken(program);
+  registerInit(program);
+  return program;
+}
+
+async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      process.exitCode = error.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
+      return;
+    }
+    if (isSidekeyError(error)) {
+      process.stderr.write(`sidekey: ${error.message}\n`);
+      process.exitCode = error.kind === 'USAGE' ? ExitCode.USAGE : ExitCode.FAILURE;
+      return;
+    }
+    process.stderr.write(`sidekey: unexpected error: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = ExitCode.FAILURE;
+  }
+}
+
+await main(process.argv);

@@ -1,0 +1,400 @@
+/**
+ * A small strict schema library for the config file. It exists (rather than a general validator)
+ * so that every message names the key path and what was expected, unknown keys get a
+ * "did you mean" hint, renamed keys get a migration hint, and values marked secret are never
+ * echoed back in a message.
+ */
+import { isAbsolute, resolve } from 'node:path';
+import { suggest } from './did-you-mean.js';
+
+export interface Issue {
+  /** Dotted key path, e.g. `services.web-app.assumed_role.RoleArn`; `(root)` for the top. */
+  readonly path: string;
+  readonly message: string;
+}
+
+const INVALID: unique symbol = Symbol('invalid');
+type Invalid = typeof INVALID;
+export { INVALID };
+
+export interface Schema<T> {
+  /** Human description of what is expected, used in messages ("a port from 1 to 65535"). */
+  readonly expected: string;
+  /** True when the value never appears in a message. */
+  readonly secret: boolean;
+  /** Undefined input is accepted (and yields the default when there is one). */
+  readonly optional: boolean;
+  parse(value: unknown, path: string, ctx: ParseContext): T | Invalid;
+}
+
+/** What a parse carries along: the issues found so far and where relative paths resolve. */
+export interface ParseContext {
+  readonly issues: Issue[];
+  /** Directory of the config file; relative file paths resolve against it. */
+  readonly baseDir: string;
+}
+
+export type Infer<S> = S extends Schema<infer T> ? T : never;
+
+/** The largest excerpt of a rejected value echoed back in a message. */
+const MAX_ECHO_CHARS = 60;
+
+export function describeValue(value: unknown, secret: boolean): string {
+  if (secret) return 'a value (not shown: it is secret)';
+  if (value === null) return 'null';
+  if (value === undefined) return 'nothing';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'string') {
+    const text = value.length > MAX_ECHO_CHARS ? `${value.slice(0, MAX_ECHO_CHARS)}...` : value;
+    return JSON.stringify(text);
+  }
+  return String(value);
+}
+
+function fail(ctx: ParseContext, path: string, message: string): Invalid {
+  ctx.issues.push({ path: path || '(root)', message });
+  return INVALID;
+}
+
+export function joinPath(base: string, key: string | number): string {
+  if (typeof key === 'number') return `${base}[${key}]`;
+  return base ? `${base}.${key}` : key;
+}
+
+function make<T>(expected: string, parse: Schema<T>['parse'], secret = false): Schema<T> {
+  return { expected, secret, optional: false, parse };
+}
+
+export interface StringOptions {
+  min?: number;
+  max?: number;
+  pattern?: RegExp;
+  /** Replaces the generic description, e.g. "a service name (lowercase letters, digits, hyphens)". */
+  expected?: string;
+  secret?: boolean;
+  /** Further checks; return a message to reject. */
+  check?: (value: string) => string | undefined;
+}
+
+export function str(options: StringOptions = {}): Schema<string> {
+  const { min = 0, max, pattern, secret = false, check } = options;
+  const expected =
+    options.expected ??
+    (max !== undefined ? `a string of ${min} to ${max} characters` : min > 0 ? `a string of at least ${min} characters` : 'a string');
+  return make<string>(
+    expected,
+    (value, path, ctx) => {
+      if (typeof value !== 'string') return fail(ctx, path, `expected ${expected}, got ${describeValue(value, secret)}`);
+      if (value.length < min) {
+        return fail(ctx, path, `must be at least ${min} characters long (it has ${value.length})`);
+      }
+      if (max !== undefined && value.length > max) {
+        return fail(ctx, path, `must be at most ${max} characters long (it has ${value.length})`);
+      }
+      if (pattern && !pattern.test(value)) return fail(ctx, path, `expected ${expected}, got ${describeValue(value, secret)}`);
+      const problem = check?.(value);
+      if (problem) return fail(ctx, path, secret ? problem : `${problem}, got ${describeValue(value, false)}`);
+      return value;
+    },
+    secret,
+  );
+}
+
+export interface IntOptions {
+  min?: number;
+  max?: number;
+  /** Unit named in messages, e.g. "seconds". */
+  unit?: string;
+}
+
+export function int(options: IntOptions = {}): Schema<number> {
+  const { min, max, unit } = options;
+  const range =
+    min !== undefined && max !== undefined
+      ? ` from ${min} to ${max}`
+      : min !== undefined
+        ? ` of at least ${min}`
+        : max !== undefined
+          ? ` of at most ${max}`
+          : '';
+  const expected = `an integer${range}${unit ? ` (${unit})` : ''}`;
+  return make<number>(expected, (value, path, ctx) => {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
+      return fail(ctx, path, `expected ${expected}, got ${describeValue(value, false)}`);
+    }
+    if ((min !== undefined && value < min) || (max !== undefined && value > max)) {
+      return fail(ctx, path, `expected ${expected}, got ${value}`);
+    }
+    return value;
+  });
+}
+
+export function bool(): Schema<boolean> {
+  return make<boolean>('true or false', (value, path, ctx) =>
+    typeof value === 'boolean' ? value : fail(ctx, path, `expected true or false, got ${describeValue(value, false)}`),
+  );
+}
+
+export function oneOf<const V extends string>(values: readonly V[]): Schema<V> {
+  const expected = `one of ${values.map((v) => JSON.stringify(v)).join(', ')}`;
+  return make<V>(expected, (value, path, ctx) => {
+    if (typeof value === 'string' && (values as readonly string[]).includes(value)) return value as V;
+    const hint = typeof value === 'string' ? suggest(value, values) : undefined;
+    return fail(ctx, path, `expected ${expected}, got ${describeValue(value, false)}${hint ? ` (did you mean "${hint}"?)` : ''}`);
+  });
+}
+
+export interface ArrayOptions {
+  min?: number;
+  max?: number;
+}
+
+export function arr<T>(item: Schema<T>, options: ArrayOptions = {}): Schema<readonly T[]> {
+  const { min = 0, max } = options;
+  const expected = `a list of ${item.expected}`;
+  return make<readonly T[]>(expected, (value, path, ctx) => {
+    if (!Array.isArray(value)) return fail(ctx, path, `expected ${expected}, got ${describeValue(value, item.secret)}`);
+    if (value.length < min) return fail(ctx, path, `must have at least ${min} entr${min === 1 ? 'y' : 'ies'}`);
+    if (max !== undefined && value.length > max) return fail(ctx, path, `must have at most ${max} entries (it has ${value.length})`);
+    const out: T[] = [];
+    let ok = true;
+    value.forEach((element, index) => {
+      const parsed = item.parse(element, joinPath(path, index), ctx);
+      if (parsed === INVALID) ok = false;
+      else out.push(parsed);
+    });
+    return ok ? out : INVALID;
+  });
+}
+
+/** Makes undefined (a missing key) acceptable; the result is `T | undefined`. */
+export function optional<T>(schema: Schema<T>): Schema<T | undefined> {
+  return {
+    expected: schema.expected,
+    secret: schema.secret,
+    optional: true,
+    parse: (value, path, ctx) => (value === undefined || value === null ? undefined : schema.parse(value, path, ctx)),
+  };
+}
+
+/** A missing key takes `fallback`. */
+export function withDefault<T>(schema: Schema<T>, fallback: T): Schema<T> {
+  return {
+    expected: schema.expected,
+    secret: schema.secret,
+    optional: true,
+    parse: (value, path, ctx) => (value === undefined || value === null ? fallback : schema.parse(value, path, ctx)),
+  };
+}
+
+/** Runs `check` on a valid value; a returned string rejects it with that message. */
+export function refine<T>(schema: Schema<T>, check: (value: T) => string | undefined): Schema<T> {
+  return {
+    ...schema,
+    parse: (value, path, ctx) => {
+      const parsed = schema.parse(value, path, ctx);
+      if (parsed === INVALID) return INVALID;
+      const problem = check(parsed);
+      return problem ? fail(ctx, path, problem) : parsed;
+    },
+  };
+}
+
+/** Maps a valid value to another shape (e.g. a listen string to an address object). */
+export function transform<T, U>(schema: Schema<T>, map: (value: T) => U): Schema<U> {
+  return {
+    expected: schema.expected,
+    secret: schema.secret,
+    optional: schema.optional,
+    parse: (value, path, ctx) => {
+      const parsed = schema.parse(value, path, ctx);
+      return parsed === INVALID ? INVALID : map(parsed);
+    },
+  };
+}
+
+/** Tries each alternative in order; the first that accepts wins. */
+export function anyOf<A, B>(expected: string, a: Schema<A>, b: Schema<B>): Schema<A | B> {
+  return make<A | B>(expected, (value, path, ctx) => {
+    const first: Issue[] = [];
+    const parsedA = a.parse(value, path, { ...ctx, issues: first });
+    if (parsedA !== INVALID) return parsedA;
+    const second: Issue[] = [];
+    const parsedB = b.parse(value, path, { ...ctx, issues: second });
+    if (parsedB !== INVALID) return parsedB;
+    // Report the alternative that got further: the one whose issues sit deeper in the value.
+    const depth = (list: Issue[]) => Math.max(0, ...list.map((i) => i.path.length));
+    const best = depth(second) > depth(first) ? second : first;
+    if (best.every((i) => i.path === (path || '(root)'))) return fail(ctx, path, `expected ${expected}`);
+    ctx.issues.push(...best);
+    return INVALID;
+  });
+}
+
+type Shape = Record<string, Schema<unknown>>;
+type MaybeKeys<S extends Shape> = { [K in keyof S]: undefined extends Infer<S[K]> ? K : never }[keyof S];
+type Simplify<T> = { [K in keyof T]: T[K] } & {};
+/** The parsed object: keys whose schema may yield undefined are optional. */
+export type ObjectOf<S extends Shape> = Simplify<
+  { readonly [K in Exclude<keyof S, MaybeKeys<S>>]: Infer<S[K]> } & { readonly [K in MaybeKeys<S>]?: Exclude<Infer<S[K]>, undefined> }
+>;
+
+export interface ObjectOptions {
+  /** Keys that used to exist: rejected with this hint, e.g. `{ token: 'use auth_token' }`. */
+  renamed?: Readonly<Record<string, string>>;
+  /** Keys with this prefix are accepted and ignored (CredProxy's `x-` extension keys). */
+  ignorePrefix?: string;
+  /** Cross-field rules, run only when every field is valid. Return messages (with key names). */
+  rules?: (value: Record<string, unknown>) => readonly { path?: string; message: string }[];
+}
+
+export function obj<S extends Shape>(shape: S, options: ObjectOptions = {}): Schema<ObjectOf<S>> {
+  const keys = Object.keys(shape);
+  const expected = 'a mapping';
+  return make<ObjectOf<S>>(expected, (value, path, ctx) => {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      return fail(ctx, path, `expected a mapping with keys ${keys.join(', ')}, got ${describeValue(value, false)}`);
+    }
+    const input = value as Record<string, unknown>;
+    let ok = true;
+    for (const key of Object.keys(input)) {
+      if (Object.hasOwn(shape, key)) continue;
+      if (options.ignorePrefix && key.startsWith(options.ignorePrefix)) continue;
+      ok = false;
+      const renamed = options.renamed?.[key];
+      if (renamed) {
+        fail(ctx, joinPath(path, key), `this key is no longer accepted: ${renamed}`);
+        continue;
+      }
+      const hint = suggest(key, keys);
+      fail(
+        ctx,
+        joinPath(path, key),
+        `unknown key${hint ? ` (did you mean "${hint}"?)` : ''}; allowed here: ${keys.join(', ') || 'none'}`,
+      );
+    }
+    const out: Record<string, unknown> = {};
+    for (const key of keys) {
+      const schema = shape[key] as Schema<unknown>;
+      const raw = input[key];
+      if (raw === undefined && !schema.optional) {
+        ok = false;
+        fail(ctx, joinPath(path, key), `is required (${schema.expected})`);
+        continue;
+      }
+      const parsed = schema.parse(raw, joinPath(path, key), ctx);
+      if (parsed === INVALID) ok = false;
+      else if (parsed !== undefined) out[key] = parsed;
+    }
+    if (!ok) return INVALID;
+    const problems = options.rules?.(out) ?? [];
+    for (const problem of problems) fail(ctx, problem.path ? joinPath(path, problem.path) : path, problem.message);
+    return problems.length > 0 ? INVALID : (out as ObjectOf<S>);
+  });
+}
+
+
+export interface RecordOptions {
+  /** Keys must match; rejected keys name this description. */
+  key?: { pattern: RegExp; expected: string; max?: number };
+  max?: number;
+  /** Keys with this prefix are ignored (not parsed, not returned). */
+  ignorePrefix?: string;
+}
+
+export function record<T>(value: Schema<T>, options: RecordOptions = {}): Schema<Readonly<Record<string, T>>> {
+  const expected = `a mapping of names to ${value.expected}`;
+  return make<Readonly<Record<string, T>>>(expected, (input, path, ctx) => {
+    if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+      return fail(ctx, path, `expected ${expected}, got ${describeValue(input, false)}`);
+    }
+    const entries = Object.entries(input as Record<string, unknown>).filter(
+      ([key]) => !(options.ignorePrefix && key.startsWith(options.ignorePrefix)),
+    );
+    if (options.max !== undefined && entries.length > options.max) {
+      return fail(ctx, path, `must have at most ${options.max} entries (it has ${entries.length})`);
+    }
+    const out: Record<string, T> = {};
+    let ok = true;
+    for (const [key, raw] of entries) {
+      const keyRule = options.key;
+      if (keyRule && (!keyRule.pattern.test(key) || (keyRule.max !== undefined && key.length > keyRule.max))) {
+        ok = false;
+        fail(ctx, joinPath(path, key), `invalid name ${describeValue(key, false)}: expected ${keyRule.expected}`);
+        continue;
+      }
+      const parsed = value.parse(raw, joinPath(path, key), ctx);
+      if (parsed === INVALID) ok = false;
+      else out[key] = parsed;
+    }
+    return ok ? out : INVALID;
+  });
+}
+
+/** Runs a schema over a whole document; returns the value or every issue found. */
+export function validate<T>(
+  schema: Schema<T>,
+  value: unknown,
+  baseDir: string = process.cwd(),
+): { ok: true; value: T } | { ok: false; issues: Issue[] } {
+  const issues: Issue[] = [];
+  const parsed = schema.parse(value, '', { issues, baseDir });
+  if (parsed === INVALID || issues.length > 0) return { ok: false, issues };
+  return { ok: true, value: parsed };
+}
+
+/** Recursively freezes a parsed config so nothing can change it after validation. */
+export function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value as Record<string, unknown>)) deepFreeze(child);
+  }
+  return value;
+}
+
+/**
+ * A file path; relative paths resolve against the config file's directory, so a config means the
+ * same thing whatever directory the daemon starts in.
+ */
+export function filePath(expected = 'a file path'): Schema<string> {
+  return make<string>(expected, (value, path, ctx) => {
+    if (typeof value !== 'string' || value.length === 0) return fail(ctx, path, `expected ${expected}, got ${describeValue(value, false)}`);
+    if (value.includes('\0')) return fail(ctx, path, 'a path must not contain NUL bytes');
+    return isAbsolute(value) ? value : resolve(ctx.baseDir, value);
+  });
+}
+
+type Variants = Record<string, Schema<unknown>>;
+
+/**
+ * A mapping whose `tag` key picks the shape of the rest, e.g. `{ type: sqlite, path: ... }` or
+ * `{ type: dynamodb, table: ... }`. The variant schemas describe the keys other than the tag.
+ */
+export function tagged<V extends Variants>(tag: string, variants: V): Schema<{ [K in keyof V]: { readonly [T in typeof tag]: K } & Infer<V[K]> }[keyof V]> {
+  const names = Object.keys(variants);
+  const expected = `a mapping with ${tag}: ${names.join(' | ')}`;
+  return make(expected, (value, path, ctx) => {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      return fail(ctx, path, `expected ${expected}, got ${describeValue(value, false)}`);
+    }
+    const { [tag]: kind, ...rest } = value as Record<string, unknown>;
+    if (typeof kind !== 'string' || !Object.hasOwn(variants, kind)) {
+      const hint = typeof kind === 'string' ? suggest(kind, names) : undefined;
+      return fail(
+        ctx,
+        joinPath(path, tag),
+        `expected one of ${names.join(', ')}, got ${describeValue(kind, false)}${hint ? ` (did you mean "${hint}"?)` : ''}`,
+      );
+    }
+    const parsed = (variants[kind] as Schema<unknown>).parse(rest, path, ctx);
+    if (parsed === INVALID) return INVALID;
+    // biome-ignore lint/suspicious/noExplicitAny: the mapped type above is the real contract
+    return { [tag]: kind, ...(parsed as object) } as any;
+  });
+}
+
+/** A config section that may be left out: a missing one parses as `{}`, so its defaults apply. */
+export function section<T>(schema: Schema<T>): Schema<T> {
+  return { ...schema, optional: true, parse: (value, path, ctx) => schema.parse(value ?? {}, path, ctx) };
+}

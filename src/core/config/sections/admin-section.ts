@@ -1,0 +1,30 @@
+/** The admin listener (health, readiness, metrics, incident-response API), metrics and logging. */
+import { listenAddress } from '../listen-address.js';
+import { type Infer, bool, int, obj, oneOf, optional, section, str, withDefault } from '../schema.js';
+import { token } from '../validators.js';
+
+export const DEFAULT_ADMIN_LISTEN = { kind: 'tcp', host: '127.0.0.1', port: 9090 } as const;
+
+export const adminSchema = obj({
+  listen: optional(listenAddress()),
+  /** Bearer token for the incident-response API (`/admin/...`); without it that API is off. */
+  token: optional(token()),
+});
+
+/** CredProxy's `metrics.prometheus`; its default host was 0.0.0.0, ours is loopback. */
+export const metricsSchema = obj({
+  prometheus: section(
+    obj({
+      enabled: withDefault(bool(), true),
+      host: optional(str({ min: 1, max: 253 })),
+      port: optional(int({ min: 0, max: 65535 })),
+    }),
+  ),
+});
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export const loggingSchema = obj({
+  level: withDefault(oneOf(LOG_LEVELS), 'info'),
+});
+export type LoggingConfig = Infer<typeof loggingSchema>;

@@ -1,0 +1,195 @@
+/**
+ * The credential endpoint's part of the config. Key names follow CredProxy's JSON schema so a
+ * CredProxy file loads unchanged (docs/config.md lists the differences: safer defaults).
+ */
+import { type ListenAddress, listenAddress } from '../listen-address.js';
+import {
+  type Infer,
+  arr,
+  bool,
+  filePath,
+  int,
+  obj,
+  optional,
+  record,
+  str,
+  withDefault,
+} from '../schema.js';
+import { MAX_NAME_LENGTH, NAME_EXPECTED, region, roleArn, sessionSeconds, token } from '../validators.js';
+
+/** CredProxy's default port for the credential endpoint. */
+export const DEFAULT_ENDPOINT_PORT = 1338;
+/** Our default STS session: an hour (CredProxy's 900 s leaves botocore refetching on every call). */
+export const DEFAULT_SESSION_SECONDS = 3600;
+/** Start refreshing when this much lifetime is left. */
+export const DEFAULT_REFRESH_BUFFER_SECONDS = 1800;
+/** Default per-service request rate (requests per second) and burst. */
+export const DEFAULT_RATE_PER_SECOND = 200;
+export const DEFAULT_RATE_BURST = 400;
+/** The most services one daemon serves (each holds cached credentials and a rate limiter). */
+export const MAX_SERVICES = 1000;
+
+const secretString = (expected: string) => str({ secret: true, min: 1, max: 4096, expected });
+
+const iamProfile = obj({
+  profile_name: str({ min: 1, max: 128, expected: 'a profile name from the AWS config file' }),
+  config_file: optional(filePath('the AWS config file')),
+  credentials_file: optional(filePath('the AWS shared credentials file')),
+});
+
+/** Access keys, under CredProxy's names or the shorter ones its docs use. */
+const iamKeys = obj(
+  {
+    aws_access_key_id: optional(secretString('an access key id')),
+    aws_secret_access_key: optional(secretString('a secret access key')),
+    access_key_id: optional(secretString('an access key id')),
+    secret_access_key: optional(secretString('a secret access key')),
+    session_token: optional(secretString('a session token')),
+    aws_session_token: optional(secretString('a session token')),
+  },
+  {
+    rules: (v) => {
+      const problems: { path?: string; message: string }[] = [];
+      const id = v.aws_access_key_id ?? v.access_key_id;
+      const secret = v.aws_secret_access_key ?? v.secret_access_key;
+      if (v.aws_access_key_id !== undefined && v.access_key_id !== undefined)
+        problems.push({ message: 'cannot specify aws_access_key_id and access_key_id together' });
+      if (v.aws_secret_access_key !== undefined && v.secret_access_key !== undefined)
+        problems.push({ message: 'cannot specify aws_secret_access_key and secret_access_key together' });
+      if (id === undefined) problems.push({ path: 'aws_access_key_id', message: 'is required with iam_keys' });
+      if (secret === undefined) problems.push({ path: 'aws_secret_access_key', message: 'is required with iam_keys' });
+      return problems;
+    },
+  },
+);
+
+export const sourceCredentialsSchema = obj(
+  {
+    region: optional(region()),
+    iam_profile: optional(iamProfile),
+    iam_keys: optional(iamKeys),
+  },
+  {
+    rules: (v) =>
+      v.iam_profile && v.iam_keys ? [{ message: 'cannot specify iam_profile and iam_keys together: pick one source' }] : [],
+  },
+);
+export type SourceCredentialsConfig = Infer<typeof sourceCredentialsSchema>;
+
+const tag = obj({
+  Key: str({ min: 1, max: 128, expected: 'a tag key' }),
+  Value: str({ max: 256, expected: 'a tag value' }),
+});
+
+const SESSION_NAME = /^[\w+=,.@-]{2,64}$/;
+
+export const assumedRoleSchema = obj({
+  RoleArn: roleArn(),
+  RoleSessionName: optional(str({ pattern: SESSION_NAME, expected: 'a session name of 2 to 64 characters [A-Za-z0-9_+=,.@-]' })),
+  DurationSeconds: withDefault(sessionSeconds(), DEFAULT_SESSION_SECONDS),
+  ExternalId: optional(str({ min: 2, max: 1224, pattern: /^[\w+=,.@:/-]+$/, expected: 'an external id of 2 to 1224 characters' })),
+  Policy: optional(
+    str({
+      min: 1,
+      max: 2048,
+      expected: 'an inline session policy as a JSON string',
+      check: (value) => {
+        try {
+          JSON.parse(value);
+          return undefined;
+        } catch {
+          return 'is not valid JSON';
+        }
+      },
+    }),
+  ),
+  PolicyArns: optional(arr(str({ pattern: /^arn:aws(?:-[a-z]+)*:iam::(?:\d{12}|aws):policy\/.+$/, expected: 'a managed policy ARN' }), { max: 10 })),
+  Tags: optional(arr(tag, { max: 50 })),
+  SourceIdentity: optional(str({ pattern: /^[\w+=,.@-]{2,64}$/, expected: 'a source identity of 2 to 64 characters [A-Za-z0-9_+=,.@-]' })),
+});
+export type AssumedRoleConfig = Infer<typeof assumedRoleSchema>;
+
+const rateLimit = obj({
+  per_second: withDefault(int({ min: 1, max: 1_000_000, unit: 'requests per second' }), DEFAULT_RATE_PER_SECOND),
+  burst: withDefault(int({ min: 1, max: 1_000_000, unit: 'requests' }), DEFAULT_RATE_BURST),
+});
+
+export const serviceSchema = obj(
+  {
+    auth_token: optional(token()),
+    auth_token_file: optional(filePath('a file holding the service token')),
+    source_credentials: optional(sourceCredentialsSchema),
+    assumed_role: assumedRoleSchema,
+    rate_limit: optional(rateLimit),
+    enabled: withDefault(bool(), true),
+  },
+  {
+    ignorePrefix: 'x-',
+    renamed: { token: 'use auth_token (or auth_token_file)', role_arn: 'use assumed_role.RoleArn' },
+    rules: (v) => {
+      if (v.auth_token !== undefined && v.auth_token_file !== undefined)
+        return [{ message: 'cannot specify auth_token and auth_token_file together' }];
+      if (v.auth_token === undefined && v.auth_token_file === undefined)
+        return [{ path: 'auth_token', message: 'is required (or auth_token_file); sidekey token makes one' }];
+      return [];
+    },
+  },
+);
+export type ServiceConfig = Infer<typeof serviceSchema>;
+
+export const SERVICE_NAME_RULE = {
+  pattern: /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/,
+  expected: NAME_EXPECTED,
+  max: MAX_NAME_LENGTH,
+} as const;
+
+export const servicesSchema = record(serviceSchema, { key: SERVICE_NAME_RULE, max: MAX_SERVICES, ignorePrefix: 'x-' });
+
+export const serverSchema = obj(
+  {
+    host: optional(str({ min: 1, max: 253, expected: 'a host name or IP address' })),
+    port: optional(int({ min: 0, max: 65535 })),
+    listeners: optional(arr(listenAddress(), { min: 1, max: 16 })),
+    /** Extra Host header values accepted besides each listener's own address. */
+    allowed_hosts: withDefault(arr(str({ min: 1, max: 253 }), { max: 64 }), []),
+    debug: withDefault(bool(), false),
+    log_health_checks: withDefault(bool(), false),
+    rate_limit: optional(rateLimit),
+  },
+  {
+    rules: (v) =>
+      v.listeners && (v.host !== undefined || v.port !== undefined)
+        ? [{ message: 'cannot specify server.listeners together with server.host/server.port' }]
+        : [],
+  },
+);
+
+/** The endpoint's listeners after defaults: `listeners`, else `host:port`, else 127.0.0.1:1338. */
+export function endpointListeners(server: Infer<typeof serverSchema> | undefined): readonly ListenAddress[] {
+  if (server?.listeners) return server.listeners;
+  const host = server?.host === undefined || server.host === 'localhost' ? '127.0.0.1' : server.host;
+  return [{ kind: 'tcp', host, port: server?.port ?? DEFAULT_ENDPOINT_PORT }];
+}
+
+export const credentialsSchema = obj({
+  refresh_buffer_seconds: withDefault(int({ min: 60, max: 43200, unit: 'seconds' }), DEFAULT_REFRESH_BUFFER_SECONDS),
+  retry_delay: withDefault(int({ min: 1, max: 300, unit: 'seconds' }), 1),
+  max_retry_delay: withDefault(int({ min: 1, max: 3600, unit: 'seconds' }), 60),
+  request_timeout: withDefault(int({ min: 1, max: 60, unit: 'seconds' }), 3),
+});
+
+export const dynamicServicesSchema = obj({
+  enabled: withDefault(bool(), false),
+  directories: withDefault(
+    arr(
+      obj({
+        path: filePath('a directory of service files'),
+        include_patterns: withDefault(arr(str({ min: 1, max: 256 })), ['*.yaml', '*.yml']),
+        exclude_patterns: withDefault(arr(str({ min: 1, max: 256 })), []),
+      }),
+      { max: 32 },
+    ),
+    [],
+  ),
+  reload_interval: withDefault(int({ min: 1, max: 86400, unit: 'seconds' }), 30),
+});

@@ -1,0 +1,82 @@
+/** The whole config file's schema: every section, and the rules that span sections. */
+import { formatListenAddress } from './listen-address.js';
+import { type Infer, obj, optional, section, withDefault } from './schema.js';
+import { adminSchema, loggingSchema, metricsSchema } from './sections/admin-section.js';
+import {
+  credentialsSchema,
+  dynamicServicesSchema,
+  endpointListeners,
+  serverSchema,
+  servicesSchema,
+  sourceCredentialsSchema,
+} from './sections/credentials-section.js';
+import { imdsSchema } from './sections/imds-section.js';
+import { postgresSchema } from './sections/postgres-section.js';
+import { secretsSchema } from './sections/secrets-section.js';
+import { adminListen } from './admin-listen.js';
+
+type Problem = { path?: string; message: string };
+
+function crossSectionRules(v: Record<string, unknown>): Problem[] {
+  const config = v as unknown as SidekeyConfig;
+  const problems: Problem[] = [];
+  const prometheus = config.metrics.prometheus;
+  if (config.admin.listen && (prometheus.host !== undefined || prometheus.port !== undefined)) {
+    problems.push({ message: 'cannot specify admin.listen and metrics.prometheus.host/port together: they name the same listener' });
+  }
+  const services = new Set(Object.keys(config.services));
+  config.imds?.callers.forEach((caller, i) => {
+    if (!services.has(caller.service) && !config.dynamic_services.enabled) {
+      problems.push({ path: `imds.callers[${i}].service`, message: `no service named "${caller.service}" under services` });
+    }
+  });
+  for (const [targetName, target] of Object.entries(config.postgres?.targets ?? {})) {
+    if (target.service !== undefined && !services.has(target.service) && !config.dynamic_services.enabled) {
+      problems.push({ path: `postgres.targets.${targetName}.service`, message: `no service named "${target.service}" under services` });
+    }
+  }
+  for (const [i, allowed] of (config.postgres?.server?.allow ?? []).entries()) {
+    if (!config.postgres?.targets[allowed]) {
+      problems.push({ path: `postgres.server.allow[${i}]`, message: `no target named "${allowed}" under postgres.targets` });
+    }
+  }
+  // Two fronts on one address would fail at start-up with EADDRINUSE; say which keys collide.
+  const owners = new Map<string, string>();
+  const claim = (address: string, key: string) => {
+    if (address.endsWith(':0')) return;
+    const previous = owners.get(address);
+    if (previous) problems.push({ message: `${key} and ${previous} both listen on ${address}` });
+    else owners.set(address, key);
+  };
+  for (const address of endpointListeners(config.server)) claim(formatListenAddress(address), 'server.listeners');
+  claim(formatListenAddress(adminListen(config)), 'admin.listen');
+  if (config.secrets) claim(formatListenAddress(config.secrets.listen), 'secrets.listen');
+  if (config.imds) claim(formatListenAddress(config.imds.listen), 'imds.listen');
+  for (const [targetName, target] of Object.entries(config.postgres?.targets ?? {})) {
+    if (target.listen) claim(formatListenAddress(target.listen), `postgres.targets.${targetName}.listen`);
+  }
+  if (config.postgres?.server) claim(formatListenAddress(config.postgres.server.listen), 'postgres.server.listen');
+  return problems;
+}
+
+export const sidekeyConfigSchema = obj(
+  {
+    server: optional(serverSchema),
+    credentials: section(credentialsSchema),
+    aws_defaults: optional(sourceCredentialsSchema),
+    services: withDefault(servicesSchema, {}),
+    dynamic_services: section(dynamicServicesSchema),
+    metrics: section(metricsSchema),
+    admin: section(adminSchema),
+    logging: section(loggingSchema),
+    secrets: optional(secretsSchema),
+    imds: optional(imdsSchema),
+    postgres: optional(postgresSchema),
+  },
+  {
+    renamed: { aws: 'use aws_defaults', listen: 'use server.listeners' },
+    rules: crossSectionRules,
+  },
+);
+
+export type SidekeyConfig = Infer<typeof sidekeyConfigSchema>;

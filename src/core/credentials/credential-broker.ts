@@ -1,0 +1,50 @@
+/**
+ * The seam between the credentials core and every front that needs AWS credentials: the
+ * credential endpoint vends them, the metadata guard answers per-caller IMDS requests with them,
+ * the Postgres proxy signs IAM tokens with them, and the admin API disables services.
+ * Implemented by `ServiceCredentialCache` (src/core/credentials/service-credential-cache.ts).
+ */
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+
+/** Credentials of one service's assumed role, as served to callers. */
+export interface ServiceCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken: string;
+  readonly expiration: Date;
+  readonly roleArn: string;
+  readonly accountId?: string;
+  readonly sessionName: string;
+  readonly sourceIdentity?: string;
+}
+
+/** What `/ready`, `sidekey admin status` and metrics show for a service; never a secret. */
+export interface ServiceStatus {
+  readonly service: string;
+  readonly roleArn: string;
+  readonly enabled: boolean;
+  /** Expiry of the cached credentials, if any are held. */
+  readonly expiration?: Date;
+  readonly lastRefresh?: Date;
+  readonly lastError?: string;
+  /** Holds credentials that are still valid. */
+  readonly ready: boolean;
+}
+
+export interface CredentialBroker {
+  /** Cached credentials for `service`, fetched or refreshed as needed (single flight per service). */
+  get(service: string): Promise<ServiceCredentials>;
+  /** Names of the configured services (static and dynamic). */
+  services(): readonly string[];
+  /** The role a service assumes, or undefined when there is no such service. */
+  roleArn(service: string): string | undefined;
+  status(): readonly ServiceStatus[];
+  /** True when every enabled service holds valid credentials. */
+  ready(): boolean;
+  /** The daemon's own base credentials (standard AWS chain, or the config's iam_keys/iam_profile). */
+  baseCredentials(): AwsCredentialIdentityProvider;
+  /** Provider for a service's role, for SDK clients that sign as that service (the Postgres proxy). */
+  serviceProvider(service: string): AwsCredentialIdentityProvider;
+}
+
+export type { AwsCredentialIdentity, AwsCredentialIdentityProvider };

@@ -1,0 +1,119 @@
+/**
+ * The composition root: builds the core (logger, metrics, credential broker) and the fronts from
+ * one validated config, reloads on request, and stops in reverse order.
+ */
+import { type LoadedConfig, loadConfig } from '../core/config/load-config.js';
+import { type ManagedCredentialBroker, createCredentialBroker } from '../core/credentials/create-credential-broker.js';
+import { type Logger, serializeError } from '../core/log/logger.js';
+import { MetricsRegistry } from '../core/metrics/metrics-registry.js';
+import { createFronts } from './create-fronts.js';
+import type { Front } from './front.js';
+
+/** How long a stop lets in-flight requests and sessions finish. */
+export const DEFAULT_SHUTDOWN_DRAIN_MS = 10_000;
+
+export interface DaemonOptions {
+  readonly loaded: LoadedConfig;
+  readonly logger: Logger;
+  /** Re-reads the config on reload (defaults to loading the same file again). */
+  readonly reloadConfig?: () => LoadedConfig;
+}
+
+export class Daemon {
+  readonly metrics = new MetricsRegistry();
+  readonly logger: Logger;
+  readonly credentials: ManagedCredentialBroker;
+  #loaded: LoadedConfig;
+  #fronts: Front[] = [];
+  readonly #reloadConfig: () => LoadedConfig;
+  #reloading: Promise<boolean> | undefined;
+
+  constructor(options: DaemonOptions) {
+    this.#loaded = options.loaded;
+    this.logger = options.logger;
+    this.#reloadConfig = options.reloadConfig ?? (() => loadConfig(this.#loaded.file));
+    this.credentials = createCredentialBroker(this.#loaded, this.logger.child({ front: 'credentials' }), this.metrics);
+  }
+
+  get config(): LoadedConfig {
+    return this.#loaded;
+  }
+
+  get fronts(): readonly Front[] {
+    return this.#fronts;
+  }
+
+  async start(): Promise<void> {
+    const ctx = (name: string) => ({
+      loaded: this.#loaded,
+      logger: this.logger.child({ front: name }),
+      metrics: this.metrics,
+      credentials: this.credentials,
+    });
+    this.#fronts = createFronts(
+      { ...ctx('daemon'), logger: this.logger },
+      () => this.#fronts,
+    );
+    await this.credentials.start();
+    const started: Front[] = [];
+    try {
+      for (const front of this.#fronts) {
+        await front.start();
+        started.push(front);
+      }
+    } catch (error) {
+      for (const front of started.reverse()) await front.stop(0).catch(() => {});
+      await this.credentials.stop();
+      throw error;
+    }
+    this.logger.info({ config: this.#loaded.file, fronts: this.#fronts.map((f) => f.name) }, 'sidekey started');
+  }
+
+  /**
+   * Re-reads and applies the config. An invalid file is refused and logged; the running config
+   * stays. Concurrent reload requests share one reload.
+   */
+  reload(): Promise<boolean> {
+    this.#reloading ??= this.#doReload().finally(() => {
+      this.#reloading = undefined;
+    });
+    return this.#reloading;
+  }
+
+  async #doReload(): Promise<boolean> {
+    let next: LoadedConfig;
+    try {
+      next = this.#reloadConfig();
+    } catch (error) {
+      this.logger.error({ err: serializeError(error) }, 'config reload refused: the running config stays');
+      return false;
+    }
+    this.#loaded = next;
+    await this.credentials.reload(next);
+    for (const front of this.#fronts) {
+      try {
+        await front.reload?.(next);
+      } catch (error) {
+        this.logger.error({ err: serializeError(error), front: front.name }, 'front reload failed');
+      }
+    }
+    this.logger.info({ config: next.file }, 'config reloaded');
+    return true;
+  }
+
+  ready(): boolean {
+    return this.credentials.ready() && this.#fronts.every((f) => f.ready?.() ?? true);
+  }
+
+  async stop(drainMs = DEFAULT_SHUTDOWN_DRAIN_MS): Promise<void> {
+    for (const front of [...this.#fronts].reverse()) {
+      try {
+        await front.stop(drainMs);
+      } catch (error) {
+        this.logger.error({ err: serializeError(error), front: front.name }, 'front stop failed');
+      }
+    }
+    await this.credentials.stop();
+    this.logger.info('sidekey stopped');
+  }
+}

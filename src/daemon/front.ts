@@ -1,0 +1,29 @@
+import type { LoadedConfig } from '../core/config/load-config.js';
+import type { CredentialBroker } from '../core/credentials/credential-broker.js';
+import type { Logger } from '../core/log/logger.js';
+import type { MetricsRegistry } from '../core/metrics/metrics-registry.js';
+
+/** What the daemon hands every front when it builds it. */
+export interface FrontContext {
+  readonly loaded: LoadedConfig;
+  /** A child logger named after the front. */
+  readonly logger: Logger;
+  readonly metrics: MetricsRegistry;
+  readonly credentials: CredentialBroker;
+}
+
+/**
+ * One listener-owning part of the daemon (credential endpoint, secrets API, metadata guard,
+ * Postgres proxy, admin). The daemon starts them in order, reloads them on SIGHUP, and stops them
+ * in reverse order on SIGTERM/SIGINT.
+ */
+export interface Front {
+  readonly name: string;
+  start(): Promise<void>;
+  /** Stop accepting, drain for up to `drainMs`, then close. */
+  stop(drainMs: number): Promise<void>;
+  /** Apply a new, already validated config without dropping what did not change. */
+  reload?(next: LoadedConfig): Promise<void>;
+  /** False while the front cannot serve yet (for `/ready`); fronts without the notion omit it. */
+  ready?(): boolean;
+}
