@@ -64,6 +64,7 @@ export function createAdminFront(ctx: FrontContext, fronts: () => readonly Front
   const front: AdminFront = {
     name: 'admin',
     address: () => bound,
+    addresses: () => (bound ? [bound] : []),
     async start() {
       server = createServer(handle);
       bound = await listen(server, adminListen(loaded.config));

@@ -1,3 +1,4 @@
+import type { ListenAddress } from '../core/config/listen-address.js';
 import type { LoadedConfig } from '../core/config/load-config.js';
 import type { CredentialBroker } from '../core/credentials/credential-broker.js';
 import type { Logger } from '../core/log/logger.js';
@@ -24,6 +25,8 @@ export interface Front {
   stop(drainMs: number): Promise<void>;
   /** Apply a new, already validated config without dropping what did not change. */
   reload?(next: LoadedConfig): Promise<void>;
+  /** The addresses it listens on, as bound (real ports when 0 was configured). */
+  addresses?(): readonly ListenAddress[];
   /** False while the front cannot serve yet (for `/ready`); fronts without the notion omit it. */
   ready?(): boolean;
 }
