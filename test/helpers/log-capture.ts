@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import type { DestinationStream } from 'pino';
 import { type Logger, createLogger } from '../../src/core/log/logger.js';
 
 /** A real pino logger whose JSON lines are kept in memory, for assertions on logs. */
@@ -14,7 +15,7 @@ export function captureLogger(level = 'debug'): { logger: Logger; lines: string[
       done();
     },
   });
-  const logger = createLogger({ level, destination: sink as unknown as Parameters<typeof createLogger>[0]['destination'] });
+  const logger = createLogger({ level, destination: sink as unknown as DestinationStream });
   return { logger, lines, entries: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
 }
 
