@@ -35,6 +35,10 @@ export function createCredentialBroker(loaded: LoadedConfig, _logger: Logger, _m
       Object.entries(config.services).map(([service, s]) => ({ service, roleArn: s.assumed_role.RoleArn, enabled: s.enabled, ready: false })),
     ready: () => Object.keys(config.services).length === 0,
     baseCredentials: () => base,
+    authenticate: () => undefined,
+    disable: () => false,
+    enable: () => false,
+    setToken: () => false,
     serviceProvider: (service) => async () => {
       throw new SidekeyError('CREDENTIALS_UNAVAILABLE', `credentials for ${service} are not available`);
     },

@@ -43,6 +43,13 @@ export interface CredentialBroker {
   ready(): boolean;
   /** The daemon's own base credentials (standard AWS chain, or the config's iam_keys/iam_profile). */
   baseCredentials(): AwsCredentialIdentityProvider;
+  /** Which service a presented endpoint token belongs to, compared in constant time; undefined if none. */
+  authenticate(token: string | undefined): string | undefined;
+  /** Incident response: stop vending for a service at once and purge its cached credentials. */
+  disable(service: string): boolean;
+  enable(service: string): boolean;
+  /** Replaces a service's endpoint token in memory at once (the old one stops working). */
+  setToken(service: string, token: string): boolean;
   /** Provider for a service's role, for SDK clients that sign as that service (the Postgres proxy). */
   serviceProvider(service: string): AwsCredentialIdentityProvider;
 }
