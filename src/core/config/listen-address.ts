@@ -38,13 +38,11 @@ export function isLoopback(address: ListenAddress): boolean {
 }
 
 export function listenAddress(): Schema<ListenAddress> {
-  let problem = '';
   const text = str({
     expected: 'a listen address (HOST:PORT, [IPV6]:PORT or unix:/path)',
     check: (value) => {
       const parsed = parseListenAddress(value);
-      problem = typeof parsed === 'string' ? parsed : '';
-      return problem || undefined;
+      return typeof parsed === 'string' ? parsed : undefined;
     },
   });
   return transform(text, (value) => parseListenAddress(value) as ListenAddress);

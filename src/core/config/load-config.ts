@@ -61,8 +61,8 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     throw new ConfigError(
       absolute,
       doc.errors.map((e) => {
-        const pos = e.linePos?.[0];
-        return `${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}${e.message.split('\n')[0]}`;
+        const pos = lineCounter.linePos(e.pos[0]);
+        return `line ${pos.line}, column ${pos.col}: ${e.message.split('\n')[0]}`;
       }),
     );
   }
