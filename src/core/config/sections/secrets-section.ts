@@ -1,14 +1,27 @@
-/** The secrets store's part of the config (issue 3's shape; docs/config.md documents it). */
+/**
+ * The secrets store's part of the config (issue 3's shape; docs/secrets.md documents every key).
+ * Relative paths, including the defaults, resolve against the config file's directory.
+ */
 import { listenAddress } from '../listen-address.js';
-import { type Infer, arr, filePath, int, obj, oneOf, optional, str, tagged, withDefault } from '../schema.js';
+import { type Infer, type Schema, arr, filePath, int, obj, oneOf, optional, str, tagged, withDefault } from '../schema.js';
 import { name, region, token } from '../validators.js';
 
 export const DEFAULT_SECRETS_LISTEN = { kind: 'tcp', host: '127.0.0.1', port: 8080 } as const;
 export const DEFAULT_SECRETS_CACHE_TTL_SECONDS = 30;
+export const MAX_SECRETS_CACHE_TTL_SECONDS = 3600;
 export const DEFAULT_APPLICATION = 'default';
+export const DEFAULT_SECRETS_DB = 'data/secrets.db';
+export const DEFAULT_MASTER_KEY_FILE = 'data/master.key';
+/** The most tokens one secrets front accepts. */
+export const MAX_SECRETS_TOKENS = 256;
+
+/** Like withDefault, but the fallback is parsed too, so a default path resolves like a given one. */
+function parsedDefault<T>(schema: Schema<T>, fallback: unknown): Schema<T> {
+  return { ...schema, optional: true, parse: (value, path, ctx) => schema.parse(value ?? fallback, path, ctx) };
+}
 
 export const secretsStoreSchema = tagged('type', {
-  sqlite: obj({ path: withDefault(filePath('the SQLite database file'), 'data/secrets.db') }),
+  sqlite: obj({ path: parsedDefault(filePath('the SQLite database file'), DEFAULT_SECRETS_DB) }),
   dynamodb: obj({
     table: str({ min: 3, max: 255, pattern: /^[A-Za-z0-9_.-]+$/, expected: 'a DynamoDB table name' }),
     region: optional(region()),
@@ -16,7 +29,17 @@ export const secretsStoreSchema = tagged('type', {
 });
 
 export const keyringSchema = tagged('type', {
-  local: obj({ key_file: withDefault(filePath('the master key file'), 'data/master.key') }),
+  local: obj(
+    {
+      key_file: optional(filePath('the master key file')),
+      /** Key material in the key file's format, e.g. `${fromFile:/run/secrets/master.key}`. */
+      keys: optional(str({ secret: true, min: 1, max: 1024 * 1024, expected: 'master keys as ID:BASE64 lines' })),
+    },
+    {
+      rules: (v) =>
+        v.key_file !== undefined && v.keys !== undefined ? [{ message: 'cannot specify key_file and keys together: pick one source' }] : [],
+    },
+  ),
   kms: obj({
     key_id: str({ min: 1, max: 2048, expected: 'a KMS key id, ARN or alias/NAME' }),
     region: optional(region()),
@@ -38,15 +61,17 @@ export const secretsTokenSchema = obj({
   application: withDefault(name(), DEFAULT_APPLICATION),
   names: withDefault(arr(namePattern, { min: 1, max: 64 }), ['*']),
 });
+export type SecretsTokenConfig = Infer<typeof secretsTokenSchema>;
 
 export const secretsSchema = obj(
   {
     listen: withDefault(listenAddress(), DEFAULT_SECRETS_LISTEN),
+    /** The application the CLI acts in when --application-name is not given. */
     application: withDefault(name(), DEFAULT_APPLICATION),
-    store: withDefault(secretsStoreSchema, { type: 'sqlite', path: 'data/secrets.db' } as never),
-    keyring: withDefault(keyringSchema, { type: 'local', key_file: 'data/master.key' } as never),
-    cache_ttl_seconds: withDefault(int({ min: 0, max: 3600, unit: 'seconds' }), DEFAULT_SECRETS_CACHE_TTL_SECONDS),
-    tokens: withDefault(arr(secretsTokenSchema, { max: 256 }), []),
+    store: parsedDefault(secretsStoreSchema, { type: 'sqlite' }),
+    keyring: parsedDefault(keyringSchema, { type: 'local' }),
+    cache_ttl_seconds: withDefault(int({ min: 0, max: MAX_SECRETS_CACHE_TTL_SECONDS, unit: 'seconds' }), DEFAULT_SECRETS_CACHE_TTL_SECONDS),
+    tokens: withDefault(arr(secretsTokenSchema, { max: MAX_SECRETS_TOKENS }), []),
   },
   {
     rules: (v) => {

@@ -1,0 +1,49 @@
+/** Builds the store, keyring and service a `secrets` config section describes. */
+import { baseCredentialProvider, pickRegion } from '../aws/base-credentials.js';
+import type { SidekeyConfig } from '../config/sidekey-config.js';
+import type { SecretsConfig } from '../config/sections/secrets-section.js';
+import { DEFAULT_MASTER_KEY_FILE } from '../config/sections/secrets-section.js';
+import type { Logger } from '../log/logger.js';
+import type { MetricsRegistry } from '../metrics/metrics-registry.js';
+import { DynamoDbStore } from './dynamodb-store.js';
+import type { Keyring } from './keyring.js';
+import { KmsKeyring } from './kms-keyring.js';
+import { LocalKeyring } from './local-keyring.js';
+import { SecretService } from './secret-service.js';
+import type { SecretStore } from './secret-store.js';
+import { SqliteStore } from './sqlite-store.js';
+
+export interface SecretServiceParts {
+  readonly secrets: SecretsConfig;
+  readonly awsDefaults?: SidekeyConfig['aws_defaults'];
+  readonly logger?: Logger;
+  readonly metrics?: MetricsRegistry;
+  /** Overrides cache_ttl_seconds (the CLI's direct mode caches nothing). */
+  readonly cacheTtlSeconds?: number;
+}
+
+export function createStore(secrets: SecretsConfig, awsDefaults?: SidekeyConfig['aws_defaults']): SecretStore {
+  const store = secrets.store;
+  if (store.type === 'sqlite') return new SqliteStore(store.path);
+  const region = pickRegion(store.region, awsDefaults?.region);
+  return new DynamoDbStore({ table: store.table, credentials: baseCredentialProvider(awsDefaults), ...(region ? { region } : {}) });
+}
+
+export function createKeyring(secrets: SecretsConfig, awsDefaults?: SidekeyConfig['aws_defaults']): Keyring {
+  const keyring = secrets.keyring;
+  if (keyring.type === 'local') {
+    return keyring.keys !== undefined ? new LocalKeyring({ keys: keyring.keys }) : new LocalKeyring({ keyFile: keyring.key_file ?? DEFAULT_MASTER_KEY_FILE });
+  }
+  const region = pickRegion(keyring.region, awsDefaults?.region);
+  return new KmsKeyring({ keyId: keyring.key_id, credentials: baseCredentialProvider(awsDefaults), ...(region ? { region } : {}) });
+}
+
+export function createSecretService(parts: SecretServiceParts): SecretService {
+  return new SecretService({
+    store: createStore(parts.secrets, parts.awsDefaults),
+    keyring: createKeyring(parts.secrets, parts.awsDefaults),
+    cacheTtlSeconds: parts.cacheTtlSeconds ?? parts.secrets.cache_ttl_seconds,
+    ...(parts.logger ? { logger: parts.logger } : {}),
+    ...(parts.metrics ? { metrics: parts.metrics } : {}),
+  });
+}

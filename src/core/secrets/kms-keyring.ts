@@ -1,0 +1,107 @@
+/**
+ * The AWS KMS keyring: `GenerateDataKey` (AES_256) per version and `Decrypt`, both with the
+ * version's encryption context, so a KMS key policy can also require it
+ * (`kms:EncryptionContext:app`). The endpoint follows the SDK's standard resolution
+ * (`AWS_ENDPOINT_URL_KMS`, `AWS_ENDPOINT_URL`, profile `endpoint_url`).
+ */
+import { DecryptCommand, EncryptCommand, GenerateDataKeyCommand, KMSClient, KMSServiceException } from '@aws-sdk/client-kms';
+import type { AwsCredentialIdentityProvider } from '@smithy/types';
+import { SidekeyError } from '../errors.js';
+import type { EncryptionContext } from './encryption-context.js';
+import type { WrappedKey } from './key-envelope.js';
+import type { DataKey, Keyring } from './keyring.js';
+import { DATA_KEY_BYTES } from './payload-envelope.js';
+
+/** SDK attempts per KMS call (the SDK backs off between them, with jitter, on throttling). */
+export const KMS_MAX_ATTEMPTS = 5;
+/** KMS errors that mean "this ciphertext or context is wrong", not "KMS is unavailable". */
+const INTEGRITY_ERRORS = new Set(['InvalidCiphertextException', 'IncorrectKeyException']);
+
+export interface KmsKeyringOptions {
+  /** Key id, key ARN, alias/NAME or alias ARN. */
+  readonly keyId: string;
+  readonly region?: string;
+  readonly credentials?: AwsCredentialIdentityProvider;
+}
+
+export class KmsKeyring implements Keyring {
+  readonly provider = 'kms' as const;
+  readonly #client: KMSClient;
+  readonly #keyId: string;
+  /** The ARN KMS reports for the configured key (learned from its answers), for rewrap. */
+  #currentArn: string | undefined;
+
+  constructor(options: KmsKeyringOptions) {
+    this.#keyId = options.keyId;
+    this.#client = new KMSClient({
+      ...(options.region ? { region: options.region } : {}),
+      ...(options.credentials ? { credentials: options.credentials } : {}),
+      maxAttempts: KMS_MAX_ATTEMPTS,
+    });
+  }
+
+  describe(): string {
+    return `AWS KMS key ${this.#keyId}`;
+  }
+
+  async setup(): Promise<void> {}
+
+  #fail(operation: string, error: unknown): SidekeyError {
+    const name = error instanceof KMSServiceException ? error.name : undefined;
+    if (name && INTEGRITY_ERRORS.has(name)) {
+      return new SidekeyError('SECRET_INTEGRITY', `KMS ${operation} refused the data key (${name}): it was altered or its encryption context differs`, {
+        cause: error,
+      });
+    }
+    return new SidekeyError('KEYRING_FAILED', `KMS ${operation} with ${this.#keyId} failed (${name ?? (error as Error).name})`, { cause: error });
+  }
+
+  async generateDataKey(context: EncryptionContext): Promise<DataKey> {
+    let out;
+    try {
+      out = await this.#client.send(new GenerateDataKeyCommand({ KeyId: this.#keyId, KeySpec: 'AES_256', EncryptionContext: { ...context } }));
+    } catch (error) {
+      throw this.#fail('GenerateDataKey', error);
+    }
+    if (!out.Plaintext || out.Plaintext.length !== DATA_KEY_BYTES || !out.CiphertextBlob || !out.KeyId) {
+      throw new SidekeyError('KEYRING_FAILED', `KMS GenerateDataKey with ${this.#keyId} returned no ${DATA_KEY_BYTES}-byte key`);
+    }
+    this.#currentArn = out.KeyId;
+    return { plaintext: Buffer.from(out.Plaintext), wrapped: { provider: 'kms', keyId: out.KeyId, wrapped: Buffer.from(out.CiphertextBlob) } };
+  }
+
+  async unwrap(wrapped: WrappedKey, context: EncryptionContext): Promise<Buffer> {
+    if (wrapped.provider !== 'kms') {
+      throw new SidekeyError('KEYRING_FAILED', `this data key is wrapped by the ${wrapped.provider} keyring, but the configured keyring is kms`);
+    }
+    let out;
+    try {
+      // KeyId pins the key: KMS refuses a blob made under another key (IncorrectKeyException).
+      out = await this.#client.send(new DecryptCommand({ CiphertextBlob: wrapped.wrapped, KeyId: wrapped.keyId, EncryptionContext: { ...context } }));
+    } catch (error) {
+      throw this.#fail('Decrypt', error);
+    }
+    if (!out.Plaintext || out.Plaintext.length !== DATA_KEY_BYTES) throw new SidekeyError('KEYRING_FAILED', 'KMS Decrypt returned no data key');
+    return Buffer.from(out.Plaintext);
+  }
+
+  async rewrap(wrapped: WrappedKey, context: EncryptionContext): Promise<WrappedKey | undefined> {
+    if (wrapped.provider === 'kms' && this.#currentArn !== undefined && wrapped.keyId === this.#currentArn) return undefined;
+    const dataKey = await this.unwrap(wrapped, context);
+    try {
+      const out = await this.#client.send(new EncryptCommand({ KeyId: this.#keyId, Plaintext: dataKey, EncryptionContext: { ...context } }));
+      if (!out.CiphertextBlob || !out.KeyId) throw new SidekeyError('KEYRING_FAILED', 'KMS Encrypt returned no ciphertext');
+      this.#currentArn = out.KeyId;
+      if (out.KeyId === wrapped.keyId) return undefined;
+      return { provider: 'kms', keyId: out.KeyId, wrapped: Buffer.from(out.CiphertextBlob) };
+    } catch (error) {
+      throw error instanceof SidekeyError ? error : this.#fail('Encrypt', error);
+    } finally {
+      dataKey.fill(0);
+    }
+  }
+
+  close(): void {
+    this.#client.destroy();
+  }
+}

@@ -1,0 +1,278 @@
+/**
+ * The secrets store's operations (issue 3): create with optional check-and-set, fetch of the
+ * latest *active* version or a given serial, list, history, revoke (inactive and destroyed),
+ * restore, rotate, delete, rewrap. No sockets here: the REST front and the CLI both call this.
+ * Every operation writes one audit line (actor, app, name, serial, outcome; never the payload).
+ */
+import { SidekeyError, isSidekeyError } from '../errors.js';
+import { audit } from '../log/audit.js';
+import { type Logger, serializeError } from '../log/logger.js';
+import type { MetricsRegistry } from '../metrics/metrics-registry.js';
+import { encryptionContext } from './encryption-context.js';
+import { decodeWrappedKey, encodeWrappedKey } from './key-envelope.js';
+import type { Keyring } from './keyring.js';
+import { KeyedMutex } from './keyed-mutex.js';
+import { type GeneratorSpec, generatePayload } from './payload-generator.js';
+import { type CachedVersion, SecretCache } from './secret-cache.js';
+import { openVersion, sealVersion } from './secret-crypto.js';
+import { checkName, conflict, notFound, revoked } from './secret-errors.js';
+import { MAX_ACTOR_LENGTH, MAX_CREATE_ATTEMPTS, MAX_PAYLOAD_BYTES } from './secret-limits.js';
+import type { SecretStore, VersionMeta } from './secret-store.js';
+
+/** Upper bound of the random pause before retrying a create that lost its serial, in ms. */
+export const CREATE_RETRY_JITTER_MS = 5;
+
+export type SecretValue = CachedVersion;
+
+export interface WriteResult {
+  readonly name: string;
+  readonly serial: number;
+  readonly active: boolean;
+}
+
+export interface WriteOptions {
+  /** Who writes: a token id, or `cli:USER`. Recorded in created_by / revoked_by. */
+  readonly actor: string;
+  /** Check-and-set: the current serial must be this (0: the name must not exist yet). */
+  readonly expectedSerial?: number;
+}
+
+export interface RewrapReport {
+  readonly rewrapped: number;
+  readonly unchanged: number;
+  /** Rows revoked or changed while rewrap ran. */
+  readonly skipped: number;
+}
+
+export interface SecretServiceOptions {
+  readonly store: SecretStore;
+  readonly keyring: Keyring;
+  readonly cacheTtlSeconds?: number;
+  readonly logger?: Logger;
+  readonly metrics?: MetricsRegistry;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Checks a payload and returns its UTF-8 bytes. */
+export function payloadBytes(payload: unknown): Buffer {
+  if (typeof payload !== 'string') throw new SidekeyError('BAD_REQUEST', 'payload must be a string');
+  if (payload.length === 0) throw new SidekeyError('BAD_REQUEST', 'payload must not be empty (use revoke or delete to remove a secret)');
+  const bytes = Buffer.from(payload, 'utf8');
+  if (bytes.length > MAX_PAYLOAD_BYTES) {
+    throw new SidekeyError('PAYLOAD_TOO_LARGE', `payload is ${bytes.length} bytes; the limit is ${MAX_PAYLOAD_BYTES} bytes (64 KiB)`);
+  }
+  return bytes;
+}
+
+function outcomeOf(error: unknown): string {
+  return isSidekeyError(error) ? error.code : 'SK_INTERNAL';
+}
+
+export class SecretService {
+  readonly store: SecretStore;
+  readonly keyring: Keyring;
+  readonly #cache: SecretCache;
+  readonly #logger: Logger | undefined;
+  readonly #locks = new KeyedMutex();
+  readonly #operations;
+  readonly #cacheResults;
+
+  constructor(options: SecretServiceOptions) {
+    this.store = options.store;
+    this.keyring = options.keyring;
+    this.#cache = new SecretCache(options.cacheTtlSeconds ?? 0);
+    this.#logger = options.logger;
+    this.#operations = options.metrics?.counter('sidekey_secrets_operations_total', 'Secrets store operations by operation and outcome.');
+    this.#cacheResults = options.metrics?.counter('sidekey_secrets_cache_total', 'Secret fetches answered from the cache (hit) or not (miss).');
+  }
+
+  get cache(): SecretCache {
+    return this.#cache;
+  }
+
+  async #audited<T>(
+    operation: string,
+    fields: { actor: string; app: string; name?: string; serial?: number },
+    fn: () => Promise<T>,
+  ): Promise<T> {
+    try {
+      const result = await fn();
+      this.#operations?.inc({ operation, outcome: 'ok' });
+      if (this.#logger) audit(this.#logger, `secrets.${operation}`, { ...fields, serial: (result as { serial?: number }).serial ?? fields.serial, outcome: 'ok' });
+      return result;
+    } catch (error) {
+      const outcome = outcomeOf(error);
+      this.#operations?.inc({ operation, outcome });
+      if (this.#logger) {
+        const serial = (isSidekeyError(error) ? error.details?.serial : undefined) ?? fields.serial;
+        audit(this.#logger, `secrets.${operation}`, { ...fields, serial, outcome });
+        if (!isSidekeyError(error) || !error.expose) this.#logger.error({ err: serializeError(error), operation }, 'secrets operation failed');
+      }
+      throw error;
+    }
+  }
+
+  #actor(actor: string): string {
+    return actor.slice(0, MAX_ACTOR_LENGTH);
+  }
+
+  async #append(app: string, name: string, payload: Buffer, options: WriteOptions): Promise<WriteResult> {
+    return this.#locks.run(`${app}/${name}`, async () => {
+      for (let attempt = 1; attempt <= MAX_CREATE_ATTEMPTS; attempt++) {
+        const current = await this.store.latestSerial(app, name);
+        if (options.expectedSerial !== undefined && current !== options.expectedSerial) throw conflict(app, name, options.expectedSerial, current);
+        const serial = current + 1;
+        const sealed = await sealVersion(this.keyring, app, name, serial, payload);
+        const inserted = await this.store.insert({
+          app,
+          name,
+          serial,
+          active: true,
+          data: sealed.data,
+          dataKey: sealed.dataKey,
+          createdAt: new Date().toISOString(),
+          createdBy: this.#actor(options.actor),
+        });
+        if (inserted) {
+          this.#cache.invalidate(app, name);
+          return { name, serial, active: true };
+        }
+        // Another process took this serial between our read and our conditional write.
+        if (options.expectedSerial !== undefined) throw conflict(app, name, options.expectedSerial, await this.store.latestSerial(app, name));
+        await sleep(Math.random() * CREATE_RETRY_JITTER_MS);
+      }
+      throw new SidekeyError('SECRET_CONFLICT', `secret "${name}" in application "${app}" is written too often: no serial won after ${MAX_CREATE_ATTEMPTS} attempts`);
+    });
+  }
+
+  create(app: string, name: string, payload: unknown, options: WriteOptions): Promise<WriteResult> {
+    return this.#audited('create', { actor: options.actor, app, name }, async () => {
+      checkName(app, 'application name');
+      checkName(name, 'secret name');
+      return this.#append(app, name, payloadBytes(payload), options);
+    });
+  }
+
+  async #fetch(app: string, name: string, serial: number | undefined): Promise<SecretValue> {
+    const cached = this.#cache.get(app, name, serial);
+    if (cached) {
+      this.#cacheResults?.inc({ result: 'hit' });
+      return cached;
+    }
+    if (this.#cache.enabled) this.#cacheResults?.inc({ result: 'miss' });
+    const row = serial === undefined ? await this.store.latestActive(app, name) : await this.store.get(app, name, serial);
+    if (!row) {
+      if (serial !== undefined) throw notFound(app, name, serial);
+      const latest = await this.store.latestSerial(app, name);
+      throw latest === 0 ? notFound(app, name) : revoked(app, name, latest, true);
+    }
+    if (!row.active) throw revoked(app, name, row.serial, false);
+    const value: SecretValue = { name, serial: row.serial, payload: await openVersion(this.keyring, row), active: true };
+    this.#cache.set(app, name, serial, value);
+    return value;
+  }
+
+  /** The latest active version, or the given serial. Revoked: SECRET_REVOKED (410). */
+  fetch(app: string, name: string, serial: number | undefined, actor: string): Promise<SecretValue> {
+    return this.#audited('fetch', { actor, app, name, ...(serial !== undefined ? { serial } : {}) }, () => {
+      checkName(app, 'application name');
+      checkName(name, 'secret name');
+      return this.#fetch(app, name, serial);
+    });
+  }
+
+  list(app: string, actor: string): Promise<{ names: string[]}> {
+    return this.#audited('list', { actor, app }, async () => {
+      checkName(app, 'application name');
+      return { names: await this.store.listNames(app) };
+    });
+  }
+
+  history(app: string, name: string, actor: string): Promise<{ name: string; versions: VersionMeta[]}> {
+    return this.#audited('history', { actor, app, name }, async () => {
+      checkName(app, 'application name');
+      checkName(name, 'secret name');
+      const versions = await this.store.history(app, name);
+      if (versions.length === 0) throw notFound(app, name);
+      return { name, versions };
+    });
+  }
+
+  /** Marks a version inactive and destroys its ciphertext; revoking a revoked version is a no-op. */
+  revoke(app: string, name: string, serial: number, actor: string): Promise<WriteResult> {
+    return this.#audited('revoke', { actor, app, name, serial }, async () => {
+      checkName(app, 'application name');
+      checkName(name, 'secret name');
+      const outcome = await this.#locks.run(`${app}/${name}`, () =>
+        this.store.revoke(app, name, serial, this.#actor(actor), new Date().toISOString()),
+      );
+      this.#cache.invalidate(app, name);
+      if (outcome === 'missing') throw notFound(app, name, serial);
+      return { name, serial, active: false };
+    });
+  }
+
+  /** A new version with the payload of an older, still active one (server-side rollback). */
+  restore(app: string, name: string, serial: number, options: WriteOptions): Promise<WriteResult & { restoredFrom: number }> {
+    return this.#audited('restore', { actor: options.actor, app, name }, async () => {
+      checkName(app, 'application name');
+      checkName(name, 'secret name');
+      const row = await this.store.get(app, name, serial);
+      if (!row) throw notFound(app, name, serial);
+      if (!row.active) throw revoked(app, name, serial, false);
+      const payload = Buffer.from(await openVersion(this.keyring, row), 'utf8');
+      try {
+        return { ...(await this.#append(app, name, payload, options)), restoredFrom: serial };
+      } finally {
+        payload.fill(0);
+      }
+    });
+  }
+
+  /** A new version from a generator, or from a given payload (stdin). */
+  rotate(app: string, name: string, source: { generate: GeneratorSpec } | { payload: unknown }, options: WriteOptions): Promise<WriteResult> {
+    return this.#audited('rotate', { actor: options.actor, app, name }, async () => {
+      checkName(app, 'application name');
+      checkName(name, 'secret name');
+      const payload = 'generate' in source ? generatePayload(source.generate) : source.payload;
+      return this.#append(app, name, payloadBytes(payload), options);
+    });
+  }
+
+  /** Removes every version of a name. */
+  delete(app: string, name: string, actor: string): Promise<{ name: string; deleted: number}> {
+    return this.#audited('delete', { actor, app, name }, async () => {
+      checkName(app, 'application name');
+      checkName(name, 'secret name');
+      const deleted = await this.#locks.run(`${app}/${name}`, () => this.store.deleteAll(app, name));
+      this.#cache.invalidate(app, name);
+      if (deleted === 0) throw notFound(app, name);
+      return { name, deleted };
+    });
+  }
+
+  /** Re-wraps every data key under the keyring's newest master key; payloads are not touched. */
+  rewrap(actor: string): Promise<RewrapReport> {
+    return this.#audited('rewrap', { actor, app: '*' }, async () => {
+      let rewrapped = 0;
+      let unchanged = 0;
+      let skipped = 0;
+      for await (const ref of this.store.scanKeys()) {
+        const next = await this.keyring.rewrap(decodeWrappedKey(ref.dataKey), encryptionContext(ref.app, ref.name, ref.serial));
+        if (!next) {
+          unchanged++;
+          continue;
+        }
+        if (await this.store.replaceDataKey(ref, encodeWrappedKey(next))) rewrapped++;
+        else skipped++;
+      }
+      return { rewrapped, unchanged, skipped };
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#cache.clear();
+    await this.store.close();
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * What a storage engine provides: rows of encrypted versions, keyed by (application, name,
+ * serial). Engines never see plaintext and never allocate serials by read-then-write: `insert`
+ * fails (returns false) when the serial is taken, and the service retries with the next one.
+ */
+
+export interface VersionMeta {
+  readonly serial: number;
+  readonly active: boolean;
+  /** ISO 8601 instant. */
+  readonly createdAt: string;
+  readonly createdBy: string;
+  readonly revokedAt?: string;
+  readonly revokedBy?: string;
+}
+
+export interface VersionRow extends VersionMeta {
+  readonly app: string;
+  readonly name: string;
+  /** The payload envelope; null once revoked (destroyed). */
+  readonly data: Buffer | null;
+  /** The wrapped data key envelope; null once revoked (destroyed). */
+  readonly dataKey: Buffer | null;
+}
+
+export type RevokeOutcome = 'revoked' | 'already-revoked' | 'missing';
+
+export interface KeyRef {
+  readonly app: string;
+  readonly name: string;
+  readonly serial: number;
+  readonly dataKey: Buffer;
+}
+
+export interface SecretStore {
+  readonly kind: 'sqlite' | 'dynamodb';
+  /** Creates the schema or table; safe to run again. */
+  setup(): Promise<void>;
+  /** The highest serial of a name (active or not), 0 when it has none. */
+  latestSerial(app: string, name: string): Promise<number>;
+  /** Writes a new version; false when its serial already exists (another writer won). */
+  insert(row: VersionRow): Promise<boolean>;
+  get(app: string, name: string, serial: number): Promise<VersionRow | undefined>;
+  /** The highest-serial active version. */
+  latestActive(app: string, name: string): Promise<VersionRow | undefined>;
+  /** Every version's metadata, newest first. */
+  history(app: string, name: string): Promise<VersionMeta[]>;
+  /** Names with at least one version, sorted. */
+  listNames(app: string): Promise<string[]>;
+  /** Marks a version inactive and destroys its ciphertext and wrapped key, in one write. */
+  revoke(app: string, name: string, serial: number, by: string, at: string): Promise<RevokeOutcome>;
+  /** Removes every version of a name; returns how many there were. */
+  deleteAll(app: string, name: string): Promise<number>;
+  /** Every wrapped data key still present (for rewrap), across applications. */
+  scanKeys(): AsyncIterable<KeyRef>;
+  /** Replaces a wrapped data key if it is still `previous`; false when it changed meanwhile. */
+  replaceDataKey(ref: KeyRef, next: Buffer): Promise<boolean>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,209 @@
+/**
+ * A test peer for AWS KMS that speaks its JSON 1.1 protocol over HTTP (`X-Amz-Target:
+ * TrentService.*`), verifies every request's SigV4 signature with the independent verifier, and
+ * implements GenerateDataKey, Encrypt, Decrypt and CreateAlias-free aliases as real KMS does for
+ * symmetric keys: ciphertext blobs name their key and are bound to the encryption context, and
+ * Decrypt with a different context fails with InvalidCiphertextException.
+ */
+import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type KnownKey, verifyRequest } from './sigv4-verifier.js';
+
+export interface KmsCall {
+  readonly operation: string;
+  readonly keyId: string | undefined;
+  readonly context: Readonly<Record<string, string>>;
+  readonly accessKeyId: string;
+}
+
+export interface KmsPeer {
+  readonly url: string;
+  readonly region: string;
+  /** Credentials the peer accepts. */
+  readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string };
+  readonly calls: KmsCall[];
+  /** Creates a symmetric key (optionally with an alias) and returns its ARN. */
+  createKey(alias?: string): string;
+  /** Points an alias at another key (as UpdateAlias does), for key rotation tests. */
+  setAlias(alias: string, arn: string): void;
+  close(): Promise<void>;
+}
+
+const ACCOUNT = '111122223333';
+const BLOB_VERSION = 1;
+
+class KmsError extends Error {
+  constructor(
+    readonly type: string,
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}
+
+function canonical(context: Record<string, string>): Buffer {
+  return Buffer.from(JSON.stringify(Object.keys(context).sort().map((k) => [k, context[k]])));
+}
+
+function readJson(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+export async function startKmsPeer(options: { region?: string } = {}): Promise<KmsPeer> {
+  const region = options.region ?? 'us-east-1';
+  const credentials = { accessKeyId: 'AKIDKMSPEER00000001', secretAccessKey: `kms-peer-secret-${randomBytes(8).toString('hex')}` };
+  const known = new Map<string, KnownKey>([[credentials.accessKeyId, credentials]]);
+  const keys = new Map<string, Buffer>(); // key id -> material
+  const aliases = new Map<string, string>(); // alias/NAME -> key id
+  const calls: KmsCall[] = [];
+  const arnOf = (id: string) => `arn:aws:kms:${region}:${ACCOUNT}:key/${id}`;
+
+  const resolveKey = (keyId: unknown): string => {
+    if (typeof keyId !== 'string' || keyId === '') throw new KmsError('ValidationException', 'KeyId is required');
+    let id = keyId;
+    const aliasArn = /^arn:aws:kms:[^:]+:\d{12}:(alias\/.+)$/.exec(keyId);
+    if (aliasArn) id = aliasArn[1] as string;
+    if (id.startsWith('alias/')) {
+      const target = aliases.get(id);
+      if (!target) throw new KmsError('NotFoundException', `Alias ${arnOf(id).replace(':key/', ':')} is not found.`);
+      return target;
+    }
+    const keyArn = /^arn:aws:kms:[^:]+:\d{12}:key\/(.+)$/.exec(id);
+    if (keyArn) id = keyArn[1] as string;
+    if (!keys.has(id)) throw new KmsError('NotFoundException', `Key '${arnOf(id)}' does not exist`);
+    return id;
+  };
+
+  const contextOf = (value: unknown): Record<string, string> => {
+    if (value === undefined) return {};
+    if (!value || typeof value !== 'object' || Array.isArray(value)) throw new KmsError('ValidationException', 'EncryptionContext must be a map');
+    for (const v of Object.values(value)) if (typeof v !== 'string') throw new KmsError('ValidationException', 'EncryptionContext values must be strings');
+    return value as Record<string, string>;
+  };
+
+  const encrypt = (id: string, plaintext: Buffer, context: Record<string, string>): Buffer => {
+    const nonce = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', keys.get(id) as Buffer, nonce);
+    cipher.setAAD(canonical(context));
+    const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+    const idBytes = Buffer.from(id, 'ascii');
+    return Buffer.concat([Buffer.from([BLOB_VERSION, idBytes.length]), idBytes, nonce, body, cipher.getAuthTag()]);
+  };
+
+  const decrypt = (blob: Buffer, context: Record<string, string>): { id: string; plaintext: Buffer } => {
+    if (blob.length < 2 + 12 + 16 || blob[0] !== BLOB_VERSION) throw new KmsError('InvalidCiphertextException', '');
+    const idLength = blob[1] as number;
+    const id = blob.subarray(2, 2 + idLength).toString('ascii');
+    const material = keys.get(id);
+    if (!material) throw new KmsError('InvalidCiphertextException', '');
+    const nonce = blob.subarray(2 + idLength, 14 + idLength);
+    const decipher = createDecipheriv('aes-256-gcm', material, nonce);
+    decipher.setAAD(canonical(context));
+    decipher.setAuthTag(blob.subarray(blob.length - 16));
+    try {
+      return { id, plaintext: Buffer.concat([decipher.update(blob.subarray(14 + idLength, blob.length - 16)), decipher.final()]) };
+    } catch {
+      // Real KMS says nothing more, whether the blob or the context was wrong.
+      throw new KmsError('InvalidCiphertextException', '');
+    }
+  };
+
+  const b64 = (value: unknown, field: string): Buffer => {
+    if (typeof value !== 'string' || value === '') throw new KmsError('ValidationException', `${field} is required`);
+    return Buffer.from(value, 'base64');
+  };
+
+  const operations: Record<string, (input: Record<string, unknown>, caller: string) => Record<string, unknown>> = {
+    GenerateDataKey(input, caller) {
+      const id = resolveKey(input.KeyId);
+      const context = contextOf(input.EncryptionContext);
+      const bytes = input.KeySpec === 'AES_256' ? 32 : input.KeySpec === 'AES_128' ? 16 : typeof input.NumberOfBytes === 'number' ? input.NumberOfBytes : 0;
+      if (bytes < 1 || bytes > 1024) throw new KmsError('ValidationException', 'KeySpec or NumberOfBytes is required');
+      calls.push({ operation: 'GenerateDataKey', keyId: arnOf(id), context, accessKeyId: caller });
+      const plaintext = randomBytes(bytes);
+      return { KeyId: arnOf(id), Plaintext: plaintext.toString('base64'), CiphertextBlob: encrypt(id, plaintext, context).toString('base64') };
+    },
+    Encrypt(input, caller) {
+      const id = resolveKey(input.KeyId);
+      const context = contextOf(input.EncryptionContext);
+      calls.push({ operation: 'Encrypt', keyId: arnOf(id), context, accessKeyId: caller });
+      return { KeyId: arnOf(id), CiphertextBlob: encrypt(id, b64(input.Plaintext, 'Plaintext'), context).toString('base64'), EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' };
+    },
+    Decrypt(input, caller) {
+      const context = contextOf(input.EncryptionContext);
+      const { id, plaintext } = decrypt(b64(input.CiphertextBlob, 'CiphertextBlob'), context);
+      if (input.KeyId !== undefined && resolveKey(input.KeyId) !== id) {
+        throw new KmsError('IncorrectKeyException', 'The key ID in the request does not identify a CMK that can perform this operation.');
+      }
+      calls.push({ operation: 'Decrypt', keyId: arnOf(id), context, accessKeyId: caller });
+      return { KeyId: arnOf(id), Plaintext: plaintext.toString('base64'), EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' };
+    },
+  };
+
+  const reply = (res: ServerResponse, status: number, body: unknown, errorType?: string) => {
+    const text = JSON.stringify(body);
+    res.writeHead(status, {
+      'content-type': 'application/x-amz-json-1.1',
+      'content-length': Buffer.byteLength(text),
+      'x-amzn-requestid': randomUUID(),
+      ...(errorType ? { 'x-amzn-errortype': errorType } : {}),
+    });
+    res.end(text);
+  };
+
+  const server: Server = createServer(async (req, res) => {
+    const body = await readJson(req);
+    try {
+      if (req.method !== 'POST') throw new KmsError('UnknownOperationException', 'KMS answers POST only', 404);
+      const verified = verifyRequest({ method: req.method, url: req.url ?? '/', headers: req.headers, body }, { keys: known, service: 'kms', region });
+      if (!verified.ok) throw new KmsError(verified.code, verified.message, 403);
+      const target = String(req.headers['x-amz-target'] ?? '');
+      const match = /^TrentService\.(\w+)$/.exec(target);
+      const operation = match ? operations[match[1] as string] : undefined;
+      if (!operation) throw new KmsError('UnknownOperationException', `unknown X-Amz-Target ${target}`);
+      if (!String(req.headers['content-type'] ?? '').startsWith('application/x-amz-json-1.1')) {
+        throw new KmsError('SerializationException', 'Content-Type must be application/x-amz-json-1.1');
+      }
+      let input: Record<string, unknown>;
+      try {
+        input = JSON.parse(body.toString('utf8') || '{}') as Record<string, unknown>;
+      } catch {
+        throw new KmsError('SerializationException', 'the body is not JSON');
+      }
+      reply(res, 200, operation(input, verified.accessKeyId));
+    } catch (error) {
+      const e = error instanceof KmsError ? error : new KmsError('KMSInternalException', String(error), 500);
+      reply(res, e.status, { __type: e.type, message: e.message }, e.type);
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    region,
+    credentials,
+    calls,
+    createKey(alias) {
+      const id = randomUUID();
+      keys.set(id, randomBytes(32));
+      if (alias) aliases.set(alias, id);
+      return arnOf(id);
+    },
+    setAlias(alias, arn) {
+      aliases.set(alias, resolveKey(arn));
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
