@@ -5,6 +5,7 @@
  * Implemented by `ServiceCredentialCache` (src/core/credentials/service-credential-cache.ts).
  */
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import type { LoadedConfig } from '../config/load-config.js';
 
 /** Credentials of one service's assumed role, as served to callers. */
 export interface ServiceCredentials {
@@ -31,9 +32,24 @@ export interface ServiceStatus {
   readonly ready: boolean;
 }
 
+/** A per-service request rate limit (`services.<name>.rate_limit`). */
+export interface RateLimit {
+  readonly per_second: number;
+  readonly burst: number;
+}
+
 export interface CredentialBroker {
-  /** Cached credentials for `service`, fetched or refreshed as needed (single flight per service). */
+  /**
+   * Cached credentials for `service`, fetched or refreshed as needed (single flight per service).
+   * Rejects with SidekeyError NOT_FOUND (no such service), SERVICE_DISABLED, or
+   * CREDENTIALS_UNAVAILABLE (STS failed and nothing valid is cached; `details.retryAfterSeconds`
+   * says when the next attempt is).
+   */
   get(service: string): Promise<ServiceCredentials>;
+  /** Valid cached credentials right now, without waiting or fetching (a front's fast path). */
+  peek?(service: string): ServiceCredentials | undefined;
+  /** The service's own rate limit, when its config sets one. */
+  rateLimit?(service: string): RateLimit | undefined;
   /** Names of the configured services (static and dynamic). */
   services(): readonly string[];
   /** The role a service assumes, or undefined when there is no such service. */
@@ -52,6 +68,15 @@ export interface CredentialBroker {
   setToken(service: string, token: string): boolean;
   /** Provider for a service's role, for SDK clients that sign as that service (the Postgres proxy). */
   serviceProvider(service: string): AwsCredentialIdentityProvider;
+}
+
+/** The broker as the daemon drives it: start (prefetch), reload (SIGHUP) and stop. */
+export interface ManagedCredentialBroker extends CredentialBroker {
+  /** Prefetches every enabled service's credentials (does not wait for them). */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Applies a new config: unchanged services keep their cached credentials. */
+  reload(next: LoadedConfig): Promise<void>;
 }
 
 export type { AwsCredentialIdentity, AwsCredentialIdentityProvider };

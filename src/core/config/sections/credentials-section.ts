@@ -3,18 +3,7 @@
  * CredProxy file loads unchanged (docs/config.md lists the differences: safer defaults).
  */
 import { type ListenAddress, listenAddress } from '../listen-address.js';
-import {
-  type Infer,
-  arr,
-  bool,
-  filePath,
-  int,
-  obj,
-  optional,
-  record,
-  str,
-  withDefault,
-} from '../schema.js';
+import { arr, bool, filePath, type Infer, int, obj, optional, record, refine, str, withDefault } from '../schema.js';
 import { MAX_NAME_LENGTH, NAME_EXPECTED, region, roleArn, sessionSeconds, token } from '../validators.js';
 
 /** CredProxy's default port for the credential endpoint. */
@@ -26,6 +15,11 @@ export const DEFAULT_REFRESH_BUFFER_SECONDS = 1800;
 /** Default per-service request rate (requests per second) and burst. */
 export const DEFAULT_RATE_PER_SECOND = 200;
 export const DEFAULT_RATE_BURST = 400;
+/** First retry delay after a failed STS call; doubles per failure up to the maximum. */
+export const DEFAULT_RETRY_DELAY_SECONDS = 1;
+export const DEFAULT_MAX_RETRY_DELAY_SECONDS = 60;
+/** One STS call's connect + response timeout: SDK callers give up after 1 s (JS) or 2 s (botocore) per attempt. */
+export const DEFAULT_STS_TIMEOUT_SECONDS = 3;
 /** The most services one daemon serves (each holds cached credentials and a rate limiter). */
 export const MAX_SERVICES = 1000;
 
@@ -70,8 +64,7 @@ export const sourceCredentialsSchema = obj(
     iam_keys: optional(iamKeys),
   },
   {
-    rules: (v) =>
-      v.iam_profile && v.iam_keys ? [{ message: 'cannot specify iam_profile and iam_keys together: pick one source' }] : [],
+    rules: (v) => (v.iam_profile && v.iam_keys ? [{ message: 'cannot specify iam_profile and iam_keys together: pick one source' }] : []),
   },
 );
 export type SourceCredentialsConfig = Infer<typeof sourceCredentialsSchema>;
@@ -103,7 +96,9 @@ export const assumedRoleSchema = obj({
       },
     }),
   ),
-  PolicyArns: optional(arr(str({ pattern: /^arn:aws(?:-[a-z]+)*:iam::(?:\d{12}|aws):policy\/.+$/, expected: 'a managed policy ARN' }), { max: 10 })),
+  PolicyArns: optional(
+    arr(str({ pattern: /^arn:aws(?:-[a-z]+)*:iam::(?:\d{12}|aws):policy\/.+$/, expected: 'a managed policy ARN' }), { max: 10 }),
+  ),
   Tags: optional(arr(tag, { max: 50 })),
   SourceIdentity: optional(str({ pattern: /^[\w+=,.@-]{2,64}$/, expected: 'a source identity of 2 to 64 characters [A-Za-z0-9_+=,.@-]' })),
 });
@@ -143,7 +138,23 @@ export const SERVICE_NAME_RULE = {
   max: MAX_NAME_LENGTH,
 } as const;
 
-export const servicesSchema = record(serviceSchema, { key: SERVICE_NAME_RULE, max: MAX_SERVICES, ignorePrefix: 'x-' });
+/** Two services with one token could not be told apart: each needs its own. */
+function sharedTokenProblem(services: Readonly<Record<string, ServiceConfig>>): string | undefined {
+  const owners = new Map<string, string>();
+  for (const [name, service] of Object.entries(services)) {
+    if (service.auth_token === undefined) continue;
+    const owner = owners.get(service.auth_token);
+    if (owner !== undefined)
+      return `services "${owner}" and "${name}" have the same auth_token; every service needs its own (sidekey token makes one)`;
+    owners.set(service.auth_token, name);
+  }
+  return undefined;
+}
+
+export const servicesSchema = refine(
+  record(serviceSchema, { key: SERVICE_NAME_RULE, max: MAX_SERVICES, ignorePrefix: 'x-' }),
+  sharedTokenProblem,
+);
 
 export const serverSchema = obj(
   {
@@ -171,12 +182,41 @@ export function endpointListeners(server: Infer<typeof serverSchema> | undefined
   return [{ kind: 'tcp', host, port: server?.port ?? DEFAULT_ENDPOINT_PORT }];
 }
 
-export const credentialsSchema = obj({
-  refresh_buffer_seconds: withDefault(int({ min: 60, max: 43200, unit: 'seconds' }), DEFAULT_REFRESH_BUFFER_SECONDS),
-  retry_delay: withDefault(int({ min: 1, max: 300, unit: 'seconds' }), 1),
-  max_retry_delay: withDefault(int({ min: 1, max: 3600, unit: 'seconds' }), 60),
-  request_timeout: withDefault(int({ min: 1, max: 60, unit: 'seconds' }), 3),
-});
+export const credentialsSchema = obj(
+  {
+    refresh_buffer_seconds: withDefault(int({ min: 60, max: 43200, unit: 'seconds' }), DEFAULT_REFRESH_BUFFER_SECONDS),
+    retry_delay: withDefault(int({ min: 1, max: 300, unit: 'seconds' }), DEFAULT_RETRY_DELAY_SECONDS),
+    max_retry_delay: withDefault(int({ min: 1, max: 3600, unit: 'seconds' }), DEFAULT_MAX_RETRY_DELAY_SECONDS),
+    request_timeout: withDefault(int({ min: 1, max: 60, unit: 'seconds' }), DEFAULT_STS_TIMEOUT_SECONDS),
+    /**
+     * STS endpoint URL (a VPC endpoint, FIPS, a test peer). Without it the SDK's standard
+     * resolution applies: AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL, endpoint_url, the regional endpoint.
+     */
+    sts_endpoint: optional(
+      str({
+        min: 1,
+        max: 2048,
+        expected: 'an http(s) URL such as https://sts.eu-west-1.amazonaws.com',
+        check: (value) => {
+          try {
+            const url = new URL(value);
+            if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'must be an http:// or https:// URL';
+            if (url.username || url.password) return 'must not carry a user name or password';
+            return undefined;
+          } catch {
+            return 'is not a URL';
+          }
+        },
+      }),
+    ),
+  },
+  {
+    rules: (v) =>
+      (v.max_retry_delay as number) < (v.retry_delay as number)
+        ? [{ path: 'max_retry_delay', message: `must be at least retry_delay (${v.retry_delay} seconds)` }]
+        : [],
+  },
+);
 
 export const dynamicServicesSchema = obj({
   enabled: withDefault(bool(), false),

@@ -1,0 +1,129 @@
+/**
+ * Answers one request to the credential endpoint. Order of checks: relayed requests and foreign
+ * Host names are refused first (SSRF, DNS rebinding), then path and method, then the token
+ * (constant time; a miss says nothing about which services exist), then the service's rate limit,
+ * then the cache. Every request ends in exactly one audit line.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ListenAddress } from '../core/config/listen-address.js';
+import type { CredentialBroker, ServiceCredentials } from '../core/credentials/credential-broker.js';
+import { ErrorCodes, type ErrorKind, isSidekeyError, publicMessage, SidekeyError } from '../core/errors.js';
+import { audit } from '../core/log/audit.js';
+import { type Logger, serializeError } from '../core/log/logger.js';
+import type { Counter } from '../core/metrics/metrics-registry.js';
+import { sendAwsError, sendJson } from '../net/json-reply.js';
+import { forwardingHeader, hostAllowed } from '../net/request-guards.js';
+import { ENDPOINT_ERROR_CODES, rfc3339, sendCredentials } from './credentials-response.js';
+import type { ServiceRateLimits } from './token-bucket.js';
+
+export const CREDENTIALS_PATH = '/v1/credentials';
+/** CredProxy's health path on the endpoint port, kept so existing container health checks work. */
+export const HEALTH_PATH = '/health';
+/** The one message for a missing or wrong token: it must not say whether any service exists. */
+export const UNAUTHORIZED_MESSAGE = 'missing or invalid authorization token';
+
+/** One listener as the handler sees it: the bound address and the Host names it answers to. */
+export interface ListenerState {
+  /** Set once bound (the real port when 0 was configured). */
+  address: ListenAddress;
+  hosts: ReadonlySet<string>;
+}
+
+export interface HandlerDeps {
+  readonly broker: CredentialBroker;
+  readonly logger: Logger;
+  readonly limits: ServiceRateLimits;
+  readonly requests: Counter;
+  readonly logHealthChecks: () => boolean;
+}
+
+type Outcome = 'ok' | 'unauthorized' | 'rate_limited' | 'disabled' | 'unavailable' | 'refused' | 'not_found' | 'method' | 'error';
+
+export function createCredentialRequestHandler(
+  deps: HandlerDeps,
+): (req: IncomingMessage, res: ServerResponse, listener: ListenerState) => void {
+  const { broker, logger, limits, requests } = deps;
+
+  const finish = (req: IncomingMessage, outcome: Outcome, status: number, service?: string, c?: ServiceCredentials) => {
+    requests.inc({ service: service ?? '', outcome });
+    const fields: Record<string, unknown> = { caller: req.socket.remoteAddress ?? 'unix', outcome, status };
+    if (service !== undefined) {
+      fields.service = service;
+      fields.roleArn = c?.roleArn ?? broker.roleArn(service);
+    }
+    if (c) {
+      fields.sessionName = c.sessionName;
+      if (c.sourceIdentity) fields.sourceIdentity = c.sourceIdentity;
+      fields.expiration = rfc3339(c.expiration);
+    }
+    audit(logger, 'credentials.request', fields);
+  };
+
+  const fail = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    kind: ErrorKind,
+    message: string,
+    outcome: Outcome,
+    service?: string,
+    headers?: Record<string, string>,
+  ) => {
+    const status = ErrorCodes[kind].status;
+    if (headers) for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+    if (kind === 'METHOD_NOT_ALLOWED') res.setHeader('allow', 'GET');
+    sendAwsError(res, status, ENDPOINT_ERROR_CODES[kind] ?? 'InternalError', message);
+    finish(req, outcome, status, service);
+  };
+
+  const failFromError = (req: IncomingMessage, res: ServerResponse, error: unknown, service: string) => {
+    if (isSidekeyError(error, 'CREDENTIALS_UNAVAILABLE')) {
+      const retry = error.details?.retryAfterSeconds;
+      const headers: Record<string, string> = typeof retry === 'number' ? { 'retry-after': String(retry) } : {};
+      return fail(req, res, 'CREDENTIALS_UNAVAILABLE', error.message, 'unavailable', service, headers);
+    }
+    if (isSidekeyError(error, 'SERVICE_DISABLED')) return fail(req, res, 'SERVICE_DISABLED', error.message, 'disabled', service);
+    // A token matched but the service vanished in a reload between authenticate() and get().
+    if (isSidekeyError(error, 'NOT_FOUND')) return fail(req, res, 'UNAUTHORIZED', UNAUTHORIZED_MESSAGE, 'unauthorized');
+    logger.error({ err: serializeError(error), service }, 'credential request failed');
+    const kind: ErrorKind = error instanceof SidekeyError ? error.kind : 'INTERNAL';
+    sendAwsError(res, ErrorCodes[kind].status, ENDPOINT_ERROR_CODES[kind] ?? 'InternalError', publicMessage(error));
+    finish(req, 'error', ErrorCodes[kind].status, service);
+  };
+
+  return (req, res, listener) => {
+    const forwarded = forwardingHeader(req);
+    if (forwarded) return fail(req, res, 'FORWARDED_REFUSED', `requests relayed by a proxy (${forwarded}) are refused`, 'refused');
+    if (!hostAllowed(req, listener.address, listener.hosts))
+      return fail(req, res, 'HOST_REFUSED', 'the Host header does not name this endpoint', 'refused');
+    const url = req.url ?? '/';
+    const query = url.indexOf('?');
+    const path = query < 0 ? url : url.slice(0, query);
+    if (path === HEALTH_PATH && req.method === 'GET') {
+      if (deps.logHealthChecks()) logger.info({ caller: req.socket.remoteAddress }, 'health check');
+      return sendJson(res, 200, { status: 'ok' });
+    }
+    if (path !== CREDENTIALS_PATH)
+      return fail(req, res, 'NOT_FOUND', `no such path; credentials are served at GET ${CREDENTIALS_PATH}`, 'not_found');
+    if (req.method !== 'GET') return fail(req, res, 'METHOD_NOT_ALLOWED', `${CREDENTIALS_PATH} answers GET only`, 'method');
+
+    const service = broker.authenticate(req.headers.authorization);
+    if (service === undefined) return fail(req, res, 'UNAUTHORIZED', UNAUTHORIZED_MESSAGE, 'unauthorized');
+    const bucket = limits.bucket(service);
+    if (!bucket.take()) {
+      const headers = { 'retry-after': String(bucket.retryAfterSeconds()) };
+      return fail(req, res, 'RATE_LIMITED', 'too many requests for this service; slow down', 'rate_limited', service, headers);
+    }
+    const cached = broker.peek?.(service);
+    if (cached) {
+      sendCredentials(res, cached);
+      return finish(req, 'ok', 200, service, cached);
+    }
+    broker.get(service).then(
+      (credentials) => {
+        sendCredentials(res, credentials);
+        finish(req, 'ok', 200, service, credentials);
+      },
+      (error: unknown) => failFromError(req, res, error, service),
+    );
+  };
+}

@@ -1,0 +1,50 @@
+/**
+ * The container-credentials response body, exactly as botocore, the AWS CLI v2 and the JS SDK v3
+ * read it, and the `{"Code","Message"}` errors every SDK understands. A body is serialized once
+ * per set of credentials and reused for every caller until they are refreshed.
+ */
+import type { ServerResponse } from 'node:http';
+import type { ServiceCredentials } from '../core/credentials/credential-broker.js';
+import type { ErrorKind } from '../core/errors.js';
+
+/** RFC 3339 in UTC without fractional seconds (`2026-11-22T10:00:00Z`), the form STS itself uses. */
+export function rfc3339(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+export function credentialsBody(c: ServiceCredentials): string {
+  return JSON.stringify({
+    AccessKeyId: c.accessKeyId,
+    SecretAccessKey: c.secretAccessKey,
+    Token: c.sessionToken,
+    Expiration: rfc3339(c.expiration),
+    ...(c.accountId ? { AccountId: c.accountId } : {}),
+    RoleArn: c.roleArn,
+  });
+}
+
+const bodies = new WeakMap<ServiceCredentials, Buffer>();
+
+/** Writes 200 with the credentials; the serialized body is cached per credentials object. */
+export function sendCredentials(res: ServerResponse, credentials: ServiceCredentials): void {
+  let body = bodies.get(credentials);
+  if (!body) {
+    body = Buffer.from(credentialsBody(credentials));
+    bodies.set(credentials, body);
+  }
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length, 'cache-control': 'no-store' });
+  res.end(body);
+}
+
+/** The `Code` each error answers with; an SDK shows it to the user, so it says what happened in AWS style. */
+export const ENDPOINT_ERROR_CODES: Partial<Record<ErrorKind, string>> = {
+  UNAUTHORIZED: 'Unauthorized',
+  FORWARDED_REFUSED: 'ForwardedRequestRefused',
+  HOST_REFUSED: 'HostRefused',
+  NOT_FOUND: 'NotFound',
+  METHOD_NOT_ALLOWED: 'MethodNotAllowed',
+  RATE_LIMITED: 'Throttling',
+  SERVICE_DISABLED: 'ServiceDisabled',
+  CREDENTIALS_UNAVAILABLE: 'CredentialsUnavailable',
+  SHUTTING_DOWN: 'ServiceUnavailable',
+};
