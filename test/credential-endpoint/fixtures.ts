@@ -1,0 +1,81 @@
+/** Shared set-up for credential endpoint tests: config text, plain HTTP requests, waiting. */
+import { request } from 'node:http';
+import { randomToken } from '../../src/core/crypto/random-token.js';
+import { STS_PEER_BASE_KEY } from '../peers/sts-peer.js';
+
+export const ROLE_WEB = 'arn:aws:iam::123456789012:role/web';
+export const ROLE_WORKER = 'arn:aws:iam::123456789012:role/worker';
+export const TOKEN_WEB = randomToken();
+export const TOKEN_WORKER = randomToken();
+
+export interface ServiceSpec {
+  role: string;
+  token?: string;
+  tokenFile?: string;
+  duration?: number;
+  extra?: Record<string, unknown>;
+  assumed?: Record<string, unknown>;
+}
+
+/** A daemon config (JSON is YAML) with every listener on 127.0.0.1:0 and STS pointed at the peer. */
+export function daemonConfig(stsUrl: string, services: Record<string, ServiceSpec>, top: Record<string, unknown> = {}): string {
+  const { credentials, ...rest } = top;
+  return JSON.stringify({
+    server: { listeners: ['127.0.0.1:0'] },
+    admin: { listen: '127.0.0.1:0' },
+    credentials: { sts_endpoint: stsUrl, ...((credentials as object) ?? {}) },
+    aws_defaults: {
+      region: 'us-east-1',
+      iam_keys: { aws_access_key_id: STS_PEER_BASE_KEY.accessKeyId, aws_secret_access_key: STS_PEER_BASE_KEY.secretAccessKey },
+    },
+    services: Object.fromEntries(
+      Object.entries(services).map(([name, s]) => [
+        name,
+        {
+          ...(s.tokenFile ? { auth_token_file: s.tokenFile } : { auth_token: s.token ?? randomToken() }),
+          assumed_role: { RoleArn: s.role, ...(s.duration ? { DurationSeconds: s.duration } : {}), ...(s.assumed ?? {}) },
+          ...(s.extra ?? {}),
+        },
+      ]),
+    ),
+    ...rest,
+  });
+}
+
+export interface HttpAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  json: () => Record<string, unknown>;
+}
+
+/** A raw HTTP request (fetch cannot set Host); `headers` may override Host. */
+export function httpRequest(url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) as Record<string, unknown> });
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+export function getCredentials(baseUrl: string, token: string | undefined, headers: Record<string, string> = {}): Promise<HttpAnswer> {
+  return httpRequest(`${baseUrl}/v1/credentials`, { ...(token === undefined ? {} : { authorization: token }), ...headers });
+}
+
+/** Polls until `predicate` holds (real time), failing after `timeoutMs`. */
+export async function waitFor(predicate: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+export const RFC3339_NO_MILLIS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
