@@ -2,6 +2,7 @@
 /** The sidekey command line. Each command lives in commands/<name>.ts and registers itself here. */
 import { Command, CommanderError } from 'commander';
 import { isSidekeyError } from '../core/errors.js';
+import { registerImds } from './commands/imds.js';
 import { registerInit } from './commands/init.js';
 import { registerServe } from './commands/serve.js';
 import { registerToken } from './commands/token.js';
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerValidate(program);
   registerToken(program);
   registerInit(program);
+  registerImds(program);
   return program;
 }
 

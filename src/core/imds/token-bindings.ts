@@ -1,0 +1,59 @@
+/**
+ * IMDSv2 tokens issued through the guard, and to whom: the source address and the service it
+ * mapped to when the token was issued. A token presented later from another address, or after the
+ * address came to map to another service, is not honoured for per-caller credentials: this is what
+ * defeats source-IP reuse (a new container on an old container's address inherits nothing).
+ * Only a hash of each token is held.
+ */
+import { createHash } from 'node:crypto';
+
+/** Most tokens tracked at once; the oldest are forgotten first (their holders just fetch a new one). */
+export const MAX_TRACKED_TOKENS = 10_000;
+
+export interface TokenBinding {
+  readonly address: string;
+  /** The service the address mapped to at issue time; undefined for unmapped callers. */
+  readonly service: string | undefined;
+  /** Epoch milliseconds. */
+  readonly expiresAt: number;
+}
+
+const hash = (token: string) => createHash('sha256').update(token).digest('base64');
+
+export class TokenBindings {
+  readonly #bindings = new Map<string, TokenBinding>();
+  readonly #now: () => number;
+
+  constructor(now: () => number = Date.now) {
+    this.#now = now;
+  }
+
+  record(token: string, address: string, service: string | undefined, ttlSeconds: number): void {
+    const key = hash(token);
+    this.#bindings.delete(key);
+    if (this.#bindings.size >= MAX_TRACKED_TOKENS) {
+      const oldest = this.#bindings.keys().next();
+      if (!oldest.done) this.#bindings.delete(oldest.value);
+    }
+    this.#bindings.set(key, { address, service, expiresAt: this.#now() + ttlSeconds * 1000 });
+  }
+
+  /** The binding of a token issued through the guard and not yet expired. */
+  lookup(token: string): TokenBinding | undefined {
+    const key = hash(token);
+    const binding = this.#bindings.get(key);
+    if (binding && binding.expiresAt <= this.#now()) {
+      this.#bindings.delete(key);
+      return undefined;
+    }
+    return binding;
+  }
+
+  get size(): number {
+    return this.#bindings.size;
+  }
+
+  clear(): void {
+    this.#bindings.clear();
+  }
+}

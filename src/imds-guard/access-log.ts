@@ -1,0 +1,59 @@
+/**
+ * One access log line per request (seed 002's fields and more) and the guard's metrics. No header
+ * value but Host and User-Agent is ever logged, so no token reaches the log; the raw target is
+ * logged (truncated) because it is what an attack looks like.
+ */
+import type { Logger } from '../core/log/logger.js';
+import type { Counter, MetricsRegistry } from '../core/metrics/metrics-registry.js';
+import type { GuardReply } from './guard-reply.js';
+
+/** Longest raw target or header value written to a log line, in characters. */
+export const MAX_LOGGED_CHARS = 512;
+
+export interface AccessFacts {
+  readonly method: string | undefined;
+  readonly target: string | undefined;
+  readonly host: string | undefined;
+  readonly userAgent: string | undefined;
+  readonly remote: string | undefined;
+  readonly startedAt: bigint;
+}
+
+const clip = (value: string | undefined) =>
+  value === undefined ? undefined : value.length > MAX_LOGGED_CHARS ? `${value.slice(0, MAX_LOGGED_CHARS)}...` : value;
+
+export class AccessLog {
+  readonly #logger: Logger;
+  readonly #requests: Counter;
+  readonly #cache: Counter;
+
+  constructor(logger: Logger, metrics: MetricsRegistry) {
+    this.#logger = logger;
+    this.#requests = metrics.counter('sidekey_imds_requests_total', 'Metadata guard requests by decision, deciding rule and caller service.');
+    this.#cache = metrics.counter('sidekey_imds_cache_total', 'Metadata guard static-cache lookups by result (hit, miss).');
+  }
+
+  record(facts: AccessFacts, reply: GuardReply): void {
+    const ms = Number(process.hrtime.bigint() - facts.startedAt) / 1e6;
+    this.#requests.inc({ decision: reply.decision, rule: reply.rule, caller: reply.caller ?? '' });
+    if (reply.cache) this.#cache.inc({ result: reply.cache });
+    const line = {
+      access: 'imds',
+      method: facts.method,
+      target: clip(facts.target),
+      path: reply.path,
+      host: clip(facts.host),
+      ua: clip(facts.userAgent),
+      remote: facts.remote,
+      status: reply.status,
+      decision: reply.decision,
+      rule: reply.rule,
+      ...(reply.caller ? { caller: reply.caller } : {}),
+      ...(reply.cache ? { cache: reply.cache } : {}),
+      ...(reply.detail ? { detail: reply.detail } : {}),
+      ms: Math.round(ms * 1000) / 1000,
+    };
+    if (reply.decision === 'error') this.#logger.warn(line, 'imds request');
+    else this.#logger.info(line, 'imds request');
+  }
+}

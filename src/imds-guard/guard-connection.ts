@@ -1,0 +1,117 @@
+/**
+ * One client connection to the guard: an explicit loop of read head -> decide -> write reply,
+ * one request at a time (pipelined requests wait in the buffer while the socket is paused, which
+ * is the back-pressure). Unparseable heads are answered and the connection closed.
+ */
+import type { Socket } from 'node:net';
+import type { AccessFacts, AccessLog } from './access-log.js';
+import { type GuardReply, errorReply, serializeReply } from './guard-reply.js';
+import { type RequestHead, headerValue, parseRequestHead } from './request-head.js';
+
+/** How long a client may take to send one complete request head, in milliseconds. */
+export const HEAD_TIMEOUT_MS = 10_000;
+/** How long a connection may sit idle (keep-alive or mid-head), in milliseconds. */
+export const IDLE_TIMEOUT_MS = 5_000;
+
+export type RequestHandler = (head: RequestHead, remote: string | undefined) => Promise<GuardReply>;
+
+export class GuardConnection {
+  readonly #socket: Socket;
+  readonly #handle: RequestHandler;
+  readonly #log: AccessLog;
+  #buffer: Buffer = Buffer.alloc(0);
+  #busy = false;
+  #closing = false;
+  #headTimer: NodeJS.Timeout | undefined;
+
+  constructor(socket: Socket, handle: RequestHandler, log: AccessLog) {
+    this.#socket = socket;
+    this.#handle = handle;
+    this.#log = log;
+    socket.setNoDelay(true);
+    socket.setTimeout(IDLE_TIMEOUT_MS, () => socket.destroy());
+    socket.on('data', (chunk: Buffer) => {
+      this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
+      this.#pump();
+    });
+    // Resets and aborted clients are normal for a proxy; the close handler cleans up.
+    socket.on('error', () => {});
+    socket.on('close', () => this.#clearHeadTimer());
+  }
+
+  get busy(): boolean {
+    return this.#busy;
+  }
+
+  /** Finish the request in progress (if any), then close. */
+  closeWhenIdle(): void {
+    this.#closing = true;
+    if (!this.#busy) this.#socket.end();
+  }
+
+  destroy(): void {
+    this.#socket.destroy();
+  }
+
+  #clearHeadTimer(): void {
+    if (this.#headTimer) clearTimeout(this.#headTimer);
+    this.#headTimer = undefined;
+  }
+
+  #facts(head: Partial<RequestHead> & { headers?: RequestHead['headers'] }, startedAt: bigint): AccessFacts {
+    const full = head.headers ? (head as RequestHead) : undefined;
+    return {
+      method: head.method,
+      target: head.target,
+      host: full ? headerValue(full, 'host') : undefined,
+      userAgent: full ? headerValue(full, 'user-agent') : undefined,
+      remote: this.#socket.remoteAddress,
+      startedAt,
+    };
+  }
+
+  #write(reply: GuardReply, facts: AccessFacts, close: boolean): void {
+    if (!this.#socket.destroyed) this.#socket.write(serializeReply(reply, facts.method === 'HEAD', close));
+    this.#log.record(facts, reply);
+    if (close) this.#socket.end();
+  }
+
+  #pump(): void {
+    if (this.#busy || this.#socket.destroyed) return;
+    if (this.#buffer.length === 0) {
+      this.#clearHeadTimer();
+      return;
+    }
+    const parsed = parseRequestHead(this.#buffer);
+    if (parsed.kind === 'partial') {
+      this.#headTimer ??= setTimeout(() => {
+        const reply = errorReply('IMDS_AMBIGUOUS_REQUEST', 'request head not complete in time', { decision: 'refuse', rule: 'http:head-timeout', close: true }, 408);
+        this.#write(reply, this.#facts({}, process.hrtime.bigint()), true);
+      }, HEAD_TIMEOUT_MS);
+      return;
+    }
+    this.#clearHeadTimer();
+    const startedAt = process.hrtime.bigint();
+    if (parsed.kind === 'refused') {
+      this.#buffer = Buffer.alloc(0);
+      const status = parsed.reason === 'head-too-large' ? 431 : 400;
+      const reply = errorReply('IMDS_AMBIGUOUS_REQUEST', `malformed request (${parsed.reason})`, { decision: 'refuse', rule: `http:${parsed.reason}`, close: true }, status);
+      this.#write(reply, this.#facts({ method: parsed.method, target: parsed.target }, startedAt), true);
+      return;
+    }
+    const { head } = parsed;
+    this.#buffer = this.#buffer.subarray(parsed.consumed);
+    this.#busy = true;
+    this.#socket.pause();
+    this.#handle(head, this.#socket.remoteAddress)
+      .catch(() => errorReply('INTERNAL', 'internal error', { decision: 'error', rule: 'internal', close: true }))
+      .then((reply) => {
+        const close = !head.keepAlive || this.#closing || reply.close === true;
+        this.#write(reply, this.#facts(head, startedAt), close);
+        this.#busy = false;
+        if (close) return;
+        this.#socket.resume();
+        this.#pump();
+      });
+  }
+}

@@ -1,0 +1,43 @@
+/** What the guard answers one request with, and the facts its access log line and metrics record. */
+import { STATUS_CODES } from 'node:http';
+import { ErrorCodes, type ErrorKind } from '../core/errors.js';
+
+export const DECISIONS = ['allow', 'deny', 'refuse', 'caller', 'error'] as const;
+/** allow: forwarded; deny: policy 403; refuse: malformed or ambiguous (400/401/403); caller: answered per caller; error: upstream or core failure. */
+export type Decision = (typeof DECISIONS)[number];
+
+export interface GuardReply {
+  readonly status: number;
+  readonly headers: readonly (readonly [string, string])[];
+  readonly body: Buffer;
+  readonly decision: Decision;
+  /** The rule that decided, e.g. `default:user-data`, `canonical:dot-segment`, `header:x-forwarded-for`. */
+  readonly rule: string;
+  /** The canonical path, when the target had one. */
+  readonly path?: string;
+  /** The service a per-caller answer (or refusal) was for. */
+  readonly caller?: string;
+  readonly cache?: 'hit' | 'miss';
+  /** Close the connection after this reply (set for unparseable requests). */
+  readonly close?: boolean;
+  /** Why an error happened, for the log only (never a secret: error codes and hosts). */
+  readonly detail?: string;
+}
+
+export type ReplyFacts = Pick<GuardReply, 'decision' | 'rule'> & Partial<Pick<GuardReply, 'path' | 'caller' | 'close'>>;
+
+/** An error answer in the catalogue's terms: `{"Code": "SK_...", "Message": ...}`, with the kind's status. */
+export function errorReply(kind: ErrorKind, message: string, facts: ReplyFacts, status: number = ErrorCodes[kind].status): GuardReply {
+  const body = Buffer.from(JSON.stringify({ Code: ErrorCodes[kind].code, Message: message }));
+  return { ...facts, status, headers: [['Content-Type', 'application/json']], body };
+}
+
+/** Serializes a reply as an HTTP/1.1 response; a HEAD reply keeps the length but sends no body. */
+export function serializeReply(reply: GuardReply, head: boolean, close: boolean): Buffer {
+  let text = `HTTP/1.1 ${reply.status} ${STATUS_CODES[reply.status] ?? 'Unknown'}\r\n`;
+  for (const [name, value] of reply.headers) text += `${name}: ${value}\r\n`;
+  if (!reply.headers.some(([name]) => name.toLowerCase() === 'content-length')) text += `Content-Length: ${reply.body.length}\r\n`;
+  text += close ? 'Connection: close\r\n\r\n' : '\r\n';
+  const start = Buffer.from(text, 'latin1');
+  return head || reply.body.length === 0 ? start : Buffer.concat([start, reply.body]);
+}

@@ -1,0 +1,117 @@
+/**
+ * The metadata guard front (issue 4): a filtering proxy in front of IMDS, default 127.0.0.1:8169.
+ * Fail closed: the policy is compiled before the listener opens, so nothing reaches the metadata
+ * service before the policy is loaded; a reload that does not compile keeps the running policy.
+ */
+import { type Server, createServer } from 'node:net';
+import type { ImdsConfig } from '../core/config/sections/imds-section.js';
+import { type ListenAddress, formatListenAddress } from '../core/config/listen-address.js';
+import { SidekeyError } from '../core/errors.js';
+import { ImdsPolicy } from '../core/imds/imds-policy.js';
+import { TokenBindings } from '../core/imds/token-bindings.js';
+import { serializeError } from '../core/log/logger.js';
+import type { Front, FrontContext } from '../daemon/front.js';
+import { AccessLog } from './access-log.js';
+import { CallerMap } from './caller-map.js';
+import { GuardConnection } from './guard-connection.js';
+import { type GuardState, handleImdsRequest } from './imds-request-handler.js';
+import { listenSocketServer } from './listen-socket-server.js';
+import { StaticCache } from './static-cache.js';
+import { UpstreamClient } from './upstream-client.js';
+
+/** Most client connections open at once. */
+export const MAX_GUARD_CONNECTIONS = 4096;
+
+export interface ImdsFront extends Front {
+  /** Forgets cached static answers (tests, and reloads). */
+  clearCache(): void;
+}
+
+/** Builds everything a config yields; throws (and so fails closed) when anything does not compile. */
+export function buildGuardState(config: ImdsConfig): GuardState {
+  return {
+    policy: new ImdsPolicy({ preset: config.preset, allow: config.allow, deny: config.deny }),
+    callers: new CallerMap(config.callers),
+    cache: new StaticCache(config.cache_ttl_seconds),
+    upstream: new UpstreamClient(config.upstream),
+    requireToken: config.require_token,
+  };
+}
+
+export function createImdsFront(ctx: FrontContext): ImdsFront {
+  let state: GuardState | undefined;
+  let server: Server | undefined;
+  let bound: ListenAddress | undefined;
+  let listenText = '';
+  const tokens = new TokenBindings();
+  const log = new AccessLog(ctx.logger, ctx.metrics);
+  const connections = new Set<GuardConnection>();
+
+  const handle = (head: Parameters<typeof handleImdsRequest>[0], remote: string | undefined) => {
+    if (!state) throw new SidekeyError('SHUTTING_DOWN', 'the guard has no policy');
+    return handleImdsRequest(head, remote, { state, tokens, credentials: ctx.credentials });
+  };
+
+  const describe = (config: ImdsConfig) => ({
+    preset: config.preset,
+    upstream: config.upstream,
+    allow: config.allow.length,
+    deny: config.deny.length,
+    callers: config.callers.length,
+    require_token: config.require_token,
+    cache_ttl_seconds: config.cache_ttl_seconds,
+  });
+
+  return {
+    name: 'imds',
+    addresses: () => (bound ? [bound] : []),
+    ready: () => state !== undefined && server?.listening === true,
+    clearCache: () => state?.cache.clear(),
+    async start() {
+      const config = ctx.loaded.config.imds;
+      if (!config) throw new SidekeyError('CONFIG_INVALID', 'the imds front needs an imds section');
+      state = buildGuardState(config);
+      listenText = formatListenAddress(config.listen);
+      server = createServer({ noDelay: true }, (socket) => {
+        const connection = new GuardConnection(socket, handle, log);
+        connections.add(connection);
+        socket.on('close', () => connections.delete(connection));
+      });
+      server.maxConnections = MAX_GUARD_CONNECTIONS;
+      bound = await listenSocketServer(server, config.listen);
+      ctx.logger.info({ listen: formatListenAddress(bound), ...describe(config) }, 'metadata guard up');
+    },
+    async reload(next) {
+      const config = next.config.imds;
+      if (!config) {
+        ctx.logger.warn('the imds section was removed: the guard keeps its policy until restarted');
+        return;
+      }
+      if (formatListenAddress(config.listen) !== listenText) ctx.logger.warn({ listen: listenText }, 'imds.listen changed: takes effect on restart');
+      let nextState: GuardState;
+      try {
+        nextState = buildGuardState(config);
+      } catch (error) {
+        ctx.logger.error({ err: serializeError(error) }, 'imds policy did not compile: the running policy stays');
+        return;
+      }
+      const previous = state;
+      state = nextState;
+      previous?.upstream.close();
+      ctx.logger.info(describe(config), 'metadata guard policy reloaded');
+    },
+    async stop(drainMs) {
+      if (!server) return;
+      const closed = new Promise<void>((resolve) => server?.close(() => resolve()));
+      for (const connection of connections) connection.closeWhenIdle();
+      const timer = setTimeout(() => {
+        for (const connection of connections) connection.destroy();
+      }, drainMs);
+      timer.unref();
+      await closed;
+      clearTimeout(timer);
+      state?.upstream.close();
+      server = undefined;
+    },
+  };
+}
