@@ -4,6 +4,8 @@
  */
 import { createAdminFront } from '../admin/admin-front.js';
 import { createCredentialEndpointFront, wantsCredentialEndpoint } from '../credential-endpoint/credential-endpoint-front.js';
+import { createSecretsFront } from '../secrets-api/secrets-front.js';
+import { createImdsFront } from '../imds-guard/imds-front.js';
 import type { Front, FrontContext } from './front.js';
 
 export function createFronts(ctx: FrontContext, all: () => readonly Front[]): Front[] {
@@ -11,6 +13,8 @@ export function createFronts(ctx: FrontContext, all: () => readonly Front[]): Fr
   // Each front adds itself here: `if (ctx.loaded.config.X) fronts.push(createXFront(ctx));`
   if (wantsCredentialEndpoint(ctx.loaded.config))
     fronts.push(createCredentialEndpointFront({ ...ctx, logger: ctx.logger.child({ front: 'credential-endpoint' }) }));
+  if (ctx.loaded.config.secrets) fronts.push(createSecretsFront({ ...ctx, logger: ctx.logger.child({ front: 'secrets' }) }));
+  if (ctx.loaded.config.imds) fronts.push(createImdsFront({ ...ctx, logger: ctx.logger.child({ front: 'imds' }) }));
   fronts.push(createAdminFront(ctx, all));
   return fronts;
 }

@@ -6,7 +6,7 @@
  */
 import { SidekeyError, isSidekeyError } from '../errors.js';
 import { audit } from '../log/audit.js';
-import { type Logger, serializeError } from '../log/logger.js';
+import type { Logger } from '../log/logger.js';
 import type { MetricsRegistry } from '../metrics/metrics-registry.js';
 import { encryptionContext } from './encryption-context.js';
 import { decodeWrappedKey, encodeWrappedKey } from './key-envelope.js';
@@ -107,7 +107,7 @@ export class SecretService {
       if (this.#logger) {
         const serial = (isSidekeyError(error) ? error.details?.serial : undefined) ?? fields.serial;
         audit(this.#logger, `secrets.${operation}`, { ...fields, serial, outcome });
-        if (!isSidekeyError(error) || !error.expose) this.#logger.error({ err: serializeError(error), operation }, 'secrets operation failed');
+        if (!isSidekeyError(error) || !error.expose) this.#logger.error({ err: error, operation }, 'secrets operation failed');
       }
       throw error;
     }

@@ -1,0 +1,95 @@
+/**
+ * The secrets API front (issue 3): ecs-secrets' REST routes and ours, served by `sidekey serve`
+ * when the config has a `secrets` section; 127.0.0.1:8080 by default. Tokens reload on SIGHUP;
+ * the store, keyring, listener and cache TTL take effect on restart.
+ */
+import { type Server, createServer } from 'node:http';
+import { type ListenAddress, formatListenAddress, isLoopback } from '../core/config/listen-address.js';
+import type { SecretsConfig } from '../core/config/sections/secrets-section.js';
+import { SidekeyError } from '../core/errors.js';
+import { createSecretService } from '../core/secrets/create-secret-service.js';
+import type { SecretService } from '../core/secrets/secret-service.js';
+import type { Front, FrontContext } from '../daemon/front.js';
+import { close, listen } from '../net/http-listen.js';
+import { hostNames } from '../net/request-guards.js';
+import { SecretsAuth } from './secrets-auth.js';
+import { createSecretsHandler } from './secrets-handler.js';
+
+/** Time a client has to send its request headers, and the whole request, in milliseconds. */
+export const HEADERS_TIMEOUT_MS = 10_000;
+export const REQUEST_TIMEOUT_MS = 30_000;
+/** Idle keep-alive connections are closed after this long, in milliseconds. */
+export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+
+export interface SecretsFront extends Front {
+  /** The service behind the front (for the daemon harness and tests). */
+  readonly service: () => SecretService | undefined;
+}
+
+export function createSecretsFront(ctx: FrontContext): SecretsFront {
+  const initial = ctx.loaded.config.secrets;
+  if (!initial) throw new SidekeyError('CONFIG_INVALID', 'the secrets front needs a secrets section');
+  let config: SecretsConfig = initial;
+  let auth = new SecretsAuth(config.tokens);
+  let service: SecretService | undefined;
+  let server: Server | undefined;
+  let bound: ListenAddress | undefined;
+  let hosts: ReadonlySet<string> = new Set();
+
+  return {
+    name: 'secrets',
+    service: () => service,
+    addresses: () => (bound ? [bound] : []),
+    ready: () => server?.listening === true,
+    async start() {
+      service = createSecretService({
+        secrets: config,
+        awsDefaults: ctx.loaded.config.aws_defaults,
+        logger: ctx.logger,
+        metrics: ctx.metrics,
+      });
+      // Fail at start-up, not on the first request: open the store, load or create the key file.
+      await service.store.setup();
+      await service.keyring.setup();
+      if (config.tokens.length === 0) ctx.logger.warn('secrets.tokens is empty: every request will be refused with 401');
+      if (!isLoopback(config.listen)) ctx.logger.warn({ listen: formatListenAddress(config.listen) }, 'the secrets API listens beyond loopback');
+      server = createServer(
+        createSecretsHandler({
+          service,
+          auth: () => auth,
+          address: () => bound as ListenAddress,
+          hosts: () => hosts,
+          logger: ctx.logger,
+          metrics: ctx.metrics,
+        }),
+      );
+      server.headersTimeout = HEADERS_TIMEOUT_MS;
+      server.requestTimeout = REQUEST_TIMEOUT_MS;
+      server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+      bound = await listen(server, config.listen);
+      hosts = hostNames(bound);
+      ctx.logger.info(
+        { listen: formatListenAddress(bound), store: config.store.type, keyring: service.keyring.describe(), tokens: config.tokens.length },
+        'secrets API up',
+      );
+    },
+    async stop(drainMs) {
+      if (server) await close(server, drainMs);
+      await service?.close();
+    },
+    async reload(next) {
+      const secrets = next.config.secrets;
+      if (!secrets) {
+        ctx.logger.warn('the secrets section was removed: the secrets API keeps running until restart');
+        return;
+      }
+      auth = new SecretsAuth(secrets.tokens);
+      const restartKeys = (['listen', 'store', 'keyring', 'cache_ttl_seconds'] as const).filter(
+        (key) => JSON.stringify(secrets[key]) !== JSON.stringify(config[key]),
+      );
+      if (restartKeys.length > 0) ctx.logger.warn({ keys: restartKeys.map((k) => `secrets.${k}`) }, 'these secrets keys take effect on restart');
+      config = { ...secrets, listen: config.listen, store: config.store, keyring: config.keyring, cache_ttl_seconds: config.cache_ttl_seconds };
+      ctx.logger.info({ tokens: secrets.tokens.length }, 'secrets tokens reloaded');
+    },
+  };
+}

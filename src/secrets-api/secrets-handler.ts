@@ -1,0 +1,158 @@
+/**
+ * One request to the secrets API: guards (no forwarding headers, our own Host), route, bearer
+ * token, input checks, role and name patterns, then the operation. Errors become
+ * `{"Code","Message"}` with a meaningful status; internal errors say nothing internal.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ListenAddress } from '../core/config/listen-address.js';
+import { SidekeyError, isSidekeyError, publicMessage } from '../core/errors.js';
+import { audit } from '../core/log/audit.js';
+import type { Logger } from '../core/log/logger.js';
+import type { MetricsRegistry } from '../core/metrics/metrics-registry.js';
+import { checkName, checkSerialNumber, parseSerial } from '../core/secrets/secret-errors.js';
+import type { SecretService } from '../core/secrets/secret-service.js';
+import type { VersionMeta } from '../core/secrets/secret-store.js';
+import { sendJson } from '../net/json-reply.js';
+import { forwardingHeader, hostAllowed } from '../net/request-guards.js';
+import { type Caller, type SecretsAuth, mayTouch } from './secrets-auth.js';
+import { readJsonBody } from './secrets-body.js';
+import { type Route, matchRoute } from './secrets-routes.js';
+
+export interface SecretsHandlerDeps {
+  readonly service: SecretService;
+  readonly auth: () => SecretsAuth;
+  readonly address: () => ListenAddress;
+  readonly hosts: () => ReadonlySet<string>;
+  readonly logger: Logger;
+  readonly metrics: MetricsRegistry;
+}
+
+const WWW_AUTHENTICATE = 'Bearer realm="sidekey-secrets"';
+
+function historyJson(v: VersionMeta): Record<string, unknown> {
+  return {
+    serial: v.serial,
+    active: v.active,
+    created_at: v.createdAt,
+    created_by: v.createdBy,
+    ...(v.revokedAt ? { revoked_at: v.revokedAt } : {}),
+    ...(v.revokedBy ? { revoked_by: v.revokedBy } : {}),
+  };
+}
+
+function expectedSerial(body: Record<string, unknown>): number | undefined {
+  return body.expected_serial === undefined ? undefined : checkSerialNumber(body.expected_serial, 'expected_serial', true);
+}
+
+export function createSecretsHandler(deps: SecretsHandlerDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const requests = deps.metrics.counter('sidekey_secrets_requests_total', 'Secrets API requests by operation and status.');
+
+  const run = async (req: IncomingMessage, route: Route, caller: Caller, url: URL): Promise<unknown> => {
+    const app = caller.application;
+    const name = route.name === undefined ? undefined : checkName(route.name, 'secret name');
+    const serial = route.serial === undefined ? undefined : parseSerial(route.serial);
+    const allowedQuery = route.operation === 'delete' ? ['confirm'] : [];
+    for (const key of url.searchParams.keys()) {
+      if (!allowedQuery.includes(key)) throw new SidekeyError('BAD_REQUEST', `unknown query parameter ${JSON.stringify(key.slice(0, 40))}`);
+    }
+    deps.auth().authorize(caller, route.operation, name);
+    const { service } = deps;
+    const actor = caller.id;
+    switch (route.operation) {
+      case 'list': {
+        const { names } = await service.list(app, actor);
+        return { application: app, names: names.filter((n) => mayTouch(caller, n)) };
+      }
+      case 'fetch':
+        return service.fetch(app, name as string, serial, actor);
+      case 'history': {
+        const history = await service.history(app, name as string, actor);
+        return { name: history.name, versions: history.versions.map(historyJson) };
+      }
+      case 'create': {
+        const body = await readJsonBody(req, ['payload', 'expected_serial'], true);
+        if (body.payload === undefined) throw new SidekeyError('BAD_REQUEST', 'the body needs "payload" (a string)');
+        const cas = expectedSerial(body);
+        return service.create(app, name as string, body.payload, { actor, ...(cas !== undefined ? { expectedSerial: cas } : {}) });
+      }
+      case 'rotate': {
+        const body = await readJsonBody(req, ['payload', 'length', 'alphabet', 'expected_serial']);
+        const cas = expectedSerial(body);
+        if (body.payload !== undefined && (body.length !== undefined || body.alphabet !== undefined)) {
+          throw new SidekeyError('BAD_REQUEST', 'cannot specify "payload" together with "length" or "alphabet"');
+        }
+        if (body.length !== undefined && typeof body.length !== 'number') throw new SidekeyError('BAD_REQUEST', '"length" must be a number');
+        if (body.alphabet !== undefined && typeof body.alphabet !== 'string') throw new SidekeyError('BAD_REQUEST', '"alphabet" must be a string');
+        const source =
+          body.payload !== undefined
+            ? { payload: body.payload }
+            : { generate: { ...(body.length !== undefined ? { length: body.length as number } : {}), ...(body.alphabet !== undefined ? { alphabet: body.alphabet as string } : {}) } };
+        return service.rotate(app, name as string, source, { actor, ...(cas !== undefined ? { expectedSerial: cas } : {}) });
+      }
+      case 'restore': {
+        const cas = expectedSerial(await readJsonBody(req, ['expected_serial']));
+        const restored = await service.restore(app, name as string, serial as number, { actor, ...(cas !== undefined ? { expectedSerial: cas } : {}) });
+        return { name: restored.name, serial: restored.serial, active: restored.active, restored_from: restored.restoredFrom };
+      }
+      case 'revoke':
+        return service.revoke(app, name as string, serial as number, actor);
+      case 'delete': {
+        if (url.searchParams.get('confirm') !== name) {
+          throw new SidekeyError('BAD_REQUEST', `deleting every version is explicit: add ?confirm=${name} to the URL`);
+        }
+        return service.delete(app, name as string, actor);
+      }
+    }
+  };
+
+  const fail = (res: ServerResponse, operation: string, error: unknown): number => {
+    const known = isSidekeyError(error) ? error : undefined;
+    const status = known?.status ?? 500;
+    if (!known) deps.logger.error({ err: error, operation }, 'secrets request failed');
+    const body: Record<string, unknown> = { Code: known?.expose ? known.code : 'SK_INTERNAL', Message: publicMessage(error) };
+    if (known?.kind === 'SECRET_REVOKED') {
+      // ecs-secrets' shape for a revoked version, alongside the error.
+      Object.assign(body, { name: known.details?.name, serial: known.details?.serial, payload: '', active: false });
+    }
+    const headers: Record<string, string> = {};
+    if (status === 401) headers['www-authenticate'] = WWW_AUTHENTICATE;
+    if (status === 405) headers.allow = String(known?.details?.allow ?? '');
+    sendJson(res, status, body, headers);
+    return status;
+  };
+
+  return (req, res) => {
+    const method = req.method ?? 'GET';
+    const url = new URL(req.url ?? '/', 'http://secrets.invalid');
+    let operation = 'unknown';
+    let caller: Caller | undefined;
+    const done = (status: number) => requests.inc({ operation, status: String(status) });
+    void (async () => {
+      try {
+        const forwarded = forwardingHeader(req);
+        if (forwarded) throw new SidekeyError('FORWARDED_REFUSED', `requests relayed by a proxy are refused (${forwarded} header present)`);
+        if (!hostAllowed(req, deps.address(), deps.hosts())) throw new SidekeyError('HOST_REFUSED', 'the Host header does not name this listener');
+        const route = matchRoute(method, url.pathname);
+        operation = route.operation;
+        try {
+          caller = deps.auth().authenticate(req);
+        } catch (error) {
+          audit(deps.logger, 'secrets.auth', { operation, outcome: (error as SidekeyError).code });
+          throw error;
+        }
+        const result = await run(req, route, caller, url);
+        sendJson(res, 200, result);
+        done(200);
+      } catch (error) {
+        if (caller && isSidekeyError(error) && error.kind === 'FORBIDDEN') {
+          audit(deps.logger, 'secrets.denied', { actor: caller.id, app: caller.application, operation, outcome: error.code });
+        }
+        if (res.headersSent) {
+          res.destroy();
+          return;
+        }
+        done(fail(res, operation, error));
+      }
+    })();
+  };
+}
