@@ -3,8 +3,11 @@
 import { Command, CommanderError } from 'commander';
 import { isSidekeyError } from '../core/errors.js';
 import { registerImds } from './commands/imds.js';
+import { registerCheck } from './commands/check.js';
 import { registerInit } from './commands/init.js';
+import { registerPolicy } from './commands/policy.js';
 import { registerServe } from './commands/serve.js';
+import { registerSetup } from './commands/setup.js';
 import { registerToken } from './commands/token.js';
 import { registerValidate } from './commands/validate.js';
 import { ExitCode } from './exit-codes.js';
@@ -19,6 +22,9 @@ export function buildProgram(): Command {
   registerValidate(program);
   registerToken(program);
   registerInit(program);
+  registerCheck(program);
+  registerPolicy(program);
+  registerSetup(program);
   registerImds(program);
   return program;
 }

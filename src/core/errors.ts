@@ -54,6 +54,7 @@ export const ErrorCodes = {
   // hygiene
   CHECK_FAILED: { code: 'SK_CHECK_FAILED', status: 500, expose: true },
   NAME_INVALID: { code: 'SK_NAME_INVALID', status: 400, expose: true },
+  SETUP_FAILED: { code: 'SK_SETUP_FAILED', status: 500, expose: false },
 } as const;
 
 export type ErrorKind = keyof typeof ErrorCodes;

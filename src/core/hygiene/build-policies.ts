@@ -1,0 +1,146 @@
+/**
+ * `sidekey policy`'s core: the least-privilege IAM policy documents a config needs, for the
+ * daemon's base credentials, for services with their own source credentials or database targets,
+ * and for the secrets admin and fetch roles. Every resource is named; where the config cannot
+ * know a value, a placeholder stands in and `notes` says how to find it.
+ */
+import type { SidekeyConfig } from '../config/sidekey-config.js';
+import {
+  type GeneratedPolicy,
+  PLACEHOLDER_ACCOUNT,
+  PLACEHOLDER_REGION,
+  type PolicySet,
+  type PolicyStatement,
+  document,
+  kmsKeyArn,
+  partitionOf,
+  placeholderDbiResourceId,
+  regionFromRdsHost,
+  sortedUnique,
+} from './iam-policy.js';
+import { type SecretsResources, secretsStatements } from './secrets-policy-statements.js';
+
+export interface PolicyOptions {
+  /** Fills the account id where the config cannot say it. */
+  readonly accountId?: string;
+  /** Application for the secrets admin and fetch documents (default: secrets.application). */
+  readonly application?: string;
+}
+
+interface RoleUse {
+  readonly arn: string;
+  readonly tags: boolean;
+  readonly sourceIdentity: boolean;
+}
+
+function assumeStatements(roles: readonly RoleUse[]): PolicyStatement[] {
+  if (roles.length === 0) return [];
+  const statements: PolicyStatement[] = [
+    { Sid: 'AssumeServiceRoles', Effect: 'Allow', Action: ['sts:AssumeRole'], Resource: sortedUnique(roles.map((r) => r.arn)) },
+  ];
+  const tagged = roles.filter((r) => r.tags).map((r) => r.arn);
+  if (tagged.length > 0) statements.push({ Sid: 'TagServiceSessions', Effect: 'Allow', Action: ['sts:TagSession'], Resource: sortedUnique(tagged) });
+  const identified = roles.filter((r) => r.sourceIdentity).map((r) => r.arn);
+  if (identified.length > 0) {
+    statements.push({ Sid: 'SetServiceSourceIdentity', Effect: 'Allow', Action: ['sts:SetSourceIdentity'], Resource: sortedUnique(identified) });
+  }
+  return statements;
+}
+
+export function buildPolicies(config: SidekeyConfig, options: PolicyOptions = {}): PolicySet {
+  const notes: string[] = [];
+  const account = options.accountId ?? PLACEHOLDER_ACCOUNT;
+  const defaultRegion = config.aws_defaults?.region;
+  const policies: GeneratedPolicy[] = [];
+
+  // Roles: the base credentials assume those of services without source credentials of their own.
+  const roleUse = (name: string): RoleUse => {
+    const role = (config.services[name] as SidekeyConfig['services'][string]).assumed_role;
+    return { arn: role.RoleArn, tags: (role.Tags?.length ?? 0) > 0, sourceIdentity: role.SourceIdentity !== undefined };
+  };
+  const names = Object.keys(config.services).sort();
+  const baseStatements: PolicyStatement[] = assumeStatements(names.filter((n) => !config.services[n]?.source_credentials).map(roleUse));
+  for (const name of names.filter((n) => config.services[n]?.source_credentials)) {
+    policies.push({
+      name: `sidekey-service-${name}-source`,
+      attachTo: `the principal behind services.${name}.source_credentials`,
+      description: `lets service ${name}'s own source credentials assume its role, and nothing else`,
+      document: document(assumeStatements([roleUse(name)])),
+    });
+  }
+
+  // Database users: IAM tokens are signed by the base credentials, or by a service's role.
+  const rdsBySigner = new Map<string, string[]>();
+  for (const [targetName, target] of Object.entries(config.postgres?.targets ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
+    if (target.auth !== 'iam') continue;
+    const region = target.region ?? regionFromRdsHost(target.host) ?? defaultRegion;
+    if (region === undefined) notes.push(`${PLACEHOLDER_REGION} in postgres.targets.${targetName}: set its region`);
+    const dbi = placeholderDbiResourceId(targetName);
+    notes.push(`${dbi}: the DbiResourceId (db-...) of ${target.host}: aws rds describe-db-instances --query "DBInstances[].DbiResourceId" (or describe-db-clusters for Aurora)`);
+    const users = sortedUnique([target.user, ...Object.values(target.users ?? {})]);
+    const arns = users.map((user) => `arn:${partitionOf(region)}:rds-db:${region ?? PLACEHOLDER_REGION}:${account}:dbuser:${dbi}/${user}`);
+    const signer = target.service ?? '';
+    rdsBySigner.set(signer, [...(rdsBySigner.get(signer) ?? []), ...arns]);
+  }
+  const rdsStatement = (arns: readonly string[]): PolicyStatement => ({ Sid: 'ConnectAsDatabaseUsers', Effect: 'Allow', Action: ['rds-db:connect'], Resource: sortedUnique(arns) });
+  const baseRds = rdsBySigner.get('');
+  if (baseRds) baseStatements.push(rdsStatement(baseRds));
+  for (const [service, arns] of [...rdsBySigner].filter(([s]) => s !== '')) {
+    const roleArn = config.services[service]?.assumed_role.RoleArn ?? `the role of service ${service}`;
+    policies.push({
+      name: `sidekey-service-${service}-rds`,
+      attachTo: roleArn,
+      description: `lets service ${service}'s role log in to its database targets with IAM tokens`,
+      document: document([rdsStatement(arns)]),
+    });
+  }
+
+  // Secrets store on AWS: KMS keyring and/or DynamoDB store.
+  const secrets = config.secrets;
+  let keyArn: string | undefined;
+  let tableArn: string | undefined;
+  if (secrets?.keyring.type === 'kms') {
+    const key = kmsKeyArn(secrets.keyring.key_id, secrets.keyring.region ?? defaultRegion, options.accountId);
+    keyArn = key.arn;
+    if (key.note) notes.push(key.note);
+  }
+  if (secrets?.store.type === 'dynamodb') {
+    const region = secrets.store.region ?? defaultRegion;
+    tableArn = `arn:${partitionOf(region)}:dynamodb:${region ?? PLACEHOLDER_REGION}:${account}:table/${secrets.store.table}`;
+  }
+  const resources: SecretsResources = { ...(keyArn ? { keyArn } : {}), ...(tableArn ? { tableArn } : {}) };
+  if (secrets && (resources.keyArn || resources.tableArn)) {
+    const writeApps = sortedUnique(secrets.tokens.filter((t) => t.role === 'admin').map((t) => t.application));
+    const readApps = sortedUnique(secrets.tokens.map((t) => t.application)).filter((app) => !writeApps.includes(app));
+    baseStatements.push(...secretsStatements(resources, writeApps, 'write'), ...secretsStatements(resources, readApps, 'read'));
+    const app = options.application ?? secrets.application;
+    policies.push(
+      {
+        name: `sidekey-secrets-admin-${app}`,
+        attachTo: 'the role that creates, rotates and revokes secrets (the secrets admin)',
+        description: `create, rotate, restore, revoke, delete and list secrets of application ${app}`,
+        document: document(secretsStatements(resources, [app], 'write')),
+      },
+      {
+        name: `sidekey-secrets-fetch-${app}`,
+        attachTo: 'the role of the application that reads its secrets (the fetch role)',
+        description: `fetch secrets of application ${app}; no writes, no data keys`,
+        document: document(secretsStatements(resources, [app], 'read')),
+      },
+    );
+    if (resources.tableArn) notes.push('listing names (Scan) cannot be limited by application: an admin can list secret names, never values, of every application in the table');
+    if (resources.keyArn) notes.push('sidekey secrets rewrap also needs kms:Encrypt on the key and a Scan of EncryptedDataKey; grant it only for the rewrap run');
+  }
+  policies.unshift({
+    name: 'sidekey-daemon',
+    attachTo: "the daemon's base credentials (its instance profile, task role or user)",
+    description: 'assume the service roles, sign database tokens and use the secrets store; nothing else',
+    document: document(baseStatements),
+  });
+  if (baseStatements.some((s) => s.Action.includes('sts:AssumeRole'))) {
+    notes.push("each service role's trust policy must allow the daemon's principal to call sts:AssumeRole (and sts:TagSession / sts:SetSourceIdentity where listed)");
+  }
+  const kept = policies.filter((p) => p.document.Statement.length > 0);
+  if (JSON.stringify(kept).includes(PLACEHOLDER_ACCOUNT)) notes.push(`${PLACEHOLDER_ACCOUNT}: pass --account-id (aws sts get-caller-identity --query Account)`);
+  return { policies: kept, notes: sortedUnique(notes) };
+}

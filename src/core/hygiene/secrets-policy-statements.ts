@@ -1,0 +1,66 @@
+/**
+ * KMS and DynamoDB statements for the secrets store, scoped to applications: KMS use only with
+ * the encryption context the store binds (`app`, `name`, `serial`, see
+ * src/core/secrets/encryption-context.ts), DynamoDB items only under the `app/` partition keys
+ * (the store's `Name` = `app/name`, see src/core/secrets/dynamodb-store.ts).
+ */
+import type { PolicyStatement } from './iam-policy.js';
+
+/** The encryption-context keys the store sends with every KMS call. */
+export const ENCRYPTION_CONTEXT_KEYS = ['app', 'name', 'serial'] as const;
+/** What an admin (create, rotate, restore, revoke, delete) does on the table, all per partition key. */
+export const TABLE_WRITE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem'] as const;
+/** What a reader (fetch) does on the table. */
+export const TABLE_READ_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Query'] as const;
+/** Attributes a name listing reads: Scan cannot be limited by partition key, so it is limited to these. */
+export const LIST_ATTRIBUTES = ['Application', 'SecretName'] as const;
+
+export type SecretsAccess = 'write' | 'read';
+
+export interface SecretsResources {
+  /** KMS key ARN when the keyring is `kms`. */
+  readonly keyArn?: string;
+  /** Table ARN when the store is `dynamodb`. */
+  readonly tableArn?: string;
+}
+
+const pascal = (access: SecretsAccess) => (access === 'write' ? 'Write' : 'Read');
+
+export function secretsStatements(resources: SecretsResources, apps: readonly string[], access: SecretsAccess): PolicyStatement[] {
+  if (apps.length === 0) return [];
+  const statements: PolicyStatement[] = [];
+  if (resources.keyArn) {
+    statements.push({
+      Sid: `${pascal(access)}SecretsWithKms`,
+      Effect: 'Allow',
+      Action: access === 'write' ? ['kms:Decrypt', 'kms:GenerateDataKey'] : ['kms:Decrypt'],
+      Resource: [resources.keyArn],
+      Condition: {
+        StringEquals: { 'kms:EncryptionContext:app': apps.length === 1 ? (apps[0] as string) : apps },
+        'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ENCRYPTION_CONTEXT_KEYS },
+      },
+    });
+  }
+  if (resources.tableArn) {
+    statements.push({
+      Sid: `${pascal(access)}SecretsTable`,
+      Effect: 'Allow',
+      Action: access === 'write' ? TABLE_WRITE_ACTIONS : TABLE_READ_ACTIONS,
+      Resource: [resources.tableArn],
+      Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': apps.map((app) => `${app}/*`) } },
+    });
+    if (access === 'write') {
+      statements.push({
+        Sid: 'ListSecretNames',
+        Effect: 'Allow',
+        Action: ['dynamodb:Scan'],
+        Resource: [resources.tableArn],
+        Condition: {
+          'ForAllValues:StringEquals': { 'dynamodb:Attributes': LIST_ATTRIBUTES },
+          StringEqualsIfExists: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
+        },
+      });
+    }
+  }
+  return statements;
+}
