@@ -17,7 +17,11 @@ export class ManualClock implements Clock {
   setTimer(fn: () => void, delayMs: number): TimerHandle {
     const timer = { at: this.#now + Math.max(0, delayMs), fn, seq: this.#seq++ };
     this.#timers.push(timer);
-    return { cancel: () => void (this.#timers = this.#timers.filter((t) => t !== timer)) };
+    return {
+      cancel: () => {
+        this.#timers = this.#timers.filter((t) => t !== timer);
+      },
+    };
   }
 
   /** Moves time forward, firing due timers in order; returns how many fired. */
