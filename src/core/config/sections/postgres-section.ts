@@ -1,33 +1,82 @@
-/** The Postgres IAM proxy's part of the config (issue 5's shape; docs/config.md documents it). */
-import { listenAddress } from '../listen-address.js';
+/**
+ * The Postgres IAM proxy's part of the config (issue 5's shape; docs/postgres.md documents every
+ * key). Additions to the issue's shape: `client_auth`, `client_tls`, `users`, `via_tls` per
+ * target, and `keepalive_seconds` for the whole section.
+ */
+import { isLoopback, listenAddress } from '../listen-address.js';
 import { type Infer, anyOf, arr, filePath, int, obj, oneOf, optional, record, section, str, withDefault } from '../schema.js';
 import { MAX_NAME_LENGTH, NAME_EXPECTED, name, region } from '../validators.js';
 
 export const DEFAULT_PG_PORT = 5432;
 /** The most client connections one target accepts at once. */
 export const DEFAULT_PG_MAX_CONNECTIONS = 100;
+/** Idle time before the first TCP keepalive probe on every proxied socket. */
+export const DEFAULT_PG_KEEPALIVE_SECONDS = 60;
+/** PostgreSQL's own limit for identifiers such as user and database names (NAMEDATALEN - 1). */
+const MAX_PG_IDENTIFIER = 63;
+
+const TLS_MODES = ['verify-full', 'verify-ca', 'require', 'disable'] as const;
+export type PgTlsMode = (typeof TLS_MODES)[number];
 
 const tlsUpstream = obj({
-  mode: withDefault(oneOf(['verify-full', 'verify-ca', 'require', 'disable'] as const), 'verify-full'),
+  mode: withDefault(oneOf(TLS_MODES), 'verify-full'),
   ca_file: optional(filePath('a CA bundle (PEM), such as the RDS global bundle')),
 });
+export type PgTlsConfig = Infer<typeof tlsUpstream>;
+
+const tlsServer = obj({ cert_file: filePath('a certificate chain (PEM)'), key_file: filePath('a private key (PEM)') });
+export type PgServerTlsConfig = Infer<typeof tlsServer>;
 
 const passwordAuth = obj({ password: str({ secret: true, min: 1, max: 1024, expected: 'the database password' }) });
+const localPassword = obj({ password: str({ secret: true, min: 8, max: 1024, expected: 'a password of at least 8 characters' }) });
+const pgIdentifier = (expected: string) => str({ min: 1, max: MAX_PG_IDENTIFIER, expected });
 
-export const pgTargetSchema = obj({
-  host: str({ min: 1, max: 253, expected: 'the database host name' }),
-  port: withDefault(int({ min: 1, max: 65535 }), DEFAULT_PG_PORT),
-  region: optional(region()),
-  database: optional(str({ min: 1, max: 63 })),
-  user: str({ min: 1, max: 63, expected: 'the database user to log in as' }),
-  auth: withDefault(anyOf('iam, or { password: ... }', oneOf(['iam'] as const), passwordAuth), 'iam' as const),
-  service: optional(name()),
-  tls: section(tlsUpstream),
-  listen: optional(listenAddress()),
-  via: optional(str({ min: 3, max: 260, pattern: /^[A-Za-z0-9.:[\]-]+:\d{1,5}$/, expected: 'a server proxy address HOST:PORT' })),
-  max_connections: withDefault(int({ min: 1, max: 100_000 }), DEFAULT_PG_MAX_CONNECTIONS),
-});
+export const pgTargetSchema = obj(
+  {
+    host: str({ min: 1, max: 253, expected: 'the database host name' }),
+    port: withDefault(int({ min: 1, max: 65535 }), DEFAULT_PG_PORT),
+    region: optional(region()),
+    database: optional(pgIdentifier('a database name')),
+    user: pgIdentifier('the database user to log in as'),
+    /** Local user name (as the client sends it) -> DB user; when set, other local users are refused. */
+    users: optional(record(pgIdentifier('a database user'), { key: { pattern: /^[^\0]{1,63}$/, expected: 'a local user name' } })),
+    auth: withDefault(anyOf('iam, or { password: ... }', oneOf(['iam'] as const), passwordAuth), 'iam' as const),
+    service: optional(name()),
+    tls: section(tlsUpstream),
+    listen: optional(listenAddress()),
+    /** How local clients authenticate to the listener: trust (loopback only) or SCRAM-SHA-256. */
+    client_auth: withDefault(anyOf('trust, or { password: ... }', oneOf(['trust'] as const), localPassword), 'trust' as const),
+    /** Offer TLS to local clients (answer SSLRequest with S). */
+    client_tls: optional(tlsServer),
+    via: optional(str({ min: 3, max: 260, pattern: /^[A-Za-z0-9.:[\]-]+:\d{1,5}$/, expected: 'a server proxy address HOST:PORT' })),
+    /** TLS to the server proxy named by `via` (the target's `tls` is then the server proxy's business). */
+    via_tls: section(tlsUpstream),
+    max_connections: withDefault(int({ min: 1, max: 100_000 }), DEFAULT_PG_MAX_CONNECTIONS),
+  },
+  { rules: targetRules },
+);
 export type PgTargetConfig = Infer<typeof pgTargetSchema>;
+
+function targetRules(v: Record<string, unknown>): { path?: string; message: string }[] {
+  const t = v as unknown as PgTargetConfig;
+  const problems: { path?: string; message: string }[] = [];
+  if (t.listen && !isLoopback(t.listen) && t.client_auth === 'trust') {
+    problems.push({
+      path: 'client_auth',
+      message: 'listen is not a loopback address: set client_auth: { password: ... } (and client_tls) so remote clients must authenticate',
+    });
+  }
+  if (t.auth === 'iam' && t.via === undefined && t.tls.mode === 'disable') {
+    problems.push({ path: 'tls.mode', message: 'cannot specify auth: iam and tls.mode: disable together: an IAM token travels only over TLS' });
+  }
+  if (t.via !== undefined && t.via_tls.mode === 'disable') {
+    problems.push({ path: 'via_tls.mode', message: 'cannot specify via and via_tls.mode: disable together: tokens travel to the server proxy only over TLS' });
+  }
+  if (t.via !== undefined && t.auth !== 'iam') {
+    problems.push({ path: 'auth', message: 'cannot specify via and auth: { password } together: the server proxy logs in with its own auth for this target' });
+  }
+  return problems;
+}
 
 export const postgresSchema = obj({
   targets: withDefault(
@@ -37,9 +86,10 @@ export const postgresSchema = obj({
   server: optional(
     obj({
       listen: listenAddress(),
-      tls: obj({ cert_file: filePath('the server certificate (PEM)'), key_file: filePath('the server key (PEM)') }),
+      tls: tlsServer,
       allow: arr(name(), { min: 1, max: 1000 }),
     }),
   ),
+  keepalive_seconds: withDefault(int({ min: 1, max: 7200, unit: 'seconds' }), DEFAULT_PG_KEEPALIVE_SECONDS),
 });
 export type PostgresConfig = Infer<typeof postgresSchema>;

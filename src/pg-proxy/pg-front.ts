@@ -1,0 +1,190 @@
+/**
+ * The Postgres IAM proxy front: one listener per target with `listen` (client/direct mode) and,
+ * when `postgres.server` is set, the server-mode TLS listener. It owns the sessions, the
+ * per-target connection limits, cancel routing, the IAM token cache, metrics and the drain.
+ */
+import type { Socket } from 'node:net';
+import { type ListenAddress, formatListenAddress } from '../core/config/listen-address.js';
+import type { LoadedConfig } from '../core/config/load-config.js';
+import { serializeError } from '../core/log/logger.js';
+import type { BackendKey } from '../core/pg/backend-messages.js';
+import { CancelKeyRegistry } from '../core/pg/cancel-keys.js';
+import { IamTokenCache } from '../core/pg/iam-token-cache.js';
+import { BYTE_METRICS_FLUSH_MS, SHUTDOWN_NOTICE_GRACE_MS } from '../core/pg/pg-limits.js';
+import type { Front, FrontContext } from '../daemon/front.js';
+import { forwardCancel } from './cancel-forwarder.js';
+import { clientPolicy } from './client-policy.js';
+import { PgMetrics } from './pg-metrics.js';
+import { type PgTarget, buildPgTarget, serverTlsContext } from './pg-target.js';
+import { type CancelRoute, ProxySession, type SessionHub, type SessionPolicy } from './proxy-session.js';
+import { serverPolicy } from './server-policy.js';
+import { type SocketListener, listenSockets } from './socket-listener.js';
+
+export interface PgFrontOptions {
+  /** Overrides STARTUP_TIMEOUT_MS (tests of slow clients). */
+  readonly startupTimeoutMs?: number;
+  readonly tokens?: IamTokenCache;
+}
+
+export interface PgFront extends Front {
+  /** The bound address of a target's listener, or of the server listener (`'server'`). */
+  listenerAddress(name: string): ListenAddress | undefined;
+  /** Open sessions (for the admin API and tests). */
+  sessions(): readonly ProxySession[];
+  readonly tokens: IamTokenCache;
+}
+
+/** The listener key of the server-mode listener (target names cannot contain ':'). */
+const SERVER_LISTENER = 'server';
+
+interface Listening {
+  readonly key: string;
+  readonly configured: string;
+  readonly listener: SocketListener;
+  policy: SessionPolicy;
+}
+
+export function createPgFront(ctx: FrontContext, options: PgFrontOptions = {}): PgFront {
+  const log = ctx.logger;
+  const sessions = new Set<ProxySession>();
+  const perTarget = new Map<string, number>();
+  const metrics = new PgMetrics(ctx.metrics, () => perTarget.entries());
+  const tokens = options.tokens ?? new IamTokenCache({ onLookup: (outcome, target) => metrics.token(outcome, target) });
+  const cancels = new CancelKeyRegistry<CancelRoute>();
+  const listeners = new Map<string, Listening>();
+  let loaded: LoadedConfig = ctx.loaded;
+  let draining = false;
+  let started = false;
+  let flushTimer: NodeJS.Timeout | undefined;
+
+  const hub: SessionHub = {
+    logger: log,
+    metrics,
+    cancels,
+    ...(options.startupTimeoutMs === undefined ? {} : { startupTimeoutMs: options.startupTimeoutMs }),
+    draining: () => draining,
+    acquire(target, max) {
+      const open = perTarget.get(target) ?? 0;
+      if (open >= max) return undefined;
+      perTarget.set(target, open + 1);
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        perTarget.set(target, (perTarget.get(target) ?? 1) - 1);
+      };
+    },
+    async forwardCancel(key: BackendKey, remote: string) {
+      const route = cancels.lookup(key);
+      if (!route) {
+        metrics.cancel('unknown_key');
+        log.info({ client: remote }, 'CancelRequest with an unknown key ignored');
+        return;
+      }
+      try {
+        await forwardCancel(route);
+        metrics.cancel('forwarded');
+        log.info({ client: remote, upstream: route.endpoint.label }, 'CancelRequest forwarded');
+      } catch (error) {
+        metrics.cancel('failed');
+        log.warn({ client: remote, upstream: route.endpoint.label, err: serializeError(error) }, 'CancelRequest could not be forwarded');
+      }
+    },
+  };
+
+  function accept(key: string, socket: Socket): void {
+    const entry = listeners.get(key);
+    socket.on('error', () => {}); // Every error is handled where the socket is read; never crash on one.
+    if (!entry) {
+      socket.destroy();
+      return;
+    }
+    metrics.connection(entry.policy.mode);
+    const session = new ProxySession(socket, entry.policy, hub);
+    sessions.add(session);
+    session
+      .run()
+      .catch((error: unknown) => log.error({ err: serializeError(error) }, 'postgres session failed'))
+      .finally(() => sessions.delete(session));
+  }
+
+  /** Listener key -> (configured address, policy) for a config. */
+  function plan(next: LoadedConfig): Map<string, { address: ListenAddress; policy: SessionPolicy }> {
+    const config = next.config;
+    const section = config.postgres;
+    const keepAliveMs = (section?.keepalive_seconds ?? 60) * 1000;
+    const targets = new Map<string, PgTarget>();
+    for (const name of Object.keys(section?.targets ?? {})) targets.set(name, buildPgTarget(name, config, ctx.credentials, keepAliveMs));
+    const wanted = new Map<string, { address: ListenAddress; policy: SessionPolicy }>();
+    for (const target of targets.values()) {
+      if (target.config.listen) wanted.set(`target:${target.name}`, { address: target.config.listen, policy: clientPolicy(target, tokens) });
+    }
+    if (section?.server) {
+      const tls = serverTlsContext(section.server.tls, 'postgres.server.tls');
+      wanted.set(SERVER_LISTENER, { address: section.server.listen, policy: serverPolicy(targets, new Set(section.server.allow), tls) });
+    }
+    return wanted;
+  }
+
+  async function apply(next: LoadedConfig): Promise<void> {
+    const wanted = plan(next);
+    const keepAliveMs = (next.config.postgres?.keepalive_seconds ?? 60) * 1000;
+    for (const [key, entry] of listeners) {
+      const want = wanted.get(key);
+      if (want && formatListenAddress(want.address) === entry.configured) {
+        entry.policy = want.policy; // new sessions use the new settings; open ones keep theirs
+        continue;
+      }
+      listeners.delete(key);
+      await entry.listener.close();
+    }
+    for (const [key, want] of wanted) {
+      if (listeners.has(key)) continue;
+      const listener = await listenSockets(want.address, keepAliveMs, (socket) => accept(key, socket));
+      listeners.set(key, { key, configured: formatListenAddress(want.address), listener, policy: want.policy });
+      log.info({ listener: key, address: formatListenAddress(listener.address), mode: want.policy.mode }, 'postgres listener started');
+    }
+    tokens.clear();
+    loaded = next;
+  }
+
+  const front: PgFront = {
+    name: 'postgres',
+    tokens,
+    async start() {
+      await apply(loaded);
+      flushTimer = setInterval(() => {
+        for (const session of sessions) session.flushBytes();
+      }, BYTE_METRICS_FLUSH_MS);
+      flushTimer.unref();
+      started = true;
+    },
+    async reload(next) {
+      await apply(next);
+    },
+    async stop(drainMs) {
+      draining = true;
+      clearInterval(flushTimer);
+      await Promise.all([...listeners.values()].map((entry) => entry.listener.close()));
+      listeners.clear();
+      const deadline = Date.now() + drainMs;
+      while (sessions.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      if (sessions.size > 0) {
+        log.info({ sessions: sessions.size }, 'drain time over: ending postgres sessions with 57P01');
+        for (const session of sessions) session.shutdown();
+        const hardDeadline = Date.now() + SHUTDOWN_NOTICE_GRACE_MS * 2;
+        while (sessions.size > 0 && Date.now() < hardDeadline) await new Promise((resolve) => setTimeout(resolve, 20));
+        for (const session of sessions) {
+          session.sockets.client.destroy();
+          session.sockets.upstream?.destroy();
+        }
+      }
+      started = false;
+    },
+    addresses: () => [...listeners.values()].map((entry) => entry.listener.address),
+    listenerAddress: (name) => listeners.get(name === SERVER_LISTENER ? SERVER_LISTENER : `target:${name}`)?.listener.address,
+    sessions: () => [...sessions],
+    ready: () => started,
+  };
+  return front;
+}
