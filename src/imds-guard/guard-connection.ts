@@ -22,6 +22,8 @@ export class GuardConnection {
   #buffer: Buffer = Buffer.alloc(0);
   #busy = false;
   #closing = false;
+  /** The client half-closed: answer what it sent, then close. */
+  #ended = false;
   #headTimer: NodeJS.Timeout | undefined;
 
   constructor(socket: Socket, handle: RequestHandler, log: AccessLog) {
@@ -33,6 +35,12 @@ export class GuardConnection {
     socket.on('data', (chunk: Buffer) => {
       this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
       this.#pump();
+    });
+    // A client that half-closes after sending (printf ... | nc) still gets its answers, then the close.
+    socket.on('end', () => {
+      this.#ended = true;
+      this.#pump();
+      if (!this.#busy) socket.end();
     });
     // Resets and aborted clients are normal for a proxy; the close handler cleans up.
     socket.on('error', () => {});
@@ -112,6 +120,7 @@ export class GuardConnection {
         if (close) return;
         this.#socket.resume();
         this.#pump();
+        if (this.#ended && !this.#busy) this.#socket.end();
       });
   }
 }

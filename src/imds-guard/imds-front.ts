@@ -72,7 +72,7 @@ export function createImdsFront(ctx: FrontContext): ImdsFront {
       if (!config) throw new SidekeyError('CONFIG_INVALID', 'the imds front needs an imds section');
       state = buildGuardState(config);
       listenText = formatListenAddress(config.listen);
-      server = createServer({ noDelay: true }, (socket) => {
+      server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
         const connection = new GuardConnection(socket, handle, log);
         connections.add(connection);
         socket.on('close', () => connections.delete(connection));
