@@ -11,6 +11,7 @@ import type { LoadedConfig } from '../core/config/load-config.js';
 import type { Front, FrontContext } from '../daemon/front.js';
 import { close, listen } from '../net/http-listen.js';
 import { sendJson } from '../net/json-reply.js';
+import { ADMIN_PREFIX, createAdminApi } from './admin-api.js';
 
 export interface AdminFront extends Front {
   /** The bound address (with the real port when 0 was configured). */
@@ -23,6 +24,7 @@ export function createAdminFront(ctx: FrontContext, fronts: () => readonly Front
   let bound: ListenAddress | undefined;
   const requests = ctx.metrics.counter('sidekey_admin_requests_total', 'Admin listener requests by path and status.');
 
+  const adminApi = createAdminApi({ config: () => loaded, credentials: ctx.credentials, logger: ctx.logger });
   const isReady = () => ctx.credentials.ready() && fronts().every((f) => f === front || (f.ready?.() ?? true));
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
@@ -31,6 +33,13 @@ export function createAdminFront(ctx: FrontContext, fronts: () => readonly Front
       requests.inc({ path: path ?? '', status: String(status) });
       sendJson(res, status, body);
     };
+    if (path?.startsWith(ADMIN_PREFIX)) {
+      adminApi(req, res, path, (status) => requests.inc({ path: ADMIN_PREFIX, status: String(status) })).catch((error: unknown) => {
+        ctx.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'admin API failed');
+        if (!res.headersSent) sendJson(res, 500, { Code: 'InternalError', Message: 'internal error; the daemon log has the details' });
+      });
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       reply(405, { Code: 'MethodNotAllowed', Message: 'the admin listener answers GET only here' });
       return;

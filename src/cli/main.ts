@@ -3,9 +3,11 @@
 import { Command, CommanderError } from 'commander';
 import { isSidekeyError } from '../core/errors.js';
 import { registerImds } from './commands/imds.js';
+import { registerAdmin } from './commands/admin.js';
 import { registerCheck } from './commands/check.js';
 import { registerInit } from './commands/init.js';
 import { registerPolicy } from './commands/policy.js';
+import { registerSecrets } from './commands/secrets.js';
 import { registerServe } from './commands/serve.js';
 import { registerSetup } from './commands/setup.js';
 import { registerToken } from './commands/token.js';
@@ -22,9 +24,11 @@ export function buildProgram(): Command {
   registerValidate(program);
   registerToken(program);
   registerInit(program);
+  registerSecrets(program);
   registerCheck(program);
   registerPolicy(program);
   registerSetup(program);
+  registerAdmin(program);
   registerImds(program);
   return program;
 }

@@ -1,0 +1,144 @@
+/**
+ * The incident-response API under `/admin/` on the admin listener, for `sidekey admin`:
+ *
+ *   GET  /admin/services                     what each service holds (expiry, last refresh, last error)
+ *   GET  /admin/services/NAME
+ *   POST /admin/services/NAME/disable        stop vending at once and purge cached credentials
+ *   POST /admin/services/NAME/enable
+ *   POST /admin/services/NAME/rotate-token   a new random token, returned once
+ *
+ * Every call needs `Authorization: Bearer <admin.token>`, compared in constant time; without an
+ * admin token in the config the API is off (404). Each action writes one audit line; no response
+ * or log line ever holds a secret except the new token in the rotate response itself.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { LoadedConfig } from '../core/config/load-config.js';
+import type { CredentialBroker, ServiceStatus } from '../core/credentials/credential-broker.js';
+import { randomToken } from '../core/crypto/random-token.js';
+import { secretEquals } from '../core/crypto/secret-equal.js';
+import { isSidekeyError } from '../core/errors.js';
+import { audit } from '../core/log/audit.js';
+import { type Logger, serializeError } from '../core/log/logger.js';
+import { sendJson } from '../net/json-reply.js';
+import { readBody } from '../net/read-body.js';
+import { forwardingHeader } from '../net/request-guards.js';
+import { tokenFileOf } from './token-file-of.js';
+import { writeTokenFile } from './write-token-file.js';
+
+/** Admin calls carry no body; anything larger than this is refused. */
+export const ADMIN_MAX_BODY_BYTES = 1024; // 1 KiB
+export const ADMIN_PREFIX = '/admin/';
+
+export interface AdminApiContext {
+  /** The running config (changes on reload). */
+  readonly config: () => LoadedConfig;
+  readonly credentials: CredentialBroker;
+  readonly logger: Logger;
+}
+
+const ACTIONS = ['disable', 'enable', 'rotate-token'] as const;
+type Action = (typeof ACTIONS)[number];
+
+function statusView(s: ServiceStatus): Record<string, unknown> {
+  return {
+    service: s.service,
+    roleArn: s.roleArn,
+    enabled: s.enabled,
+    ready: s.ready,
+    ...(s.expiration ? { expiration: s.expiration.toISOString() } : {}),
+    ...(s.lastRefresh ? { lastRefresh: s.lastRefresh.toISOString() } : {}),
+    ...(s.lastError ? { lastError: s.lastError } : {}),
+  };
+}
+
+function bearer(req: IncomingMessage): string {
+  const header = req.headers.authorization ?? '';
+  const match = /^Bearer ([\x21-\x7e]+)$/.exec(header);
+  return match?.[1] ?? '';
+}
+
+export function createAdminApi(ctx: AdminApiContext) {
+  const { credentials, logger } = ctx;
+
+  const rotate = (service: string): { status: number; body: Record<string, unknown> } => {
+    const token = randomToken();
+    const target = tokenFileOf(ctx.config(), service);
+    if (target) {
+      try {
+        writeTokenFile(target.file, token);
+      } catch (error) {
+        logger.error({ err: serializeError(error), service, file: target.file }, 'cannot write the new token file; the old token stays');
+        return { status: 500, body: { Code: 'TokenFileWriteFailed', Message: `cannot write ${target.key}; the old token stays in force` } };
+      }
+    }
+    try {
+      if (!credentials.setToken(service, token)) return { status: 404, body: { Code: 'NotFound', Message: `no service named ${service}` } };
+    } catch (error) {
+      const message = isSidekeyError(error) && error.expose ? error.message : 'the daemon refused the new token';
+      return { status: 500, body: { Code: 'TokenNotSet', Message: message } };
+    }
+    return {
+      status: 200,
+      body: {
+        service,
+        token,
+        persisted: target ? 'file' : 'memory',
+        ...(target
+          ? { file: target.file }
+          : { warning: 'the token lives in memory only: put it where the config reads the token, or the old one returns on reload or restart' }),
+      },
+    };
+  };
+
+  /** Answers a request under /admin/; `done` gets the status for metrics. */
+  return async function handle(req: IncomingMessage, res: ServerResponse, path: string, done: (status: number) => void): Promise<void> {
+    const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      done(status);
+      sendJson(res, status, body, headers);
+    };
+    const adminToken = ctx.config().config.admin.token;
+    // Compare even when no token is configured or presented, so timing tells nothing.
+    const authorized = secretEquals(bearer(req), adminToken ?? '') && adminToken !== undefined;
+    if (adminToken === undefined) return reply(404, { Code: 'NotFound', Message: 'the incident-response API is off: set admin.token in the config' });
+    const forwarded = forwardingHeader(req);
+    if (forwarded) return reply(403, { Code: 'ForwardedRefused', Message: `requests relayed by a proxy (${forwarded}) are refused` });
+    if (!authorized) {
+      audit(logger, 'admin.unauthorized', { path, method: req.method, remote: req.socket.remoteAddress });
+      return reply(401, { Code: 'Unauthorized', Message: 'send Authorization: Bearer <admin token>' }, { 'www-authenticate': 'Bearer' });
+    }
+    try {
+      await readBody(req, ADMIN_MAX_BODY_BYTES);
+    } catch {
+      return reply(413, { Code: 'PayloadTooLarge', Message: `admin calls take no body (at most ${ADMIN_MAX_BODY_BYTES} bytes)` });
+    }
+    const parts = path.slice(ADMIN_PREFIX.length).split('/');
+    if (parts[0] !== 'services' || parts.length > 3) return reply(404, { Code: 'NotFound', Message: 'try /admin/services' });
+    const service = parts[1] ? decodeURIComponent(parts[1]) : undefined;
+    const action = parts[2] as Action | undefined;
+    if (action === undefined) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return reply(405, { Code: 'MethodNotAllowed', Message: 'use GET' }, { allow: 'GET, HEAD' });
+      const all = credentials.status();
+      if (service === undefined) return reply(200, { services: all.map(statusView) });
+      const one = all.find((s) => s.service === service);
+      return one ? reply(200, statusView(one)) : reply(404, { Code: 'NotFound', Message: `no service named ${service}` });
+    }
+    if (!ACTIONS.includes(action) || service === undefined) return reply(404, { Code: 'NotFound', Message: `actions: ${ACTIONS.join(', ')}` });
+    if (req.method !== 'POST') return reply(405, { Code: 'MethodNotAllowed', Message: 'use POST' }, { allow: 'POST' });
+    const fields = { service, remote: req.socket.remoteAddress };
+    if (action === 'rotate-token') {
+      const result = rotate(service);
+      audit(logger, 'admin.rotate-token', { ...fields, outcome: result.status === 200 ? 'ok' : 'failed', persisted: result.body.persisted });
+      return reply(result.status, result.body);
+    }
+    const ok = action === 'disable' ? credentials.disable(service) : credentials.enable(service);
+    audit(logger, `admin.${action}`, { ...fields, outcome: ok ? 'ok' : 'refused' });
+    if (!ok) {
+      const known = credentials.services().includes(service);
+      return known
+        ? reply(409, { Code: 'Conflict', Message: `service ${service} cannot be ${action}d now (enabled: false in the config keeps it off)` })
+        : reply(404, { Code: 'NotFound', Message: `no service named ${service}` });
+    }
+    const now = credentials.status().find((s) => s.service === service);
+    return reply(200, now ? statusView(now) : { service, enabled: action === 'enable' });
+  };
+}
