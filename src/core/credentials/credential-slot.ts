@@ -163,7 +163,7 @@ export class CredentialSlot {
         this.#events.failed(error, this.#failures, delay);
         throw new SidekeyError('CREDENTIALS_UNAVAILABLE', 'credentials are not available: the STS call failed', {
           cause: error,
-          details: { service: this.service },
+          details: { service: this.service, retryAfterSeconds: Math.ceil(delay / 1000) },
         });
       } finally {
         if (generation === this.#generation) this.#inflight = undefined;
