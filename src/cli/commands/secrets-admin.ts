@@ -1,0 +1,61 @@
+/** `sidekey secrets setup` and `sidekey secrets rewrap`: operator commands on the store itself. */
+import type { Command } from 'commander';
+import { createKeyring, createSecretService, createStore } from '../../core/secrets/create-secret-service.js';
+import { addMasterKey } from '../../core/secrets/master-key-file.js';
+import { checkName } from '../../core/secrets/secret-errors.js';
+import { SidekeyError } from '../../core/errors.js';
+import { DEFAULT_MASTER_KEY_FILE } from '../../core/config/sections/secrets-section.js';
+import { DEFAULT_CONFIG_FILE } from '../default-config-file.js';
+import { iamPolicies } from '../secrets/iam-policy.js';
+import { cliActor, loadSecretsConfig } from '../secrets/open-client.js';
+import { printJson, stderr } from '../secrets/target-options.js';
+
+export function registerSecretsAdmin(secrets: Command): void {
+  secrets
+    .command('setup')
+    .description('create what the store needs (SQLite schema, DynamoDB table, local key file) and print IAM policies')
+    .option('-c, --config <file>', 'config file', DEFAULT_CONFIG_FILE)
+    .option('--application-name <name>', 'application the printed policies are for (default: secrets.application)')
+    .action(async (flags: { config: string; applicationName?: string }) => {
+      const { secrets: config, awsDefaults } = loadSecretsConfig(flags.config);
+      const app = checkName(flags.applicationName ?? config.application, 'application name');
+      const store = createStore(config, awsDefaults);
+      const keyring = createKeyring(config, awsDefaults);
+      try {
+        await store.setup();
+        await keyring.setup();
+      } finally {
+        await store.close();
+      }
+      stderr(`sidekey secrets setup: ${config.store.type} store ready; keyring: ${keyring.describe()}\n`);
+      const policies = iamPolicies(config, app, awsDefaults?.region);
+      if (!policies) {
+        stderr('sidekey secrets setup: no IAM needed (SQLite and a local key): keep the data directory 0700 and owned by the daemon user\n');
+        return;
+      }
+      stderr(`sidekey secrets setup: attach "admin" to the role that writes secrets and "fetch" to the application role (application ${app}):\n`);
+      process.stdout.write(`${JSON.stringify(policies, null, 2)}\n`);
+    });
+
+  secrets
+    .command('rewrap')
+    .description('re-wrap every data key under the newest master key (payloads untouched); --add-key adds one first')
+    .option('-c, --config <file>', 'config file', DEFAULT_CONFIG_FILE)
+    .option('--add-key', 'append a new local master key to the key file first, then rewrap under it')
+    .action(async (flags: { config: string; addKey?: boolean }) => {
+      const { secrets: config, awsDefaults } = loadSecretsConfig(flags.config);
+      if (flags.addKey) {
+        if (config.keyring.type !== 'local' || config.keyring.keys !== undefined) {
+          throw new SidekeyError('USAGE', '--add-key works with a local keyring read from key_file; rotate a KMS key in KMS, then run rewrap');
+        }
+        const id = addMasterKey(config.keyring.key_file ?? DEFAULT_MASTER_KEY_FILE);
+        stderr(`sidekey secrets rewrap: added master key ${id}\n`);
+      }
+      const service = createSecretService({ secrets: config, awsDefaults, cacheTtlSeconds: 0 });
+      try {
+        printJson(await service.rewrap(cliActor()));
+      } finally {
+        await service.close();
+      }
+    });
+}
