@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { MAX_YAML_ALIASES } from '../config/load-config.js';
 import { obj, validate } from '../config/schema.js';
 import { type ServiceConfig, servicesSchema } from '../config/sections/credentials-section.js';
@@ -51,8 +51,12 @@ export function parseServiceFile(
   file: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Readonly<Record<string, ServiceConfig>> {
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
-  const problems: string[] = doc.errors.map((e) => e.message.split('\n')[0] ?? 'YAML error');
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  const problems: string[] = doc.errors.map((e) => {
+    const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
+    return `${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}${e.message.split('\n')[0]}`;
+  });
   if (problems.length === 0) {
     const raw: unknown = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES }) ?? {};
     const errors: SidekeyError[] = [];
