@@ -55,8 +55,10 @@ export function secretsStatements(resources: SecretsResources, apps: readonly st
         Effect: 'Allow',
         Action: ['dynamodb:Scan'],
         Resource: [resources.tableArn],
+        // ForAllValues passes when the key is absent, so Null: false demands a projection.
         Condition: {
           'ForAllValues:StringEquals': { 'dynamodb:Attributes': LIST_ATTRIBUTES },
+          Null: { 'dynamodb:Attributes': 'false' },
           StringEqualsIfExists: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
         },
       });
