@@ -66,11 +66,11 @@ export function parseRequestHead(buffer: Buffer): HeadParse {
   if (end + HEAD_END.length > MAX_HEAD_BYTES) return refused('head-too-large');
   const text = buffer.toString('latin1', 0, end);
   const lines = text.split('\r\n');
+  if (lines.some((line) => line.includes('\n') || line.includes('\r'))) return refused('line-ending');
   const requestLine = lines[0] as string;
   const parts = requestLine.split(' ');
   const [method, target, protocol] = parts;
   if (parts.length !== 3 || !method || !target || !protocol) return refused('request-line', method, target);
-  if (lines.some((line) => line.includes('\n') || line.includes('\r'))) return refused('line-ending', method, target);
   if (!METHOD.test(method)) return refused('method-token', method, target);
   if (protocol !== 'HTTP/1.1' && protocol !== 'HTTP/1.0') return refused('http-version', method, target);
   const version = protocol === 'HTTP/1.1' ? '1.1' : '1.0';
