@@ -5,6 +5,7 @@ import { isSidekeyError } from '../core/errors.js';
 import { registerImds } from './commands/imds.js';
 import { registerAdmin } from './commands/admin.js';
 import { registerCheck } from './commands/check.js';
+import { registerExec } from './commands/exec.js';
 import { registerInit } from './commands/init.js';
 import { registerPolicy } from './commands/policy.js';
 import { registerSecrets } from './commands/secrets.js';
@@ -19,10 +20,12 @@ export function buildProgram(): Command {
     .description('keeps long-lived AWS keys out of applications')
     .version('0.1.0')
     .showHelpAfterError()
+    .enablePositionalOptions()
     .exitOverride();
   registerServe(program);
   registerValidate(program);
   registerToken(program);
+  registerExec(program);
   registerInit(program);
   registerSecrets(program);
   registerCheck(program);

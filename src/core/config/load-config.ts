@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
+import { type Document, LineCounter, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import { SidekeyError } from '../errors.js';
 import { deepFreeze, validate } from './schema.js';
 import { type SidekeyConfig, sidekeyConfigSchema } from './sidekey-config.js';
@@ -52,6 +52,18 @@ function splitPath(path: string): (string | number)[] {
   return segments;
 }
 
+/** Where a key path sits in the document: the key itself for mappings, the item for lists. */
+function keyRange(doc: Document, segments: (string | number)[]): readonly number[] | undefined {
+  const last = segments.at(-1);
+  const parent = segments.length === 1 ? doc.contents : doc.getIn(segments.slice(0, -1), true);
+  if (isMap(parent)) {
+    const pair = parent.items.find((item) => isScalar(item.key) && item.key.value === last);
+    if (pair && isScalar(pair.key)) return pair.key.range ?? undefined;
+  }
+  if (isSeq(parent) && typeof last === 'number') return (parent.items[last] as { range?: number[] } | undefined)?.range;
+  return undefined;
+}
+
 /** Parses config text; `file` is used in messages and to resolve relative paths. */
 export function parseConfig(text: string, file: string, options: LoadOptions = {}): LoadedConfig {
   const absolute = resolve(file);
@@ -68,9 +80,8 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   }
   const raw: unknown = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES }) ?? {};
   const where = (path: string) => {
-    const node = path === '(root)' ? undefined : doc.getIn(splitPath(path), true);
-    const range = (node as { range?: [number, number, number] } | undefined)?.range;
-    return range ? `line ${lineCounter.linePos(range[0]).line}: ` : '';
+    const range = path === '(root)' ? undefined : keyRange(doc, splitPath(path));
+    return range?.[0] === undefined ? '' : `line ${lineCounter.linePos(range[0]).line}: `;
   };
 
   const substitutionErrors: SidekeyError[] = [];

@@ -81,7 +81,11 @@ export function createLogger(options: LoggerOptions = {}): Logger {
  * object (AWS SDK errors carry request and response metadata that may echo credentials).
  */
 export function serializeError(error: unknown, depth = 0): Record<string, unknown> {
-  if (!(error instanceof Error)) return { message: String(error) };
+  if (!(error instanceof Error)) {
+    // Already serialized (callers may pass serializeError's output): keep it as it is.
+    if (error && typeof error === 'object' && 'message' in error) return error as Record<string, unknown>;
+    return { message: String(error) };
+  }
   const out: Record<string, unknown> = { type: error.name, message: error.message };
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string') out.code = code;

@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { runCli } from '../helpers/run-cli.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+const dir = tempDir();
+after(() => dir.remove());
+
+test('token prints a fresh URL-safe token of at least 32 characters', async () => {
+  const a = await runCli(['token']);
+  const b = await runCli(['token']);
+  assert.equal(a.code, 0);
+  assert.match(a.stdout, /^[A-Za-z0-9_-]{43}\n$/);
+  assert.notEqual(a.stdout, b.stdout);
+});
+
+test('validate says ok for a good file and exits 0', async () => {
+  const file = join(dir.path, 'good.yaml');
+  writeFileSync(file, 'logging:\n  level: warn\n');
+  const result = await runCli(['validate', '--config', file]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /good\.yaml: ok/);
+});
+
+test('validate prints every problem with file, line and key path, and exits 1', async () => {
+  const file = join(dir.path, 'bad.yaml');
+  writeFileSync(file, 'loging:\n  level: info\nservices:\n  Bad_Name: {}\nadmin:\n  listen: nowhere\n');
+  const result = await runCli(['validate', '--config', file]);
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /bad\.yaml: 3 problems:/);
+  assert.match(result.stderr, /line 1: loging: unknown key \(did you mean "logging"\?\)/);
+  assert.match(result.stderr, /services\.Bad_Name: invalid name/);
+  assert.match(result.stderr, /line 6: admin\.listen: expected HOST:PORT/);
+});
+
+test('validate on a missing file says so and exits 1', async () => {
+  const result = await runCli(['validate', '--config', join(dir.path, 'missing.yaml')]);
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /cannot read config file .*missing\.yaml \(ENOENT\)/);
+});
+
+test('an unknown command or option is a usage error (exit 2)', async () => {
+  assert.equal((await runCli(['frobnicate'])).code, 2);
+  assert.equal((await runCli(['validate', '--nope'])).code, 2);
+});
+
+test('init creates missing token files 0600 in 0700 directories and never overwrites', async () => {
+  const file = join(dir.path, 'init.yaml');
+  writeFileSync(
+    file,
+    [
+      'services:',
+      '  web:',
+      '    auth_token: "${fromFile:state/tokens/web.token}"',
+      '    assumed_role: { RoleArn: "arn:aws:iam::123456789012:role/Web" }',
+      '  api:',
+      '    auth_token: "${fromFile:state/tokens/api.token}"',
+      '    assumed_role: { RoleArn: "arn:aws:iam::123456789012:role/Api" }',
+    ].join('\n'),
+  );
+  mkdirSync(join(dir.path, 'state/tokens'), { recursive: true, mode: 0o700 });
+  writeFileSync(join(dir.path, 'state/tokens/api.token'), 'existing-token-value-that-is-long-enough-0001\n', { mode: 0o600 });
+  const result = await runCli(['init', '--config', file]);
+  assert.equal(result.code, 0, result.stderr);
+  const web = join(dir.path, 'state/tokens/web.token');
+  assert.equal(statSync(web).mode & 0o777, 0o600);
+  assert.equal(statSync(join(dir.path, 'state/tokens')).mode & 0o777, 0o700);
+  assert.match(readFileSync(web, 'utf8'), /^[A-Za-z0-9_-]{43}\n$/);
+  assert.equal(readFileSync(join(dir.path, 'state/tokens/api.token'), 'utf8'), 'existing-token-value-that-is-long-enough-0001\n');
+  assert.doesNotMatch(result.stderr, /[A-Za-z0-9_-]{43}/, 'init never prints a token');
+  const validated = await runCli(['validate', '--config', file]);
+  assert.equal(validated.code, 0, validated.stderr);
+});
