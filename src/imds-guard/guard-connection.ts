@@ -1,7 +1,8 @@
 /**
  * One client connection to the guard: an explicit loop of read head -> decide -> write reply,
- * one request at a time (pipelined requests wait in the buffer while the socket is paused, which
- * is the back-pressure). Unparseable heads are answered and the connection closed.
+ * one request at a time. Pipelined requests wait in the buffer; reading pauses only when more than
+ * MAX_PIPELINED_BYTES wait (pausing on every request would cost two syscalls each).
+ * Unparseable heads are answered and the connection closed.
  */
 import type { Socket } from 'node:net';
 import type { AccessFacts, AccessLog } from './access-log.js';
@@ -12,6 +13,8 @@ import { type RequestHead, headerValue, parseRequestHead } from './request-head.
 export const HEAD_TIMEOUT_MS = 10_000;
 /** How long a connection may sit idle (keep-alive or mid-head), in milliseconds. */
 export const IDLE_TIMEOUT_MS = 5_000;
+/** Bytes a client may send ahead (pipelined) while a request is in progress before reading pauses. */
+export const MAX_PIPELINED_BYTES = 64 * 1024; // 64 KiB
 
 export type RequestHandler = (head: RequestHead, remote: string | undefined) => Promise<GuardReply>;
 
@@ -34,6 +37,7 @@ export class GuardConnection {
     socket.setTimeout(IDLE_TIMEOUT_MS, () => socket.destroy());
     socket.on('data', (chunk: Buffer) => {
       this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
+      if (this.#busy && this.#buffer.length > MAX_PIPELINED_BYTES) socket.pause();
       this.#pump();
     });
     // A client that half-closes after sending (printf ... | nc) still gets its answers, then the close.
@@ -110,7 +114,6 @@ export class GuardConnection {
     const { head } = parsed;
     this.#buffer = this.#buffer.subarray(parsed.consumed);
     this.#busy = true;
-    this.#socket.pause();
     this.#handle(head, this.#socket.remoteAddress)
       .catch(() => errorReply('INTERNAL', 'internal error', { decision: 'error', rule: 'internal', close: true }))
       .then((reply) => {
@@ -118,7 +121,7 @@ export class GuardConnection {
         this.#write(reply, this.#facts(head, startedAt), close);
         this.#busy = false;
         if (close) return;
-        this.#socket.resume();
+        if (this.#socket.isPaused()) this.#socket.resume();
         this.#pump();
         if (this.#ended && !this.#busy) this.#socket.end();
       });

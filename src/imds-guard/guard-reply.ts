@@ -26,10 +26,20 @@ export interface GuardReply {
 
 export type ReplyFacts = Pick<GuardReply, 'decision' | 'rule'> & Partial<Pick<GuardReply, 'path' | 'caller' | 'close'>>;
 
+/** Most distinct error bodies kept ready (refusals repeat: a flood of denied requests should be cheap). */
+const MAX_CACHED_ERROR_BODIES = 1024;
+const errorBodies = new Map<string, Buffer>();
+const JSON_HEADERS: readonly (readonly [string, string])[] = [['Content-Type', 'application/json']];
+
 /** An error answer in the catalogue's terms: `{"Code": "SK_...", "Message": ...}`, with the kind's status. */
 export function errorReply(kind: ErrorKind, message: string, facts: ReplyFacts, status: number = ErrorCodes[kind].status): GuardReply {
-  const body = Buffer.from(JSON.stringify({ Code: ErrorCodes[kind].code, Message: message }));
-  return { ...facts, status, headers: [['Content-Type', 'application/json']], body };
+  const key = `${kind} ${message}`;
+  let body = errorBodies.get(key);
+  if (body === undefined) {
+    body = Buffer.from(JSON.stringify({ Code: ErrorCodes[kind].code, Message: message }));
+    if (errorBodies.size < MAX_CACHED_ERROR_BODIES) errorBodies.set(key, body);
+  }
+  return { ...facts, status, headers: JSON_HEADERS, body };
 }
 
 /** Serializes a reply as an HTTP/1.1 response; a HEAD reply keeps the length but sends no body. */
