@@ -68,7 +68,10 @@ const peer = new ImdsPeer(); peer.recording = false; console.log(await peer.list
 async function startGuard(dir: string, upstream: string) {
   const port = await freePort();
   const file = join(dir, 'sidekey.yaml');
-  writeFileSync(file, JSON.stringify({ admin: { listen: '127.0.0.1:0' }, logging: { level: 'info' }, imds: { listen: `127.0.0.1:${port}`, upstream } }));
+  writeFileSync(
+    file,
+    JSON.stringify({ admin: { listen: '127.0.0.1:0' }, logging: { level: 'info' }, imds: { listen: `127.0.0.1:${port}`, upstream } }),
+  );
   const url = (p: string) => JSON.stringify(pathToFileURL(here(p)).href);
   const script = `import { openSync } from 'node:fs';
 const { loadConfig } = await import(${url('../src/core/config/load-config.js')});
@@ -171,13 +174,18 @@ export async function run(): Promise<void> {
     const nginx = await startNginx(dir.path, peer.url);
     children.push(nginx.child);
     process.stdout.write(`imds: guard vs nginx (seed 002 rules), ${CONNECTIONS} connections, ${SECONDS} s per run\n`);
-    for (const [label, path] of [['static', STATIC_PATH], ['denied', DENIED_PATH]] as const) {
+    for (const [label, path] of [
+      ['static', STATIC_PATH],
+      ['denied', DENIED_PATH],
+    ] as const) {
       const n = await measure(`${nginx.url}${path}`);
       const g = await measure(`${guard.url}${path}`);
       const ratio = g.requests.average / n.requests.average;
       process.stdout.write(`${line(`  nginx  ${label} ${path.length > 30 ? 'iam creds' : 'instance-id'}`, n)}\n`);
       process.stdout.write(`${line(`  guard  ${label} ${path.length > 30 ? 'iam creds' : 'instance-id'}`, g)}\n`);
-      process.stdout.write(`  ${label}: throughput ratio ${ratio.toFixed(2)}x (target >= 1.0), p99 ${g.latency.p99} ms vs ${n.latency.p99} ms (target: no worse)\n`);
+      process.stdout.write(
+        `  ${label}: throughput ratio ${ratio.toFixed(2)}x (target >= 1.0), p99 ${g.latency.p99} ms vs ${n.latency.p99} ms (target: no worse)\n`,
+      );
     }
   } finally {
     for (const child of children.reverse()) child.kill('SIGTERM');

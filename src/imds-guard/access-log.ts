@@ -37,7 +37,10 @@ export class AccessLog {
 
   constructor(logger: Logger, metrics: MetricsRegistry) {
     this.#logger = logger.child({}, { redact: { paths: ACCESS_REDACT_PATHS, censor: REDACTED } });
-    this.#requests = metrics.counter('sidekey_imds_requests_total', 'Metadata guard requests by decision, deciding rule and caller service.');
+    this.#requests = metrics.counter(
+      'sidekey_imds_requests_total',
+      'Metadata guard requests by decision, deciding rule and caller service.',
+    );
     this.#cache = metrics.counter('sidekey_imds_cache_total', 'Metadata guard static-cache lookups by result (hit, miss).');
   }
 

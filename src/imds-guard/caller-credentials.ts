@@ -5,15 +5,16 @@
  * A token, when presented, must have been issued through the guard to this same address while it
  * mapped to this same service (source-IP reuse inherits nothing).
  */
-import { isVersionSegment } from '../core/imds/canonical-target.js';
+
+import type { CredentialBroker } from '../core/credentials/credential-broker.js';
+import { isSidekeyError, publicMessage } from '../core/errors.js';
 import type { CanonicalTarget } from '../core/imds/canonical-target.js';
+import { isVersionSegment } from '../core/imds/canonical-target.js';
 import { IMDS_HTML_TYPE, IMDS_MOVED_BODY, IMDS_NOT_FOUND_BODY, IMDS_TEXT_TYPE } from '../core/imds/imds-answers.js';
 import { imdsCredentialsDocument, roleNameOf } from '../core/imds/imds-credentials-document.js';
 import type { TokenBindings } from '../core/imds/token-bindings.js';
-import type { CredentialBroker } from '../core/credentials/credential-broker.js';
-import { isSidekeyError, publicMessage } from '../core/errors.js';
-import { plainAddress, type CallerEntry } from './caller-map.js';
-import { type GuardReply, errorReply } from './guard-reply.js';
+import { type CallerEntry, plainAddress } from './caller-map.js';
+import { errorReply, type GuardReply } from './guard-reply.js';
 
 /** The credential paths a caller may ask for: `/VERSION/meta-data/iam/security-credentials[/[ROLE]]`. */
 export function isCallerCredentialsPath(target: CanonicalTarget): boolean {
@@ -45,7 +46,12 @@ export async function answerCallerCredentials(
 ): Promise<GuardReply> {
   const { target, caller } = request;
   const path = target.path;
-  if (!caller) return errorReply('IMDS_DENIED', 'this address is not mapped to a service (imds.callers)', { decision: 'deny', rule: 'caller:unmapped', path });
+  if (!caller)
+    return errorReply('IMDS_DENIED', 'this address is not mapped to a service (imds.callers)', {
+      decision: 'deny',
+      rule: 'caller:unmapped',
+      path,
+    });
   const service = caller.service;
   if (request.token !== undefined) {
     const binding = tokens.lookup(request.token);
@@ -60,14 +66,28 @@ export async function answerCallerCredentials(
   }
   const roleArn = credentials.roleArn(service);
   if (roleArn === undefined) {
-    return errorReply('CREDENTIALS_UNAVAILABLE', `service ${service} is not configured`, { decision: 'error', rule: `caller:${service}`, path, caller: service });
+    return errorReply('CREDENTIALS_UNAVAILABLE', `service ${service} is not configured`, {
+      decision: 'error',
+      rule: `caller:${service}`,
+      path,
+      caller: service,
+    });
   }
   const role = roleNameOf(roleArn);
   const [version, , , leaf, ...rest] = target.segments;
-  if (version === undefined || !isVersionSegment(version) || leaf !== 'security-credentials') return html(404, IMDS_NOT_FOUND_BODY, path, service);
+  if (version === undefined || !isVersionSegment(version) || leaf !== 'security-credentials')
+    return html(404, IMDS_NOT_FOUND_BODY, path, service);
   if (rest.length === 0) {
     if (!target.trailingSlash) return html(301, IMDS_MOVED_BODY, path, service, [['Location', `${path}/`]]);
-    return { status: 200, headers: [['Content-Type', IMDS_TEXT_TYPE]], body: Buffer.from(role), decision: 'caller', rule: `caller:${service}`, path, caller: service };
+    return {
+      status: 200,
+      headers: [['Content-Type', IMDS_TEXT_TYPE]],
+      body: Buffer.from(role),
+      decision: 'caller',
+      rule: `caller:${service}`,
+      path,
+      caller: service,
+    };
   }
   if (rest.length > 1 || rest[0] !== role || target.trailingSlash) return html(404, IMDS_NOT_FOUND_BODY, path, service);
   try {
@@ -76,7 +96,10 @@ export async function answerCallerCredentials(
     const body = Buffer.from(imdsCredentialsDocument(creds, lastRefresh));
     return {
       status: 200,
-      headers: [['Content-Type', IMDS_TEXT_TYPE], ['Cache-Control', 'no-store']],
+      headers: [
+        ['Content-Type', IMDS_TEXT_TYPE],
+        ['Cache-Control', 'no-store'],
+      ],
       body,
       decision: 'caller',
       rule: `caller:${service}`,

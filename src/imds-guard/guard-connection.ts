@@ -6,8 +6,8 @@
  */
 import type { Socket } from 'node:net';
 import type { AccessFacts, AccessLog } from './access-log.js';
-import { type GuardReply, errorReply, serializeReply } from './guard-reply.js';
-import { type RequestHead, headerValue, parseRequestHead } from './request-head.js';
+import { errorReply, type GuardReply, serializeReply } from './guard-reply.js';
+import { headerValue, parseRequestHead, type RequestHead } from './request-head.js';
 
 /** How long a client may take to send one complete request head, in milliseconds. */
 export const HEAD_TIMEOUT_MS = 10_000;
@@ -97,7 +97,12 @@ export class GuardConnection {
     const parsed = parseRequestHead(this.#buffer);
     if (parsed.kind === 'partial') {
       this.#headTimer ??= setTimeout(() => {
-        const reply = errorReply('IMDS_AMBIGUOUS_REQUEST', 'request head not complete in time', { decision: 'refuse', rule: 'http:head-timeout', close: true }, 408);
+        const reply = errorReply(
+          'IMDS_AMBIGUOUS_REQUEST',
+          'request head not complete in time',
+          { decision: 'refuse', rule: 'http:head-timeout', close: true },
+          408,
+        );
         this.#write(reply, this.#facts({}, process.hrtime.bigint()), true);
       }, HEAD_TIMEOUT_MS);
       return;
@@ -107,7 +112,12 @@ export class GuardConnection {
     if (parsed.kind === 'refused') {
       this.#buffer = Buffer.alloc(0);
       const status = parsed.reason === 'head-too-large' ? 431 : 400;
-      const reply = errorReply('IMDS_AMBIGUOUS_REQUEST', `malformed request (${parsed.reason})`, { decision: 'refuse', rule: `http:${parsed.reason}`, close: true }, status);
+      const reply = errorReply(
+        'IMDS_AMBIGUOUS_REQUEST',
+        `malformed request (${parsed.reason})`,
+        { decision: 'refuse', rule: `http:${parsed.reason}`, close: true },
+        status,
+      );
       this.#write(reply, this.#facts({ method: parsed.method, target: parsed.target }, startedAt), true);
       return;
     }

@@ -3,9 +3,9 @@
  * Fail closed: the policy is compiled before the listener opens, so nothing reaches the metadata
  * service before the policy is loaded; a reload that does not compile keeps the running policy.
  */
-import { type Server, createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
+import { formatListenAddress, type ListenAddress } from '../core/config/listen-address.js';
 import type { ImdsConfig } from '../core/config/sections/imds-section.js';
-import { type ListenAddress, formatListenAddress } from '../core/config/listen-address.js';
 import { SidekeyError } from '../core/errors.js';
 import { ImdsPolicy } from '../core/imds/imds-policy.js';
 import { TokenBindings } from '../core/imds/token-bindings.js';
@@ -87,7 +87,8 @@ export function createImdsFront(ctx: FrontContext): ImdsFront {
         ctx.logger.warn('the imds section was removed: the guard keeps its policy until restarted');
         return;
       }
-      if (formatListenAddress(config.listen) !== listenText) ctx.logger.warn({ listen: listenText }, 'imds.listen changed: takes effect on restart');
+      if (formatListenAddress(config.listen) !== listenText)
+        ctx.logger.warn({ listen: listenText }, 'imds.listen changed: takes effect on restart');
       let nextState: GuardState;
       try {
         nextState = buildGuardState(config);

@@ -9,19 +9,19 @@ import type { ImdsPolicy } from '../core/imds/imds-policy.js';
 import { TOKEN_PATH_KEY } from '../core/imds/imds-presets.js';
 import type { TokenBindings } from '../core/imds/token-bindings.js';
 import {
+  isTokenHeaderRefusal,
   MAX_TOKEN_TTL_SECONDS,
   MIN_TOKEN_TTL_SECONDS,
+  readTokenHeaders,
   TOKEN_HEADER,
   TOKEN_TTL_HEADER,
-  isTokenHeaderRefusal,
-  readTokenHeaders,
   ttlInRange,
 } from '../core/imds/token-headers.js';
 import { FORWARDING_HEADERS } from '../net/request-guards.js';
 import { answerCallerCredentials, isCallerCredentialsPath } from './caller-credentials.js';
 import { type CallerMap, plainAddress } from './caller-map.js';
-import { type GuardReply, errorReply } from './guard-reply.js';
-import { type RequestHead, headerValue } from './request-head.js';
+import { errorReply, type GuardReply } from './guard-reply.js';
+import { headerValue, type RequestHead } from './request-head.js';
 import type { StaticCache } from './static-cache.js';
 import type { UpstreamAnswer, UpstreamClient } from './upstream-client.js';
 
@@ -58,7 +58,10 @@ export async function handleImdsRequest(head: RequestHead, remote: string | unde
   }
   const forwarded = FORWARDING_HEADERS.find((name) => head.headers.some(([n]) => n === name));
   if (forwarded) {
-    return errorReply('FORWARDED_REFUSED', `requests carrying ${forwarded} are refused`, { decision: 'refuse', rule: `header:${forwarded}` });
+    return errorReply('FORWARDED_REFUSED', `requests carrying ${forwarded} are refused`, {
+      decision: 'refuse',
+      rule: `header:${forwarded}`,
+    });
   }
   const tokenHeaders = readTokenHeaders(head.headers);
   if (isTokenHeaderRefusal(tokenHeaders)) {
@@ -69,7 +72,10 @@ export async function handleImdsRequest(head: RequestHead, remote: string | unde
   }
   const target = canonicalizeTarget(head.target);
   if (!target.ok) {
-    return errorReply('IMDS_AMBIGUOUS_REQUEST', `ambiguous request target (${target.reason})`, { decision: 'refuse', rule: `canonical:${target.reason}` });
+    return errorReply('IMDS_AMBIGUOUS_REQUEST', `ambiguous request target (${target.reason})`, {
+      decision: 'refuse',
+      rule: `canonical:${target.reason}`,
+    });
   }
   const path = target.path;
   const isTokenRequest = head.method === 'PUT';
@@ -86,14 +92,19 @@ export async function handleImdsRequest(head: RequestHead, remote: string | unde
   const denied = state.policy.configDeny(target);
   if (denied) return errorReply('IMDS_DENIED', `denied by rule ${denied.rule}`, { decision: 'deny', rule: denied.rule, path });
   if (state.requireToken && !isTokenRequest && tokenHeaders.token === undefined) {
-    return errorReply('UNAUTHORIZED', `a token is required (PUT /latest/api/token, then send ${TOKEN_HEADER})`, { decision: 'refuse', rule: 'token:required', path });
+    return errorReply('UNAUTHORIZED', `a token is required (PUT /latest/api/token, then send ${TOKEN_HEADER})`, {
+      decision: 'refuse',
+      rule: 'token:required',
+      path,
+    });
   }
   if (state.callers.size > 0 && isCallerCredentialsPath(target)) {
     const caller = state.callers.lookup(remote);
     return answerCallerCredentials({ target, caller, remote, token: tokenHeaders.token }, deps.credentials, deps.tokens);
   }
   const decision = state.policy.decide(target);
-  if (decision.effect === 'deny') return errorReply('IMDS_DENIED', `denied by rule ${decision.rule}`, { decision: 'deny', rule: decision.rule, path });
+  if (decision.effect === 'deny')
+    return errorReply('IMDS_DENIED', `denied by rule ${decision.rule}`, { decision: 'deny', rule: decision.rule, path });
 
   const upstreamHeaders: Record<string, string> = {};
   const userAgent = headerValue(head, 'user-agent');
@@ -115,11 +126,15 @@ export async function handleImdsRequest(head: RequestHead, remote: string | unde
     // the tokenless answer was cached) or a token the guard issued and that has not expired.
     const token = tokenHeaders.token;
     const tokenClass = token === undefined ? 'v1' : deps.tokens.lookup(token) ? 'v2' : undefined;
-    if (head.method !== 'GET' || tokenClass === undefined || !state.cache.enabled || target.key === TOKEN_PATH_KEY) return relay(await send(), facts);
+    if (head.method !== 'GET' || tokenClass === undefined || !state.cache.enabled || target.key === TOKEN_PATH_KEY)
+      return relay(await send(), facts);
     const { answer, hit } = await state.cache.fetch(`${tokenClass} ${path}`, send);
     return relay(answer, facts, hit ? 'hit' : 'miss');
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);
-    return { ...errorReply('UPSTREAM_FAILED', 'the metadata service did not answer', { decision: 'error', rule: 'upstream', path }), detail };
+    return {
+      ...errorReply('UPSTREAM_FAILED', 'the metadata service did not answer', { decision: 'error', rule: 'upstream', path }),
+      detail,
+    };
   }
 }

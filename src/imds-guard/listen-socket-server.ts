@@ -1,14 +1,18 @@
 /** Listening with a plain `net.Server` (the guard parses HTTP itself); errors in the catalogue's terms. */
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import type { AddressInfo, Server } from 'node:net';
-import { type ListenAddress, formatListenAddress } from '../core/config/listen-address.js';
+import { formatListenAddress, type ListenAddress } from '../core/config/listen-address.js';
 import { SidekeyError } from '../core/errors.js';
 import { UNIX_SOCKET_MODE } from '../net/http-listen.js';
 
 export function listenSocketServer(server: Server, address: ListenAddress): Promise<ListenAddress> {
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
-      reject(new SidekeyError('LISTEN_FAILED', `cannot listen on ${formatListenAddress(address)}: ${error.code ?? error.message}`, { cause: error }));
+      reject(
+        new SidekeyError('LISTEN_FAILED', `cannot listen on ${formatListenAddress(address)}: ${error.code ?? error.message}`, {
+          cause: error,
+        }),
+      );
     };
     server.once('error', onError);
     const onListening = () => {

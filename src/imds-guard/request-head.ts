@@ -14,7 +14,13 @@ const HEAD_END = Buffer.from('\r\n\r\n');
 const METHOD = /^[A-Z]{1,16}$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Control bytes other than horizontal tab, and DEL, are never valid in a header value. */
-const BAD_VALUE_BYTE = /[\x00-\x08\x0a-\x1f\x7f]/;
+function hasBadValueByte(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if ((code < 0x20 && code !== 0x09) || code === 0x7f) return true;
+  }
+  return false;
+}
 
 export interface RequestHead {
   readonly method: string;
@@ -82,7 +88,7 @@ export function parseRequestHead(buffer: Buffer): HeadParse {
     const name = line.slice(0, colon);
     if (colon < 1 || !HEADER_NAME.test(name)) return refused('header-name', method, target);
     const value = line.slice(colon + 1);
-    if (BAD_VALUE_BYTE.test(value)) return refused('header-byte', method, target);
+    if (hasBadValueByte(value)) return refused('header-byte', method, target);
     headers.push([name.toLowerCase(), value]);
   }
   const hosts = headers.filter(([n]) => n === 'host').length;

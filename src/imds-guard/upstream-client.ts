@@ -14,7 +14,17 @@ export const MAX_UPSTREAM_BODY_BYTES = 1024 * 1024; // 1 MiB
 export const UPSTREAM_MAX_SOCKETS = 64;
 
 /** Headers that describe one connection, never relayed (RFC 9110 section 7.6.1). */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+]);
 
 export interface UpstreamAnswer {
   readonly status: number;
@@ -44,7 +54,15 @@ export class UpstreamClient {
       const fail = (message: string, cause?: unknown) =>
         reject(new SidekeyError('UPSTREAM_FAILED', `metadata service ${this.url}: ${message}`, { cause }));
       const req = request(
-        { host: this.#host, port: this.#port, method, path, agent: this.#agent, timeout: UPSTREAM_TIMEOUT_MS, headers: { ...headers, host: this.#hostHeader } },
+        {
+          host: this.#host,
+          port: this.#port,
+          method,
+          path,
+          agent: this.#agent,
+          timeout: UPSTREAM_TIMEOUT_MS,
+          headers: { ...headers, host: this.#hostHeader },
+        },
         (res) => {
           const chunks: Buffer[] = [];
           let size = 0;

@@ -4,7 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { type GuardUnderTest, assertNothingForbiddenReached, assertRefused, assertSameAsUpstream, checkVariants, startGuard } from './guard-fixtures.js';
+import {
+  assertNothingForbiddenReached,
+  assertRefused,
+  assertSameAsUpstream,
+  checkVariants,
+  type GuardUnderTest,
+  startGuard,
+} from './guard-fixtures.js';
 import { rawGet, sendRaw } from './raw-http.js';
 
 let g: GuardUnderTest;
@@ -23,7 +30,13 @@ async function freshToken(): Promise<string> {
 }
 
 test('client-supplied X-Forwarded-For, Forwarded and X-Real-IP are refused', async () => {
-  const relayed = ['X-Forwarded-For: 10.0.0.1', 'x-forwarded-for: 127.0.0.1', 'Forwarded: for=10.0.0.1', 'X-Real-IP: 10.0.0.1', 'X-FORWARDED-FOR:'];
+  const relayed = [
+    'X-Forwarded-For: 10.0.0.1',
+    'x-forwarded-for: 127.0.0.1',
+    'Forwarded: for=10.0.0.1',
+    'X-Real-IP: 10.0.0.1',
+    'X-FORWARDED-FOR:',
+  ];
   for (const line of relayed) {
     await checkVariants(g, [['/latest/meta-data/instance-id', 'refused']], [line]);
     const put = await rawGet(g.port, '/latest/api/token', [line, `${TTL}: 60`], { method: 'PUT' });
@@ -33,7 +46,10 @@ test('client-supplied X-Forwarded-For, Forwarded and X-Real-IP are refused', asy
   await freshToken();
   for (const request of g.peer.requests) {
     const names = request.headers.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
-    assert.ok(!names.some((n) => ['x-forwarded-for', 'forwarded', 'x-real-ip'].includes(n)), `${request.url} reached IMDS with a forwarding header`);
+    assert.ok(
+      !names.some((n) => ['x-forwarded-for', 'forwarded', 'x-real-ip'].includes(n)),
+      `${request.url} reached IMDS with a forwarding header`,
+    );
   }
   assert.equal(g.peer.requests.filter((r) => r.url === '/latest/meta-data/instance-id').length, 0, 'a relayed request reached IMDS');
 });
@@ -55,7 +71,12 @@ test('duplicate or padded token headers are refused', async () => {
   for (const lines of bad) await checkVariants(g, [['/latest/meta-data/instance-id', 'refused']], lines);
   const badTtl = [['21601'], ['0'], ['-1'], ['021600'], ['1e3'], ['60 '], [' 60'], ['60', '60'], ['']];
   for (const values of badTtl) {
-    const answer = await rawGet(g.port, '/latest/api/token', values.map((v) => `${TTL}: ${v}`), { method: 'PUT' });
+    const answer = await rawGet(
+      g.port,
+      '/latest/api/token',
+      values.map((v) => `${TTL}: ${v}`),
+      { method: 'PUT' },
+    );
     assertRefused(answer, `TTL ${JSON.stringify(values)}`, [400]);
   }
   assertRefused(await rawGet(g.port, '/latest/api/token', [], { method: 'PUT' }), 'token PUT without a TTL', [400]);
@@ -76,10 +97,19 @@ test('the IPv6 endpoint Host [fd00:ec2::254] changes nothing', async () => {
   for (const host of ['[fd00:ec2::254]', '[fd00:ec2::254]:80', '[FD00:EC2::254]']) {
     const send = (method: string, target: string, extra: string[] = []) =>
       sendRaw(g.port, [`${method} ${target} HTTP/1.1`, `Host: ${host}`, ...extra, 'Connection: close', '', ''].join('\r\n'));
-    for (const target of ['/latest/meta-data/iam/security-credentials/instance-role', '/latest/user-data', '/latest/meta-data/identity-credentials/ec2/security-credentials/ec2-instance']) {
+    for (const target of [
+      '/latest/meta-data/iam/security-credentials/instance-role',
+      '/latest/user-data',
+      '/latest/meta-data/identity-credentials/ec2/security-credentials/ec2-instance',
+    ]) {
       assertRefused(await send('GET', target), `${host} ${target}`, [403]);
     }
-    await assertSameAsUpstream(g, await send('GET', '/latest/meta-data/instance-id'), '/latest/meta-data/instance-id', `${host} instance-id`);
+    await assertSameAsUpstream(
+      g,
+      await send('GET', '/latest/meta-data/instance-id'),
+      '/latest/meta-data/instance-id',
+      `${host} instance-id`,
+    );
     const put = await send('PUT', '/latest/api/token', [`${TTL}: 30`]);
     assert.equal(put.status, 200, `${host} token PUT`);
   }

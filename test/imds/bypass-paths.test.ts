@@ -4,7 +4,7 @@
  * answers the canonical harmless path, and nothing forbidden reaches the metadata service.
  */
 import { after, before, test } from 'node:test';
-import { type GuardUnderTest, checkVariants, startGuard } from './guard-fixtures.js';
+import { checkVariants, type GuardUnderTest, startGuard } from './guard-fixtures.js';
 
 let g: GuardUnderTest;
 before(async () => {
@@ -166,5 +166,13 @@ test('unexpected methods', async () => {
   for (const method of ['POST', 'DELETE', 'OPTIONS', 'TRACE', 'PATCH', 'PROPFIND']) {
     await checkVariants(g, [['/latest/meta-data/instance-id', R]], [], method);
   }
-  await checkVariants(g, [['/latest/meta-data/instance-id', R], ['/latest/user-data', R]], ['X-aws-ec2-metadata-token-ttl-seconds: 60'], 'PUT');
+  await checkVariants(
+    g,
+    [
+      ['/latest/meta-data/instance-id', R],
+      ['/latest/user-data', R],
+    ],
+    ['X-aws-ec2-metadata-token-ttl-seconds: 60'],
+    'PUT',
+  );
 });

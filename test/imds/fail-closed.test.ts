@@ -52,7 +52,11 @@ test('before the guard is up nothing listens, and its first request is already d
   await starting;
   assert.equal(front.ready?.(), true);
   assertRefused(await rawGet(port, '/latest/meta-data/iam/security-credentials/instance-role'), 'first request', [403]);
-  assert.equal(peer.requests.length, 0, `nothing reached IMDS (a racing connect ${raced ? 'was accepted after' : 'was refused before'} the policy)`);
+  assert.equal(
+    peer.requests.length,
+    0,
+    `nothing reached IMDS (a racing connect ${raced ? 'was accepted after' : 'was refused before'} the policy)`,
+  );
   await front.stop(100);
   assert.equal(await connectable(port), false, 'still listening after stop');
   await peer.close();

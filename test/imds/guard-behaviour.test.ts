@@ -17,11 +17,20 @@ const CREDS = '/latest/meta-data/iam/security-credentials/instance-role';
 test('strict preset: the harmless allow-list and the token endpoint; config rules add and remove; the floor holds', async () => {
   const g = await startGuard({
     preset: 'strict',
-    allow: ['/*/dynamic/instance-identity/document', '/latest/meta-data/iam/security-credentials/*', '/latest/meta-data/identity-credentials/*'],
+    allow: [
+      '/*/dynamic/instance-identity/document',
+      '/latest/meta-data/iam/security-credentials/*',
+      '/latest/meta-data/identity-credentials/*',
+    ],
     deny: ['/latest/meta-data/ami-id'],
   });
   try {
-    for (const path of ['/latest/meta-data/instance-id', '/latest/meta-data/placement/region', '/latest/meta-data/local-ipv4', '/latest/dynamic/instance-identity/document']) {
+    for (const path of [
+      '/latest/meta-data/instance-id',
+      '/latest/meta-data/placement/region',
+      '/latest/meta-data/local-ipv4',
+      '/latest/dynamic/instance-identity/document',
+    ]) {
       await assertSameAsUpstream(g, await rawGet(g.port, path), path, path);
     }
     const denied: [string, string][] = [
@@ -108,8 +117,26 @@ test('one access log line per request, with the deciding rule; metrics by decisi
     assert.equal(lines.length, 4);
     const [put, get, refused, denied] = lines;
     assert.deepEqual(
-      { method: get?.method, target: get?.target, path: get?.path, host: get?.host, ua: get?.ua, remote: get?.remote, status: get?.status, rule: get?.rule },
-      { method: 'GET', target: '/latest/meta-data/instance-id', path: '/latest/meta-data/instance-id', host: '169.254.169.254', ua: 'probe/1.0', remote: '127.0.0.1', status: 200, rule: 'default:allow-rest' },
+      {
+        method: get?.method,
+        target: get?.target,
+        path: get?.path,
+        host: get?.host,
+        ua: get?.ua,
+        remote: get?.remote,
+        status: get?.status,
+        rule: get?.rule,
+      },
+      {
+        method: 'GET',
+        target: '/latest/meta-data/instance-id',
+        path: '/latest/meta-data/instance-id',
+        host: '169.254.169.254',
+        ua: 'probe/1.0',
+        remote: '127.0.0.1',
+        status: 200,
+        rule: 'default:allow-rest',
+      },
     );
     assert.equal(typeof get?.ms, 'number');
     assert.equal(put?.rule, 'default:allow-rest');

@@ -37,7 +37,10 @@ export async function startGuard(imds: Record<string, unknown> = {}, top: Record
 
 /** The guard refused: a 4xx answer of its own (JSON with a catalogue code), never an upstream body. */
 export function assertRefused(answer: RawAnswer, what: string, statuses: readonly number[] = [400, 401, 403]): void {
-  assert.ok(statuses.includes(answer.status), `${what}: expected one of ${statuses.join('/')}, got ${answer.status} ${answer.body.slice(0, 120)}`);
+  assert.ok(
+    statuses.includes(answer.status),
+    `${what}: expected one of ${statuses.join('/')}, got ${answer.status} ${answer.body.slice(0, 120)}`,
+  );
   assert.match(answer.body, /"Code":"SK_[A-Z_]+"/, `${what}: not the guard's own refusal: ${answer.body.slice(0, 120)}`);
   assertNoInstanceSecret(answer.body, what);
 }
@@ -58,7 +61,11 @@ export async function assertSameAsUpstream(g: GuardUnderTest, answer: RawAnswer,
 
 /** Nothing forbidden reached the peer, under any reading a lenient server could give a path. */
 export function assertNothingForbiddenReached(peer: ImdsPeer): void {
-  assert.deepEqual(peer.forbiddenReached().map((r) => `${r.method} ${r.url}`), [], 'forbidden requests reached the metadata service');
+  assert.deepEqual(
+    peer.forbiddenReached().map((r) => `${r.method} ${r.url}`),
+    [],
+    'forbidden requests reached the metadata service',
+  );
   assert.deepEqual(peer.servedForbidden, [], 'the metadata service served a forbidden path');
 }
 

@@ -32,7 +32,10 @@ function config(callers: readonly { cidr: string; service: string }[]): string {
     admin: { listen: '127.0.0.1:0' },
     server: { listeners: ['127.0.0.1:0'] },
     credentials: { sts_endpoint: sts.url },
-    aws_defaults: { region: 'us-east-1', iam_keys: { aws_access_key_id: STS_PEER_BASE_KEY.accessKeyId, aws_secret_access_key: STS_PEER_BASE_KEY.secretAccessKey } },
+    aws_defaults: {
+      region: 'us-east-1',
+      iam_keys: { aws_access_key_id: STS_PEER_BASE_KEY.accessKeyId, aws_secret_access_key: STS_PEER_BASE_KEY.secretAccessKey },
+    },
     services: { web: service(ROLE_WEB), worker: service(ROLE_WORKER) },
     imds: { listen: '127.0.0.1:0', upstream: peer.url, callers },
   });
@@ -57,10 +60,14 @@ after(async () => {
   await sts.close();
 });
 
-const from = (localAddress: string, target: string, lines: string[] = [], method = 'GET') => rawGet(port, target, lines, { localAddress, method });
+const from = (localAddress: string, target: string, lines: string[] = [], method = 'GET') =>
+  rawGet(port, target, lines, { localAddress, method });
 
 test('source-IP mapping: each caller gets its own service, never the instance credentials', async () => {
-  for (const [address, role, service] of [['127.0.0.2', 'web-role', 'web'], ['127.0.0.3', 'worker-role', 'worker']] as const) {
+  for (const [address, role, service] of [
+    ['127.0.0.2', 'web-role', 'web'],
+    ['127.0.0.3', 'worker-role', 'worker'],
+  ] as const) {
     const listing = await from(address, `${CREDS}/`);
     assert.equal(listing.status, 200);
     assert.equal(listing.body, role);
@@ -85,7 +92,8 @@ test('source-IP mapping: each caller gets its own service, never the instance cr
     assert.equal((await from(address, `/2009-04-04/meta-data/iam/security-credentials/${role}`)).status, 200, 'any version prefix');
   }
   // Unmapped callers are refused on the IAM paths; their other paths follow the policy.
-  for (const target of [`${CREDS}/`, `${CREDS}/instance-role`, `${CREDS}/web-role`]) assertRefused(await from('127.0.0.4', target), `unmapped ${target}`, [403]);
+  for (const target of [`${CREDS}/`, `${CREDS}/instance-role`, `${CREDS}/web-role`])
+    assertRefused(await from('127.0.0.4', target), `unmapped ${target}`, [403]);
   assert.equal((await from('127.0.0.4', '/latest/meta-data/instance-id')).status, 200);
   assertNothingForbiddenReached(peer);
   const secrets: string[] = [...Object.values(PEER_INSTANCE_SECRETS)];
@@ -105,13 +113,24 @@ test('source-IP reuse: a token binds the address and the service it mapped to', 
   assertRefused(await from('127.0.0.3', `${CREDS}/worker-role`, [token]), 'token from another address', [401]);
   assertRefused(await from('127.0.0.3', `${CREDS}/web-role`, [token]), 'token from another address, its role', [401]);
   // The address is reassigned to another service (a new container on an old address).
-  assert.equal(await running.reload(config([{ cidr: '127.0.0.2/32', service: 'worker' }, { cidr: '127.0.0.3/32', service: 'web' }])), true);
+  assert.equal(
+    await running.reload(
+      config([
+        { cidr: '127.0.0.2/32', service: 'worker' },
+        { cidr: '127.0.0.3/32', service: 'web' },
+      ]),
+    ),
+    true,
+  );
   assertRefused(await from('127.0.0.2', `${CREDS}/worker-role`, [token]), 'old token after the address was reassigned', [401]);
   assertRefused(await from('127.0.0.2', `${CREDS}/web-role`, [token]), 'old token, old role', [401]);
   const fresh = await from('127.0.0.2', '/latest/api/token', [TTL], 'PUT');
   const worker = await from('127.0.0.2', `${CREDS}/worker-role`, [`X-aws-ec2-metadata-token: ${fresh.body}`]);
   assert.equal(worker.status, 200);
-  assert.equal((JSON.parse(worker.body) as { AccessKeyId: string }).AccessKeyId, (await running.daemon.credentials.get('worker')).accessKeyId);
+  assert.equal(
+    (JSON.parse(worker.body) as { AccessKeyId: string }).AccessKeyId,
+    (await running.daemon.credentials.get('worker')).accessKeyId,
+  );
   // A token the guard never issued is refused too.
   assertRefused(await from('127.0.0.2', `${CREDS}/worker-role`, ['X-aws-ec2-metadata-token: bm90LWlzc3VlZA==']), 'unknown token', [401]);
   assert.equal(await running.reload(config(CALLERS)), true);

@@ -14,7 +14,11 @@ export interface RawAnswer {
 /** Longest a raw exchange may take, in milliseconds. */
 const RAW_TIMEOUT_MS = 5000;
 
-export function sendRaw(port: number, request: string | Buffer, options: { localAddress?: string; head?: boolean } = {}): Promise<RawAnswer> {
+export function sendRaw(
+  port: number,
+  request: string | Buffer,
+  options: { localAddress?: string; head?: boolean } = {},
+): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
     const socket = connect({ port, host: '127.0.0.1', ...(options.localAddress ? { localAddress: options.localAddress } : {}) });
     let data = Buffer.alloc(0);
@@ -59,7 +63,15 @@ export function sendRaw(port: number, request: string | Buffer, options: { local
 }
 
 /** A GET with the given raw target and extra header lines (`Name: value`), Host 169.254.169.254. */
-export function rawGet(port: number, target: string, headerLines: readonly string[] = [], options: { localAddress?: string; method?: string } = {}): Promise<RawAnswer> {
+export function rawGet(
+  port: number,
+  target: string,
+  headerLines: readonly string[] = [],
+  options: { localAddress?: string; method?: string } = {},
+): Promise<RawAnswer> {
   const lines = [`${options.method ?? 'GET'} ${target} HTTP/1.1`, 'Host: 169.254.169.254', ...headerLines, 'Connection: close', '', ''];
-  return sendRaw(port, lines.join('\r\n'), { ...(options.localAddress ? { localAddress: options.localAddress } : {}), head: options.method === 'HEAD' });
+  return sendRaw(port, lines.join('\r\n'), {
+    ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+    head: options.method === 'HEAD',
+  });
 }

@@ -26,7 +26,10 @@ export async function sdkInstanceCredentials(endpoint: string): Promise<AwsCrede
  * InstanceMetadataFetcher (token PUT, role, credentials) through the guard. Resolves with the
  * exported credentials, rejects when the CLI finds none.
  */
-export async function cliInstanceCredentials(endpoint: string, home: string): Promise<{ AccessKeyId: string; SecretAccessKey: string; SessionToken: string }> {
+export async function cliInstanceCredentials(
+  endpoint: string,
+  home: string,
+): Promise<{ AccessKeyId: string; SecretAccessKey: string; SessionToken: string }> {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: home,

@@ -7,7 +7,7 @@
  * and it logs every request so tests can assert what reached it.
  */
 import { randomBytes } from 'node:crypto';
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export const PEER_INSTANCE_ROLE = 'instance-role';
@@ -40,7 +40,19 @@ export const PEER_NOT_FOUND_BODY = `<?xml version="1.0" encoding="iso-8859-1"?>
 
 const MAC = '0e:49:61:0f:c3:11';
 const credentials = (id: string, secret: string, token: string) =>
-  JSON.stringify({ Code: 'Success', LastUpdated: '2026-01-01T00:00:00Z', Type: 'AWS-HMAC', AccessKeyId: id, SecretAccessKey: secret, Token: token, Expiration: '2099-01-01T00:00:00Z' }, null, 2);
+  JSON.stringify(
+    {
+      Code: 'Success',
+      LastUpdated: '2026-01-01T00:00:00Z',
+      Type: 'AWS-HMAC',
+      AccessKeyId: id,
+      SecretAccessKey: secret,
+      Token: token,
+      Expiration: '2099-01-01T00:00:00Z',
+    },
+    null,
+    2,
+  );
 
 /** Leaves of the tree under each version prefix; directories are implied by the paths. */
 const LEAVES: Readonly<Record<string, string>> = {
@@ -53,18 +65,35 @@ const LEAVES: Readonly<Record<string, string>> = {
   'meta-data/placement/availability-zone': 'us-east-1a',
   'meta-data/placement/region': 'us-east-1',
   [`meta-data/network/interfaces/macs/${MAC}/local-ipv4s`]: '10.0.0.12',
-  'meta-data/iam/info': JSON.stringify({ Code: 'Success', InstanceProfileArn: 'arn:aws:iam::123456789012:instance-profile/peer', InstanceProfileId: 'AIPAPEER' }),
-  [`meta-data/iam/security-credentials/${PEER_INSTANCE_ROLE}`]: credentials(PEER_INSTANCE_SECRETS.accessKeyId, PEER_INSTANCE_SECRETS.secretAccessKey, PEER_INSTANCE_SECRETS.token),
-  'meta-data/identity-credentials/ec2/security-credentials/ec2-instance': credentials(PEER_INSTANCE_SECRETS.identityAccessKeyId, PEER_INSTANCE_SECRETS.identitySecret, PEER_INSTANCE_SECRETS.token),
+  'meta-data/iam/info': JSON.stringify({
+    Code: 'Success',
+    InstanceProfileArn: 'arn:aws:iam::123456789012:instance-profile/peer',
+    InstanceProfileId: 'AIPAPEER',
+  }),
+  [`meta-data/iam/security-credentials/${PEER_INSTANCE_ROLE}`]: credentials(
+    PEER_INSTANCE_SECRETS.accessKeyId,
+    PEER_INSTANCE_SECRETS.secretAccessKey,
+    PEER_INSTANCE_SECRETS.token,
+  ),
+  'meta-data/identity-credentials/ec2/security-credentials/ec2-instance': credentials(
+    PEER_INSTANCE_SECRETS.identityAccessKeyId,
+    PEER_INSTANCE_SECRETS.identitySecret,
+    PEER_INSTANCE_SECRETS.token,
+  ),
   'user-data': `#!/bin/sh\nexport DB_PASSWORD=${PEER_INSTANCE_SECRETS.userData}\n`,
-  'dynamic/instance-identity/document': JSON.stringify({ accountId: '123456789012', region: 'us-east-1', instanceId: 'i-0123456789abcdef0' }),
+  'dynamic/instance-identity/document': JSON.stringify({
+    accountId: '123456789012',
+    region: 'us-east-1',
+    instanceId: 'i-0123456789abcdef0',
+  }),
   'dynamic/instance-identity/pkcs7': PEER_INSTANCE_SECRETS.signature,
   'dynamic/instance-identity/signature': PEER_INSTANCE_SECRETS.signature,
   'dynamic/instance-identity/rsa2048': PEER_INSTANCE_SECRETS.signature,
 };
 
 /** Leaves a guard must never let through (after any normalization a lenient server might apply). */
-const FORBIDDEN = /\/(?:meta-data\/iam\/(?:security-credentials|info)|meta-data\/identity-credentials|user-data|dynamic\/instance-identity\/(?:pkcs7|signature|rsa2048))/;
+const FORBIDDEN =
+  /\/(?:meta-data\/iam\/(?:security-credentials|info)|meta-data\/identity-credentials|user-data|dynamic\/instance-identity\/(?:pkcs7|signature|rsa2048))/;
 
 export interface PeerRequest {
   readonly method: string;
@@ -79,7 +108,10 @@ export function lenientReadings(url: string): string[] {
   const readings = new Set<string>();
   let current = url;
   for (let round = 0; round < 4; round++) {
-    const base = current.toLowerCase().replace(/\\/g, '/').replace(/[?#;].*$/, '');
+    const base = current
+      .toLowerCase()
+      .replace(/\\/g, '/')
+      .replace(/[?#;].*$/, '');
     const segments: string[] = [];
     for (const segment of base.split('/')) {
       if (segment === '' || segment === '.') continue;
@@ -143,13 +175,15 @@ export class ImdsPeer {
     return new Promise((resolve) => this.#server.close(() => resolve()));
   }
 
-  #send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  /** Answers and returns true, so handlers can `return this.#send(...)`. */
+  #send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): true {
     const type = status === 200 ? 'text/plain' : 'text/html';
     res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), Server: 'EC2ws', ...headers });
     res.end(body);
+    return true;
   }
 
-  #handle(req: IncomingMessage, res: ServerResponse): void {
+  #handle(req: IncomingMessage, res: ServerResponse): true {
     const url = req.url ?? '/';
     if (this.recording) this.requests.push({ method: req.method ?? '', url, headers: req.rawHeaders, remote: req.socket.remoteAddress });
     if (url === '/latest/api/token') {
@@ -157,12 +191,13 @@ export class ImdsPeer {
       if (req.headers['x-forwarded-for'] !== undefined) return this.#send(res, 403, '');
       const ttlText = req.headers['x-aws-ec2-metadata-token-ttl-seconds'];
       const ttl = Number(ttlText);
-      if (typeof ttlText !== 'string' || !/^\d+$/.test(ttlText) || ttl < PEER_MIN_TTL_SECONDS || ttl > PEER_MAX_TTL_SECONDS) return this.#send(res, 400, '');
+      if (typeof ttlText !== 'string' || !/^\d+$/.test(ttlText) || ttl < PEER_MIN_TTL_SECONDS || ttl > PEER_MAX_TTL_SECONDS)
+        return this.#send(res, 400, '');
       const token = randomBytes(42).toString('base64');
       this.#tokens.set(token, Date.now() + ttl * 1000);
       res.writeHead(200, { 'Content-Type': 'text/plain', 'X-Aws-Ec2-Metadata-Token-Ttl-Seconds': String(ttl), Server: 'EC2ws' });
       res.end(token);
-      return;
+      return true;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return this.#send(res, 405, '');
     const token = req.headers['x-aws-ec2-metadata-token'];
@@ -172,10 +207,10 @@ export class ImdsPeer {
     } else if (this.tokens === 'required') {
       return this.#send(res, 401, '');
     }
-    this.#answerPath(res, url);
+    return this.#answerPath(res, url);
   }
 
-  #answerPath(res: ServerResponse, url: string): void {
+  #answerPath(res: ServerResponse, url: string): true {
     if (url === '/') return this.#send(res, 200, PEER_VERSIONS.join('\n'));
     const match = /^\/([^/]+)(\/.*)?$/.exec(url);
     const version = match?.[1] ?? '';

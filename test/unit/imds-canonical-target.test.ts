@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MAX_TARGET_BYTES, canonicalizeTarget, isVersionSegment } from '../../src/core/imds/canonical-target.js';
+import { canonicalizeTarget, isVersionSegment, MAX_TARGET_BYTES } from '../../src/core/imds/canonical-target.js';
 
 const reason = (raw: string) => {
   const result = canonicalizeTarget(raw);
@@ -15,7 +15,10 @@ test('canonical targets keep case, decode unreserved escapes, and record the tra
   assert.deepEqual(result.segments, ['latest', 'meta-data', 'Instance-id']);
   assert.equal(result.trailingSlash, true);
   assert.equal(reason('/'), 'ok:/');
-  assert.equal(reason('/latest/meta-data/network/interfaces/macs/0e:49:61:0f:c3:11/'), 'ok:/latest/meta-data/network/interfaces/macs/0e:49:61:0f:c3:11/');
+  assert.equal(
+    reason('/latest/meta-data/network/interfaces/macs/0e:49:61:0f:c3:11/'),
+    'ok:/latest/meta-data/network/interfaces/macs/0e:49:61:0f:c3:11/',
+  );
   assert.equal(reason('/latest/meta-data/public-keys/0=my+key,x@y'), 'ok:/latest/meta-data/public-keys/0=my+key,x@y');
 });
 

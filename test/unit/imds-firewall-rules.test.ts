@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { IMDS_IPV4, IMDS_IPV6, formatFirewallCommands, imdsFirewallCommands } from '../../src/core/imds/firewall-rules.js';
+import { formatFirewallCommands, IMDS_IPV4, IMDS_IPV6, imdsFirewallCommands } from '../../src/core/imds/firewall-rules.js';
 
 const run = promisify(execFile);
 
@@ -25,7 +25,8 @@ test('formatted rules are a commented shell script; bad interfaces and ports are
   assert.match(text, /^# block first/m);
   assert.match(text, /--to-destination 127\.0\.0\.1:9000/);
   assert.match(text, /'!' --ctstate/);
-  for (const iface of ['docker0; rm -rf /', 'a'.repeat(16), '', '..', 'eth 0']) assert.throws(() => imdsFirewallCommands({ iface, port: 8169 }));
+  for (const iface of ['docker0; rm -rf /', 'a'.repeat(16), '', '..', 'eth 0'])
+    assert.throws(() => imdsFirewallCommands({ iface, port: 8169 }));
   assert.throws(() => imdsFirewallCommands({ iface: 'docker0', port: 0 }));
 });
 

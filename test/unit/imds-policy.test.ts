@@ -13,7 +13,8 @@ const decide = (policy: ImdsPolicy, raw: string) => {
 
 test('path patterns: * segments, trailing rest, trailing-slash insensitivity, case folding', () => {
   const p = compilePathPattern('/*/meta-data/iam/*');
-  for (const key of ['/latest/meta-data/iam', '/latest/meta-data/iam/', '/1.0/meta-data/iam/info', '/x/meta-data/iam/a/b/c']) assert.equal(p.matches(key), true, key);
+  for (const key of ['/latest/meta-data/iam', '/latest/meta-data/iam/', '/1.0/meta-data/iam/info', '/x/meta-data/iam/a/b/c'])
+    assert.equal(p.matches(key), true, key);
   for (const key of ['/latest/meta-data/iamx', '/meta-data/iam/info', '/a/b/meta-data/iam/info']) assert.equal(p.matches(key), false, key);
   const exact = compilePathPattern('/Latest/Meta-Data/Instance-Id');
   assert.equal(exact.matches('/latest/meta-data/instance-id'), true);
@@ -31,7 +32,8 @@ test('path patterns: * segments, trailing rest, trailing-slash insensitivity, ca
 
 test('path pattern problems', () => {
   for (const bad of ['latest', '/a//b', '/a/../b', '/a/x*y/c', '/a*b', '/a?b', '/a\\b', '']) assert.ok(pathPatternProblem(bad), bad);
-  for (const good of ['/', '/*', '/latest/meta-data/tags/*', '/*/meta-data/placement/region', '/latest/user-data*']) assert.equal(pathPatternProblem(good), undefined, good);
+  for (const good of ['/', '/*', '/latest/meta-data/tags/*', '/*/meta-data/placement/region', '/latest/user-data*'])
+    assert.equal(pathPatternProblem(good), undefined, good);
 });
 
 test('default preset: the seed rules and more, under every version; the rest passes', () => {
@@ -51,10 +53,17 @@ test('default preset: the seed rules and more, under every version; the rest pas
 });
 
 test('strict preset: only the allow-list; config deny wins over everything, config allow never opens the floor', () => {
-  const strict = new ImdsPolicy({ preset: 'strict', allow: ['/latest/meta-data/tags/*', '/*/meta-data/iam/*'], deny: ['/latest/meta-data/placement/*'] });
+  const strict = new ImdsPolicy({
+    preset: 'strict',
+    allow: ['/latest/meta-data/tags/*', '/*/meta-data/iam/*'],
+    deny: ['/latest/meta-data/placement/*'],
+  });
   assert.equal(decide(strict, '/latest/meta-data/instance-id'), 'allow strict:instance-id');
   assert.equal(decide(strict, '/latest/api/token'), 'allow strict:token');
-  assert.equal(decide(strict, '/latest/meta-data/network/interfaces/macs/0e:49:61:0f:c3:11/local-ipv4s'), 'allow strict:network-interfaces');
+  assert.equal(
+    decide(strict, '/latest/meta-data/network/interfaces/macs/0e:49:61:0f:c3:11/local-ipv4s'),
+    'allow strict:network-interfaces',
+  );
   assert.equal(decide(strict, '/latest/meta-data/'), 'deny strict:deny-rest');
   assert.equal(decide(strict, '/latest/meta-data/tags/instance/Name'), 'allow config-allow:/latest/meta-data/tags/*');
   assert.equal(decide(strict, '/latest/meta-data/placement/region'), 'deny config-deny:/latest/meta-data/placement/*');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MAX_HEAD_BYTES, parseRequestHead } from '../../src/imds-guard/request-head.js';
 import { readTokenHeaders } from '../../src/core/imds/token-headers.js';
+import { MAX_HEAD_BYTES, parseRequestHead } from '../../src/imds-guard/request-head.js';
 
 const parse = (text: string) => parseRequestHead(Buffer.from(text, 'latin1'));
 
@@ -57,10 +57,22 @@ test('malformed heads are refused with a reason', () => {
 test('token headers: one value, one optional space, token characters; TTL plain decimal', () => {
   const t = 'x-aws-ec2-metadata-token';
   const ttl = 'x-aws-ec2-metadata-token-ttl-seconds';
-  assert.deepEqual(readTokenHeaders([[t, ' abc=='], [ttl, '60']]), { token: 'abc==', ttlSeconds: 60 });
+  assert.deepEqual(
+    readTokenHeaders([
+      [t, ' abc=='],
+      [ttl, '60'],
+    ]),
+    { token: 'abc==', ttlSeconds: 60 },
+  );
   assert.deepEqual(readTokenHeaders([[t, 'abc']]), { token: 'abc' });
   const problems: [[string, string][], string][] = [
-    [[[t, ' a'], [t, ' a']], 'duplicate'],
+    [
+      [
+        [t, ' a'],
+        [t, ' a'],
+      ],
+      'duplicate',
+    ],
     [[[t, '  a']], 'padded'],
     [[[t, ' a ']], 'padded'],
     [[[t, '\ta']], 'padded'],
@@ -68,7 +80,13 @@ test('token headers: one value, one optional space, token characters; TTL plain 
     [[[t, ' a,b']], 'characters'],
     [[[ttl, ' 021600']], 'padded'],
     [[[ttl, ' 1e3']], 'characters'],
-    [[[ttl, ' 60'], [ttl, ' 60']], 'duplicate'],
+    [
+      [
+        [ttl, ' 60'],
+        [ttl, ' 60'],
+      ],
+      'duplicate',
+    ],
   ];
   for (const [headers, problem] of problems) {
     const result = readTokenHeaders(headers);

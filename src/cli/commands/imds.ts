@@ -20,7 +20,8 @@ interface RulesOptions {
 
 function parsePort(text: string): number {
   const port = Number(text);
-  if (!/^\d{1,5}$/.test(text) || port < 1 || port > 65535) throw new SidekeyError('USAGE', `--port: expected a port from 1 to 65535, got "${text}"`);
+  if (!/^\d{1,5}$/.test(text) || port < 1 || port > 65535)
+    throw new SidekeyError('USAGE', `--port: expected a port from 1 to 65535, got "${text}"`);
   return port;
 }
 
@@ -40,14 +41,17 @@ export function registerImds(program: Command): void {
         process.stdout.write(formatFirewallCommands(commands));
         return;
       }
-      if (process.getuid?.() !== 0) throw new SidekeyError('USAGE', '--apply changes the firewall and needs root; without it the rules are printed');
+      if (process.getuid?.() !== 0)
+        throw new SidekeyError('USAGE', '--apply changes the firewall and needs root; without it the rules are printed');
       for (const command of commands) {
         const [file, ...args] = command.argv as [string, ...string[]];
         process.stdout.write(`+ ${command.argv.join(' ')}\n`);
         try {
           execFileSync(file, args, { stdio: ['ignore', 'inherit', 'inherit'], timeout: APPLY_COMMAND_TIMEOUT_MS });
         } catch (error) {
-          throw new SidekeyError('CHECK_FAILED', `applying stopped at: ${command.argv.join(' ')} (the rules before it are in place)`, { cause: error });
+          throw new SidekeyError('CHECK_FAILED', `applying stopped at: ${command.argv.join(' ')} (the rules before it are in place)`, {
+            cause: error,
+          });
         }
       }
     });

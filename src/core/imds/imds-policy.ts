@@ -6,7 +6,7 @@
  */
 import type { CanonicalTarget } from './canonical-target.js';
 import { CREDENTIAL_FLOOR, IMDS_PRESETS, type ImdsPresetName, type RuleSpec } from './imds-presets.js';
-import { type PathPattern, compilePathPattern } from './path-pattern.js';
+import { compilePathPattern, type PathPattern } from './path-pattern.js';
 
 export interface PolicyDecision {
   readonly effect: 'allow' | 'deny';

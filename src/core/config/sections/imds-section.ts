@@ -1,7 +1,7 @@
 /** The metadata guard's part of the config (issue 4's shape; docs/imds.md documents it). */
 import { MAX_PATTERN_LENGTH, pathPatternProblem } from '../../imds/path-pattern.js';
 import { listenAddress } from '../listen-address.js';
-import { type Infer, arr, bool, int, obj, oneOf, str, withDefault } from '../schema.js';
+import { arr, bool, type Infer, int, obj, oneOf, str, withDefault } from '../schema.js';
 import { cidr, name } from '../validators.js';
 
 export const DEFAULT_IMDS_LISTEN = { kind: 'tcp', host: '127.0.0.1', port: 8169 } as const;
@@ -23,32 +23,39 @@ const pathRule = str({
 
 const caller = obj({ cidr: cidr(), service: name() });
 
-export const imdsSchema = obj({
-  listen: withDefault(listenAddress(), DEFAULT_IMDS_LISTEN),
-  upstream: withDefault(
-    str({ pattern: /^http:\/\/(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/, expected: 'an http URL with no path, such as http://169.254.169.254' }),
-    DEFAULT_IMDS_UPSTREAM,
-  ),
-  preset: withDefault(oneOf(['default', 'strict'] as const), 'default'),
-  allow: withDefault(arr(pathRule, { max: MAX_IMDS_RULES }), []),
-  deny: withDefault(arr(pathRule, { max: MAX_IMDS_RULES }), []),
-  require_token: withDefault(bool(), false),
-  cache_ttl_seconds: withDefault(int({ min: 0, max: MAX_IMDS_CACHE_TTL_SECONDS, unit: 'seconds' }), DEFAULT_IMDS_CACHE_TTL_SECONDS),
-  callers: withDefault(
-    arr(caller, { max: MAX_IMDS_CALLERS }),
-    [],
-  ),
-}, {
-  rules: (v) => {
-    const callers = (v.callers ?? []) as readonly { cidr: string; service: string }[];
-    const seen = new Map<string, number>();
-    const problems: { path?: string; message: string }[] = [];
-    callers.forEach((c, i) => {
-      const previous = seen.get(c.cidr.toLowerCase());
-      if (previous !== undefined) problems.push({ path: `callers[${i}].cidr`, message: `${c.cidr} is already mapped by callers[${previous}]: one block, one service` });
-      else seen.set(c.cidr.toLowerCase(), i);
-    });
-    return problems;
+export const imdsSchema = obj(
+  {
+    listen: withDefault(listenAddress(), DEFAULT_IMDS_LISTEN),
+    upstream: withDefault(
+      str({
+        pattern: /^http:\/\/(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/,
+        expected: 'an http URL with no path, such as http://169.254.169.254',
+      }),
+      DEFAULT_IMDS_UPSTREAM,
+    ),
+    preset: withDefault(oneOf(['default', 'strict'] as const), 'default'),
+    allow: withDefault(arr(pathRule, { max: MAX_IMDS_RULES }), []),
+    deny: withDefault(arr(pathRule, { max: MAX_IMDS_RULES }), []),
+    require_token: withDefault(bool(), false),
+    cache_ttl_seconds: withDefault(int({ min: 0, max: MAX_IMDS_CACHE_TTL_SECONDS, unit: 'seconds' }), DEFAULT_IMDS_CACHE_TTL_SECONDS),
+    callers: withDefault(arr(caller, { max: MAX_IMDS_CALLERS }), []),
   },
-});
+  {
+    rules: (v) => {
+      const callers = (v.callers ?? []) as readonly { cidr: string; service: string }[];
+      const seen = new Map<string, number>();
+      const problems: { path?: string; message: string }[] = [];
+      callers.forEach((c, i) => {
+        const previous = seen.get(c.cidr.toLowerCase());
+        if (previous !== undefined)
+          problems.push({
+            path: `callers[${i}].cidr`,
+            message: `${c.cidr} is already mapped by callers[${previous}]: one block, one service`,
+          });
+        else seen.set(c.cidr.toLowerCase(), i);
+      });
+      return problems;
+    },
+  },
+);
 export type ImdsConfig = Infer<typeof imdsSchema>;
