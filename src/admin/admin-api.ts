@@ -85,7 +85,10 @@ export function createAdminApi(ctx: AdminApiContext) {
         persisted: target ? 'file' : 'memory',
         ...(target
           ? { file: target.file }
-          : { warning: 'the token lives in memory only: put it where the config reads the token, or the old one returns on reload or restart' }),
+          : {
+              warning:
+                'the token lives in memory only: put it where the config reads the token, or the old one returns on reload or restart',
+            }),
       },
     };
   };
@@ -99,7 +102,8 @@ export function createAdminApi(ctx: AdminApiContext) {
     const adminToken = ctx.config().config.admin.token;
     // Compare even when no token is configured or presented, so timing tells nothing.
     const authorized = secretEquals(bearer(req), adminToken ?? '') && adminToken !== undefined;
-    if (adminToken === undefined) return reply(404, { Code: 'NotFound', Message: 'the incident-response API is off: set admin.token in the config' });
+    if (adminToken === undefined)
+      return reply(404, { Code: 'NotFound', Message: 'the incident-response API is off: set admin.token in the config' });
     const forwarded = forwardingHeader(req);
     if (forwarded) return reply(403, { Code: 'ForwardedRefused', Message: `requests relayed by a proxy (${forwarded}) are refused` });
     if (!authorized) {
@@ -116,18 +120,24 @@ export function createAdminApi(ctx: AdminApiContext) {
     const service = parts[1] ? decodeURIComponent(parts[1]) : undefined;
     const action = parts[2] as Action | undefined;
     if (action === undefined) {
-      if (req.method !== 'GET' && req.method !== 'HEAD') return reply(405, { Code: 'MethodNotAllowed', Message: 'use GET' }, { allow: 'GET, HEAD' });
+      if (req.method !== 'GET' && req.method !== 'HEAD')
+        return reply(405, { Code: 'MethodNotAllowed', Message: 'use GET' }, { allow: 'GET, HEAD' });
       const all = credentials.status();
       if (service === undefined) return reply(200, { services: all.map(statusView) });
       const one = all.find((s) => s.service === service);
       return one ? reply(200, statusView(one)) : reply(404, { Code: 'NotFound', Message: `no service named ${service}` });
     }
-    if (!ACTIONS.includes(action) || service === undefined) return reply(404, { Code: 'NotFound', Message: `actions: ${ACTIONS.join(', ')}` });
+    if (!ACTIONS.includes(action) || service === undefined)
+      return reply(404, { Code: 'NotFound', Message: `actions: ${ACTIONS.join(', ')}` });
     if (req.method !== 'POST') return reply(405, { Code: 'MethodNotAllowed', Message: 'use POST' }, { allow: 'POST' });
     const fields = { service, remote: req.socket.remoteAddress };
     if (action === 'rotate-token') {
       const result = rotate(service);
-      audit(logger, 'admin.rotate-token', { ...fields, outcome: result.status === 200 ? 'ok' : 'failed', persisted: result.body.persisted });
+      audit(logger, 'admin.rotate-token', {
+        ...fields,
+        outcome: result.status === 200 ? 'ok' : 'failed',
+        persisted: result.body.persisted,
+      });
       return reply(result.status, result.body);
     }
     const ok = action === 'disable' ? credentials.disable(service) : credentials.enable(service);
@@ -135,7 +145,10 @@ export function createAdminApi(ctx: AdminApiContext) {
     if (!ok) {
       const known = credentials.services().includes(service);
       return known
-        ? reply(409, { Code: 'Conflict', Message: `service ${service} cannot be ${action}d now (enabled: false in the config keeps it off)` })
+        ? reply(409, {
+            Code: 'Conflict',
+            Message: `service ${service} cannot be ${action}d now (enabled: false in the config keeps it off)`,
+          })
         : reply(404, { Code: 'NotFound', Message: `no service named ${service}` });
     }
     const now = credentials.status().find((s) => s.service === service);

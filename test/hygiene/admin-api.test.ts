@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { randomToken } from '../../src/core/crypto/random-token.js';
-import { ROLE_WEB, ROLE_WORKER, TOKEN_WEB, daemonConfig, getCredentials, httpRequest, waitFor } from '../credential-endpoint/fixtures.js';
+import { daemonConfig, getCredentials, httpRequest, ROLE_WEB, ROLE_WORKER, TOKEN_WEB, waitFor } from '../credential-endpoint/fixtures.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
 import { assertNoSecrets } from '../helpers/log-capture.js';
 import { StsPeer } from '../peers/sts-peer.js';
@@ -49,7 +49,11 @@ const call = (path: string, method = 'GET', token: string | null = ADMIN_TOKEN, 
   httpRequest(`${admin}${path}`, { ...(token === null ? {} : { authorization: `Bearer ${token}` }), ...headers }, method);
 
 test('every call needs the admin token: 401 without it, with a wrong one, or without the Bearer scheme', async () => {
-  for (const [token, headers] of [[null, {}], [randomToken(), {}], [null, { authorization: ADMIN_TOKEN }]] as const) {
+  for (const [token, headers] of [
+    [null, {}],
+    [randomToken(), {}],
+    [null, { authorization: ADMIN_TOKEN }],
+  ] as const) {
     const answer = await call('/admin/services', 'GET', token, headers);
     assert.equal(answer.status, 401, `${JSON.stringify(headers)} ${token === null ? 'no token' : 'a wrong token'}: ${answer.text}`);
     assert.equal(answer.headers['www-authenticate'], 'Bearer');

@@ -71,7 +71,9 @@ describe('tokens', () => {
     const list = await findings(CLEAN.replace('${fromFile:/run/secrets/web-app-token}', literal));
     assert.deepEqual(ids(list), ['secret-inline']);
     assert.ok(!JSON.stringify(list).includes(literal));
-    const pg = plus(`postgres:\n  targets:\n    db:\n      host: db.internal\n      user: app\n      auth: { password: hunter2-literal }\n`);
+    const pg = plus(
+      `postgres:\n  targets:\n    db:\n      host: db.internal\n      user: app\n      auth: { password: hunter2-literal }\n`,
+    );
     assert.deepEqual(
       withId(await findings(pg), 'secret-inline').map((f) => f.path),
       ['postgres.targets.db.auth.password'],
@@ -108,7 +110,10 @@ describe('listeners', () => {
     assert.deepEqual(ids(all), ['listener-exposed']);
     assert.equal(all[0]?.path, 'server.listeners[0]');
     const adminLan = await findings(CLEAN.replace('admin:\n', 'admin:\n  listen: 10.0.0.5:9090\n'));
-    assert.deepEqual(adminLan.map((f) => `${f.id} ${f.path}`), ['listener-exposed admin.listen']);
+    assert.deepEqual(
+      adminLan.map((f) => `${f.id} ${f.path}`),
+      ['listener-exposed admin.listen'],
+    );
     assert.deepEqual(await findings(plus('server:\n  listeners: ["127.0.0.1:1338", "unix:/run/sidekey/creds.sock"]\n')), []);
   });
 
@@ -120,7 +125,8 @@ describe('listeners', () => {
 });
 
 describe('postgres', () => {
-  const target = (tls: string) => plus(`postgres:\n  targets:\n    db:\n      host: db.internal\n      user: app\n      tls: { mode: ${tls} }\n`);
+  const target = (tls: string) =>
+    plus(`postgres:\n  targets:\n    db:\n      host: db.internal\n      user: app\n      tls: { mode: ${tls} }\n`);
   test('pg-tls-unverified: require and verify-ca fail, verify-full passes', async () => {
     for (const mode of ['require', 'verify-ca']) {
       const list = await findings(target(mode));
@@ -143,8 +149,14 @@ describe('metadata guard', () => {
     assert.deepEqual(ids(await findings(allow(['/latest/user-data']))), ['imds-user-data-allowed']);
     assert.deepEqual(ids(await findings(allow(['/2021-07-15/user-data/*']))), ['imds-user-data-allowed']);
     assert.deepEqual(ids(await findings(allow(['/latest/meta-data/iam/*']))), ['imds-credentials-allowed']);
-    assert.deepEqual(ids(await findings(allow(['/*'])).then((l) => l.sort((a, b) => a.id.localeCompare(b.id)))), ['imds-credentials-allowed', 'imds-user-data-allowed']);
-    assert.deepEqual(await findings(allow(['/latest/meta-data/instance-id', '/latest/meta-data/placement/*', '/latest/meta-data/iam/info'])), []);
+    assert.deepEqual(ids(await findings(allow(['/*'])).then((l) => l.sort((a, b) => a.id.localeCompare(b.id)))), [
+      'imds-credentials-allowed',
+      'imds-user-data-allowed',
+    ]);
+    assert.deepEqual(
+      await findings(allow(['/latest/meta-data/instance-id', '/latest/meta-data/placement/*', '/latest/meta-data/iam/info'])),
+      [],
+    );
   });
 });
 
@@ -160,7 +172,9 @@ describe('process and credentials', () => {
 
   test('long-lived-credentials: access keys in the config or the environment, not with a session token', async () => {
     const keys = (extra: string) =>
-      plus(`aws_defaults:\n  iam_keys:\n    aws_access_key_id: \${fromFile:/run/secrets/key-id}\n    aws_secret_access_key: \${fromFile:/run/secrets/key-secret}\n${extra}`);
+      plus(
+        `aws_defaults:\n  iam_keys:\n    aws_access_key_id: \${fromFile:/run/secrets/key-id}\n    aws_secret_access_key: \${fromFile:/run/secrets/key-secret}\n${extra}`,
+      );
     const list = await findings(keys(''));
     assert.deepEqual(ids(list), ['long-lived-credentials']);
     assert.equal(list[0]?.path, 'aws_defaults.iam_keys');
@@ -172,9 +186,15 @@ describe('process and credentials', () => {
 
   test('session-too-short: 900 s sessions, a 600 s refresh buffer, or a session no longer than the buffer', async () => {
     const role = (extra: string) => CLEAN.replace(`assumed_role: { RoleArn: ${ROLE} }`, `assumed_role: { RoleArn: ${ROLE}${extra} }`);
-    assert.deepEqual((await findings(role(', DurationSeconds: 900'))).map((f) => `${f.id} ${f.path}`), ['session-too-short services.web-app.assumed_role.DurationSeconds']);
+    assert.deepEqual(
+      (await findings(role(', DurationSeconds: 900'))).map((f) => `${f.id} ${f.path}`),
+      ['session-too-short services.web-app.assumed_role.DurationSeconds'],
+    );
     assert.deepEqual(ids(await findings(role(', DurationSeconds: 1800'))), ['session-too-short']);
-    assert.deepEqual((await findings(plus('credentials:\n  refresh_buffer_seconds: 600\n'))).map((f) => f.path), ['credentials.refresh_buffer_seconds']);
+    assert.deepEqual(
+      (await findings(plus('credentials:\n  refresh_buffer_seconds: 600\n'))).map((f) => f.path),
+      ['credentials.refresh_buffer_seconds'],
+    );
     assert.deepEqual(await findings(role(', DurationSeconds: 3600')), []);
   });
 });

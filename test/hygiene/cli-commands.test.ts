@@ -1,8 +1,8 @@
 /** `sidekey check`, `policy` and `setup --template` as a user runs them (the built CLI, a child process). */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { materialize, materializeExample } from './example-config.js';
 
@@ -22,13 +22,18 @@ function sidekey(args: string[]): Promise<{ code: number | null; stdout: string;
 
 test('sidekey check: exit 1 on a failure, JSON with ids, and no secret printed', async () => {
   const literal = 'web-app-secure-token-2025-abc123def456';
-  const m = materialize(`services:\n  web-app:\n    auth_token: ${literal}\n    assumed_role: { RoleArn: arn:aws:iam::123456789012:role/Web }\nserver:\n  listeners: ["0.0.0.0:1338"]\n`);
+  const m = materialize(
+    `services:\n  web-app:\n    auth_token: ${literal}\n    assumed_role: { RoleArn: arn:aws:iam::123456789012:role/Web }\nserver:\n  listeners: ["0.0.0.0:1338"]\n`,
+  );
   try {
     const json = await sidekey(['check', '--config', m.file, '--format', 'json', '--offline']);
     assert.equal(json.code, 1, json.stderr);
     const report = JSON.parse(json.stdout) as { summary: { fail: number }; findings: { id: string }[] };
     // running-as-root depends on who runs the tests, so it is left out of the comparison.
-    assert.deepEqual(new Set(report.findings.map((f) => f.id).filter((id) => id !== 'running-as-root')), new Set(['token-weak', 'secret-inline', 'listener-exposed', 'imds-guard-absent', 'admin-api-off']));
+    assert.deepEqual(
+      new Set(report.findings.map((f) => f.id).filter((id) => id !== 'running-as-root')),
+      new Set(['token-weak', 'secret-inline', 'listener-exposed', 'imds-guard-absent', 'admin-api-off']),
+    );
     assert.ok(!json.stdout.includes(literal));
     const text = await sidekey(['check', '--config', m.file, '--offline']);
     assert.equal(text.code, 1);

@@ -5,10 +5,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parse } from 'yaml';
-import { randomToken } from '../../src/core/crypto/random-token.js';
 import { formatListenAddress } from '../../src/core/config/listen-address.js';
 import { DEFAULT_ADMIN_LISTEN } from '../../src/core/config/sections/admin-section.js';
 import { DEFAULT_ENDPOINT_PORT, endpointListeners } from '../../src/core/config/sections/credentials-section.js';
+import { randomToken } from '../../src/core/crypto/random-token.js';
 import { SIDEKEY_UID } from '../../src/core/hygiene/check-process.js';
 import { runChecks } from '../../src/core/hygiene/run-checks.js';
 import { materialize, readRepoFile } from './example-config.js';
@@ -59,9 +59,15 @@ test('Dockerfile: multi-stage, small base, user 1338, state volume, health check
   assert.match(froms[0]?.args ?? '', /^node:20-bookworm-slim AS build$/);
   assert.match(froms.at(-1)?.args ?? '', /distroless\/nodejs20|slim/);
   const runtime = lines.slice(lines.lastIndexOf(froms.at(-1) as { op: string; args: string }));
-  assert.deepEqual(runtime.filter((l) => l.op === 'USER').map((l) => l.args), [USER]);
+  assert.deepEqual(
+    runtime.filter((l) => l.op === 'USER').map((l) => l.args),
+    [USER],
+  );
   assert.ok(runtime.some((l) => l.op === 'VOLUME' && l.args.includes(`"${STATE}"`)));
-  assert.ok(runtime.some((l) => l.op === 'COPY' && l.args.includes(`--chown=${USER}`) && l.args.endsWith(STATE)), 'the state dir belongs to 1338');
+  assert.ok(
+    runtime.some((l) => l.op === 'COPY' && l.args.includes(`--chown=${USER}`) && l.args.endsWith(STATE)),
+    'the state dir belongs to 1338',
+  );
   const health = runtime.find((l) => l.op === 'HEALTHCHECK');
   assert.ok(health?.args.includes(HEALTH), `HEALTHCHECK must hit ${HEALTH}`);
   const entry = JSON.parse(runtime.find((l) => l.op === 'ENTRYPOINT')?.args ?? '[]') as string[];
@@ -72,7 +78,10 @@ test('Dockerfile: multi-stage, small base, user 1338, state volume, health check
 });
 
 test('docker-compose.yml: the app shares sidekey network namespace; both hardened; secrets as files', () => {
-  const compose = parse(readRepoFile('deploy/docker-compose.yml')) as { services: Record<string, Record<string, unknown>>; secrets: Record<string, { file: string }> };
+  const compose = parse(readRepoFile('deploy/docker-compose.yml')) as {
+    services: Record<string, Record<string, unknown>>;
+    secrets: Record<string, { file: string }>;
+  };
   const sidekey = compose.services.sidekey as Record<string, unknown>;
   const app = compose.services.app as Record<string, unknown>;
   for (const service of [sidekey, app]) {
@@ -89,11 +98,15 @@ test('docker-compose.yml: the app shares sidekey network namespace; both hardene
   const env = app.environment as Record<string, string>;
   assert.equal(env.AWS_CONTAINER_CREDENTIALS_FULL_URI, FULL_URI);
   assert.equal(env.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, `/run/secrets/${(app.secrets as string[])[0]}`);
-  for (const name of [...(sidekey.secrets as string[]), ...(app.secrets as string[])]) assert.ok(compose.secrets[name]?.file, `secret ${name} is a file`);
+  for (const name of [...(sidekey.secrets as string[]), ...(app.secrets as string[])])
+    assert.ok(compose.secrets[name]?.file, `secret ${name} is a file`);
 });
 
 test('ecs-task-definition.json: sidekey sidecar, HEALTHY dependency, tokens through secrets matching sidekey-ecs.yaml', () => {
-  const task = JSON.parse(readRepoFile('deploy/ecs-task-definition.json')) as { networkMode: string; containerDefinitions: Record<string, any>[] };
+  const task = JSON.parse(readRepoFile('deploy/ecs-task-definition.json')) as {
+    networkMode: string;
+    containerDefinitions: Record<string, any>[];
+  };
   assert.equal(task.networkMode, 'awsvpc', 'containers of the task share 127.0.0.1');
   const [sidekey, app] = ['sidekey', 'app'].map((n) => task.containerDefinitions.find((c) => c.name === n) as Record<string, any>);
   assert.ok(sidekey && app);
@@ -101,7 +114,10 @@ test('ecs-task-definition.json: sidekey sidecar, HEALTHY dependency, tokens thro
   assert.equal(sidekey.readonlyRootFilesystem, true);
   assert.deepEqual(sidekey.linuxParameters.capabilities.drop, ['ALL']);
   assert.ok(sidekey.healthCheck.command.join(' ').includes(HEALTH));
-  assert.deepEqual(sidekey.mountPoints.map((m: { containerPath: string }) => m.containerPath), [STATE]);
+  assert.deepEqual(
+    sidekey.mountPoints.map((m: { containerPath: string }) => m.containerPath),
+    [STATE],
+  );
   assert.deepEqual(sidekey.command, ['serve', '--config', '/etc/sidekey/sidekey-ecs.yaml']);
   const ecsConfig = readRepoFile('deploy/sidekey-ecs.yaml');
   const envRefs = [...ecsConfig.matchAll(/\$\{fromEnv:(\w+)\}/g)].map((m) => m[1]).sort();
@@ -109,11 +125,17 @@ test('ecs-task-definition.json: sidekey sidecar, HEALTHY dependency, tokens thro
   assert.deepEqual(app.dependsOn, [{ containerName: 'sidekey', condition: 'HEALTHY' }]);
   assert.equal(app.environment.find((e: { name: string }) => e.name === 'AWS_CONTAINER_CREDENTIALS_FULL_URI').value, FULL_URI);
   const appToken = app.secrets.find((s: { name: string }) => s.name === 'AWS_CONTAINER_AUTHORIZATION_TOKEN').valueFrom;
-  assert.equal(appToken, sidekey.secrets.find((s: { name: string }) => s.name === 'SIDEKEY_APP_TOKEN').valueFrom, 'the app presents the token sidekey expects');
+  assert.equal(
+    appToken,
+    sidekey.secrets.find((s: { name: string }) => s.name === 'SIDEKEY_APP_TOKEN').valueFrom,
+    'the app presents the token sidekey expects',
+  );
 });
 
 test('deploy/sidekey-ecs.yaml loads with its environment and has no failing check', async () => {
-  const m = materialize(readRepoFile('deploy/sidekey-ecs.yaml'), { env: { SIDEKEY_APP_TOKEN: randomToken(), SIDEKEY_ADMIN_TOKEN: randomToken() } });
+  const m = materialize(readRepoFile('deploy/sidekey-ecs.yaml'), {
+    env: { SIDEKEY_APP_TOKEN: randomToken(), SIDEKEY_ADMIN_TOKEN: randomToken() },
+  });
   try {
     assert.deepEqual(m.loaded.config.admin.listen, DEFAULT_ADMIN_LISTEN);
     const failures = (await runChecks(m.loaded, { env: {}, uid: SIDEKEY_UID, online: false })).filter((f) => f.severity === 'fail');

@@ -6,8 +6,8 @@
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { randomToken } from '../../src/core/crypto/random-token.js';
 import { type LoadedConfig, parseConfig } from '../../src/core/config/load-config.js';
+import { randomToken } from '../../src/core/crypto/random-token.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 /** The repository root (tests run from .build/<name>/test/hygiene or dist/test/hygiene). */
@@ -49,7 +49,8 @@ export function materialize(yaml: string, options: MaterializeOptions = {}): Mat
   mkdirSync(secrets, { mode: 0o700 });
   const text = yaml.replaceAll('/run/secrets/', `${secrets}/`).replaceAll('/var/lib/sidekey/', `${dir.path}/state/`);
   const names = new Set<string>();
-  for (const match of text.matchAll(new RegExp(`${secrets.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/([\\w.-]+)`, 'g'))) names.add(match[1] as string);
+  for (const match of text.matchAll(new RegExp(`${secrets.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/([\\w.-]+)`, 'g')))
+    names.add(match[1] as string);
   for (const name of names) {
     const file = join(secrets, name);
     writeFileSync(file, `${options.files?.[name] ?? randomToken()}\n`, { mode: 0o600 });

@@ -34,7 +34,8 @@ function assertNoWildcards(set: PolicySet): void {
     assert.equal(new Set(sids).size, sids.length, `${p.name}: Sids are unique`);
     for (const s of p.document.Statement) {
       assert.equal(s.Effect, 'Allow');
-      for (const action of s.Action) assert.match(action, /^[a-z0-9-]+:[A-Za-z]+$/, `${p.name}/${s.Sid}: action ${action} names one action`);
+      for (const action of s.Action)
+        assert.match(action, /^[a-z0-9-]+:[A-Za-z]+$/, `${p.name}/${s.Sid}: action ${action} names one action`);
       for (const resource of s.Resource) assert.ok(!resource.includes('*'), `${p.name}/${s.Sid}: resource ${resource} has a wildcard`);
     }
   }
@@ -43,7 +44,10 @@ function assertNoWildcards(set: PolicySet): void {
 test('examples/sidekey.yaml: the daemon may only assume the two service roles', () => {
   const set = policiesOf('sidekey.yaml');
   assertNoWildcards(set);
-  assert.deepEqual(set.policies.map((p) => p.name), ['sidekey-daemon']);
+  assert.deepEqual(
+    set.policies.map((p) => p.name),
+    ['sidekey-daemon'],
+  );
   assert.deepEqual(policy(set, 'sidekey-daemon').document.Statement, [
     {
       Sid: 'AssumeServiceRoles',
@@ -57,15 +61,34 @@ test('examples/sidekey.yaml: the daemon may only assume the two service roles', 
 test('examples/aws-backends.yaml: daemon statements, one by one', () => {
   const set = policiesOf('aws-backends.yaml');
   assertNoWildcards(set);
-  assert.deepEqual(set.policies.map((p) => p.name), ['sidekey-daemon', 'sidekey-service-reports-rds', 'sidekey-secrets-admin-cryptex', 'sidekey-secrets-fetch-cryptex']);
+  assert.deepEqual(
+    set.policies.map((p) => p.name),
+    ['sidekey-daemon', 'sidekey-service-reports-rds', 'sidekey-secrets-admin-cryptex', 'sidekey-secrets-fetch-cryptex'],
+  );
   const daemon = policy(set, 'sidekey-daemon');
-  assert.deepEqual([...bySid(daemon).keys()], ['AssumeServiceRoles', 'TagServiceSessions', 'SetServiceSourceIdentity', 'ConnectAsDatabaseUsers', 'WriteSecretsWithKms', 'WriteSecretsTable', 'ListSecretNames']);
-  assert.deepEqual(statement(daemon, 'AssumeServiceRoles').Resource, ['arn:aws:iam::123456789012:role/BillingRole', 'arn:aws:iam::123456789012:role/ReportsRole']);
+  assert.deepEqual(
+    [...bySid(daemon).keys()],
+    [
+      'AssumeServiceRoles',
+      'TagServiceSessions',
+      'SetServiceSourceIdentity',
+      'ConnectAsDatabaseUsers',
+      'WriteSecretsWithKms',
+      'WriteSecretsTable',
+      'ListSecretNames',
+    ],
+  );
+  assert.deepEqual(statement(daemon, 'AssumeServiceRoles').Resource, [
+    'arn:aws:iam::123456789012:role/BillingRole',
+    'arn:aws:iam::123456789012:role/ReportsRole',
+  ]);
   // Only the role whose sessions carry tags / a source identity gets those actions.
   assert.deepEqual(statement(daemon, 'TagServiceSessions').Resource, ['arn:aws:iam::123456789012:role/BillingRole']);
   assert.deepEqual(statement(daemon, 'SetServiceSourceIdentity').Resource, ['arn:aws:iam::123456789012:role/BillingRole']);
   // orders is signed by the base credentials; reporting by the reports role (its own document).
-  assert.deepEqual(statement(daemon, 'ConnectAsDatabaseUsers').Resource, ['arn:aws:rds-db:us-east-1:<ACCOUNT_ID>:dbuser:<DBI_RESOURCE_ID_OF_ORDERS>/app_user']);
+  assert.deepEqual(statement(daemon, 'ConnectAsDatabaseUsers').Resource, [
+    'arn:aws:rds-db:us-east-1:<ACCOUNT_ID>:dbuser:<DBI_RESOURCE_ID_OF_ORDERS>/app_user',
+  ]);
   const kms = statement(daemon, 'WriteSecretsWithKms');
   assert.deepEqual(kms.Action, ['kms:Decrypt', 'kms:GenerateDataKey']);
   assert.deepEqual(kms.Resource, ['arn:aws:kms:us-east-1:<ACCOUNT_ID>:key/<KEY_ID_OF_SIDEKEY_CRYPTEX>']);
@@ -87,22 +110,35 @@ test('examples/aws-backends.yaml: service, secrets admin and fetch documents', (
   const set = policiesOf('aws-backends.yaml');
   const rds = policy(set, 'sidekey-service-reports-rds');
   assert.equal(rds.attachTo, 'arn:aws:iam::123456789012:role/ReportsRole');
-  assert.deepEqual(statement(rds, 'ConnectAsDatabaseUsers').Resource, ['arn:aws:rds-db:us-east-1:<ACCOUNT_ID>:dbuser:<DBI_RESOURCE_ID_OF_REPORTING>/reporter']);
+  assert.deepEqual(statement(rds, 'ConnectAsDatabaseUsers').Resource, [
+    'arn:aws:rds-db:us-east-1:<ACCOUNT_ID>:dbuser:<DBI_RESOURCE_ID_OF_REPORTING>/reporter',
+  ]);
   const admin = policy(set, 'sidekey-secrets-admin-cryptex');
   assert.deepEqual([...bySid(admin).keys()], ['WriteSecretsWithKms', 'WriteSecretsTable', 'ListSecretNames']);
   const fetch = policy(set, 'sidekey-secrets-fetch-cryptex');
   assert.deepEqual([...bySid(fetch).keys()], ['ReadSecretsWithKms', 'ReadSecretsTable']);
   assert.deepEqual(statement(fetch, 'ReadSecretsWithKms').Action, ['kms:Decrypt'], 'the fetch role never gets data keys');
   assert.deepEqual(statement(fetch, 'ReadSecretsTable').Action, ['dynamodb:GetItem', 'dynamodb:Query']);
-  assert.deepEqual(statement(fetch, 'ReadSecretsTable').Condition, { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['cryptex/*'] } });
+  assert.deepEqual(statement(fetch, 'ReadSecretsTable').Condition, {
+    'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['cryptex/*'] },
+  });
 });
 
 test('every placeholder left in a document is explained in the notes; --account-id fills the account', () => {
   const set = policiesOf('aws-backends.yaml');
   const text = JSON.stringify(set.policies);
   const placeholders = new Set(text.match(new RegExp(PLACEHOLDER.source, 'g')));
-  assert.deepEqual([...placeholders].sort(), ['<ACCOUNT_ID>', '<DBI_RESOURCE_ID_OF_ORDERS>', '<DBI_RESOURCE_ID_OF_REPORTING>', '<KEY_ID_OF_SIDEKEY_CRYPTEX>']);
-  for (const placeholder of placeholders) assert.ok(set.notes.some((n) => n.startsWith(placeholder)), `no note explains ${placeholder}`);
+  assert.deepEqual([...placeholders].sort(), [
+    '<ACCOUNT_ID>',
+    '<DBI_RESOURCE_ID_OF_ORDERS>',
+    '<DBI_RESOURCE_ID_OF_REPORTING>',
+    '<KEY_ID_OF_SIDEKEY_CRYPTEX>',
+  ]);
+  for (const placeholder of placeholders)
+    assert.ok(
+      set.notes.some((n) => n.startsWith(placeholder)),
+      `no note explains ${placeholder}`,
+    );
   const filled = policiesOf('aws-backends.yaml', { accountId: '210987654321' });
   assert.ok(!JSON.stringify(filled.policies).includes('<ACCOUNT_ID>'));
   assert.ok(JSON.stringify(filled.policies).includes('arn:aws:dynamodb:us-east-1:210987654321:table/sidekey-cryptex-secrets'));

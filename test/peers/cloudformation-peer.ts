@@ -75,7 +75,8 @@ export class CloudFormationPeer {
     } catch (error) {
       throw new QueryError(400, 'ValidationError', `Template format error: ${String(error)}`);
     }
-    if (!template || typeof template !== 'object' || !template.Resources) throw new QueryError(400, 'ValidationError', 'Template format error: At least one Resources member must be defined.');
+    if (!template || typeof template !== 'object' || !template.Resources)
+      throw new QueryError(400, 'ValidationError', 'Template format error: At least one Resources member must be defined.');
     return template;
   }
 
@@ -114,7 +115,8 @@ export class CloudFormationPeer {
 
   #create(p: URLSearchParams): string {
     const name = p.get('StackName') ?? '';
-    if ([...this.stacks.values()].some((s) => s.name === name)) throw new QueryError(400, 'AlreadyExistsException', `Stack [${name}] already exists`);
+    if ([...this.stacks.values()].some((s) => s.name === name))
+      throw new QueryError(400, 'AlreadyExistsException', `Stack [${name}] already exists`);
     const body = p.get('TemplateBody') ?? '';
     const stack: PeerStack = {
       id: `arn:aws:cloudformation:us-east-1:123456789012:stack/${name}/${randomUUID()}`,
@@ -147,11 +149,12 @@ export class CloudFormationPeer {
   #describe(p: URLSearchParams): string {
     const stack = this.#find(p.get('StackName'));
     stack.pending.shift()?.();
-    const outputs = stack.status.endsWith('_COMPLETE') && !stack.status.includes('ROLLBACK')
-      ? Object.keys((stack.template.Outputs as Record<string, unknown>) ?? {})
-          .map((key) => `<member><OutputKey>${key}</OutputKey><OutputValue>${xmlEscape(`peer-value-of-${key}`)}</OutputValue></member>`)
-          .join('')
-      : '';
+    const outputs =
+      stack.status.endsWith('_COMPLETE') && !stack.status.includes('ROLLBACK')
+        ? Object.keys((stack.template.Outputs as Record<string, unknown>) ?? {})
+            .map((key) => `<member><OutputKey>${key}</OutputKey><OutputValue>${xmlEscape(`peer-value-of-${key}`)}</OutputValue></member>`)
+            .join('')
+        : '';
     return `<Stacks><member><StackId>${xmlEscape(stack.id)}</StackId><StackName>${xmlEscape(stack.name)}</StackName><StackStatus>${stack.status}</StackStatus><CreationTime>${iso(new Date())}</CreationTime><Outputs>${outputs}</Outputs></member></Stacks>`;
   }
 

@@ -19,12 +19,19 @@ export function createIamPeer(keys: readonly IamPeerKey[], options: { deny?: boo
       ListAccessKeys: (params, caller) => {
         const me = keys.find((k) => k.accessKeyId === caller.accessKeyId) as IamPeerKey;
         if (options.deny) {
-          throw new QueryError(403, 'AccessDenied', `User: arn:aws:iam::123456789012:user/${me.userName} is not authorized to perform: iam:ListAccessKeys`);
+          throw new QueryError(
+            403,
+            'AccessDenied',
+            `User: arn:aws:iam::123456789012:user/${me.userName} is not authorized to perform: iam:ListAccessKeys`,
+          );
         }
         const user = params.get('UserName') ?? me.userName;
         const members = keys
           .filter((k) => k.userName === user)
-          .map((k) => `<member><UserName>${xmlEscape(k.userName)}</UserName><AccessKeyId>${k.accessKeyId}</AccessKeyId><Status>Active</Status><CreateDate>${isoSeconds(k.created)}</CreateDate></member>`)
+          .map(
+            (k) =>
+              `<member><UserName>${xmlEscape(k.userName)}</UserName><AccessKeyId>${k.accessKeyId}</AccessKeyId><Status>Active</Status><CreateDate>${isoSeconds(k.created)}</CreateDate></member>`,
+          )
           .join('');
         return `<AccessKeyMetadata>${members}</AccessKeyMetadata><IsTruncated>false</IsTruncated>`;
       },

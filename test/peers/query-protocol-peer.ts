@@ -4,7 +4,7 @@
  * handler sees it. Errors use the `ErrorResponse` shape the SDK parses.
  */
 import { randomUUID } from 'node:crypto';
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type KnownKey, verifyRequest } from './sigv4-verifier.js';
 
@@ -73,14 +73,18 @@ export class QueryProtocolPeer {
       chunks.push(chunk as Buffer);
     }
     const body = Buffer.concat(chunks);
-    const verified = verifyRequest({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body }, { keys: this.#keys, service: this.options.service });
+    const verified = verifyRequest(
+      { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body },
+      { keys: this.#keys, service: this.options.service },
+    );
     if (!verified.ok) {
       this.refusedSignatures++;
       return this.#error(res, new QueryError(403, verified.code, verified.message));
     }
     const params = new URLSearchParams(body.toString('utf8'));
     const action = params.get('Action') ?? '';
-    if (params.get('Version') !== this.options.version) return this.#error(res, new QueryError(400, 'InvalidParameterValue', `Version must be ${this.options.version}`));
+    if (params.get('Version') !== this.options.version)
+      return this.#error(res, new QueryError(400, 'InvalidParameterValue', `Version must be ${this.options.version}`));
     const handler = this.options.actions[action];
     if (!handler) return this.#error(res, new QueryError(400, 'InvalidAction', `Could not find operation ${action}`));
     this.calls.push({ action, params });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { randomToken } from '../../src/core/crypto/random-token.js';
-import { MIN_TOKEN_ENTROPY_BITS, estimatedEntropyBits, tokenWeakness } from '../../src/core/hygiene/token-weakness.js';
+import { estimatedEntropyBits, MIN_TOKEN_ENTROPY_BITS, tokenWeakness } from '../../src/core/hygiene/token-weakness.js';
 
 /** Samples per generator: enough to catch a threshold that rejects real random tokens now and then. */
 const SAMPLES = 2000;

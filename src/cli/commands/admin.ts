@@ -5,10 +5,10 @@
  */
 import { statSync } from 'node:fs';
 import type { Command } from 'commander';
+import { writeTokenFile } from '../../admin/write-token-file.js';
+import { nameProblem } from '../../core/config/validators.js';
 import { SidekeyError } from '../../core/errors.js';
 import { readTokenFile } from '../../core/hygiene/secret-values.js';
-import { nameProblem } from '../../core/config/validators.js';
-import { writeTokenFile } from '../../admin/write-token-file.js';
 
 /** The admin listener's default address. */
 export const DEFAULT_ADMIN_ENDPOINT = 'http://127.0.0.1:9090';
@@ -55,10 +55,17 @@ async function call(flags: AdminFlags, method: 'GET' | 'POST', path: string): Pr
     });
   } catch (error) {
     if (error instanceof SidekeyError) throw error;
-    throw new SidekeyError('UPSTREAM_FAILED', `cannot reach the admin API at ${url.origin}: ${(error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message}`);
+    throw new SidekeyError(
+      'UPSTREAM_FAILED',
+      `cannot reach the admin API at ${url.origin}: ${(error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message}`,
+    );
   }
   const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
-  if (!response.ok) throw new SidekeyError('UPSTREAM_FAILED', `${method} ${url.pathname}: ${response.status} ${String(body.Message ?? body.Code ?? response.statusText)}`);
+  if (!response.ok)
+    throw new SidekeyError(
+      'UPSTREAM_FAILED',
+      `${method} ${url.pathname}: ${response.status} ${String(body.Message ?? body.Code ?? response.statusText)}`,
+    );
   return body;
 }
 
@@ -70,25 +77,37 @@ export function registerAdmin(program: Command): void {
       .option('--token-file <file>', 'file holding the admin token')
       .option('--service <name>', needsService ? 'the service' : 'show one service only');
 
-  common(admin.command('status').description('what each service holds: enabled, expiry, last refresh, last error'), false).action(async (flags: AdminFlags) => {
-    const path = flags.service ? `/admin/services/${encodeURIComponent(serviceName(flags))}` : '/admin/services';
-    process.stdout.write(`${JSON.stringify(await call(flags, 'GET', path), null, 2)}\n`);
-  });
+  common(admin.command('status').description('what each service holds: enabled, expiry, last refresh, last error'), false).action(
+    async (flags: AdminFlags) => {
+      const path = flags.service ? `/admin/services/${encodeURIComponent(serviceName(flags))}` : '/admin/services';
+      process.stdout.write(`${JSON.stringify(await call(flags, 'GET', path), null, 2)}\n`);
+    },
+  );
   for (const action of ['disable', 'enable'] as const) {
-    common(admin.command(action).description(action === 'disable' ? 'stop vending a service at once and purge its cached credentials' : 'resume vending a disabled service'), true).action(
-      async (flags: AdminFlags) => {
-        const body = await call(flags, 'POST', `/admin/services/${encodeURIComponent(serviceName(flags))}/${action}`);
-        process.stderr.write(`sidekey admin: ${String(body.service)} ${action}d\n`);
-      },
-    );
+    common(
+      admin
+        .command(action)
+        .description(
+          action === 'disable' ? 'stop vending a service at once and purge its cached credentials' : 'resume vending a disabled service',
+        ),
+      true,
+    ).action(async (flags: AdminFlags) => {
+      const body = await call(flags, 'POST', `/admin/services/${encodeURIComponent(serviceName(flags))}/${action}`);
+      process.stderr.write(`sidekey admin: ${String(body.service)} ${action}d\n`);
+    });
   }
-  common(admin.command('rotate-token').description("replace a service's token with a new random one (printed once, or written to --out)"), true)
+  common(
+    admin.command('rotate-token').description("replace a service's token with a new random one (printed once, or written to --out)"),
+    true,
+  )
     .option('--out <file>', 'write the new token to this file (mode 0600) instead of printing it')
     .action(async (flags: AdminFlags) => {
       const body = await call(flags, 'POST', `/admin/services/${encodeURIComponent(serviceName(flags))}/rotate-token`);
       const token = String(body.token ?? '');
       if (flags.out) writeTokenFile(flags.out, token);
       else process.stdout.write(`${token}\n`);
-      process.stderr.write(`sidekey admin: ${String(body.service)}'s token replaced (${body.persisted === 'file' ? `written to ${String(body.file)}` : String(body.warning)})\n`);
+      process.stderr.write(
+        `sidekey admin: ${String(body.service)}'s token replaced (${body.persisted === 'file' ? `written to ${String(body.file)}` : String(body.warning)})\n`,
+      );
     });
 }

@@ -25,8 +25,10 @@ export function registerPolicy(program: Command): void {
     .option('--account-id <id>', 'the 12-digit account id, where the config cannot tell it')
     .option('--application <name>', 'application for the secrets admin and fetch policies (default: secrets.application)')
     .action((flags: PolicyFlags) => {
-      if (!(FORMATS as readonly string[]).includes(flags.format)) throw new SidekeyError('USAGE', `--format must be ${FORMATS.join(' or ')}`);
-      if (flags.accountId !== undefined && !ACCOUNT_ID.test(flags.accountId)) throw new SidekeyError('USAGE', '--account-id must be 12 digits');
+      if (!(FORMATS as readonly string[]).includes(flags.format))
+        throw new SidekeyError('USAGE', `--format must be ${FORMATS.join(' or ')}`);
+      if (flags.accountId !== undefined && !ACCOUNT_ID.test(flags.accountId))
+        throw new SidekeyError('USAGE', '--account-id must be 12 digits');
       const problem = flags.application === undefined ? undefined : nameProblem(flags.application);
       if (problem) throw new SidekeyError('NAME_INVALID', `--application ${JSON.stringify(flags.application)} ${problem}`);
       const loaded = loadConfig(flags.config);
@@ -38,7 +40,9 @@ export function registerPolicy(program: Command): void {
         process.stdout.write(`${JSON.stringify(set, null, 2)}\n`);
         return;
       }
-      const parts = set.policies.map((p) => `# ${p.name}: ${p.description}\n# attach to: ${p.attachTo}\n${JSON.stringify(p.document, null, 2)}\n`);
+      const parts = set.policies.map(
+        (p) => `# ${p.name}: ${p.description}\n# attach to: ${p.attachTo}\n${JSON.stringify(p.document, null, 2)}\n`,
+      );
       if (set.notes.length > 0) parts.push(`# notes:\n${set.notes.map((n) => `#  - ${n}`).join('\n')}\n`);
       process.stdout.write(parts.join('\n'));
     });

@@ -49,7 +49,8 @@ export function registerSetup(program: Command): void {
     .option('--owner <name>', 'Owner tag')
     .option('--tag <key=value>', 'extra tag (repeatable)', collect, [])
     .action(async (flags: SetupFlags) => {
-      if (!flags.template && !flags.deploy) throw new SidekeyError('USAGE', 'say --template (print) or --deploy (create or update the stack)');
+      if (!flags.template && !flags.deploy)
+        throw new SidekeyError('USAGE', 'say --template (print) or --deploy (create or update the stack)');
       if (flags.format !== 'yaml' && flags.format !== 'json') throw new SidekeyError('USAGE', '--format must be yaml or json');
       const config: SidekeyConfig | undefined = flags.config ? loadConfig(flags.config).config : undefined;
       const input = templateInput(config, {
@@ -67,7 +68,10 @@ export function registerSetup(program: Command): void {
       if (flags.template) process.stdout.write(body);
       if (!flags.deploy) return;
       if (input.adminPrincipals.length === 0 || input.fetchPrincipals.length === 0) {
-        throw new SidekeyError('USAGE', '--deploy needs at least one --admin-principal and one --fetch-principal: the key policy names who may use the key');
+        throw new SidekeyError(
+          'USAGE',
+          '--deploy needs at least one --admin-principal and one --fetch-principal: the key policy names who may use the key',
+        );
       }
       const endpoint = process.env.AWS_ENDPOINT_URL_CLOUDFORMATION ?? process.env.AWS_ENDPOINT_URL;
       const region = flags.region ?? config?.aws_defaults?.region;

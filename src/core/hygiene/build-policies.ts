@@ -6,13 +6,13 @@
  */
 import type { SidekeyConfig } from '../config/sidekey-config.js';
 import {
+  document,
   type GeneratedPolicy,
+  kmsKeyArn,
   PLACEHOLDER_ACCOUNT,
   PLACEHOLDER_REGION,
   type PolicySet,
   type PolicyStatement,
-  document,
-  kmsKeyArn,
   partitionOf,
   placeholderDbiResourceId,
   regionFromRdsHost,
@@ -39,10 +39,16 @@ function assumeStatements(roles: readonly RoleUse[]): PolicyStatement[] {
     { Sid: 'AssumeServiceRoles', Effect: 'Allow', Action: ['sts:AssumeRole'], Resource: sortedUnique(roles.map((r) => r.arn)) },
   ];
   const tagged = roles.filter((r) => r.tags).map((r) => r.arn);
-  if (tagged.length > 0) statements.push({ Sid: 'TagServiceSessions', Effect: 'Allow', Action: ['sts:TagSession'], Resource: sortedUnique(tagged) });
+  if (tagged.length > 0)
+    statements.push({ Sid: 'TagServiceSessions', Effect: 'Allow', Action: ['sts:TagSession'], Resource: sortedUnique(tagged) });
   const identified = roles.filter((r) => r.sourceIdentity).map((r) => r.arn);
   if (identified.length > 0) {
-    statements.push({ Sid: 'SetServiceSourceIdentity', Effect: 'Allow', Action: ['sts:SetSourceIdentity'], Resource: sortedUnique(identified) });
+    statements.push({
+      Sid: 'SetServiceSourceIdentity',
+      Effect: 'Allow',
+      Action: ['sts:SetSourceIdentity'],
+      Resource: sortedUnique(identified),
+    });
   }
   return statements;
 }
@@ -76,13 +82,20 @@ export function buildPolicies(config: SidekeyConfig, options: PolicyOptions = {}
     const region = target.region ?? regionFromRdsHost(target.host) ?? defaultRegion;
     if (region === undefined) notes.push(`${PLACEHOLDER_REGION} in postgres.targets.${targetName}: set its region`);
     const dbi = placeholderDbiResourceId(targetName);
-    notes.push(`${dbi}: the DbiResourceId (db-...) of ${target.host}: aws rds describe-db-instances --query "DBInstances[].DbiResourceId" (or describe-db-clusters for Aurora)`);
+    notes.push(
+      `${dbi}: the DbiResourceId (db-...) of ${target.host}: aws rds describe-db-instances --query "DBInstances[].DbiResourceId" (or describe-db-clusters for Aurora)`,
+    );
     const users = sortedUnique([target.user, ...Object.values(target.users ?? {})]);
     const arns = users.map((user) => `arn:${partitionOf(region)}:rds-db:${region ?? PLACEHOLDER_REGION}:${account}:dbuser:${dbi}/${user}`);
     const signer = target.service ?? '';
     rdsBySigner.set(signer, [...(rdsBySigner.get(signer) ?? []), ...arns]);
   }
-  const rdsStatement = (arns: readonly string[]): PolicyStatement => ({ Sid: 'ConnectAsDatabaseUsers', Effect: 'Allow', Action: ['rds-db:connect'], Resource: sortedUnique(arns) });
+  const rdsStatement = (arns: readonly string[]): PolicyStatement => ({
+    Sid: 'ConnectAsDatabaseUsers',
+    Effect: 'Allow',
+    Action: ['rds-db:connect'],
+    Resource: sortedUnique(arns),
+  });
   const baseRds = rdsBySigner.get('');
   if (baseRds) baseStatements.push(rdsStatement(baseRds));
   for (const [service, arns] of [...rdsBySigner].filter(([s]) => s !== '')) {
@@ -128,8 +141,14 @@ export function buildPolicies(config: SidekeyConfig, options: PolicyOptions = {}
         document: document(secretsStatements(resources, [app], 'read')),
       },
     );
-    if (resources.tableArn) notes.push('listing names (Scan) cannot be limited by application: an admin can list secret names, never values, of every application in the table');
-    if (resources.keyArn) notes.push('sidekey secrets rewrap also needs kms:Encrypt on the key and a Scan of EncryptedDataKey; grant it only for the rewrap run');
+    if (resources.tableArn)
+      notes.push(
+        'listing names (Scan) cannot be limited by application: an admin can list secret names, never values, of every application in the table',
+      );
+    if (resources.keyArn)
+      notes.push(
+        'sidekey secrets rewrap also needs kms:Encrypt on the key and a Scan of EncryptedDataKey; grant it only for the rewrap run',
+      );
   }
   policies.unshift({
     name: 'sidekey-daemon',
@@ -138,9 +157,12 @@ export function buildPolicies(config: SidekeyConfig, options: PolicyOptions = {}
     document: document(baseStatements),
   });
   if (baseStatements.some((s) => s.Action.includes('sts:AssumeRole'))) {
-    notes.push("each service role's trust policy must allow the daemon's principal to call sts:AssumeRole (and sts:TagSession / sts:SetSourceIdentity where listed)");
+    notes.push(
+      "each service role's trust policy must allow the daemon's principal to call sts:AssumeRole (and sts:TagSession / sts:SetSourceIdentity where listed)",
+    );
   }
   const kept = policies.filter((p) => p.document.Statement.length > 0);
-  if (JSON.stringify(kept).includes(PLACEHOLDER_ACCOUNT)) notes.push(`${PLACEHOLDER_ACCOUNT}: pass --account-id (aws sts get-caller-identity --query Account)`);
+  if (JSON.stringify(kept).includes(PLACEHOLDER_ACCOUNT))
+    notes.push(`${PLACEHOLDER_ACCOUNT}: pass --account-id (aws sts get-caller-identity --query Account)`);
   return { policies: kept, notes: sortedUnique(notes) };
 }

@@ -34,10 +34,15 @@ export function secretFiles(loaded: LoadedConfig): SecretFile[] {
   if (keyring?.type === 'local' && keyring.keys === undefined) {
     add(resolve(dirname(loaded.file), keyring.key_file ?? DEFAULT_MASTER_KEY_FILE), 'secrets.keyring.key_file');
   }
-  for (const [name, target] of Object.entries(config.postgres?.targets ?? {})) add(target.client_tls?.key_file, `postgres.targets.${name}.client_tls.key_file`);
+  for (const [name, target] of Object.entries(config.postgres?.targets ?? {}))
+    add(target.client_tls?.key_file, `postgres.targets.${name}.client_tls.key_file`);
   add(config.postgres?.server?.tls.key_file, 'postgres.server.tls.key_file');
   const seen = new Set<string>();
-  return files.filter((f) => (seen.has(f.file) ? false : (seen.add(f.file), true)));
+  return files.filter((f) => {
+    if (seen.has(f.file)) return false;
+    seen.add(f.file);
+    return true;
+  });
 }
 
 const octal = (mode: number) => `0${(mode & 0o777).toString(8).padStart(3, '0')}`;
@@ -53,10 +58,17 @@ export function checkFileModes(loaded: LoadedConfig): Finding[] {
     }
     const fix = `chmod 600 ${file} (and chown it to the user sidekey runs as)`;
     if (mode & OTHER_ACCESS_BITS) {
-      findings.push(finding('file-permissions', path, `${file} has mode ${octal(mode)}: every user on this host can read or change it`, fix));
+      findings.push(
+        finding('file-permissions', path, `${file} has mode ${octal(mode)}: every user on this host can read or change it`, fix),
+      );
     } else if (mode & GROUP_ACCESS_BITS) {
       findings.push(
-        finding('file-permissions-group', path, `${file} has mode ${octal(mode)}: members of its group can read or change it`, `${fix}; group access is fine only when the group is sidekey's own (a Kubernetes fsGroup)`),
+        finding(
+          'file-permissions-group',
+          path,
+          `${file} has mode ${octal(mode)}: members of its group can read or change it`,
+          `${fix}; group access is fine only when the group is sidekey's own (a Kubernetes fsGroup)`,
+        ),
       );
     }
   }

@@ -5,7 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { adminListen } from '../config/admin-listen.js';
-import { type ListenAddress, formatListenAddress, isLoopback } from '../config/listen-address.js';
+import { formatListenAddress, isLoopback, type ListenAddress } from '../config/listen-address.js';
 import type { LoadedConfig } from '../config/load-config.js';
 import { endpointListeners } from '../config/sections/credentials-section.js';
 import { type Finding, finding } from './finding.js';
@@ -27,12 +27,19 @@ export function plainListeners(loaded: LoadedConfig): Listener[] {
     address,
     carries: 'service tokens and AWS credentials',
   }));
-  listeners.push({ path: config.admin.listen ? 'admin.listen' : 'metrics.prometheus.host', address: adminListen(config), carries: 'the admin token and incident-response calls' });
-  if (config.secrets) listeners.push({ path: 'secrets.listen', address: config.secrets.listen, carries: 'secrets tokens and secret values' });
-  if (config.imds) listeners.push({ path: 'imds.listen', address: config.imds.listen, carries: 'instance metadata and per-caller credentials' });
+  listeners.push({
+    path: config.admin.listen ? 'admin.listen' : 'metrics.prometheus.host',
+    address: adminListen(config),
+    carries: 'the admin token and incident-response calls',
+  });
+  if (config.secrets)
+    listeners.push({ path: 'secrets.listen', address: config.secrets.listen, carries: 'secrets tokens and secret values' });
+  if (config.imds)
+    listeners.push({ path: 'imds.listen', address: config.imds.listen, carries: 'instance metadata and per-caller credentials' });
   for (const [name, target] of Object.entries(config.postgres?.targets ?? {})) {
     // A target with client_tls offers TLS to its clients (and must demand a password off loopback).
-    if (target.listen && !target.client_tls) listeners.push({ path: `postgres.targets.${name}.listen`, address: target.listen, carries: 'database sessions' });
+    if (target.listen && !target.client_tls)
+      listeners.push({ path: `postgres.targets.${name}.listen`, address: target.listen, carries: 'database sessions' });
   }
   // postgres.server.listen is always TLS (its tls section is required), so it is not listed.
   return listeners;

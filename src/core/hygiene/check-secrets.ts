@@ -15,7 +15,14 @@ export function checkSecrets(values: readonly SecretValue[]): Finding[] {
   const byDigest = new Map<string, string[]>();
   for (const item of values) {
     if (item.readError !== undefined) {
-      findings.push(finding('secret-file-missing', item.path, `the token file cannot be read: ${item.readError}`, `create it: ${MAKE_TOKEN} (or run sidekey init)`));
+      findings.push(
+        finding(
+          'secret-file-missing',
+          item.path,
+          `the token file cannot be read: ${item.readError}`,
+          `create it: ${MAKE_TOKEN} (or run sidekey init)`,
+        ),
+      );
       continue;
     }
     if (item.source === 'literal') {
@@ -31,7 +38,8 @@ export function checkSecrets(values: readonly SecretValue[]): Finding[] {
     }
     if (item.kind !== 'token' || item.value === undefined) continue;
     const weakness = tokenWeakness(item.value, item.context);
-    if (weakness !== undefined) findings.push(finding('token-weak', item.path, `the token is weak: ${weakness}`, `replace it: ${MAKE_TOKEN}`));
+    if (weakness !== undefined)
+      findings.push(finding('token-weak', item.path, `the token is weak: ${weakness}`, `replace it: ${MAKE_TOKEN}`));
     const digest = createHash('sha256').update(item.value).digest('hex');
     byDigest.set(digest, [...(byDigest.get(digest) ?? []), item.path]);
   }

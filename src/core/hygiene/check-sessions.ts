@@ -30,7 +30,12 @@ export function checkSessions(loaded: LoadedConfig): Finding[] {
     const path = `services.${name}.assumed_role.DurationSeconds`;
     if (duration <= MIN_HANDED_OUT_SECONDS) {
       findings.push(
-        finding('session-too-short', path, `DurationSeconds ${duration} hands out credentials with at most ${duration} s left; ${MIN_HANDED_OUT_SECONDS} s or less makes the AWS SDKs fetch again on every call`, fix),
+        finding(
+          'session-too-short',
+          path,
+          `DurationSeconds ${duration} hands out credentials with at most ${duration} s left; ${MIN_HANDED_OUT_SECONDS} s or less makes the AWS SDKs fetch again on every call`,
+          fix,
+        ),
       );
     } else if (duration <= buffer) {
       findings.push(

@@ -20,7 +20,16 @@ export const DEPLOY_POLL_INTERVAL_MS = 5000;
 export const DEPLOY_TIMEOUT_MS = 30 * 60 * 1000;
 
 const SUCCESS = new Set(['CREATE_COMPLETE', 'UPDATE_COMPLETE']);
-const FAILURE = new Set(['CREATE_FAILED', 'ROLLBACK_COMPLETE', 'ROLLBACK_FAILED', 'UPDATE_ROLLBACK_COMPLETE', 'UPDATE_ROLLBACK_FAILED', 'UPDATE_FAILED', 'DELETE_COMPLETE', 'DELETE_FAILED']);
+const FAILURE = new Set([
+  'CREATE_FAILED',
+  'ROLLBACK_COMPLETE',
+  'ROLLBACK_FAILED',
+  'UPDATE_ROLLBACK_COMPLETE',
+  'UPDATE_ROLLBACK_FAILED',
+  'UPDATE_FAILED',
+  'DELETE_COMPLETE',
+  'DELETE_FAILED',
+]);
 
 export interface DeployRequest {
   readonly client: CloudFormationClient;
@@ -41,7 +50,8 @@ export interface DeployResult {
 }
 
 const awsMessage = (error: unknown) => (error instanceof Error ? error.message : String(error));
-const isValidation = (error: unknown, text: string) => (error as { name?: string }).name === 'ValidationError' && awsMessage(error).includes(text);
+const isValidation = (error: unknown, text: string) =>
+  (error as { name?: string }).name === 'ValidationError' && awsMessage(error).includes(text);
 
 async function describe(client: CloudFormationClient, stackName: string): Promise<Stack | undefined> {
   try {
@@ -54,7 +64,9 @@ async function describe(client: CloudFormationClient, stackName: string): Promis
 }
 
 function outputsOf(stack: Stack | undefined): Record<string, string> {
-  return Object.fromEntries((stack?.Outputs ?? []).filter((o) => o.OutputKey && o.OutputValue !== undefined).map((o) => [o.OutputKey, o.OutputValue]));
+  return Object.fromEntries(
+    (stack?.Outputs ?? []).filter((o) => o.OutputKey && o.OutputValue !== undefined).map((o) => [o.OutputKey, o.OutputValue]),
+  );
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -83,10 +95,16 @@ async function follow(request: DeployRequest, stackId: string, seen: Set<string>
     const status = stack?.StackStatus ?? 'DELETE_COMPLETE';
     if (SUCCESS.has(status)) return stack as Stack;
     if (FAILURE.has(status)) {
-      throw new SidekeyError('SETUP_FAILED', `stack ${request.stackName} ended in ${status}${stack?.StackStatusReason ? `: ${stack.StackStatusReason}` : ''}; the events above say which resource failed`);
+      throw new SidekeyError(
+        'SETUP_FAILED',
+        `stack ${request.stackName} ended in ${status}${stack?.StackStatusReason ? `: ${stack.StackStatusReason}` : ''}; the events above say which resource failed`,
+      );
     }
     if (Date.now() > deadline) {
-      throw new SidekeyError('SETUP_FAILED', `stack ${request.stackName} is still ${status} after ${Math.round((request.timeoutMs ?? DEPLOY_TIMEOUT_MS) / 1000)} s; follow it in the CloudFormation console`);
+      throw new SidekeyError(
+        'SETUP_FAILED',
+        `stack ${request.stackName} is still ${status} after ${Math.round((request.timeoutMs ?? DEPLOY_TIMEOUT_MS) / 1000)} s; follow it in the CloudFormation console`,
+      );
     }
     await sleep(request.pollIntervalMs ?? DEPLOY_POLL_INTERVAL_MS);
   }
@@ -102,7 +120,14 @@ export async function deployStack(request: DeployRequest): Promise<DeployResult>
     let stackId: string;
     try {
       const out = await client.send(
-        new CreateStackCommand({ StackName: stackName, TemplateBody: request.templateBody, Parameters: parameters, Tags: tags, OnFailure: 'ROLLBACK', EnableTerminationProtection: true }),
+        new CreateStackCommand({
+          StackName: stackName,
+          TemplateBody: request.templateBody,
+          Parameters: parameters,
+          Tags: tags,
+          OnFailure: 'ROLLBACK',
+          EnableTerminationProtection: true,
+        }),
       );
       stackId = out.StackId ?? stackName;
     } catch (error) {
@@ -113,14 +138,20 @@ export async function deployStack(request: DeployRequest): Promise<DeployResult>
   }
   const status = existing.StackStatus ?? '';
   if (status === 'ROLLBACK_COMPLETE') {
-    throw new SidekeyError('SETUP_FAILED', `stack ${stackName} failed on creation (ROLLBACK_COMPLETE) and cannot be updated: delete it (aws cloudformation delete-stack --stack-name ${stackName}) and deploy again`);
+    throw new SidekeyError(
+      'SETUP_FAILED',
+      `stack ${stackName} failed on creation (ROLLBACK_COMPLETE) and cannot be updated: delete it (aws cloudformation delete-stack --stack-name ${stackName}) and deploy again`,
+    );
   }
-  if (status.endsWith('_IN_PROGRESS')) throw new SidekeyError('SETUP_FAILED', `stack ${stackName} is busy (${status}); wait for it to settle and deploy again`);
+  if (status.endsWith('_IN_PROGRESS'))
+    throw new SidekeyError('SETUP_FAILED', `stack ${stackName} is busy (${status}); wait for it to settle and deploy again`);
   progress(`updating stack ${stackName} (${status})`);
   const stackId = existing.StackId ?? stackName;
   const before = await eventIds(client, stackId);
   try {
-    await client.send(new UpdateStackCommand({ StackName: stackName, TemplateBody: request.templateBody, Parameters: parameters, Tags: tags }));
+    await client.send(
+      new UpdateStackCommand({ StackName: stackName, TemplateBody: request.templateBody, Parameters: parameters, Tags: tags }),
+    );
   } catch (error) {
     if (isValidation(error, 'No updates are to be performed')) {
       progress(`stack ${stackName} is already up to date`);

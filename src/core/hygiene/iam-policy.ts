@@ -40,7 +40,11 @@ export const PLACEHOLDER_REGION = '<REGION>';
 export const PLACEHOLDER = /<[A-Za-z_][^<>]*>/;
 
 export const placeholderDbiResourceId = (target: string) => `<DBI_RESOURCE_ID_OF_${target.toUpperCase().replace(/-/g, '_')}>`;
-export const placeholderKeyId = (alias: string) => `<KEY_ID_OF_${alias.replace(/^alias\//, '').toUpperCase().replace(/[-/]/g, '_')}>`;
+export const placeholderKeyId = (alias: string) =>
+  `<KEY_ID_OF_${alias
+    .replace(/^alias\//, '')
+    .toUpperCase()
+    .replace(/[-/]/g, '_')}>`;
 
 /** The ARN partition for a region: aws, aws-cn or aws-us-gov. */
 export function partitionOf(region: string | undefined): string {

@@ -57,13 +57,20 @@ export function collectSecretValues(loaded: LoadedConfig): SecretValue[] {
         out.push({ path, kind: 'token', source: 'file', value: readTokenFile(service.auth_token_file), context: [name] });
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code ?? 'read failed';
-        out.push({ path, kind: 'token', source: 'file', value: undefined, context: [name], readError: `cannot read ${service.auth_token_file} (${code})` });
+        out.push({
+          path,
+          kind: 'token',
+          source: 'file',
+          value: undefined,
+          context: [name],
+          readError: `cannot read ${service.auth_token_file} (${code})`,
+        });
       }
     }
     addKeys(`${prefix}.source_credentials`, service.source_credentials);
   }
   add('admin.token', 'token', config.admin.token);
-  config.secrets?.tokens.forEach((t, i) => add(`secrets.tokens[${i}].token`, 'token', t.token, [t.id]));
+  for (const [i, t] of (config.secrets?.tokens ?? []).entries()) add(`secrets.tokens[${i}].token`, 'token', t.token, [t.id]);
   if (config.secrets?.keyring.type === 'local') add('secrets.keyring.keys', 'secret', config.secrets.keyring.keys);
   for (const [name, target] of Object.entries(config.postgres?.targets ?? {})) {
     if (typeof target.auth === 'object') add(`postgres.targets.${name}.auth.password`, 'secret', target.auth.password);

@@ -9,7 +9,13 @@ import type { PolicyStatement } from './iam-policy.js';
 /** The encryption-context keys the store sends with every KMS call. */
 export const ENCRYPTION_CONTEXT_KEYS = ['app', 'name', 'serial'] as const;
 /** What an admin (create, rotate, restore, revoke, delete) does on the table, all per partition key. */
-export const TABLE_WRITE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem'] as const;
+export const TABLE_WRITE_ACTIONS = [
+  'dynamodb:GetItem',
+  'dynamodb:Query',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:BatchWriteItem',
+] as const;
 /** What a reader (fetch) does on the table. */
 export const TABLE_READ_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Query'] as const;
 /** Attributes a name listing reads: Scan cannot be limited by partition key, so it is limited to these. */

@@ -82,7 +82,10 @@ export function buildSecretsTemplate(input: TemplateInput): CloudFormationTempla
     AWSTemplateFormatVersion: '2010-09-09',
     Description: `sidekey secrets backend for application ${input.application}: KMS key ${`alias/${input.aliasName}`} and DynamoDB table ${input.tableName}`,
     Parameters: {
-      AdminPrincipalArns: principalsParameter('Roles or users that create, rotate and revoke secrets (kms:GenerateDataKey and kms:Decrypt)', input.adminPrincipals),
+      AdminPrincipalArns: principalsParameter(
+        'Roles or users that create, rotate and revoke secrets (kms:GenerateDataKey and kms:Decrypt)',
+        input.adminPrincipals,
+      ),
       FetchPrincipalArns: principalsParameter('Roles that fetch secrets (kms:Decrypt only)', input.fetchPrincipals),
     },
     Resources: {
