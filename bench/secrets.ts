@@ -11,14 +11,14 @@
  * `BENCH_SECONDS` sets each run's length (default 5 s). Not part of `npm test`.
  */
 import { writeFileSync } from 'node:fs';
-import { type Server, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { randomToken } from '../src/core/crypto/random-token.js';
 import { loadConfig } from '../src/core/config/load-config.js';
-import { type Logger, createLogger } from '../src/core/log/logger.js';
+import { randomToken } from '../src/core/crypto/random-token.js';
+import { createLogger, type Logger } from '../src/core/log/logger.js';
 import { LocalKeyring } from '../src/core/secrets/local-keyring.js';
 import { SecretService } from '../src/core/secrets/secret-service.js';
 import { SqliteStore } from '../src/core/secrets/sqlite-store.js';
@@ -87,7 +87,13 @@ function projectLogger(): Logger {
  */
 function unredactedLogger(): Logger {
   return pino(
-    { level: 'info', base: {}, timestamp: pino.stdTimeFunctions.isoTime, messageKey: 'msg', formatters: { level: (label) => ({ level: label }) } },
+    {
+      level: 'info',
+      base: {},
+      timestamp: pino.stdTimeFunctions.isoTime,
+      messageKey: 'msg',
+      formatters: { level: (label) => ({ level: label }) },
+    },
     pino.destination({ dest: '/dev/null', sync: false }),
   );
 }
@@ -117,7 +123,10 @@ async function startSecretsDaemon(
 }
 
 async function createsDirect(dir: string): Promise<number> {
-  const service = new SecretService({ store: new SqliteStore(join(dir, 'direct/secrets.db')), keyring: new LocalKeyring({ keyFile: join(dir, 'direct/master.key') }) });
+  const service = new SecretService({
+    store: new SqliteStore(join(dir, 'direct/secrets.db')),
+    keyring: new LocalKeyring({ keyFile: join(dir, 'direct/master.key') }),
+  });
   await service.store.setup();
   let done = 0;
   const until = Date.now() + SECONDS * 1000;
@@ -170,15 +179,25 @@ export async function run(): Promise<void> {
     const sample = await (await fetch(`${cached.url}/latest/secrets/dbpassword`, { headers: auth })).json();
     const bare = await bareServer(sample);
 
-    console.log(`secrets bench: ${CONNECTIONS} connections, ${SECONDS} s per run, median of ${ROUNDS} interleaved runs, node ${process.version}`);
+    console.log(
+      `secrets bench: ${CONNECTIONS} connections, ${SECONDS} s per run, median of ${ROUNDS} interleaved runs, node ${process.version}`,
+    );
     const path = '/latest/secrets/dbpassword';
-    const [baseline, hot, hotPlain] = (await interleaved([`${bare.url}${path}`, `${cached.url}${path}`, `${plain.url}${path}`], auth)) as [Result, Result, Result];
+    const [baseline, hot, hotPlain] = (await interleaved([`${bare.url}${path}`, `${cached.url}${path}`, `${plain.url}${path}`], auth)) as [
+      Result,
+      Result,
+      Result,
+    ];
     console.log(line('bare node:http (same JSON)', baseline));
     console.log(line('cached fetch (secrets front)', hot));
     const ratio = hot.requests.average / baseline.requests.average;
-    console.log(`cached / bare ratio: ${ratio.toFixed(2)} (target >= ${CACHED_RATIO_TARGET}) ${ratio >= CACHED_RATIO_TARGET ? 'PASS' : 'MISS'}`);
+    console.log(
+      `cached / bare ratio: ${ratio.toFixed(2)} (target >= ${CACHED_RATIO_TARGET}) ${ratio >= CACHED_RATIO_TARGET ? 'PASS' : 'MISS'}`,
+    );
     console.log(line('  diagnostic: logger w/o redaction', hotPlain));
-    console.log(`  diagnostic ratio without the shared logger's path redaction: ${(hotPlain.requests.average / baseline.requests.average).toFixed(2)}`);
+    console.log(
+      `  diagnostic ratio without the shared logger's path redaction: ${(hotPlain.requests.average / baseline.requests.average).toFixed(2)}`,
+    );
 
     const [cold] = (await interleaved([`${uncached.url}${path}`], auth)) as [Result];
     console.log(line('uncached fetch (SQLite + decrypt)', cold));
@@ -202,7 +221,9 @@ export async function run(): Promise<void> {
     });
     console.log(line('create over HTTP (durable)', httpCreates));
     const direct = await createsDirect(dir.path);
-    console.log(`create on the service (durable)    ${direct.toFixed(0).padStart(7)} creates/s (target >= ${CREATES_PER_SECOND_TARGET}) ${direct >= CREATES_PER_SECOND_TARGET ? 'PASS' : 'MISS'}`);
+    console.log(
+      `create on the service (durable)    ${direct.toFixed(0).padStart(7)} creates/s (target >= ${CREATES_PER_SECOND_TARGET}) ${direct >= CREATES_PER_SECOND_TARGET ? 'PASS' : 'MISS'}`,
+    );
     await new Promise<void>((resolve) => bare.server.close(() => resolve()));
   } finally {
     for (const daemon of daemons) await daemon.stop(0);

@@ -5,9 +5,9 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { SecretsTokenConfig } from '../core/config/sections/secrets-section.js';
+import { MAX_TOKEN_LENGTH } from '../core/config/validators.js';
 import { TokenIndex } from '../core/crypto/secret-equal.js';
 import { SidekeyError } from '../core/errors.js';
-import { MAX_TOKEN_LENGTH } from '../core/config/validators.js';
 import { OPERATION_ROLES, type Operation } from './secrets-routes.js';
 
 export interface Caller {

@@ -16,10 +16,14 @@ export async function readJsonBody(req: IncomingMessage, allowed: readonly strin
   } catch {
     throw new SidekeyError('BAD_REQUEST', 'the body is not valid JSON');
   }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new SidekeyError('BAD_REQUEST', 'the body must be a JSON object');
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new SidekeyError('BAD_REQUEST', 'the body must be a JSON object');
   for (const key of Object.keys(parsed)) {
     if (!allowed.includes(key)) {
-      throw new SidekeyError('BAD_REQUEST', `unknown field ${JSON.stringify(key.slice(0, 40))} in the body; allowed: ${allowed.join(', ')}`);
+      throw new SidekeyError(
+        'BAD_REQUEST',
+        `unknown field ${JSON.stringify(key.slice(0, 40))} in the body; allowed: ${allowed.join(', ')}`,
+      );
     }
   }
   return parsed as Record<string, unknown>;

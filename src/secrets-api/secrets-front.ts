@@ -3,8 +3,8 @@
  * when the config has a `secrets` section; 127.0.0.1:8080 by default. Tokens reload on SIGHUP;
  * the store, keyring, listener and cache TTL take effect on restart.
  */
-import { type Server, createServer } from 'node:http';
-import { type ListenAddress, formatListenAddress, isLoopback } from '../core/config/listen-address.js';
+import { createServer, type Server } from 'node:http';
+import { formatListenAddress, isLoopback, type ListenAddress } from '../core/config/listen-address.js';
 import type { SecretsConfig } from '../core/config/sections/secrets-section.js';
 import { SidekeyError } from '../core/errors.js';
 import { createSecretService } from '../core/secrets/create-secret-service.js';
@@ -52,7 +52,8 @@ export function createSecretsFront(ctx: FrontContext): SecretsFront {
       await service.store.setup();
       await service.keyring.setup();
       if (config.tokens.length === 0) ctx.logger.warn('secrets.tokens is empty: every request will be refused with 401');
-      if (!isLoopback(config.listen)) ctx.logger.warn({ listen: formatListenAddress(config.listen) }, 'the secrets API listens beyond loopback');
+      if (!isLoopback(config.listen))
+        ctx.logger.warn({ listen: formatListenAddress(config.listen) }, 'the secrets API listens beyond loopback');
       server = createServer(
         createSecretsHandler({
           service,
@@ -87,8 +88,15 @@ export function createSecretsFront(ctx: FrontContext): SecretsFront {
       const restartKeys = (['listen', 'store', 'keyring', 'cache_ttl_seconds'] as const).filter(
         (key) => JSON.stringify(secrets[key]) !== JSON.stringify(config[key]),
       );
-      if (restartKeys.length > 0) ctx.logger.warn({ keys: restartKeys.map((k) => `secrets.${k}`) }, 'these secrets keys take effect on restart');
-      config = { ...secrets, listen: config.listen, store: config.store, keyring: config.keyring, cache_ttl_seconds: config.cache_ttl_seconds };
+      if (restartKeys.length > 0)
+        ctx.logger.warn({ keys: restartKeys.map((k) => `secrets.${k}`) }, 'these secrets keys take effect on restart');
+      config = {
+        ...secrets,
+        listen: config.listen,
+        store: config.store,
+        keyring: config.keyring,
+        cache_ttl_seconds: config.cache_ttl_seconds,
+      };
       ctx.logger.info({ tokens: secrets.tokens.length }, 'secrets tokens reloaded');
     },
   };

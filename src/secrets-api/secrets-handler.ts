@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ListenAddress } from '../core/config/listen-address.js';
-import { SidekeyError, isSidekeyError, publicMessage } from '../core/errors.js';
+import { isSidekeyError, publicMessage, SidekeyError } from '../core/errors.js';
 import { audit } from '../core/log/audit.js';
 import type { Logger } from '../core/log/logger.js';
 import type { MetricsRegistry } from '../core/metrics/metrics-registry.js';
@@ -14,9 +14,9 @@ import type { SecretService } from '../core/secrets/secret-service.js';
 import type { VersionMeta } from '../core/secrets/secret-store.js';
 import { sendJson } from '../net/json-reply.js';
 import { forwardingHeader, hostAllowed } from '../net/request-guards.js';
-import { type Caller, type SecretsAuth, mayTouch } from './secrets-auth.js';
+import { type Caller, mayTouch, type SecretsAuth } from './secrets-auth.js';
 import { readJsonBody } from './secrets-body.js';
-import { type Route, matchRoute } from './secrets-routes.js';
+import { matchRoute, type Route } from './secrets-routes.js';
 
 export interface SecretsHandlerDeps {
   readonly service: SecretService;
@@ -81,17 +81,27 @@ export function createSecretsHandler(deps: SecretsHandlerDeps): (req: IncomingMe
         if (body.payload !== undefined && (body.length !== undefined || body.alphabet !== undefined)) {
           throw new SidekeyError('BAD_REQUEST', 'cannot specify "payload" together with "length" or "alphabet"');
         }
-        if (body.length !== undefined && typeof body.length !== 'number') throw new SidekeyError('BAD_REQUEST', '"length" must be a number');
-        if (body.alphabet !== undefined && typeof body.alphabet !== 'string') throw new SidekeyError('BAD_REQUEST', '"alphabet" must be a string');
+        if (body.length !== undefined && typeof body.length !== 'number')
+          throw new SidekeyError('BAD_REQUEST', '"length" must be a number');
+        if (body.alphabet !== undefined && typeof body.alphabet !== 'string')
+          throw new SidekeyError('BAD_REQUEST', '"alphabet" must be a string');
         const source =
           body.payload !== undefined
             ? { payload: body.payload }
-            : { generate: { ...(body.length !== undefined ? { length: body.length as number } : {}), ...(body.alphabet !== undefined ? { alphabet: body.alphabet as string } : {}) } };
+            : {
+                generate: {
+                  ...(body.length !== undefined ? { length: body.length as number } : {}),
+                  ...(body.alphabet !== undefined ? { alphabet: body.alphabet as string } : {}),
+                },
+              };
         return service.rotate(app, name as string, source, { actor, ...(cas !== undefined ? { expectedSerial: cas } : {}) });
       }
       case 'restore': {
         const cas = expectedSerial(await readJsonBody(req, ['expected_serial']));
-        const restored = await service.restore(app, name as string, serial as number, { actor, ...(cas !== undefined ? { expectedSerial: cas } : {}) });
+        const restored = await service.restore(app, name as string, serial as number, {
+          actor,
+          ...(cas !== undefined ? { expectedSerial: cas } : {}),
+        });
         return { name: restored.name, serial: restored.serial, active: restored.active, restored_from: restored.restoredFrom };
       }
       case 'revoke':
@@ -131,7 +141,8 @@ export function createSecretsHandler(deps: SecretsHandlerDeps): (req: IncomingMe
       try {
         const forwarded = forwardingHeader(req);
         if (forwarded) throw new SidekeyError('FORWARDED_REFUSED', `requests relayed by a proxy are refused (${forwarded} header present)`);
-        if (!hostAllowed(req, deps.address(), deps.hosts())) throw new SidekeyError('HOST_REFUSED', 'the Host header does not name this listener');
+        if (!hostAllowed(req, deps.address(), deps.hosts()))
+          throw new SidekeyError('HOST_REFUSED', 'the Host header does not name this listener');
         const route = matchRoute(method, url.pathname);
         operation = route.operation;
         try {

@@ -68,13 +68,20 @@ export function matchRoute(method: string, path: string): Route {
   if (params.at(-1) === '') params.pop(); // one trailing slash is tolerated
   const shape = (API_PREFIXES as readonly string[]).includes(prefix) ? SHAPES[resource]?.[params.length] : undefined;
   if (!shape || params.some((p) => p === '')) {
-    throw new SidekeyError('NOT_FOUND', `no route ${method} ${path.slice(0, 200)}; see docs/secrets.md for the routes under /latest/ and /v1/`);
+    throw new SidekeyError(
+      'NOT_FOUND',
+      `no route ${method} ${path.slice(0, 200)}; see docs/secrets.md for the routes under /latest/ and /v1/`,
+    );
   }
   const operation = shape[method === 'HEAD' ? 'GET' : method];
   if (!operation) {
-    throw new SidekeyError('METHOD_NOT_ALLOWED', `${method} is not allowed on ${path.slice(0, 200)}; allowed: ${Object.keys(shape).join(', ')}`, {
-      details: { allow: Object.keys(shape).join(', ') },
-    });
+    throw new SidekeyError(
+      'METHOD_NOT_ALLOWED',
+      `${method} is not allowed on ${path.slice(0, 200)}; allowed: ${Object.keys(shape).join(', ')}`,
+      {
+        details: { allow: Object.keys(shape).join(', ') },
+      },
+    );
   }
   const [name, serial] = params.map(decodeSegment);
   return { operation, ...(name !== undefined ? { name } : {}), ...(serial !== undefined ? { serial } : {}) };

@@ -6,7 +6,7 @@
  * Decrypt with a different context fails with InvalidCiphertextException.
  */
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type KnownKey, verifyRequest } from './sigv4-verifier.js';
 
@@ -44,7 +44,13 @@ class KmsError extends Error {
 }
 
 function canonical(context: Record<string, string>): Buffer {
-  return Buffer.from(JSON.stringify(Object.keys(context).sort().map((k) => [k, context[k]])));
+  return Buffer.from(
+    JSON.stringify(
+      Object.keys(context)
+        .sort()
+        .map((k) => [k, context[k]]),
+    ),
+  );
 }
 
 function readJson(req: IncomingMessage): Promise<Buffer> {
@@ -83,8 +89,10 @@ export async function startKmsPeer(options: { region?: string } = {}): Promise<K
 
   const contextOf = (value: unknown): Record<string, string> => {
     if (value === undefined) return {};
-    if (!value || typeof value !== 'object' || Array.isArray(value)) throw new KmsError('ValidationException', 'EncryptionContext must be a map');
-    for (const v of Object.values(value)) if (typeof v !== 'string') throw new KmsError('ValidationException', 'EncryptionContext values must be strings');
+    if (!value || typeof value !== 'object' || Array.isArray(value))
+      throw new KmsError('ValidationException', 'EncryptionContext must be a map');
+    for (const v of Object.values(value))
+      if (typeof v !== 'string') throw new KmsError('ValidationException', 'EncryptionContext values must be strings');
     return value as Record<string, string>;
   };
 
@@ -124,17 +132,32 @@ export async function startKmsPeer(options: { region?: string } = {}): Promise<K
     GenerateDataKey(input, caller) {
       const id = resolveKey(input.KeyId);
       const context = contextOf(input.EncryptionContext);
-      const bytes = input.KeySpec === 'AES_256' ? 32 : input.KeySpec === 'AES_128' ? 16 : typeof input.NumberOfBytes === 'number' ? input.NumberOfBytes : 0;
+      const bytes =
+        input.KeySpec === 'AES_256'
+          ? 32
+          : input.KeySpec === 'AES_128'
+            ? 16
+            : typeof input.NumberOfBytes === 'number'
+              ? input.NumberOfBytes
+              : 0;
       if (bytes < 1 || bytes > 1024) throw new KmsError('ValidationException', 'KeySpec or NumberOfBytes is required');
       calls.push({ operation: 'GenerateDataKey', keyId: arnOf(id), context, accessKeyId: caller });
       const plaintext = randomBytes(bytes);
-      return { KeyId: arnOf(id), Plaintext: plaintext.toString('base64'), CiphertextBlob: encrypt(id, plaintext, context).toString('base64') };
+      return {
+        KeyId: arnOf(id),
+        Plaintext: plaintext.toString('base64'),
+        CiphertextBlob: encrypt(id, plaintext, context).toString('base64'),
+      };
     },
     Encrypt(input, caller) {
       const id = resolveKey(input.KeyId);
       const context = contextOf(input.EncryptionContext);
       calls.push({ operation: 'Encrypt', keyId: arnOf(id), context, accessKeyId: caller });
-      return { KeyId: arnOf(id), CiphertextBlob: encrypt(id, b64(input.Plaintext, 'Plaintext'), context).toString('base64'), EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' };
+      return {
+        KeyId: arnOf(id),
+        CiphertextBlob: encrypt(id, b64(input.Plaintext, 'Plaintext'), context).toString('base64'),
+        EncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+      };
     },
     Decrypt(input, caller) {
       const context = contextOf(input.EncryptionContext);
@@ -162,7 +185,10 @@ export async function startKmsPeer(options: { region?: string } = {}): Promise<K
     const body = await readJson(req);
     try {
       if (req.method !== 'POST') throw new KmsError('UnknownOperationException', 'KMS answers POST only', 404);
-      const verified = verifyRequest({ method: req.method, url: req.url ?? '/', headers: req.headers, body }, { keys: known, service: 'kms', region });
+      const verified = verifyRequest(
+        { method: req.method, url: req.url ?? '/', headers: req.headers, body },
+        { keys: known, service: 'kms', region },
+      );
       if (!verified.ok) throw new KmsError(verified.code, verified.message, 403);
       const target = String(req.headers['x-amz-target'] ?? '');
       const match = /^TrentService\.(\w+)$/.exec(target);

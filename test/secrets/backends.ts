@@ -5,10 +5,10 @@
  */
 import type { AddressInfo } from 'node:net';
 import dynalite from 'dynalite';
-import { KmsKeyring } from '../../src/core/secrets/kms-keyring.js';
-import type { Keyring } from '../../src/core/secrets/keyring.js';
-import { LocalKeyring } from '../../src/core/secrets/local-keyring.js';
 import { DynamoDbStore } from '../../src/core/secrets/dynamodb-store.js';
+import type { Keyring } from '../../src/core/secrets/keyring.js';
+import { KmsKeyring } from '../../src/core/secrets/kms-keyring.js';
+import { LocalKeyring } from '../../src/core/secrets/local-keyring.js';
 import type { SecretStore } from '../../src/core/secrets/secret-store.js';
 import { SqliteStore } from '../../src/core/secrets/sqlite-store.js';
 import { type KmsPeer, startKmsPeer } from '../peers/kms-peer.js';
@@ -53,7 +53,11 @@ export type KeyringKind = 'local' | 'kms';
 export function makeStore(kind: StoreKind, where: string): SecretStore {
   return kind === 'sqlite'
     ? new SqliteStore(`${where}/secrets.db`)
-    : new DynamoDbStore({ table: where.replace(/[^A-Za-z0-9_.-]/g, '-').slice(-200), region: REGION, credentials: async () => DYNAMO_CREDENTIALS });
+    : new DynamoDbStore({
+        table: where.replace(/[^A-Za-z0-9_.-]/g, '-').slice(-200),
+        region: REGION,
+        credentials: async () => DYNAMO_CREDENTIALS,
+      });
 }
 
 export function makeKeyring(kind: KeyringKind, backends: Backends, dir: string): Keyring {

@@ -65,13 +65,17 @@ for (const prefix of ['/latest', '/v1']) {
     assert.deepEqual(revoked.body, { name, serial: 2, active: false });
     const gone = await call(base, 'GET', `${prefix}/secrets/${name}/2`, { token: tokens.reader });
     assert.equal(gone.status, 410);
-    assert.deepEqual({ ...gone.body, Message: undefined }, { Code: 'SK_SECRET_REVOKED', Message: undefined, name, serial: 2, payload: '', active: false });
+    assert.deepEqual(
+      { ...gone.body, Message: undefined },
+      { Code: 'SK_SECRET_REVOKED', Message: undefined, name, serial: 2, payload: '', active: false },
+    );
     assert.equal((await call(base, 'GET', `${prefix}/secrets/${name}`, { token: tokens.reader })).body.serial, 1);
   });
 }
 
 test('list, history, restore, rotate and delete', async () => {
-  for (const n of ['db-main', 'api-key']) await call(base, 'POST', `/latest/secrets/${n}`, { token: tokens.admin, body: { payload: secret(n) } });
+  for (const n of ['db-main', 'api-key'])
+    await call(base, 'POST', `/latest/secrets/${n}`, { token: tokens.admin, body: { payload: secret(n) } });
   const all = await call(base, 'GET', '/latest/secrets', { token: tokens.reader });
   assert.deepEqual(all.body, { application: 'cryptex', names: ['api-key', 'db-latest', 'db-main', 'db-v1'] });
   const some = await call(base, 'GET', '/latest/secrets', { token: tokens.web });
@@ -81,7 +85,13 @@ test('list, history, restore, rotate and delete', async () => {
 
   const history = await call(base, 'GET', '/v1/history/db-latest', { token: tokens.admin });
   const versions = history.body.versions as Record<string, unknown>[];
-  assert.deepEqual(versions.map((v) => [v.serial, v.active, v.created_by, v.revoked_by]), [[2, false, 'deployer', 'deployer'], [1, true, 'deployer', undefined]]);
+  assert.deepEqual(
+    versions.map((v) => [v.serial, v.active, v.created_by, v.revoked_by]),
+    [
+      [2, false, 'deployer', 'deployer'],
+      [1, true, 'deployer', undefined],
+    ],
+  );
   assert.ok(!history.text.includes('payload'), 'history carries metadata only');
 
   const restored = await call(base, 'POST', '/latest/restore/db-latest/1', { token: tokens.admin });
@@ -104,47 +114,196 @@ test('a local write invalidates the cache at once', async () => {
   assert.equal(one.body.serial, 1);
   const next = secret('c2');
   await call(base, 'POST', '/latest/secrets/db-cached', { token: tokens.admin, body: { payload: next } });
-  assert.deepEqual((await call(base, 'GET', '/latest/secrets/db-cached', { token: tokens.reader })).body, { name: 'db-cached', serial: 2, payload: next, active: true });
+  assert.deepEqual((await call(base, 'GET', '/latest/secrets/db-cached', { token: tokens.reader })).body, {
+    name: 'db-cached',
+    serial: 2,
+    payload: next,
+    active: true,
+  });
   await call(base, 'POST', '/latest/revoke/db-cached/2', { token: tokens.admin });
   assert.equal((await call(base, 'GET', '/latest/secrets/db-cached', { token: tokens.reader })).body.serial, 1);
   assert.equal((await call(base, 'GET', '/latest/secrets/db-cached/2', { token: tokens.reader })).status, 410);
 });
 
 describe('every bad input gets its status and a message naming what was wrong', () => {
-  const cases: [string, string, string, { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> }, number, string, RegExp][] = [
+  const cases: [
+    string,
+    string,
+    string,
+    { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> },
+    number,
+    string,
+    RegExp,
+  ][] = [
     ['no token', 'GET', '/latest/secrets/db-x', {}, 401, 'SK_UNAUTHORIZED', /missing Authorization header/],
     ['wrong token', 'GET', '/latest/secrets/db-x', { token: randomToken() }, 401, 'SK_UNAUTHORIZED', /not valid/],
-    ['basic auth', 'GET', '/latest/secrets/db-x', { headers: { authorization: 'Basic dXNlcjpwYXNz' } }, 401, 'SK_UNAUTHORIZED', /malformed/],
+    [
+      'basic auth',
+      'GET',
+      '/latest/secrets/db-x',
+      { headers: { authorization: 'Basic dXNlcjpwYXNz' } },
+      401,
+      'SK_UNAUTHORIZED',
+      /malformed/,
+    ],
     ['uppercase name', 'GET', '/latest/secrets/DB-X', { token: tokens.reader }, 400, 'SK_NAME_INVALID', /must be lowercase/],
     ['name with dot dot', 'GET', '/latest/secrets/a..b', { token: tokens.reader }, 400, 'SK_NAME_INVALID', /path traversal/],
     ['encoded slash', 'GET', '/latest/secrets/a%2Fb', { token: tokens.reader }, 400, 'SK_NAME_INVALID', /path traversal/],
     ['long name', 'GET', `/latest/secrets/${'a'.repeat(64)}`, { token: tokens.reader }, 400, 'SK_NAME_INVALID', /at most 63/],
-    ['trailing hyphen', 'POST', '/latest/secrets/db-', { token: tokens.admin, body: { payload: 'x' } }, 400, 'SK_NAME_INVALID', /start and end/],
-    ['serial zero', 'GET', '/latest/secrets/db-x/0', { token: tokens.reader }, 400, 'SK_BAD_REQUEST', /invalid serial "0": expected a positive integer/],
+    [
+      'trailing hyphen',
+      'POST',
+      '/latest/secrets/db-',
+      { token: tokens.admin, body: { payload: 'x' } },
+      400,
+      'SK_NAME_INVALID',
+      /start and end/,
+    ],
+    [
+      'serial zero',
+      'GET',
+      '/latest/secrets/db-x/0',
+      { token: tokens.reader },
+      400,
+      'SK_BAD_REQUEST',
+      /invalid serial "0": expected a positive integer/,
+    ],
     ['negative serial', 'POST', '/latest/revoke/db-x/-1', { token: tokens.admin }, 400, 'SK_BAD_REQUEST', /invalid serial "-1"/],
     ['serial with letters', 'GET', '/v1/secrets/db-x/1a', { token: tokens.reader }, 400, 'SK_BAD_REQUEST', /invalid serial "1a"/],
     ['huge serial', 'GET', '/v1/secrets/db-x/99999999999999999', { token: tokens.reader }, 400, 'SK_BAD_REQUEST', /invalid serial/],
     ['missing payload', 'POST', '/latest/secrets/db-x', { token: tokens.admin, body: {} }, 400, 'SK_BAD_REQUEST', /needs "payload"/],
     ['no body', 'POST', '/latest/secrets/db-x', { token: tokens.admin }, 400, 'SK_BAD_REQUEST', /JSON body is required/],
-    ['numeric payload', 'POST', '/latest/secrets/db-x', { token: tokens.admin, body: { payload: 5 } }, 400, 'SK_BAD_REQUEST', /payload must be a string/],
-    ['empty payload', 'POST', '/latest/secrets/db-x', { token: tokens.admin, body: { payload: '' } }, 400, 'SK_BAD_REQUEST', /must not be empty/],
-    ['invalid JSON', 'POST', '/latest/secrets/db-x', { token: tokens.admin, rawBody: '{"payload":' }, 400, 'SK_BAD_REQUEST', /not valid JSON/],
+    [
+      'numeric payload',
+      'POST',
+      '/latest/secrets/db-x',
+      { token: tokens.admin, body: { payload: 5 } },
+      400,
+      'SK_BAD_REQUEST',
+      /payload must be a string/,
+    ],
+    [
+      'empty payload',
+      'POST',
+      '/latest/secrets/db-x',
+      { token: tokens.admin, body: { payload: '' } },
+      400,
+      'SK_BAD_REQUEST',
+      /must not be empty/,
+    ],
+    [
+      'invalid JSON',
+      'POST',
+      '/latest/secrets/db-x',
+      { token: tokens.admin, rawBody: '{"payload":' },
+      400,
+      'SK_BAD_REQUEST',
+      /not valid JSON/,
+    ],
     ['JSON array', 'POST', '/latest/secrets/db-x', { token: tokens.admin, rawBody: '["x"]' }, 400, 'SK_BAD_REQUEST', /JSON object/],
-    ['unknown field', 'POST', '/latest/secrets/db-x', { token: tokens.admin, body: { payload: 'x', version: 2 } }, 400, 'SK_BAD_REQUEST', /unknown field "version"/],
-    ['bad expected_serial', 'POST', '/latest/secrets/db-x', { token: tokens.admin, body: { payload: 'x', expected_serial: -1 } }, 400, 'SK_BAD_REQUEST', /expected_serial must be an integer/],
-    ['payload over 64 KiB', 'POST', '/latest/secrets/db-x', { token: tokens.admin, body: { payload: 'x'.repeat(65537) } }, 413, 'SK_PAYLOAD_TOO_LARGE', /65537 bytes; the limit is 65536/],
-    ['body over the limit', 'POST', '/latest/secrets/db-x', { token: tokens.admin, rawBody: 'x'.repeat(400 * 1024) }, 413, 'SK_PAYLOAD_TOO_LARGE', /request body is larger/],
-    ['bad rotate length', 'POST', '/latest/rotate/db-x', { token: tokens.admin, body: { length: 3 } }, 400, 'SK_BAD_REQUEST', /length must be an integer from 8/],
-    ['bad alphabet', 'POST', '/latest/rotate/db-x', { token: tokens.admin, body: { alphabet: 'emoji' } }, 400, 'SK_BAD_REQUEST', /unknown alphabet/],
-    ['unknown query', 'GET', '/latest/secrets/db-x?version=2', { token: tokens.reader }, 400, 'SK_BAD_REQUEST', /unknown query parameter "version"/],
+    [
+      'unknown field',
+      'POST',
+      '/latest/secrets/db-x',
+      { token: tokens.admin, body: { payload: 'x', version: 2 } },
+      400,
+      'SK_BAD_REQUEST',
+      /unknown field "version"/,
+    ],
+    [
+      'bad expected_serial',
+      'POST',
+      '/latest/secrets/db-x',
+      { token: tokens.admin, body: { payload: 'x', expected_serial: -1 } },
+      400,
+      'SK_BAD_REQUEST',
+      /expected_serial must be an integer/,
+    ],
+    [
+      'payload over 64 KiB',
+      'POST',
+      '/latest/secrets/db-x',
+      { token: tokens.admin, body: { payload: 'x'.repeat(65537) } },
+      413,
+      'SK_PAYLOAD_TOO_LARGE',
+      /65537 bytes; the limit is 65536/,
+    ],
+    [
+      'body over the limit',
+      'POST',
+      '/latest/secrets/db-x',
+      { token: tokens.admin, rawBody: 'x'.repeat(400 * 1024) },
+      413,
+      'SK_PAYLOAD_TOO_LARGE',
+      /request body is larger/,
+    ],
+    [
+      'bad rotate length',
+      'POST',
+      '/latest/rotate/db-x',
+      { token: tokens.admin, body: { length: 3 } },
+      400,
+      'SK_BAD_REQUEST',
+      /length must be an integer from 8/,
+    ],
+    [
+      'bad alphabet',
+      'POST',
+      '/latest/rotate/db-x',
+      { token: tokens.admin, body: { alphabet: 'emoji' } },
+      400,
+      'SK_BAD_REQUEST',
+      /unknown alphabet/,
+    ],
+    [
+      'unknown query',
+      'GET',
+      '/latest/secrets/db-x?version=2',
+      { token: tokens.reader },
+      400,
+      'SK_BAD_REQUEST',
+      /unknown query parameter "version"/,
+    ],
     ['unknown route', 'GET', '/latest/nothing', { token: tokens.reader }, 404, 'SK_NOT_FOUND', /no route GET \/latest\/nothing/],
     ['unknown prefix', 'GET', '/v2/secrets/db-x', { token: tokens.reader }, 404, 'SK_NOT_FOUND', /no route/],
     ['wrong method', 'PUT', '/latest/secrets/db-x', { token: tokens.admin }, 405, 'SK_METHOD_NOT_ALLOWED', /allowed: GET, POST, DELETE/],
-    ['missing secret', 'GET', '/latest/secrets/db-nothing', { token: tokens.reader }, 404, 'SK_SECRET_NOT_FOUND', /no secret named "db-nothing" in application "cryptex"/],
+    [
+      'missing secret',
+      'GET',
+      '/latest/secrets/db-nothing',
+      { token: tokens.reader },
+      404,
+      'SK_SECRET_NOT_FOUND',
+      /no secret named "db-nothing" in application "cryptex"/,
+    ],
     ['missing serial', 'GET', '/latest/secrets/db-latest/99', { token: tokens.reader }, 404, 'SK_SECRET_NOT_FOUND', /has no serial 99/],
-    ['forwarded', 'GET', '/latest/secrets/db-x', { token: tokens.reader, headers: { 'x-forwarded-for': '10.0.0.1' } }, 403, 'SK_FORWARDED_REFUSED', /x-forwarded-for/],
-    ['forwarded (RFC 7239)', 'GET', '/latest/secrets/db-x', { token: tokens.reader, headers: { forwarded: 'for=10.0.0.1' } }, 403, 'SK_FORWARDED_REFUSED', /forwarded/],
-    ['foreign Host', 'GET', '/latest/secrets/db-x', { token: tokens.reader, headers: { host: 'attacker.example' } }, 403, 'SK_HOST_REFUSED', /Host header/],
+    [
+      'forwarded',
+      'GET',
+      '/latest/secrets/db-x',
+      { token: tokens.reader, headers: { 'x-forwarded-for': '10.0.0.1' } },
+      403,
+      'SK_FORWARDED_REFUSED',
+      /x-forwarded-for/,
+    ],
+    [
+      'forwarded (RFC 7239)',
+      'GET',
+      '/latest/secrets/db-x',
+      { token: tokens.reader, headers: { forwarded: 'for=10.0.0.1' } },
+      403,
+      'SK_FORWARDED_REFUSED',
+      /forwarded/,
+    ],
+    [
+      'foreign Host',
+      'GET',
+      '/latest/secrets/db-x',
+      { token: tokens.reader, headers: { host: 'attacker.example' } },
+      403,
+      'SK_HOST_REFUSED',
+      /Host header/,
+    ],
   ];
   for (const [label, method, path, options, status, code, message] of cases) {
     test(`${label}: ${status} ${code}`, async () => {
@@ -159,7 +318,10 @@ describe('every bad input gets its status and a message naming what was wrong', 
 
   test('check-and-set conflict: 409 naming both serials', async () => {
     await call(base, 'POST', '/latest/secrets/db-cas', { token: tokens.admin, body: { payload: secret('cas'), expected_serial: 0 } });
-    const reply = await call(base, 'POST', '/latest/secrets/db-cas', { token: tokens.admin, body: { payload: secret('cas'), expected_serial: 0 } });
+    const reply = await call(base, 'POST', '/latest/secrets/db-cas', {
+      token: tokens.admin,
+      body: { payload: secret('cas'), expected_serial: 0 },
+    });
     assert.equal(reply.status, 409);
     assert.match(String(reply.body.Message), /expected current serial 0, it is 1/);
   });
@@ -173,7 +335,10 @@ describe('every bad input gets its status and a message naming what was wrong', 
     assert.equal(reply.status, 500);
     assert.deepEqual(reply.body, { Code: 'SK_INTERNAL', Message: 'internal error; the daemon log has the details' });
     await new Promise((resolve) => setImmediate(resolve));
-    assert.ok(daemon.lines.some((l) => l.includes('cryptex/db-tampered#2 failed its integrity check')), daemon.lines.filter((l) => l.includes('tamper')).join('\n'));
+    assert.ok(
+      daemon.lines.some((l) => l.includes('cryptex/db-tampered#2 failed its integrity check')),
+      daemon.lines.filter((l) => l.includes('tamper')).join('\n'),
+    );
   });
 });
 
@@ -223,7 +388,12 @@ test('audit lines name token, app, name, serial and outcome; metrics count reque
   const ok = audits.find((e) => e.outcome === 'ok' && e.name === 'db-latest');
   assert.ok(ok, 'a fetch audit line');
   assert.equal(ok.actor !== undefined, true);
-  assert.deepEqual(Object.keys(ok).filter((k) => ['actor', 'app', 'name', 'serial', 'outcome'].includes(k)).sort(), ['actor', 'app', 'name', 'outcome', 'serial']);
+  assert.deepEqual(
+    Object.keys(ok)
+      .filter((k) => ['actor', 'app', 'name', 'serial', 'outcome'].includes(k))
+      .sort(),
+    ['actor', 'app', 'name', 'outcome', 'serial'],
+  );
   assert.ok(audits.some((e) => e.outcome === 'SK_SECRET_REVOKED'));
   assert.ok(daemon.lines.some((l) => l.includes('"audit":"secrets.auth"') && l.includes('SK_UNAUTHORIZED')));
   for (let i = 0; i < 2; i++) await call(base, 'GET', '/latest/secrets/db-main/2', { token: tokens.reader });

@@ -15,7 +15,8 @@ import { runCli } from './run-cli.js';
 
 describe('direct mode: SQLite store, local key file', () => {
   const dir = tempDir('sidekey-cli-');
-  const cli = (args: string[], stdin?: string) => runCli(['secrets', ...args], { cwd: dir.path, ...(stdin !== undefined ? { stdin } : {}) });
+  const cli = (args: string[], stdin?: string) =>
+    runCli(['secrets', ...args], { cwd: dir.path, ...(stdin !== undefined ? { stdin } : {}) });
   before(() => {
     writeFileSync(
       join(dir.path, 'sidekey.yaml'),
@@ -34,7 +35,11 @@ describe('direct mode: SQLite store, local key file', () => {
   });
 
   test('create from stdin, a file and --payload (warned); fetch, history, list', async () => {
-    assert.deepEqual(JSON.parse((await cli(['create', '--name', 'dbpassword'], 'from-stdin\n')).stdout), { name: 'dbpassword', serial: 1, active: true });
+    assert.deepEqual(JSON.parse((await cli(['create', '--name', 'dbpassword'], 'from-stdin\n')).stdout), {
+      name: 'dbpassword',
+      serial: 1,
+      active: true,
+    });
     writeFileSync(join(dir.path, 'cert.pem'), '-----BEGIN-----\nabc\n-----END-----\n');
     assert.equal((await cli(['create', '--name', 'cert', '--payload-location', 'cert.pem'])).code, 0);
     const flagged = await cli(['create', '--application-name', 'other', '--name', 'dbpassword', '--payload', 'from-flag']);
@@ -70,7 +75,9 @@ describe('direct mode: SQLite store, local key file', () => {
   });
 
   test('rotate, restore, export json and dotenv, exec with --pristine', async () => {
-    const rotated = JSON.parse((await cli(['rotate', '--name', 'api-token', '--length', '20', '--alphabet', 'hex'])).stdout) as { serial: number };
+    const rotated = JSON.parse((await cli(['rotate', '--name', 'api-token', '--length', '20', '--alphabet', 'hex'])).stdout) as {
+      serial: number;
+    };
     assert.equal(rotated.serial, 1);
     assert.match((await cli(['fetch', '--name', 'api-token', '--raw'])).stdout, /^[0-9a-f]{20}$/);
     assert.equal(JSON.parse((await cli(['restore', '--name', 'dbpassword', '--serial', '1'])).stdout).serial, 3);
@@ -95,7 +102,9 @@ describe('direct mode: SQLite store, local key file', () => {
     assert.equal(JSON.parse((await cli(['rewrap'])).stdout).rewrapped, 0);
     // Drop the old key: everything must still open under the new one alone.
     const keyFile = join(dir.path, 'data/master.key');
-    const lines = readFileSync(keyFile, 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
+    const lines = readFileSync(keyFile, 'utf8')
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'));
     writeFileSync(keyFile, `${lines.at(-1)}\n`, { mode: 0o600 });
     assert.equal((await cli(['fetch', '--name', 'dbpassword', '--raw'])).stdout, 'from-stdin');
   });
@@ -112,7 +121,8 @@ describe('direct mode: SQLite store, local key file', () => {
 describe('direct mode: DynamoDB table and KMS key', () => {
   const dir = tempDir('sidekey-cli-aws-');
   let backends: Backends;
-  const cli = (args: string[], stdin?: string) => runCli(['secrets', ...args], { cwd: dir.path, env: backends.env, ...(stdin !== undefined ? { stdin } : {}) });
+  const cli = (args: string[], stdin?: string) =>
+    runCli(['secrets', ...args], { cwd: dir.path, env: backends.env, ...(stdin !== undefined ? { stdin } : {}) });
   before(async () => {
     backends = await startBackends();
     const { accessKeyId, secretAccessKey } = backends.kms.credentials;
@@ -130,7 +140,10 @@ describe('direct mode: DynamoDB table and KMS key', () => {
   test('setup creates the table and prints admin and fetch policies bound to the application', async () => {
     const setup = await cli(['setup']);
     assert.equal(setup.code, 0, setup.stderr);
-    const policies = JSON.parse(setup.stdout) as { admin: { Statement: { Action: string[]; Condition?: unknown }[] }; fetch: { Statement: { Action: string[]; Condition?: unknown }[] } };
+    const policies = JSON.parse(setup.stdout) as {
+      admin: { Statement: { Action: string[]; Condition?: unknown }[] };
+      fetch: { Statement: { Action: string[]; Condition?: unknown }[] };
+    };
     const fetchActions = policies.fetch.Statement.flatMap((s) => s.Action).sort();
     assert.deepEqual(fetchActions, ['dynamodb:GetItem', 'dynamodb:Query', 'kms:Decrypt']);
     assert.ok(policies.admin.Statement.some((s) => s.Action.includes('kms:GenerateDataKey')));
@@ -175,7 +188,10 @@ describe('against a running daemon: --endpoint and --token-file', () => {
     assert.match(denied.stderr, /token "web" has role reader; create needs role admin \(HTTP 403 SK_FORBIDDEN\)/);
     assert.match((await cli(['fetch', '--name', 'dbpassword'], 'admin.token')).stderr, /has role admin; fetch needs role reader/);
     assert.equal((await cli(['list'], 'reader.token')).stdout, 'dbpassword\n');
-    const exec = await cli(['exec', '--env', 'PW=dbpassword', '--', process.execPath, '-e', 'process.stdout.write(process.env.PW)'], 'reader.token');
+    const exec = await cli(
+      ['exec', '--env', 'PW=dbpassword', '--', process.execPath, '-e', 'process.stdout.write(process.env.PW)'],
+      'reader.token',
+    );
     assert.equal(exec.stdout, 'over-http');
   });
 });

@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { LocalKeyring } from '../../src/core/secrets/local-keyring.js';
 import { SecretService } from '../../src/core/secrets/secret-service.js';
 import { SqliteStore } from '../../src/core/secrets/sqlite-store.js';
@@ -20,7 +20,10 @@ test('a writer killed with SIGKILL loses no acknowledged version (SQLite)', asyn
   const dbPath = `${dir.path}/secrets.db`;
   const keyFile = `${dir.path}/master.key`;
   const acked = new Map<number, string>();
-  const child = spawn(process.execPath, [CHILD, dbPath, keyFile], { env: { ...process.env, SIDEKEY_WRITER_CHILD: '1' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [CHILD, dbPath, keyFile], {
+    env: { ...process.env, SIDEKEY_WRITER_CHILD: '1' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let buffered = '';
   await new Promise<void>((resolve, reject) => {
     child.on('error', reject);
@@ -46,7 +49,11 @@ test('a writer killed with SIGKILL loses no acknowledged version (SQLite)', asyn
     }
     const history = await service.history('cryptex', 'stream', 'test');
     const serials = history.versions.map((v) => v.serial).sort((a, b) => a - b);
-    assert.deepEqual(serials, Array.from({ length: serials.length }, (_, i) => i + 1), 'serials are dense: no gaps, no duplicates');
+    assert.deepEqual(
+      serials,
+      Array.from({ length: serials.length }, (_, i) => i + 1),
+      'serials are dense: no gaps, no duplicates',
+    );
   } finally {
     await service.close();
     dir.remove();

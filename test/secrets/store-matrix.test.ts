@@ -9,7 +9,7 @@ import { isSidekeyError } from '../../src/core/errors.js';
 import { SecretService } from '../../src/core/secrets/secret-service.js';
 import type { VersionRow } from '../../src/core/secrets/secret-store.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { type Backends, type KeyringKind, type StoreKind, makeKeyring, makeStore, startBackends } from './backends.js';
+import { type Backends, type KeyringKind, makeKeyring, makeStore, type StoreKind, startBackends } from './backends.js';
 
 const APP = 'cryptex';
 const ACTOR = 'test';
@@ -55,13 +55,24 @@ for (const [storeKind, keyringKind] of combos) {
       const first = await service.create(APP, 'dbpassword', 'hunter2-first', { actor: ACTOR });
       const second = await service.create(APP, 'dbpassword', 'hunter2-second ✓', { actor: ACTOR });
       assert.deepEqual([first.serial, second.serial], [1, 2]);
-      assert.deepEqual(await service.fetch(APP, 'dbpassword', undefined, ACTOR), { name: 'dbpassword', serial: 2, payload: 'hunter2-second ✓', active: true });
+      assert.deepEqual(await service.fetch(APP, 'dbpassword', undefined, ACTOR), {
+        name: 'dbpassword',
+        serial: 2,
+        payload: 'hunter2-second ✓',
+        active: true,
+      });
       assert.equal((await service.fetch(APP, 'dbpassword', 1, ACTOR)).payload, 'hunter2-first');
       assert.deepEqual((await service.list(APP, ACTOR)).names, ['dbpassword']);
       assert.deepEqual((await service.list('other-app', ACTOR)).names, []);
       await assert.rejects(service.fetch('other-app', 'dbpassword', undefined, ACTOR), expectError('SECRET_NOT_FOUND'));
       const history = await service.history(APP, 'dbpassword', ACTOR);
-      assert.deepEqual(history.versions.map((v) => [v.serial, v.active, v.createdBy]), [[2, true, ACTOR], [1, true, ACTOR]]);
+      assert.deepEqual(
+        history.versions.map((v) => [v.serial, v.active, v.createdBy]),
+        [
+          [2, true, ACTOR],
+          [1, true, ACTOR],
+        ],
+      );
       if (keyringKind === 'kms') {
         const generate = backends.kms.calls.filter((c) => c.operation === 'GenerateDataKey').at(-1);
         assert.deepEqual(generate?.context, { app: APP, name: 'dbpassword', serial: '2' });
@@ -72,7 +83,10 @@ for (const [storeKind, keyringKind] of combos) {
       const writers = Array.from({ length: 20 }, () => open());
       const results = await Promise.all(writers.map((w, i) => w.create(APP, 'contended', `value-${i}`, { actor: `writer-${i}` })));
       const serials = results.map((r) => r.serial).sort((a, b) => a - b);
-      assert.deepEqual(serials, Array.from({ length: 20 }, (_, i) => i + 1));
+      assert.deepEqual(
+        serials,
+        Array.from({ length: 20 }, (_, i) => i + 1),
+      );
       const seen = new Set<string>();
       for (const r of results) seen.add((await service.fetch(APP, 'contended', r.serial, ACTOR)).payload);
       assert.equal(seen.size, 20);
@@ -119,7 +133,10 @@ for (const [storeKind, keyringKind] of combos) {
       ];
       for (const [name, serial, change] of variants) {
         assert.equal(await service.store.insert({ ...row, name, serial, ...change }), true);
-        await assert.rejects(service.fetch(APP, name, serial, ACTOR), expectError('SECRET_INTEGRITY', new RegExp(`${APP}/${name}#${serial} failed its integrity check`)));
+        await assert.rejects(
+          service.fetch(APP, name, serial, ACTOR),
+          expectError('SECRET_INTEGRITY', new RegExp(`${APP}/${name}#${serial} failed its integrity check`)),
+        );
       }
       // A whole row from another application is refused as well.
       assert.equal(await service.store.insert({ ...row, app: 'other-app' }), true);
@@ -127,7 +144,10 @@ for (const [storeKind, keyringKind] of combos) {
     });
 
     test('check-and-set, restore, rotate and delete', async () => {
-      await assert.rejects(service.create(APP, 'cas', 'x-value-1', { actor: ACTOR, expectedSerial: 3 }), expectError('SECRET_CONFLICT', /expected current serial 3, it is 0/));
+      await assert.rejects(
+        service.create(APP, 'cas', 'x-value-1', { actor: ACTOR, expectedSerial: 3 }),
+        expectError('SECRET_CONFLICT', /expected current serial 3, it is 0/),
+      );
       assert.equal((await service.create(APP, 'cas', 'x-value-1', { actor: ACTOR, expectedSerial: 0 })).serial, 1);
       await assert.rejects(service.create(APP, 'cas', 'x-value-2', { actor: ACTOR, expectedSerial: 0 }), expectError('SECRET_CONFLICT'));
       assert.equal((await service.create(APP, 'cas', 'x-value-2', { actor: ACTOR, expectedSerial: 1 })).serial, 2);
@@ -145,7 +165,10 @@ for (const [storeKind, keyringKind] of combos) {
       await assert.rejects(service.create(APP, 'Bad_Name', 'v', { actor: ACTOR }), expectError('NAME_INVALID', /must be lowercase/));
       await assert.rejects(service.create(APP, 'ok', '', { actor: ACTOR }), expectError('BAD_REQUEST', /must not be empty/));
       await assert.rejects(service.create(APP, 'ok', 42, { actor: ACTOR }), expectError('BAD_REQUEST', /must be a string/));
-      await assert.rejects(service.create(APP, 'ok', 'x'.repeat(64 * 1024 + 1), { actor: ACTOR }), expectError('PAYLOAD_TOO_LARGE', /65537 bytes; the limit is 65536/));
+      await assert.rejects(
+        service.create(APP, 'ok', 'x'.repeat(64 * 1024 + 1), { actor: ACTOR }),
+        expectError('PAYLOAD_TOO_LARGE', /65537 bytes; the limit is 65536/),
+      );
       assert.equal((await service.create(APP, 'big', 'é'.repeat(32 * 1024), { actor: ACTOR })).serial, 1);
     });
   });

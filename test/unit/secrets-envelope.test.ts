@@ -3,7 +3,14 @@ import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { canonicalContext, encryptionContext } from '../../src/core/secrets/encryption-context.js';
 import { decodeWrappedKey, encodeWrappedKey } from '../../src/core/secrets/key-envelope.js';
-import { EnvelopeError, NONCE_BYTES, PAYLOAD_FORMAT_VERSION, TAG_BYTES, openPayload, sealPayload } from '../../src/core/secrets/payload-envelope.js';
+import {
+  EnvelopeError,
+  NONCE_BYTES,
+  openPayload,
+  PAYLOAD_FORMAT_VERSION,
+  sealPayload,
+  TAG_BYTES,
+} from '../../src/core/secrets/payload-envelope.js';
 
 const key = randomBytes(32);
 const context = encryptionContext('cryptex', 'dbpassword', 7);

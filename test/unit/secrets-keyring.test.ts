@@ -26,7 +26,10 @@ test('a key file group or others can access is refused with the chmod to run', (
   loadMasterKeyFile(file);
   for (const mode of [0o640, 0o604, 0o660]) {
     chmodSync(file, mode);
-    assert.throws(() => loadMasterKeyFile(file), (e: Error) => e.message.includes(`has mode 0${mode.toString(8)}`) && e.message.includes(`chmod 600 ${file}`));
+    assert.throws(
+      () => loadMasterKeyFile(file),
+      (e: Error) => e.message.includes(`has mode 0${mode.toString(8)}`) && e.message.includes(`chmod 600 ${file}`),
+    );
   }
   dir.remove();
 });
@@ -58,11 +61,16 @@ test('several keys: new data keys use the newest, old ones still unwrap, rewrap 
   assert.deepEqual(await keyring.unwrap(moved!, ctx), old.plaintext);
   assert.equal(await keyring.rewrap(moved!, ctx), undefined, 'already under the newest key');
   await assert.rejects(keyring.unwrap(moved!, encryptionContext('cryptex', 'db', 2)), /does not authenticate/);
-  assert.equal(readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith('mk-')).length, 2);
+  assert.equal(
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('mk-')).length,
+    2,
+  );
   dir.remove();
 });
 
-test('keys given in the config (from ${fromFile:...}) work the same, and are never created', async () => {
+test('keys given in the config (through fromFile substitution) work the same, and are never created', async () => {
   const keyring = new LocalKeyring({ keys: `k1:${Buffer.alloc(32, 7).toString('base64')}\n` });
   const key = await keyring.generateDataKey(ctx);
   assert.equal(key.wrapped.keyId, 'k1');

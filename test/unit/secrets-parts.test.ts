@@ -39,7 +39,8 @@ test('generator: length and alphabet honoured, every character possible, bounds 
 
 test('serials: positive integers only', () => {
   assert.equal(parseSerial('42'), 42);
-  for (const bad of ['0', '-1', '01', '1.5', '1e3', '', ' 1', '9007199254740993']) assert.throws(() => parseSerial(bad), /invalid serial/, bad);
+  for (const bad of ['0', '-1', '01', '1.5', '1e3', '', ' 1', '9007199254740993'])
+    assert.throws(() => parseSerial(bad), /invalid serial/, bad);
 });
 
 test('routes: both prefixes, methods, and what is not a route', () => {
@@ -72,7 +73,11 @@ test('config: default paths resolve against the config file, and key sources are
   assert.throws(() => parseConfig('secrets:\n  store: { type: sqlte }\n', '/etc/s.yaml'), /did you mean "sqlite"/);
   const token = 'x'.repeat(40);
   assert.throws(
-    () => parseConfig(`secrets:\n  tokens:\n    - { id: a, token: ${token}, role: admin }\n    - { id: a, token: ${token}y, role: reader }\n`, '/etc/s.yaml'),
+    () =>
+      parseConfig(
+        `secrets:\n  tokens:\n    - { id: a, token: ${token}, role: admin }\n    - { id: a, token: ${token}y, role: reader }\n`,
+        '/etc/s.yaml',
+      ),
     /duplicate token id "a"/,
   );
 });

@@ -1,10 +1,10 @@
 /** `sidekey secrets setup` and `sidekey secrets rewrap`: operator commands on the store itself. */
 import type { Command } from 'commander';
+import { DEFAULT_MASTER_KEY_FILE } from '../../core/config/sections/secrets-section.js';
+import { SidekeyError } from '../../core/errors.js';
 import { createKeyring, createSecretService, createStore } from '../../core/secrets/create-secret-service.js';
 import { addMasterKey } from '../../core/secrets/master-key-file.js';
 import { checkName } from '../../core/secrets/secret-errors.js';
-import { SidekeyError } from '../../core/errors.js';
-import { DEFAULT_MASTER_KEY_FILE } from '../../core/config/sections/secrets-section.js';
 import { DEFAULT_CONFIG_FILE } from '../default-config-file.js';
 import { iamPolicies } from '../secrets/iam-policy.js';
 import { cliActor, loadSecretsConfig } from '../secrets/open-client.js';
@@ -30,10 +30,14 @@ export function registerSecretsAdmin(secrets: Command): void {
       stderr(`sidekey secrets setup: ${config.store.type} store ready; keyring: ${keyring.describe()}\n`);
       const policies = iamPolicies(config, app, awsDefaults?.region);
       if (!policies) {
-        stderr('sidekey secrets setup: no IAM needed (SQLite and a local key): keep the data directory 0700 and owned by the daemon user\n');
+        stderr(
+          'sidekey secrets setup: no IAM needed (SQLite and a local key): keep the data directory 0700 and owned by the daemon user\n',
+        );
         return;
       }
-      stderr(`sidekey secrets setup: attach "admin" to the role that writes secrets and "fetch" to the application role (application ${app}):\n`);
+      stderr(
+        `sidekey secrets setup: attach "admin" to the role that writes secrets and "fetch" to the application role (application ${app}):\n`,
+      );
       process.stdout.write(`${JSON.stringify(policies, null, 2)}\n`);
     });
 
@@ -46,7 +50,10 @@ export function registerSecretsAdmin(secrets: Command): void {
       const { secrets: config, awsDefaults } = loadSecretsConfig(flags.config);
       if (flags.addKey) {
         if (config.keyring.type !== 'local' || config.keyring.keys !== undefined) {
-          throw new SidekeyError('USAGE', '--add-key works with a local keyring read from key_file; rotate a KMS key in KMS, then run rewrap');
+          throw new SidekeyError(
+            'USAGE',
+            '--add-key works with a local keyring read from key_file; rotate a KMS key in KMS, then run rewrap',
+          );
         }
         const id = addMasterKey(config.keyring.key_file ?? DEFAULT_MASTER_KEY_FILE);
         stderr(`sidekey secrets rewrap: added master key ${id}\n`);

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import type { Command } from 'commander';
-import { SidekeyError, isSidekeyError } from '../../core/errors.js';
+import { isSidekeyError, SidekeyError } from '../../core/errors.js';
 import { EXPORT_FORMATS, type ExportFormat, formatExport, parseEnvSpec } from '../secrets/env-export.js';
 import type { TargetFlags } from '../secrets/open-client.js';
 import { addTargetOptions, stderr, withClient } from '../secrets/target-options.js';
@@ -34,7 +34,9 @@ export function registerSecretsExec(secrets: Command): void {
       const forward = (signal: NodeJS.Signals) => child.kill(signal);
       for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
       const status = await new Promise<number>((resolve, reject) => {
-        child.once('error', (error) => reject(new SidekeyError('USAGE', `cannot run ${file} (${(error as NodeJS.ErrnoException).code})`, { cause: error })));
+        child.once('error', (error) =>
+          reject(new SidekeyError('USAGE', `cannot run ${file} (${(error as NodeJS.ErrnoException).code})`, { cause: error })),
+        );
         child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? constants.signals[signal] : 0)));
       });
       for (const signal of FORWARDED_SIGNALS) process.off(signal, forward);

@@ -6,8 +6,8 @@
 import type { Command } from 'commander';
 import { SidekeyError } from '../../core/errors.js';
 import { checkSerialNumber, parseSerial } from '../../core/secrets/secret-errors.js';
-import { readPayload } from '../secrets/payload-input.js';
 import type { TargetFlags } from '../secrets/open-client.js';
+import { readPayload } from '../secrets/payload-input.js';
 import { addTargetOptions, printJson, stderr, withClient } from '../secrets/target-options.js';
 import { registerSecretsAdmin } from './secrets-admin.js';
 import { registerSecretsExec } from './secrets-exec.js';
@@ -32,7 +32,15 @@ const needSerial = (flags: Flags) => {
   return serial;
 };
 const cas = (flags: Flags) =>
-  flags.expectedSerial === undefined ? {} : { expectedSerial: checkSerialNumber(/^\d+$/.test(flags.expectedSerial) ? Number(flags.expectedSerial) : Number.NaN, '--expected-serial', true) };
+  flags.expectedSerial === undefined
+    ? {}
+    : {
+        expectedSerial: checkSerialNumber(
+          /^\d+$/.test(flags.expectedSerial) ? Number(flags.expectedSerial) : Number.NaN,
+          '--expected-serial',
+          true,
+        ),
+      };
 
 export function registerSecrets(program: Command): void {
   const secrets = program.command('secrets').description('versioned, envelope-encrypted secrets (the ecs-secrets commands and more)');
@@ -91,7 +99,12 @@ export function registerSecrets(program: Command): void {
       const length = flags.length === undefined ? undefined : Number(flags.length);
       const source = flags.stdin
         ? { payload: await readPayload({}, stderr) }
-        : { generate: { ...(length !== undefined ? { length } : {}), ...(flags.alphabet !== undefined ? { alphabet: flags.alphabet } : {}) } };
+        : {
+            generate: {
+              ...(length !== undefined ? { length } : {}),
+              ...(flags.alphabet !== undefined ? { alphabet: flags.alphabet } : {}),
+            },
+          };
       printJson(await withClient(flags, (c) => c.rotate(flags.name, source, cas(flags))));
     });
 

@@ -28,17 +28,44 @@ export function iamPolicies(secrets: SecretsConfig, app: string, defaultRegion: 
     const table = `arn:aws:dynamodb:${secrets.store.region ?? defaultRegion ?? 'REGION'}:ACCOUNT_ID:table/${secrets.store.table}`;
     const leading = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${app}/*`] } };
     admin.push(
-      { Sid: 'SecretsWrite', Effect: 'Allow', Action: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:Query'], Resource: [table], Condition: leading },
+      {
+        Sid: 'SecretsWrite',
+        Effect: 'Allow',
+        Action: [
+          'dynamodb:PutItem',
+          'dynamodb:UpdateItem',
+          'dynamodb:DeleteItem',
+          'dynamodb:BatchWriteItem',
+          'dynamodb:GetItem',
+          'dynamodb:Query',
+        ],
+        Resource: [table],
+        Condition: leading,
+      },
       { Sid: 'SecretsList', Effect: 'Allow', Action: ['dynamodb:Scan', 'dynamodb:DescribeTable'], Resource: [table] },
     );
-    fetch.push({ Sid: 'SecretsRead', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:Query'], Resource: [table], Condition: leading });
+    fetch.push({
+      Sid: 'SecretsRead',
+      Effect: 'Allow',
+      Action: ['dynamodb:GetItem', 'dynamodb:Query'],
+      Resource: [table],
+      Condition: leading,
+    });
   }
   if (secrets.keyring.type === 'kms') {
     const keyId = secrets.keyring.key_id;
     const region = secrets.keyring.region ?? defaultRegion ?? 'REGION';
-    const key = keyId.startsWith('arn:') ? keyId : `arn:aws:kms:${region}:ACCOUNT_ID:key/${keyId.startsWith('alias/') ? 'KEY_ID_OF_' + keyId.slice(6) : keyId}`;
+    const key = keyId.startsWith('arn:')
+      ? keyId
+      : `arn:aws:kms:${region}:ACCOUNT_ID:key/${keyId.startsWith('alias/') ? 'KEY_ID_OF_' + keyId.slice(6) : keyId}`;
     const context = { StringEquals: { 'kms:EncryptionContext:app': app } };
-    admin.push({ Sid: 'SecretsEncrypt', Effect: 'Allow', Action: ['kms:GenerateDataKey', 'kms:Decrypt', 'kms:Encrypt'], Resource: [key], Condition: context });
+    admin.push({
+      Sid: 'SecretsEncrypt',
+      Effect: 'Allow',
+      Action: ['kms:GenerateDataKey', 'kms:Decrypt', 'kms:Encrypt'],
+      Resource: [key],
+      Condition: context,
+    });
     fetch.push({ Sid: 'SecretsDecrypt', Effect: 'Allow', Action: ['kms:Decrypt'], Resource: [key], Condition: context });
   }
   return admin.length === 0 ? undefined : { admin: document(admin), fetch: document(fetch) };

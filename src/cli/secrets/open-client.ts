@@ -26,7 +26,11 @@ export interface LoadedSecrets {
 export function loadSecretsConfig(file: string): LoadedSecrets {
   const loaded = loadConfig(file);
   const secrets = loaded.config.secrets;
-  if (!secrets) throw new SidekeyError('USAGE', `${loaded.file} has no secrets section (docs/secrets.md shows one); or use --endpoint URL --token-file FILE`);
+  if (!secrets)
+    throw new SidekeyError(
+      'USAGE',
+      `${loaded.file} has no secrets section (docs/secrets.md shows one); or use --endpoint URL --token-file FILE`,
+    );
   return { secrets, awsDefaults: loaded.config.aws_defaults, file: loaded.file };
 }
 
@@ -56,8 +60,10 @@ function readToken(file: string): string {
 export function openClient(flags: TargetFlags, warn: (text: string) => void): SecretsClient {
   if (flags.endpoint !== undefined) {
     if (flags.tokenFile === undefined) throw new SidekeyError('USAGE', '--endpoint needs --token-file FILE (the bearer token)');
-    if (!/^https?:\/\/[^/]+\/?$/.test(flags.endpoint)) throw new SidekeyError('USAGE', `--endpoint must be http(s)://HOST:PORT, got ${flags.endpoint}`);
-    if (flags.applicationName !== undefined) warn('sidekey: warning: with --endpoint the token decides the application; --application-name is ignored\n');
+    if (!/^https?:\/\/[^/]+\/?$/.test(flags.endpoint))
+      throw new SidekeyError('USAGE', `--endpoint must be http(s)://HOST:PORT, got ${flags.endpoint}`);
+    if (flags.applicationName !== undefined)
+      warn('sidekey: warning: with --endpoint the token decides the application; --application-name is ignored\n');
     return new HttpClient(flags.endpoint, readToken(flags.tokenFile));
   }
   if (flags.tokenFile !== undefined) throw new SidekeyError('USAGE', '--token-file goes with --endpoint URL');

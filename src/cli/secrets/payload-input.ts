@@ -42,7 +42,11 @@ export async function readPayload(flags: PayloadFlags, warn: (text: string) => v
     try {
       return readFileSync(flags.payloadLocation, 'utf8');
     } catch (error) {
-      throw new SidekeyError('USAGE', `cannot read --payload-location ${flags.payloadLocation} (${(error as NodeJS.ErrnoException).code})`, { cause: error });
+      throw new SidekeyError(
+        'USAGE',
+        `cannot read --payload-location ${flags.payloadLocation} (${(error as NodeJS.ErrnoException).code})`,
+        { cause: error },
+      );
     }
   }
   if (process.stdin.isTTY) throw new SidekeyError('USAGE', 'no payload: pipe it on stdin, or give --payload-location FILE');

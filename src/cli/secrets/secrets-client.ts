@@ -103,25 +103,38 @@ export class HttpClient implements SecretsClient {
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       });
     } catch (error) {
-      throw new SidekeyError('UPSTREAM_FAILED', `cannot reach the secrets API at ${this.#base} (${(error as Error).cause ?? (error as Error).message})`, {
-        cause: error,
-      });
+      throw new SidekeyError(
+        'UPSTREAM_FAILED',
+        `cannot reach the secrets API at ${this.#base} (${(error as Error).cause ?? (error as Error).message})`,
+        {
+          cause: error,
+        },
+      );
     }
     const text = await response.text();
     let parsed: Record<string, unknown>;
     try {
       parsed = JSON.parse(text) as Record<string, unknown>;
     } catch {
-      throw new SidekeyError('UPSTREAM_FAILED', `the secrets API at ${this.#base} answered ${response.status} with a body that is not JSON`);
+      throw new SidekeyError(
+        'UPSTREAM_FAILED',
+        `the secrets API at ${this.#base} answered ${response.status} with a body that is not JSON`,
+      );
     }
     if (!response.ok) {
-      throw new SidekeyError(kindOf(parsed.Code), `${String(parsed.Message ?? 'no message')} (HTTP ${response.status} ${String(parsed.Code ?? '')})`);
+      throw new SidekeyError(
+        kindOf(parsed.Code),
+        `${String(parsed.Message ?? 'no message')} (HTTP ${response.status} ${String(parsed.Code ?? '')})`,
+      );
     }
     return parsed as T;
   }
 
   create(name: string, payload: string, options: CasOption) {
-    return this.#call<WriteResult>('POST', `/secrets/${name}`, { payload, ...(options.expectedSerial !== undefined ? { expected_serial: options.expectedSerial } : {}) });
+    return this.#call<WriteResult>('POST', `/secrets/${name}`, {
+      payload,
+      ...(options.expectedSerial !== undefined ? { expected_serial: options.expectedSerial } : {}),
+    });
   }
   fetch(name: string, serial: number | undefined) {
     return this.#call<SecretValue>('GET', `/secrets/${name}${serial === undefined ? '' : `/${serial}`}`);
@@ -140,7 +153,10 @@ export class HttpClient implements SecretsClient {
     return this.#call<WriteResult & { restored_from: number }>('POST', `/restore/${name}/${serial}`, body);
   }
   rotate(name: string, source: { generate: GeneratorSpec } | { payload: string }, options: CasOption) {
-    const body = { ...('generate' in source ? source.generate : source), ...(options.expectedSerial !== undefined ? { expected_serial: options.expectedSerial } : {}) };
+    const body = {
+      ...('generate' in source ? source.generate : source),
+      ...(options.expectedSerial !== undefined ? { expected_serial: options.expectedSerial } : {}),
+    };
     return this.#call<WriteResult>('POST', `/rotate/${name}`, body);
   }
   delete(name: string) {

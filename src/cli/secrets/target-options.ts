@@ -1,7 +1,7 @@
 /** The flags every `sidekey secrets` command shares, and running a command with its client. */
 import type { Command } from 'commander';
 import { DEFAULT_CONFIG_FILE } from '../default-config-file.js';
-import { type TargetFlags, openClient } from './open-client.js';
+import { openClient, type TargetFlags } from './open-client.js';
 import type { SecretsClient } from './secrets-client.js';
 
 export function addTargetOptions(command: Command): Command {

@@ -1,8 +1,8 @@
 /** Builds the store, keyring and service a `secrets` config section describes. */
 import { baseCredentialProvider, pickRegion } from '../aws/base-credentials.js';
-import type { SidekeyConfig } from '../config/sidekey-config.js';
 import type { SecretsConfig } from '../config/sections/secrets-section.js';
 import { DEFAULT_MASTER_KEY_FILE } from '../config/sections/secrets-section.js';
+import type { SidekeyConfig } from '../config/sidekey-config.js';
 import type { Logger } from '../log/logger.js';
 import type { MetricsRegistry } from '../metrics/metrics-registry.js';
 import { DynamoDbStore } from './dynamodb-store.js';
@@ -32,7 +32,9 @@ export function createStore(secrets: SecretsConfig, awsDefaults?: SidekeyConfig[
 export function createKeyring(secrets: SecretsConfig, awsDefaults?: SidekeyConfig['aws_defaults']): Keyring {
   const keyring = secrets.keyring;
   if (keyring.type === 'local') {
-    return keyring.keys !== undefined ? new LocalKeyring({ keys: keyring.keys }) : new LocalKeyring({ keyFile: keyring.key_file ?? DEFAULT_MASTER_KEY_FILE });
+    return keyring.keys !== undefined
+      ? new LocalKeyring({ keys: keyring.keys })
+      : new LocalKeyring({ keyFile: keyring.key_file ?? DEFAULT_MASTER_KEY_FILE });
   }
   const region = pickRegion(keyring.region, awsDefaults?.region);
   return new KmsKeyring({ keyId: keyring.key_id, credentials: baseCredentialProvider(awsDefaults), ...(region ? { region } : {}) });

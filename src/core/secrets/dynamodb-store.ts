@@ -88,7 +88,9 @@ export class DynamoDbStore implements SecretStore {
       return await fn();
     } catch (error) {
       if (error instanceof SidekeyError) throw error;
-      throw new SidekeyError('STORE_FAILED', `DynamoDB ${what} on table ${this.#table} failed (${(error as Error).name})`, { cause: error });
+      throw new SidekeyError('STORE_FAILED', `DynamoDB ${what} on table ${this.#table} failed (${(error as Error).name})`, {
+        cause: error,
+      });
     }
   }
 
@@ -289,7 +291,12 @@ export class DynamoDbStore implements SecretStore {
     const projection = 'Application, SecretName, Serial, EncryptedDataKey';
     for await (const item of this.#scan({ filter: 'attribute_exists(EncryptedDataKey)', projection })) {
       if (!item.EncryptedDataKey?.B || !item.Application?.S || !item.SecretName?.S) continue;
-      yield { app: item.Application.S, name: item.SecretName.S, serial: Number(item.Serial?.N), dataKey: Buffer.from(item.EncryptedDataKey.B) };
+      yield {
+        app: item.Application.S,
+        name: item.SecretName.S,
+        serial: Number(item.Serial?.N),
+        dataKey: Buffer.from(item.EncryptedDataKey.B),
+      };
     }
   }
 

@@ -4,7 +4,15 @@
  * (`kms:EncryptionContext:app`). The endpoint follows the SDK's standard resolution
  * (`AWS_ENDPOINT_URL_KMS`, `AWS_ENDPOINT_URL`, profile `endpoint_url`).
  */
-import { DecryptCommand, EncryptCommand, GenerateDataKeyCommand, KMSClient, KMSServiceException } from '@aws-sdk/client-kms';
+import {
+  DecryptCommand,
+  type DecryptCommandOutput,
+  EncryptCommand,
+  GenerateDataKeyCommand,
+  type GenerateDataKeyCommandOutput,
+  KMSClient,
+  KMSServiceException,
+} from '@aws-sdk/client-kms';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import { SidekeyError } from '../errors.js';
 import type { EncryptionContext } from './encryption-context.js';
@@ -49,17 +57,25 @@ export class KmsKeyring implements Keyring {
   #fail(operation: string, error: unknown): SidekeyError {
     const name = error instanceof KMSServiceException ? error.name : undefined;
     if (name && INTEGRITY_ERRORS.has(name)) {
-      return new SidekeyError('SECRET_INTEGRITY', `KMS ${operation} refused the data key (${name}): it was altered or its encryption context differs`, {
-        cause: error,
-      });
+      return new SidekeyError(
+        'SECRET_INTEGRITY',
+        `KMS ${operation} refused the data key (${name}): it was altered or its encryption context differs`,
+        {
+          cause: error,
+        },
+      );
     }
-    return new SidekeyError('KEYRING_FAILED', `KMS ${operation} with ${this.#keyId} failed (${name ?? (error as Error).name})`, { cause: error });
+    return new SidekeyError('KEYRING_FAILED', `KMS ${operation} with ${this.#keyId} failed (${name ?? (error as Error).name})`, {
+      cause: error,
+    });
   }
 
   async generateDataKey(context: EncryptionContext): Promise<DataKey> {
-    let out;
+    let out: GenerateDataKeyCommandOutput;
     try {
-      out = await this.#client.send(new GenerateDataKeyCommand({ KeyId: this.#keyId, KeySpec: 'AES_256', EncryptionContext: { ...context } }));
+      out = await this.#client.send(
+        new GenerateDataKeyCommand({ KeyId: this.#keyId, KeySpec: 'AES_256', EncryptionContext: { ...context } }),
+      );
     } catch (error) {
       throw this.#fail('GenerateDataKey', error);
     }
@@ -67,21 +83,30 @@ export class KmsKeyring implements Keyring {
       throw new SidekeyError('KEYRING_FAILED', `KMS GenerateDataKey with ${this.#keyId} returned no ${DATA_KEY_BYTES}-byte key`);
     }
     this.#currentArn = out.KeyId;
-    return { plaintext: Buffer.from(out.Plaintext), wrapped: { provider: 'kms', keyId: out.KeyId, wrapped: Buffer.from(out.CiphertextBlob) } };
+    return {
+      plaintext: Buffer.from(out.Plaintext),
+      wrapped: { provider: 'kms', keyId: out.KeyId, wrapped: Buffer.from(out.CiphertextBlob) },
+    };
   }
 
   async unwrap(wrapped: WrappedKey, context: EncryptionContext): Promise<Buffer> {
     if (wrapped.provider !== 'kms') {
-      throw new SidekeyError('KEYRING_FAILED', `this data key is wrapped by the ${wrapped.provider} keyring, but the configured keyring is kms`);
+      throw new SidekeyError(
+        'KEYRING_FAILED',
+        `this data key is wrapped by the ${wrapped.provider} keyring, but the configured keyring is kms`,
+      );
     }
-    let out;
+    let out: DecryptCommandOutput;
     try {
       // KeyId pins the key: KMS refuses a blob made under another key (IncorrectKeyException).
-      out = await this.#client.send(new DecryptCommand({ CiphertextBlob: wrapped.wrapped, KeyId: wrapped.keyId, EncryptionContext: { ...context } }));
+      out = await this.#client.send(
+        new DecryptCommand({ CiphertextBlob: wrapped.wrapped, KeyId: wrapped.keyId, EncryptionContext: { ...context } }),
+      );
     } catch (error) {
       throw this.#fail('Decrypt', error);
     }
-    if (!out.Plaintext || out.Plaintext.length !== DATA_KEY_BYTES) throw new SidekeyError('KEYRING_FAILED', 'KMS Decrypt returned no data key');
+    if (!out.Plaintext || out.Plaintext.length !== DATA_KEY_BYTES)
+      throw new SidekeyError('KEYRING_FAILED', 'KMS Decrypt returned no data key');
     return Buffer.from(out.Plaintext);
   }
 
@@ -89,7 +114,9 @@ export class KmsKeyring implements Keyring {
     if (wrapped.provider === 'kms' && this.#currentArn !== undefined && wrapped.keyId === this.#currentArn) return undefined;
     const dataKey = await this.unwrap(wrapped, context);
     try {
-      const out = await this.#client.send(new EncryptCommand({ KeyId: this.#keyId, Plaintext: dataKey, EncryptionContext: { ...context } }));
+      const out = await this.#client.send(
+        new EncryptCommand({ KeyId: this.#keyId, Plaintext: dataKey, EncryptionContext: { ...context } }),
+      );
       if (!out.CiphertextBlob || !out.KeyId) throw new SidekeyError('KEYRING_FAILED', 'KMS Encrypt returned no ciphertext');
       this.#currentArn = out.KeyId;
       if (out.KeyId === wrapped.keyId) return undefined;

@@ -5,10 +5,10 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { SidekeyError } from '../errors.js';
-import { type EncryptionContext, canonicalContext } from './encryption-context.js';
+import { canonicalContext, type EncryptionContext } from './encryption-context.js';
 import type { WrappedKey } from './key-envelope.js';
 import type { DataKey, Keyring } from './keyring.js';
-import { type MasterKey, loadMasterKeyFile, parseMasterKeys } from './master-key-file.js';
+import { loadMasterKeyFile, type MasterKey, parseMasterKeys } from './master-key-file.js';
 import { DATA_KEY_BYTES, NONCE_BYTES, TAG_BYTES } from './payload-envelope.js';
 
 const WRAP_AAD_PREFIX = Buffer.from('sidekey local wrap v1\0', 'ascii');
@@ -31,9 +31,10 @@ export class LocalKeyring implements Keyring {
   }
 
   #load(): MasterKey[] {
-    this.#keys ??= this.#options.keys !== undefined
-      ? parseMasterKeys(this.#options.keys, 'secrets.keyring.keys')
-      : loadMasterKeyFile(this.#options.keyFile as string);
+    this.#keys ??=
+      this.#options.keys !== undefined
+        ? parseMasterKeys(this.#options.keys, 'secrets.keyring.keys')
+        : loadMasterKeyFile(this.#options.keyFile as string);
     return this.#keys;
   }
 
@@ -84,7 +85,9 @@ export class LocalKeyring implements Keyring {
     try {
       return Buffer.concat([decipher.update(body), decipher.final()]);
     } catch (error) {
-      throw new SidekeyError('SECRET_INTEGRITY', 'the wrapped data key does not authenticate under its master key and context', { cause: error });
+      throw new SidekeyError('SECRET_INTEGRITY', 'the wrapped data key does not authenticate under its master key and context', {
+        cause: error,
+      });
     }
   }
 

@@ -58,7 +58,9 @@ export function loadMasterKeyFile(path: string, create = true): MasterKey[] {
     fd = openSync(path, 'r');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || !create) {
-      throw new SidekeyError('KEYRING_FAILED', `cannot open master key file ${path} (${(error as NodeJS.ErrnoException).code})`, { cause: error });
+      throw new SidekeyError('KEYRING_FAILED', `cannot open master key file ${path} (${(error as NodeJS.ErrnoException).code})`, {
+        cause: error,
+      });
     }
     mkdirSync(dirname(path), { recursive: true, mode: MASTER_KEY_DIR_MODE });
     try {
@@ -79,7 +81,8 @@ export function loadMasterKeyFile(path: string, create = true): MasterKey[] {
         `master key file ${path} has mode ${(stat.mode & 0o777).toString(8).padStart(4, '0')}: group and others must have no access (chmod 600 ${path})`,
       );
     }
-    if (stat.size > MAX_KEY_FILE_BYTES) throw new SidekeyError('KEYRING_FAILED', `master key file ${path} is larger than ${MAX_KEY_FILE_BYTES} bytes`);
+    if (stat.size > MAX_KEY_FILE_BYTES)
+      throw new SidekeyError('KEYRING_FAILED', `master key file ${path} is larger than ${MAX_KEY_FILE_BYTES} bytes`);
     return parseMasterKeys(readFileSync(fd, 'utf8'), path);
   } finally {
     closeSync(fd);

@@ -18,7 +18,7 @@
  * The wrapped data key lives apart (key-envelope.ts) so a master-key rewrap never touches this.
  */
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
-import { type EncryptionContext, canonicalContext } from './encryption-context.js';
+import { canonicalContext, type EncryptionContext } from './encryption-context.js';
 
 export const PAYLOAD_MAGIC = Buffer.from('SKSP', 'ascii');
 export const PAYLOAD_FORMAT_VERSION = 1;
@@ -69,7 +69,8 @@ export class EnvelopeError extends Error {
 /** Decrypts an envelope made by sealPayload; throws EnvelopeError on any mismatch. */
 export function openPayload(envelope: Buffer, dataKey: Buffer, context: EncryptionContext): Buffer {
   if (envelope.length < HEADER_BYTES + TAG_BYTES) throw new EnvelopeError('the payload envelope is truncated');
-  if (!envelope.subarray(0, PAYLOAD_MAGIC.length).equals(PAYLOAD_MAGIC)) throw new EnvelopeError('the payload envelope has no sidekey header');
+  if (!envelope.subarray(0, PAYLOAD_MAGIC.length).equals(PAYLOAD_MAGIC))
+    throw new EnvelopeError('the payload envelope has no sidekey header');
   const version = envelope[PAYLOAD_MAGIC.length];
   const algorithm = envelope[PAYLOAD_MAGIC.length + 1];
   if (version !== PAYLOAD_FORMAT_VERSION) throw new EnvelopeError(`unknown payload format version ${version}`);

@@ -32,11 +32,17 @@ export function resolveAlphabet(alphabet: string = DEFAULT_ALPHABET): string[] {
   if (alphabet.startsWith('chars:')) {
     const chars = [...new Set(alphabet.slice('chars:'.length))];
     if (chars.length < 2 || chars.length > MAX_ALPHABET_LENGTH) {
-      throw new SidekeyError('BAD_REQUEST', `a custom alphabet needs 2 to ${MAX_ALPHABET_LENGTH} distinct characters (it has ${chars.length})`);
+      throw new SidekeyError(
+        'BAD_REQUEST',
+        `a custom alphabet needs 2 to ${MAX_ALPHABET_LENGTH} distinct characters (it has ${chars.length})`,
+      );
     }
     return chars;
   }
-  throw new SidekeyError('BAD_REQUEST', `unknown alphabet ${JSON.stringify(alphabet.slice(0, 40))}: use ${Object.keys(ALPHABETS).join(', ')} or chars:...`);
+  throw new SidekeyError(
+    'BAD_REQUEST',
+    `unknown alphabet ${JSON.stringify(alphabet.slice(0, 40))}: use ${Object.keys(ALPHABETS).join(', ')} or chars:...`,
+  );
 }
 
 export function generatePayload(spec: GeneratorSpec = {}): string {

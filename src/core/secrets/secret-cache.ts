@@ -67,7 +67,10 @@ export class SecretCache {
     this.#entries.set(key, { value, expiresAt: this.#now() + this.#ttlMs });
     const nameKey = `${app}/${name}`;
     let keys = this.#byName.get(nameKey);
-    if (!keys) this.#byName.set(nameKey, (keys = new Set()));
+    if (!keys) {
+      keys = new Set();
+      this.#byName.set(nameKey, keys);
+    }
     keys.add(key);
   }
 

@@ -1,6 +1,7 @@
 /** Constructors for the secrets store's errors, so every message has the same shape and no secret. */
-import { SidekeyError } from '../errors.js';
+
 import { nameProblem } from '../config/validators.js';
+import { SidekeyError } from '../errors.js';
 import { MAX_SERIAL } from './secret-limits.js';
 
 /** `app/name` or `app/name#serial`, as every message names a version. */

@@ -4,14 +4,14 @@
  * restore, rotate, delete, rewrap. No sockets here: the REST front and the CLI both call this.
  * Every operation writes one audit line (actor, app, name, serial, outcome; never the payload).
  */
-import { SidekeyError, isSidekeyError } from '../errors.js';
+import { isSidekeyError, SidekeyError } from '../errors.js';
 import { audit } from '../log/audit.js';
 import type { Logger } from '../log/logger.js';
 import type { MetricsRegistry } from '../metrics/metrics-registry.js';
 import { encryptionContext } from './encryption-context.js';
 import { decodeWrappedKey, encodeWrappedKey } from './key-envelope.js';
-import type { Keyring } from './keyring.js';
 import { KeyedMutex } from './keyed-mutex.js';
+import type { Keyring } from './keyring.js';
 import { type GeneratorSpec, generatePayload } from './payload-generator.js';
 import { type CachedVersion, SecretCache } from './secret-cache.js';
 import { openVersion, sealVersion } from './secret-crypto.js';
@@ -84,7 +84,10 @@ export class SecretService {
     this.#cache = new SecretCache(options.cacheTtlSeconds ?? 0);
     this.#logger = options.logger;
     this.#operations = options.metrics?.counter('sidekey_secrets_operations_total', 'Secrets store operations by operation and outcome.');
-    this.#cacheResults = options.metrics?.counter('sidekey_secrets_cache_total', 'Secret fetches answered from the cache (hit) or not (miss).');
+    this.#cacheResults = options.metrics?.counter(
+      'sidekey_secrets_cache_total',
+      'Secret fetches answered from the cache (hit) or not (miss).',
+    );
   }
 
   get cache(): SecretCache {
@@ -99,7 +102,12 @@ export class SecretService {
     try {
       const result = await fn();
       this.#operations?.inc({ operation, outcome: 'ok' });
-      if (this.#logger) audit(this.#logger, `secrets.${operation}`, { ...fields, serial: (result as { serial?: number }).serial ?? fields.serial, outcome: 'ok' });
+      if (this.#logger)
+        audit(this.#logger, `secrets.${operation}`, {
+          ...fields,
+          serial: (result as { serial?: number }).serial ?? fields.serial,
+          outcome: 'ok',
+        });
       return result;
     } catch (error) {
       const outcome = outcomeOf(error);
@@ -121,7 +129,8 @@ export class SecretService {
     return this.#locks.run(`${app}/${name}`, async () => {
       for (let attempt = 1; attempt <= MAX_CREATE_ATTEMPTS; attempt++) {
         const current = await this.store.latestSerial(app, name);
-        if (options.expectedSerial !== undefined && current !== options.expectedSerial) throw conflict(app, name, options.expectedSerial, current);
+        if (options.expectedSerial !== undefined && current !== options.expectedSerial)
+          throw conflict(app, name, options.expectedSerial, current);
         const serial = current + 1;
         const sealed = await sealVersion(this.keyring, app, name, serial, payload);
         const inserted = await this.store.insert({
@@ -139,10 +148,14 @@ export class SecretService {
           return { name, serial, active: true };
         }
         // Another process took this serial between our read and our conditional write.
-        if (options.expectedSerial !== undefined) throw conflict(app, name, options.expectedSerial, await this.store.latestSerial(app, name));
+        if (options.expectedSerial !== undefined)
+          throw conflict(app, name, options.expectedSerial, await this.store.latestSerial(app, name));
         await sleep(Math.random() * CREATE_RETRY_JITTER_MS);
       }
-      throw new SidekeyError('SECRET_CONFLICT', `secret "${name}" in application "${app}" is written too often: no serial won after ${MAX_CREATE_ATTEMPTS} attempts`);
+      throw new SidekeyError(
+        'SECRET_CONFLICT',
+        `secret "${name}" in application "${app}" is written too often: no serial won after ${MAX_CREATE_ATTEMPTS} attempts`,
+      );
     });
   }
 
@@ -182,14 +195,14 @@ export class SecretService {
     });
   }
 
-  list(app: string, actor: string): Promise<{ names: string[]}> {
+  list(app: string, actor: string): Promise<{ names: string[] }> {
     return this.#audited('list', { actor, app }, async () => {
       checkName(app, 'application name');
       return { names: await this.store.listNames(app) };
     });
   }
 
-  history(app: string, name: string, actor: string): Promise<{ name: string; versions: VersionMeta[]}> {
+  history(app: string, name: string, actor: string): Promise<{ name: string; versions: VersionMeta[] }> {
     return this.#audited('history', { actor, app, name }, async () => {
       checkName(app, 'application name');
       checkName(name, 'secret name');
@@ -231,7 +244,12 @@ export class SecretService {
   }
 
   /** A new version from a generator, or from a given payload (stdin). */
-  rotate(app: string, name: string, source: { generate: GeneratorSpec } | { payload: unknown }, options: WriteOptions): Promise<WriteResult> {
+  rotate(
+    app: string,
+    name: string,
+    source: { generate: GeneratorSpec } | { payload: unknown },
+    options: WriteOptions,
+  ): Promise<WriteResult> {
     return this.#audited('rotate', { actor: options.actor, app, name }, async () => {
       checkName(app, 'application name');
       checkName(name, 'secret name');
@@ -241,7 +259,7 @@ export class SecretService {
   }
 
   /** Removes every version of a name. */
-  delete(app: string, name: string, actor: string): Promise<{ name: string; deleted: number}> {
+  delete(app: string, name: string, actor: string): Promise<{ name: string; deleted: number }> {
     return this.#audited('delete', { actor, app, name }, async () => {
       checkName(app, 'application name');
       checkName(name, 'secret name');

@@ -71,33 +71,37 @@ interface Pending {
 }
 
 function prepareStatements(db: Database.Database) {
-    return {
-      latestSerial: db.prepare<[string, string], { serial: number | null }>('SELECT MAX(serial) AS serial FROM secret_versions WHERE app = ? AND name = ?'),
-      insert: db.prepare(
-        `INSERT INTO secret_versions (app, name, serial, active, encrypted_data, encrypted_data_key, created_at, created_by)
+  return {
+    latestSerial: db.prepare<[string, string], { serial: number | null }>(
+      'SELECT MAX(serial) AS serial FROM secret_versions WHERE app = ? AND name = ?',
+    ),
+    insert: db.prepare(
+      `INSERT INTO secret_versions (app, name, serial, active, encrypted_data, encrypted_data_key, created_at, created_by)
          VALUES (@app, @name, @serial, 1, @data, @dataKey, @createdAt, @createdBy) ON CONFLICT DO NOTHING`,
-      ),
-      get: db.prepare<[string, string, number], Row>('SELECT * FROM secret_versions WHERE app = ? AND name = ? AND serial = ?'),
-      latestActive: db.prepare<[string, string], Row>(
-        'SELECT * FROM secret_versions WHERE app = ? AND name = ? AND active = 1 ORDER BY serial DESC LIMIT 1',
-      ),
-      history: db.prepare<[string, string], Row>(
-        'SELECT app, name, serial, active, created_at, created_by, revoked_at, revoked_by FROM secret_versions WHERE app = ? AND name = ? ORDER BY serial DESC',
-      ),
-      names: db.prepare<[string], { name: string }>('SELECT DISTINCT name FROM secret_versions WHERE app = ? ORDER BY name'),
-      revoke: db.prepare(
-        `UPDATE secret_versions SET active = 0, encrypted_data = NULL, encrypted_data_key = NULL, revoked_at = ?, revoked_by = ?
+    ),
+    get: db.prepare<[string, string, number], Row>('SELECT * FROM secret_versions WHERE app = ? AND name = ? AND serial = ?'),
+    latestActive: db.prepare<[string, string], Row>(
+      'SELECT * FROM secret_versions WHERE app = ? AND name = ? AND active = 1 ORDER BY serial DESC LIMIT 1',
+    ),
+    history: db.prepare<[string, string], Row>(
+      'SELECT app, name, serial, active, created_at, created_by, revoked_at, revoked_by FROM secret_versions WHERE app = ? AND name = ? ORDER BY serial DESC',
+    ),
+    names: db.prepare<[string], { name: string }>('SELECT DISTINCT name FROM secret_versions WHERE app = ? ORDER BY name'),
+    revoke: db.prepare(
+      `UPDATE secret_versions SET active = 0, encrypted_data = NULL, encrypted_data_key = NULL, revoked_at = ?, revoked_by = ?
          WHERE app = ? AND name = ? AND serial = ? AND active = 1`,
-      ),
-      exists: db.prepare<[string, string, number], { active: number }>('SELECT active FROM secret_versions WHERE app = ? AND name = ? AND serial = ?'),
-      deleteAll: db.prepare('DELETE FROM secret_versions WHERE app = ? AND name = ?'),
-      keys: db.prepare<[], { app: string; name: string; serial: number; encrypted_data_key: Buffer }>(
-        'SELECT app, name, serial, encrypted_data_key FROM secret_versions WHERE encrypted_data_key IS NOT NULL ORDER BY app, name, serial',
-      ),
-      replaceKey: db.prepare(
-        'UPDATE secret_versions SET encrypted_data_key = ? WHERE app = ? AND name = ? AND serial = ? AND encrypted_data_key = ?',
-      ),
-    };
+    ),
+    exists: db.prepare<[string, string, number], { active: number }>(
+      'SELECT active FROM secret_versions WHERE app = ? AND name = ? AND serial = ?',
+    ),
+    deleteAll: db.prepare('DELETE FROM secret_versions WHERE app = ? AND name = ?'),
+    keys: db.prepare<[], { app: string; name: string; serial: number; encrypted_data_key: Buffer }>(
+      'SELECT app, name, serial, encrypted_data_key FROM secret_versions WHERE encrypted_data_key IS NOT NULL ORDER BY app, name, serial',
+    ),
+    replaceKey: db.prepare(
+      'UPDATE secret_versions SET encrypted_data_key = ? WHERE app = ? AND name = ? AND serial = ? AND encrypted_data_key = ?',
+    ),
+  };
 }
 type Statements = ReturnType<typeof prepareStatements>;
 
@@ -151,7 +155,9 @@ export class SqliteStore implements SecretStore {
       return fn();
     } catch (error) {
       if (error instanceof SidekeyError) throw error;
-      throw new SidekeyError('STORE_FAILED', `SQLite ${what} failed (${(error as { code?: string }).code ?? (error as Error).message})`, { cause: error });
+      throw new SidekeyError('STORE_FAILED', `SQLite ${what} failed (${(error as { code?: string }).code ?? (error as Error).message})`, {
+        cause: error,
+      });
     }
   }
 
@@ -186,13 +192,17 @@ export class SqliteStore implements SecretStore {
           batch.map(({ row }) => this.#s.insert.run({ ...row, data: row.data, dataKey: row.dataKey }).changes === 1),
         )();
       } catch (error) {
-        const failure = new SidekeyError('STORE_FAILED', `SQLite insert failed (${(error as { code?: string }).code ?? (error as Error).message})`, {
-          cause: error,
-        });
+        const failure = new SidekeyError(
+          'STORE_FAILED',
+          `SQLite insert failed (${(error as { code?: string }).code ?? (error as Error).message})`,
+          {
+            cause: error,
+          },
+        );
         for (const p of batch) p.reject(failure);
         continue;
       }
-      batch.forEach((p, i) => p.resolve(results[i] as boolean));
+      for (const [i, p] of batch.entries()) p.resolve(results[i] as boolean);
     }
   }
 

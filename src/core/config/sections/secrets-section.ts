@@ -3,7 +3,7 @@
  * Relative paths, including the defaults, resolve against the config file's directory.
  */
 import { listenAddress } from '../listen-address.js';
-import { type Infer, type Schema, arr, filePath, int, obj, oneOf, optional, str, tagged, withDefault } from '../schema.js';
+import { arr, filePath, type Infer, int, obj, oneOf, optional, type Schema, str, tagged, withDefault } from '../schema.js';
 import { name, region, token } from '../validators.js';
 
 export const DEFAULT_SECRETS_LISTEN = { kind: 'tcp', host: '127.0.0.1', port: 8080 } as const;
