@@ -6,51 +6,84 @@ import { type DestinationStream, type Logger, pino } from 'pino';
 
 export type { Logger };
 
-/** Field names whose values are secret wherever they appear (matched at any of the first levels). */
+/**
+ * Field names whose values are secret wherever they appear, compared case-insensitively at any
+ * depth up to REDACT_DEPTH.
+ */
 export const SECRET_FIELDS = [
   'token',
   'auth_token',
   'authToken',
   'authorization',
-  'Authorization',
   'password',
   'secret',
   'payload',
   'SecretAccessKey',
-  'secretAccessKey',
   'aws_secret_access_key',
   'secret_access_key',
-  'Token',
   'SessionToken',
-  'sessionToken',
   'session_token',
   'aws_session_token',
   'dataKey',
   'data_key',
   'plaintext',
-  'Plaintext',
   'masterKey',
   'x-aws-ec2-metadata-token',
-  'X-aws-ec2-metadata-token',
 ] as const;
 
-/** How deep under the log object a secret field is still found (pino paths are explicit). */
-const REDACT_DEPTH = 3;
+/** How deep under the log object secret fields are still found. */
+export const REDACT_DEPTH = 4;
 
-function redactPaths(): string[] {
-  const paths: string[] = [];
-  for (const field of SECRET_FIELDS) {
-    const key = /^[A-Za-z_$][\w$]*$/.test(field) ? field : `["${field}"]`;
-    let prefix = '';
-    for (let depth = 0; depth < REDACT_DEPTH; depth++) {
-      paths.push(prefix === '' ? key : `${prefix}${key.startsWith('[') ? key : `.${key}`}`);
-      prefix = `${prefix}${prefix === '' ? '*' : '.*'}`;
+const SECRET_KEYS: ReadonlySet<string> = new Set(SECRET_FIELDS.map((f) => f.toLowerCase()));
+
+function isPlain(value: object): boolean {
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Returns `value` with every secret-named field replaced by REDACTED, copying only the objects on
+ * the way to a replaced field (a log line with nothing to hide costs one walk, no allocation).
+ * pino's own path-based redaction was measured at ~185 us per line with wildcard paths; this walk
+ * takes a few microseconds.
+ */
+export function redactSecrets(value: unknown, depth = 0): unknown {
+  if (value === null || typeof value !== 'object' || depth > REDACT_DEPTH) return value;
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const next = redactSecrets(value[i], depth + 1);
+      if (next !== value[i]) {
+        copy ??= value.slice();
+        copy[i] = next;
+      }
+    }
+    return copy ?? value;
+  }
+  if (!isPlain(value)) return value;
+  const record = value as Record<string, unknown>;
+  let copy: Record<string, unknown> | undefined;
+  for (const key of Object.keys(record)) {
+    const current = record[key];
+    const next = SECRET_KEYS.has(key.toLowerCase()) ? REDACTED : redactSecrets(current, depth + 1);
+    if (next !== current) {
+      copy ??= { ...record };
+      copy[key] = next;
     }
   }
-  return paths;
+  return copy ?? value;
 }
 
 export const REDACTED = '[redacted]';
+
+/** Each secret field as written, in lower case and capitalized, as pino redact paths. */
+function topLevelRedactPaths(): string[] {
+  const names = new Set<string>();
+  for (const field of SECRET_FIELDS) {
+    for (const variant of [field, field.toLowerCase(), field[0]?.toUpperCase() + field.slice(1)]) names.add(variant);
+  }
+  return [...names].map((name) => (/^[A-Za-z_$][\w$]*$/.test(name) ? name : `["${name}"]`));
+}
 
 export interface LoggerOptions {
   level?: string;
@@ -68,9 +101,14 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       base: { ...(options.base ?? {}) },
       timestamp: pino.stdTimeFunctions.isoTime,
       messageKey: 'msg',
-      redact: { paths: redactPaths(), censor: REDACTED },
+      // Top-level paths only (cheap): this is what also covers child-logger bindings, which
+      // formatters.log never sees; nested fields are handled by redactSecrets below.
+      redact: { paths: topLevelRedactPaths(), censor: REDACTED },
       serializers: { err: serializeError },
-      formatters: { level: (label) => ({ level: label }) },
+      formatters: {
+        level: (label) => ({ level: label }),
+        log: (object) => redactSecrets(object) as Record<string, unknown>,
+      },
     },
     destination,
   );
