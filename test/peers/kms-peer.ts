@@ -1,7 +1,7 @@
 /**
  * A test peer for AWS KMS that speaks its JSON 1.1 protocol over HTTP (`X-Amz-Target:
  * TrentService.*`), verifies every request's SigV4 signature with the independent verifier, and
- * implements GenerateDataKey, Encrypt, Decrypt and CreateAlias-free aliases as real KMS does for
+ * implements GenerateDataKey, Encrypt, Decrypt and DescribeKey (keys and aliases) as real KMS does for
  * symmetric keys: ciphertext blobs name their key and are bound to the encryption context, and
  * Decrypt with a different context fails with InvalidCiphertextException.
  */
@@ -157,6 +157,21 @@ export async function startKmsPeer(options: { region?: string } = {}): Promise<K
         KeyId: arnOf(id),
         CiphertextBlob: encrypt(id, b64(input.Plaintext, 'Plaintext'), context).toString('base64'),
         EncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+      };
+    },
+    DescribeKey(input, caller) {
+      const id = resolveKey(input.KeyId);
+      calls.push({ operation: 'DescribeKey', keyId: arnOf(id), context: {}, accessKeyId: caller });
+      return {
+        KeyMetadata: {
+          AWSAccountId: ACCOUNT,
+          KeyId: id,
+          Arn: arnOf(id),
+          Enabled: true,
+          KeyState: 'Enabled',
+          KeyUsage: 'ENCRYPT_DECRYPT',
+          KeySpec: 'SYMMETRIC_DEFAULT',
+        },
       };
     },
     Decrypt(input, caller) {

@@ -6,6 +6,7 @@ import { createKeyring, createSecretService, createStore } from '../../core/secr
 import { addMasterKey } from '../../core/secrets/master-key-file.js';
 import { checkName } from '../../core/secrets/secret-errors.js';
 import { DEFAULT_CONFIG_FILE } from '../default-config-file.js';
+import { ExitCode } from '../exit-codes.js';
 import { iamPolicies } from '../secrets/iam-policy.js';
 import { cliActor, loadSecretsConfig } from '../secrets/open-client.js';
 import { printJson, stderr } from '../secrets/target-options.js';
@@ -60,7 +61,12 @@ export function registerSecretsAdmin(secrets: Command): void {
       }
       const service = createSecretService({ secrets: config, awsDefaults, cacheTtlSeconds: 0 });
       try {
-        printJson(await service.rewrap(cliActor()));
+        const report = await service.rewrap(cliActor());
+        printJson(report);
+        if (report.failed.length > 0) {
+          stderr(`sidekey secrets rewrap: ${report.failed.length} version(s) failed their integrity check and were left as they were\n`);
+          process.exitCode = ExitCode.FAILURE;
+        }
       } finally {
         await service.close();
       }

@@ -62,7 +62,7 @@ export function iamPolicies(secrets: SecretsConfig, app: string, defaultRegion: 
     admin.push({
       Sid: 'SecretsEncrypt',
       Effect: 'Allow',
-      Action: ['kms:GenerateDataKey', 'kms:Decrypt', 'kms:Encrypt'],
+      Action: ['kms:GenerateDataKey', 'kms:Decrypt', 'kms:Encrypt', 'kms:DescribeKey'],
       Resource: [key],
       Condition: context,
     });

@@ -23,6 +23,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import { SidekeyError } from '../errors.js';
+import { type Item, key, metaOf, rowOf } from './dynamodb-item.js';
 import type { KeyRef, RevokeOutcome, SecretStore, VersionMeta, VersionRow } from './secret-store.js';
 
 /** SDK attempts per call; the SDK's standard retry backs off with jitter on throttling errors. */
@@ -43,31 +44,7 @@ export interface DynamoDbStoreOptions {
   readonly credentials?: AwsCredentialIdentityProvider;
 }
 
-type Item = Record<string, AttributeValue>;
-
-const key = (app: string, name: string) => `${app}/${name}`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function metaOf(item: Item): VersionMeta {
-  return {
-    serial: Number(item.Serial?.N),
-    active: item.Active?.BOOL === true,
-    createdAt: item.CreatedAt?.S ?? '',
-    createdBy: item.CreatedBy?.S ?? '',
-    ...(item.RevokedAt?.S ? { revokedAt: item.RevokedAt.S } : {}),
-    ...(item.RevokedBy?.S ? { revokedBy: item.RevokedBy.S } : {}),
-  };
-}
-
-function rowOf(app: string, name: string, item: Item): VersionRow {
-  return {
-    ...metaOf(item),
-    app,
-    name,
-    data: item.EncryptedData?.B ? Buffer.from(item.EncryptedData.B) : null,
-    dataKey: item.EncryptedDataKey?.B ? Buffer.from(item.EncryptedDataKey.B) : null,
-  };
-}
 
 export class DynamoDbStore implements SecretStore {
   readonly kind = 'dynamodb' as const;

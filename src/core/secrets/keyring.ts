@@ -22,6 +22,8 @@ export interface Keyring {
    * The payload ciphertext is untouched.
    */
   rewrap(wrapped: WrappedKey, context: EncryptionContext): Promise<WrappedKey | undefined>;
+  /** Called once before a rewrap run: re-learn which master key is the newest. */
+  prepareRewrap(): Promise<void>;
   /** Creates what the keyring needs (the local key file); a no-op for KMS. */
   setup(): Promise<void>;
   /** Human description for logs and `setup`: never key material. */

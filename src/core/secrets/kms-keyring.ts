@@ -7,6 +7,7 @@
 import {
   DecryptCommand,
   type DecryptCommandOutput,
+  DescribeKeyCommand,
   EncryptCommand,
   GenerateDataKeyCommand,
   type GenerateDataKeyCommandOutput,
@@ -36,7 +37,7 @@ export class KmsKeyring implements Keyring {
   readonly provider = 'kms' as const;
   readonly #client: KMSClient;
   readonly #keyId: string;
-  /** The ARN KMS reports for the configured key (learned from its answers), for rewrap. */
+  /** The ARN the configured key id resolves to now (an alias may have moved), learned by prepareRewrap. */
   #currentArn: string | undefined;
 
   constructor(options: KmsKeyringOptions) {
@@ -82,7 +83,6 @@ export class KmsKeyring implements Keyring {
     if (!out.Plaintext || out.Plaintext.length !== DATA_KEY_BYTES || !out.CiphertextBlob || !out.KeyId) {
       throw new SidekeyError('KEYRING_FAILED', `KMS GenerateDataKey with ${this.#keyId} returned no ${DATA_KEY_BYTES}-byte key`);
     }
-    this.#currentArn = out.KeyId;
     return {
       plaintext: Buffer.from(out.Plaintext),
       wrapped: { provider: 'kms', keyId: out.KeyId, wrapped: Buffer.from(out.CiphertextBlob) },
@@ -110,6 +110,15 @@ export class KmsKeyring implements Keyring {
     return Buffer.from(out.Plaintext);
   }
 
+  async prepareRewrap(): Promise<void> {
+    try {
+      const out = await this.#client.send(new DescribeKeyCommand({ KeyId: this.#keyId }));
+      this.#currentArn = out.KeyMetadata?.Arn;
+    } catch (error) {
+      throw this.#fail('DescribeKey', error);
+    }
+  }
+
   async rewrap(wrapped: WrappedKey, context: EncryptionContext): Promise<WrappedKey | undefined> {
     if (wrapped.provider === 'kms' && this.#currentArn !== undefined && wrapped.keyId === this.#currentArn) return undefined;
     const dataKey = await this.unwrap(wrapped, context);
@@ -118,7 +127,6 @@ export class KmsKeyring implements Keyring {
         new EncryptCommand({ KeyId: this.#keyId, Plaintext: dataKey, EncryptionContext: { ...context } }),
       );
       if (!out.CiphertextBlob || !out.KeyId) throw new SidekeyError('KEYRING_FAILED', 'KMS Encrypt returned no ciphertext');
-      this.#currentArn = out.KeyId;
       if (out.KeyId === wrapped.keyId) return undefined;
       return { provider: 'kms', keyId: out.KeyId, wrapped: Buffer.from(out.CiphertextBlob) };
     } catch (error) {

@@ -52,6 +52,10 @@ export class LocalKeyring implements Keyring {
     this.#keys = undefined;
   }
 
+  async prepareRewrap(): Promise<void> {
+    if (this.#options.keyFile !== undefined) this.reload();
+  }
+
   describe(): string {
     return this.#options.keyFile ? `local master key file ${this.#options.keyFile}` : 'local master keys from the config';
   }
