@@ -6,6 +6,7 @@ import { createAdminFront } from '../admin/admin-front.js';
 import { createCredentialEndpointFront, wantsCredentialEndpoint } from '../credential-endpoint/credential-endpoint-front.js';
 import { createSecretsFront } from '../secrets-api/secrets-front.js';
 import { createImdsFront } from '../imds-guard/imds-front.js';
+import { createPgFront, wantsPgFront } from '../pg-proxy/pg-front.js';
 import type { Front, FrontContext } from './front.js';
 
 export function createFronts(ctx: FrontContext, all: () => readonly Front[]): Front[] {
@@ -15,6 +16,7 @@ export function createFronts(ctx: FrontContext, all: () => readonly Front[]): Fr
     fronts.push(createCredentialEndpointFront({ ...ctx, logger: ctx.logger.child({ front: 'credential-endpoint' }) }));
   if (ctx.loaded.config.secrets) fronts.push(createSecretsFront({ ...ctx, logger: ctx.logger.child({ front: 'secrets' }) }));
   if (ctx.loaded.config.imds) fronts.push(createImdsFront({ ...ctx, logger: ctx.logger.child({ front: 'imds' }) }));
+  if (wantsPgFront(ctx.loaded.config)) fronts.push(createPgFront({ ...ctx, logger: ctx.logger.child({ front: 'postgres' }) }));
   fronts.push(createAdminFront(ctx, all));
   return fronts;
 }
