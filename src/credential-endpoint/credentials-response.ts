@@ -23,17 +23,22 @@ export function credentialsBody(c: ServiceCredentials): string {
   });
 }
 
-const bodies = new WeakMap<ServiceCredentials, Buffer>();
+/**
+ * Bodies are kept as strings with their byte length: node:http then sends headers and body in one
+ * write, where a Buffer body costs a second chunk (writev) per response.
+ */
+const bodies = new WeakMap<ServiceCredentials, { readonly text: string; readonly length: number }>();
 
 /** Writes 200 with the credentials; the serialized body is cached per credentials object. */
 export function sendCredentials(res: ServerResponse, credentials: ServiceCredentials): void {
   let body = bodies.get(credentials);
   if (!body) {
-    body = Buffer.from(credentialsBody(credentials));
+    const text = credentialsBody(credentials);
+    body = { text, length: Buffer.byteLength(text) };
     bodies.set(credentials, body);
   }
   res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length, 'cache-control': 'no-store' });
-  res.end(body);
+  res.end(body.text);
 }
 
 /** The `Code` each error answers with; an SDK shows it to the user, so it says what happened in AWS style. */

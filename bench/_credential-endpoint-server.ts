@@ -1,0 +1,62 @@
+/**
+ * Child process for bench/credential-endpoint.ts. `bare` serves a fixed credentials JSON with plain
+ * node:http (the baseline); `sidekey` runs the real daemon (every front its config has, audit line
+ * per request to /dev/null) against an STS peer in this process. Prints one JSON line
+ * `{url, token}` once warm, then serves until killed.
+ */
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { formatListenAddress } from '../src/core/config/listen-address.js';
+import { loadConfig } from '../src/core/config/load-config.js';
+import { randomToken } from '../src/core/crypto/random-token.js';
+import { createLogger } from '../src/core/log/logger.js';
+import { Daemon } from '../src/daemon/daemon.js';
+import { daemonConfig, ROLE_WEB } from '../test/credential-endpoint/fixtures.js';
+import { tempDir } from '../test/helpers/temp-dir.js';
+import { startStsPeer } from '../test/peers/sts-peer.js';
+
+/** What the baseline answers: the same shape and size as a real credentials response. */
+export const BARE_BODY = JSON.stringify({
+  AccessKeyId: 'ASIA0123456789ABCDEF',
+  SecretAccessKey: 'x'.repeat(40),
+  Token: 'y'.repeat(176),
+  Expiration: '2030-01-01T00:00:00Z',
+  AccountId: '123456789012',
+  RoleArn: ROLE_WEB,
+});
+/** A rate limit far above what the bench can reach: the bench measures the serving path, not the limiter's 429s. */
+const UNLIMITED = { per_second: 1_000_000, burst: 1_000_000 };
+
+async function bare(): Promise<{ url: string; token: string }> {
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(BARE_BODY), 'cache-control': 'no-store' });
+    res.end(BARE_BODY);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/credentials`, token: 'unused' };
+}
+
+async function sidekey(): Promise<{ url: string; token: string }> {
+  const peer = await startStsPeer();
+  const token = randomToken();
+  const dir = tempDir('sidekey-bench-');
+  const file = join(dir.path, 'sidekey.yaml');
+  writeFileSync(file, daemonConfig(peer.url, { web: { role: ROLE_WEB, token, extra: { rate_limit: UNLIMITED } } }));
+  const logger = createLogger({ destination: pino.destination({ dest: '/dev/null', sync: false }) });
+  const daemon = new Daemon({ loaded: loadConfig(file), logger });
+  await daemon.start();
+  while (!daemon.ready()) await new Promise((resolve) => setTimeout(resolve, 10));
+  const address = daemon.fronts.find((f) => f.name === 'credential-endpoint')?.addresses?.()[0];
+  if (!address) throw new Error('no credential endpoint');
+  return { url: `http://${formatListenAddress(address)}/v1/credentials`, token };
+}
+
+const mode = process.argv[2];
+const started = mode === 'bare' ? await bare() : mode === 'sidekey' ? await sidekey() : undefined;
+if (!started) throw new Error('usage: _credential-endpoint-server.js bare|sidekey');
+process.stdout.write(`${JSON.stringify(started)}\n`);
+// Exit normally on SIGTERM so `node --cpu-prof` can write its profile.
+process.once('SIGTERM', () => process.exit(0));
