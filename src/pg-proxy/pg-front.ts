@@ -34,6 +34,12 @@ export interface PgFront extends Front {
   readonly tokens: IamTokenCache;
 }
 
+/** True when the config gives the front something to serve: targets or a server listener. */
+export function wantsPgFront(config: LoadedConfig['config']): boolean {
+  const section = config.postgres;
+  return section !== undefined && (Object.keys(section.targets).length > 0 || section.server !== undefined);
+}
+
 /** The listener key of the server-mode listener (target names cannot contain ':'). */
 const SERVER_LISTENER = 'server';
 
@@ -136,7 +142,7 @@ export function createPgFront(ctx: FrontContext, options: PgFrontOptions = {}): 
         continue;
       }
       listeners.delete(key);
-      await entry.listener.close();
+      entry.listener.close();
     }
     for (const [key, want] of wanted) {
       if (listeners.has(key)) continue;
@@ -165,7 +171,7 @@ export function createPgFront(ctx: FrontContext, options: PgFrontOptions = {}): 
     async stop(drainMs) {
       draining = true;
       clearInterval(flushTimer);
-      await Promise.all([...listeners.values()].map((entry) => entry.listener.close()));
+      for (const entry of listeners.values()) entry.listener.close();
       listeners.clear();
       const deadline = Date.now() + drainMs;
       while (sessions.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));

@@ -119,7 +119,7 @@ export class ProxySession {
 
   /** The sockets of a relaying session (for checks that nothing times them out). */
   get sockets(): { readonly client: Socket; readonly upstream: Socket | undefined } {
-    return { client: this.#socket, upstream: this.#upstreamSocket };
+    return { client: this.#frames?.socket ?? this.#socket, upstream: this.#upstreamSocket };
   }
 
   async run(): Promise<void> {
@@ -175,8 +175,9 @@ export class ProxySession {
         greeting.splice(greeting.length - 1, 0, encodeBackendKeyData(registration.key));
       }
       this.#enter('relaying');
-      this.#relay = new ByteRelay(this.#socket, upstream.socket);
-      this.#socket.write(Buffer.concat(greeting));
+      // frames.socket is the TLS socket when the client negotiated TLS, else the accepted one.
+      this.#relay = new ByteRelay(frames.socket, upstream.socket);
+      frames.socket.write(Buffer.concat(greeting));
       this.#relay.start(frames.detach(), upstream.leftover);
       this.#audit('ok');
       const opened = Date.now();
@@ -253,6 +254,7 @@ export class ProxySession {
     else this.#hub.metrics.login('(none)', outcome);
   }
 
+  /** One audit line per login attempt; the child logger adds client and mode. */
   #audit(outcome: LoginOutcome): void {
     const plan = this.#plan;
     const target = plan?.target ?? '(unknown)';
@@ -262,8 +264,6 @@ export class ProxySession {
       target,
       local_user: plan?.localUser ?? this.#localUser ?? null,
       db_user: plan?.dbUser ?? null,
-      client: this.#remote,
-      mode: this.#policy.mode,
     });
   }
 }

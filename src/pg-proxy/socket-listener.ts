@@ -8,7 +8,8 @@ import { UNIX_SOCKET_MODE } from '../net/http-listen.js';
 export interface SocketListener {
   readonly address: ListenAddress;
   readonly server: Server;
-  close(): Promise<void>;
+  /** Stops accepting at once; open sessions are the front's to drain (net's close callback would wait for them). */
+  close(): void;
 }
 
 function removeStaleSocket(path: string): void {
@@ -31,7 +32,7 @@ export function listenSockets(address: ListenAddress, keepAliveMs: number, onSoc
       let bound = address;
       if (address.kind === 'unix') chmodSync(address.path, UNIX_SOCKET_MODE);
       else bound = { kind: 'tcp', host: address.host, port: (server.address() as AddressInfo).port };
-      resolve({ address: bound, server, close: () => new Promise<void>((done) => server.close(() => done())) });
+      resolve({ address: bound, server, close: () => void server.close() });
     });
     if (address.kind === 'unix') {
       removeStaleSocket(address.path);
