@@ -18,17 +18,19 @@ const MAX_DERIVED_CACHE_ENTRIES = 256;
 export class ScramClient {
   readonly #password: string;
   readonly #nonce: string;
+  readonly #user: string;
   #clientFirstBare = '';
   #expectedServerSignature: Buffer | undefined;
 
-  constructor(password: string, nonce: string = newNonce()) {
+  /** `user` stays empty for PostgreSQL, which takes it from the StartupMessage (libpq does the same). */
+  constructor(password: string, nonce: string = newNonce(), user = '') {
     this.#password = password;
     this.#nonce = nonce;
+    this.#user = user.replaceAll('=', '=3D').replaceAll(',', '=2C');
   }
 
-  /** client-first-message. PostgreSQL takes the user from the StartupMessage, so n= is empty. */
   clientFirst(): Buffer {
-    this.#clientFirstBare = `n=,r=${this.#nonce}`;
+    this.#clientFirstBare = `n=${this.#user},r=${this.#nonce}`;
     return Buffer.from(GS2_HEADER + this.#clientFirstBare, 'utf8');
   }
 
