@@ -47,12 +47,12 @@ function expectedSerial(body: Record<string, unknown>): number | undefined {
 export function createSecretsHandler(deps: SecretsHandlerDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const requests = deps.metrics.counter('sidekey_secrets_requests_total', 'Secrets API requests by operation and status.');
 
-  const run = async (req: IncomingMessage, route: Route, caller: Caller, url: URL): Promise<unknown> => {
+  const run = async (req: IncomingMessage, route: Route, caller: Caller, query: URLSearchParams | undefined): Promise<unknown> => {
     const app = caller.application;
     const name = route.name === undefined ? undefined : checkName(route.name, 'secret name');
     const serial = route.serial === undefined ? undefined : parseSerial(route.serial);
     const allowedQuery = route.operation === 'delete' ? ['confirm'] : [];
-    for (const key of url.searchParams.keys()) {
+    for (const key of query?.keys() ?? []) {
       if (!allowedQuery.includes(key)) throw new SidekeyError('BAD_REQUEST', `unknown query parameter ${JSON.stringify(key.slice(0, 40))}`);
     }
     deps.auth().authorize(caller, route.operation, name);
@@ -107,7 +107,7 @@ export function createSecretsHandler(deps: SecretsHandlerDeps): (req: IncomingMe
       case 'revoke':
         return service.revoke(app, name as string, serial as number, actor);
       case 'delete': {
-        if (url.searchParams.get('confirm') !== name) {
+        if (query?.get('confirm') !== name) {
           throw new SidekeyError('BAD_REQUEST', `deleting every version is explicit: add ?confirm=${name} to the URL`);
         }
         return service.delete(app, name as string, actor);
@@ -133,7 +133,11 @@ export function createSecretsHandler(deps: SecretsHandlerDeps): (req: IncomingMe
 
   return (req, res) => {
     const method = req.method ?? 'GET';
-    const url = new URL(req.url ?? '/', 'http://secrets.invalid');
+    // No URL resolution: dot segments and absolute forms are not ours to interpret (they 404).
+    const target = req.url ?? '/';
+    const mark = target.indexOf('?');
+    const pathname = mark < 0 ? target : target.slice(0, mark);
+    const query = mark < 0 ? undefined : new URLSearchParams(target.slice(mark + 1));
     let operation = 'unknown';
     let caller: Caller | undefined;
     const done = (status: number) => requests.inc({ operation, status: String(status) });
@@ -143,7 +147,7 @@ export function createSecretsHandler(deps: SecretsHandlerDeps): (req: IncomingMe
         if (forwarded) throw new SidekeyError('FORWARDED_REFUSED', `requests relayed by a proxy are refused (${forwarded} header present)`);
         if (!hostAllowed(req, deps.address(), deps.hosts()))
           throw new SidekeyError('HOST_REFUSED', 'the Host header does not name this listener');
-        const route = matchRoute(method, url.pathname);
+        const route = matchRoute(method, pathname);
         operation = route.operation;
         try {
           caller = deps.auth().authenticate(req);
@@ -151,7 +155,7 @@ export function createSecretsHandler(deps: SecretsHandlerDeps): (req: IncomingMe
           audit(deps.logger, 'secrets.auth', { operation, outcome: (error as SidekeyError).code });
           throw error;
         }
-        const result = await run(req, route, caller, url);
+        const result = await run(req, route, caller, query);
         sendJson(res, 200, result);
         done(200);
       } catch (error) {

@@ -51,6 +51,7 @@ const SHAPES: Readonly<Record<string, Readonly<Record<number, Shape>>>> = {
 };
 
 function decodeSegment(segment: string): string {
+  if (!segment.includes('%')) return segment;
   try {
     return decodeURIComponent(segment);
   } catch {

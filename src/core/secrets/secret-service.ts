@@ -88,7 +88,10 @@ export class SecretService {
     this.keyring = options.keyring;
     this.#cache = new SecretCache(options.cacheTtlSeconds ?? 0);
     this.#logger = options.logger;
-    this.#operations = options.metrics?.counter('sidekey_secrets_operations_total', 'Secrets store operations by operation and outcome.');
+    this.#operations = options.metrics?.counter(
+      'sidekey_secrets_operations_total',
+      'Secrets operations that reached the store, by operation and outcome (cache hits: sidekey_secrets_cache_total).',
+    );
     this.#cacheResults = options.metrics?.counter(
       'sidekey_secrets_cache_total',
       'Secret fetches answered from the cache (hit) or not (miss).',
@@ -173,11 +176,6 @@ export class SecretService {
   }
 
   async #fetch(app: string, name: string, serial: number | undefined): Promise<SecretValue> {
-    const cached = this.#cache.get(app, name, serial);
-    if (cached) {
-      this.#cacheResults?.inc({ result: 'hit' });
-      return cached;
-    }
     if (this.#cache.enabled) this.#cacheResults?.inc({ result: 'miss' });
     const row = serial === undefined ? await this.store.latestActive(app, name) : await this.store.get(app, name, serial);
     if (!row) {
@@ -193,6 +191,13 @@ export class SecretService {
 
   /** The latest active version, or the given serial. Revoked: SECRET_REVOKED (410). */
   fetch(app: string, name: string, serial: number | undefined, actor: string): Promise<SecretValue> {
+    // The hot path: only validated names are ever cached, so a hit needs no checks and no store.
+    const cached = this.#cache.get(app, name, serial);
+    if (cached) {
+      this.#cacheResults?.inc({ result: 'hit' });
+      if (this.#logger) audit(this.#logger, 'secrets.fetch', { actor, app, name, serial: cached.serial, outcome: 'ok' });
+      return Promise.resolve(cached);
+    }
     return this.#audited('fetch', { actor, app, name, ...(serial !== undefined ? { serial } : {}) }, () => {
       checkName(app, 'application name');
       checkName(name, 'secret name');
