@@ -7,6 +7,7 @@ import { registerAdmin } from './commands/admin.js';
 import { registerCheck } from './commands/check.js';
 import { registerExec } from './commands/exec.js';
 import { registerInit } from './commands/init.js';
+import { registerPg } from './commands/pg.js';
 import { registerPolicy } from './commands/policy.js';
 import { registerSecrets } from './commands/secrets.js';
 import { registerServe } from './commands/serve.js';
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerToken(program);
   registerExec(program);
   registerInit(program);
+  registerPg(program);
   registerSecrets(program);
   registerCheck(program);
   registerPolicy(program);

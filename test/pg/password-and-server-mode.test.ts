@@ -11,6 +11,8 @@ import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
 import { assertNoSecrets } from '../helpers/log-capture.js';
 import { PG_USERS, type TestPostgres, startPostgres } from '../helpers/postgres-server.js';
 import { type RdsIamPeer, startRdsIamPeer } from '../peers/rds-iam-peer.js';
+import { verifyPresignedUrl } from '../peers/sigv4-verifier.js';
+import { runCli } from '../helpers/run-cli.js';
 import { runTool } from './fixtures/pg-tools.js';
 
 const KEY = { accessKeyId: 'AKIDPGSERVERMODE0001', secretAccessKey: 'pg-server-mode-secret-key-00000000000001' };
@@ -188,5 +190,26 @@ describe('client proxy -> server proxy -> IAM database', () => {
       assertNoSecrets(d.lines, [...signatures, ...Object.values(PG_USERS), LOCAL_PASSWORD, KEY.secretAccessKey]);
       for (const line of d.lines) assert.ok(!line.includes('X-Amz-'), line.slice(0, 120));
     }
+  });
+});
+
+describe('sidekey pg', () => {
+  test('pg token prints a token the independent verifier accepts; pg --help names the CA bundle', async () => {
+    const token = await runCli(['pg', 'token', '--target', 'orders', '--config', clientProxy.configFile]);
+    assert.equal(token.code, 0, token.stderr);
+    const verdict = verifyPresignedUrl(token.stdout.trim(), { keys: new Map([[KEY.accessKeyId, KEY]]), service: 'rds-db', region: 'us-east-1' });
+    assert.equal(verdict.ok, true, JSON.stringify(verdict));
+    assert.equal(verdict.params?.get('DBUser'), 'app_user');
+    const help = await runCli(['pg', '--help']);
+    assert.match(help.stdout, /truststore\.pki\.rds\.amazonaws\.com\/global\/global-bundle\.pem/);
+    const wrong = await runCli(['pg', 'token', '--target', 'nope', '--config', clientProxy.configFile]);
+    assert.equal(wrong.code, 2);
+    assert.match(wrong.stderr, /no target named "nope".*have: orders, hidden/);
+  });
+
+  test('pg connect runs psql through an ephemeral listener', async () => {
+    const result = await runCli(['pg', 'connect', '--target', 'scram', '--config', direct.configFile, '--', '-Atc', 'SELECT current_user']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout.trim(), 'app_user');
   });
 });
