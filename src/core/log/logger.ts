@@ -93,8 +93,37 @@ export interface LoggerOptions {
   base?: Record<string, unknown>;
 }
 
+/**
+ * Bytes buffered before a write to stdout. One write per line cost ~20 us per request on the
+ * credential endpoint and the secrets API (one audit line each); a 4 KiB buffer makes it ~1 us.
+ */
+export const LOG_BUFFER_BYTES = 4096;
+/** The longest a buffered line waits before it is written. */
+export const LOG_FLUSH_INTERVAL_MS = 200;
+
+/** stdout, buffered, flushed on a timer and synchronously when the process exits. */
+function bufferedStdout(): DestinationStream {
+  const stream = pino.destination({ dest: 1, sync: false, minLength: LOG_BUFFER_BYTES });
+  const flush = () => {
+    try {
+      stream.flush();
+    } catch {
+      // Nothing buffered yet, or the stream is closing.
+    }
+  };
+  setInterval(flush, LOG_FLUSH_INTERVAL_MS).unref();
+  process.once('exit', () => {
+    try {
+      stream.flushSync();
+    } catch {
+      // stdout already gone.
+    }
+  });
+  return stream;
+}
+
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const destination = options.destination ?? pino.destination({ dest: 1, sync: false });
+  const destination = options.destination ?? bufferedStdout();
   return pino(
     {
       level: options.level ?? 'info',
