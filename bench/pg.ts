@@ -1,0 +1,131 @@
+/**
+ * pgbench select-only (-S) against one real PostgreSQL three ways in one run: directly, through
+ * the sidekey Postgres proxy (direct mode, password upstream), and through pgbouncer (session
+ * mode). Persistent connections and -C (a new connection per transaction). Targets: persistent
+ * >= 0.9 x direct TPS; -C >= pgbouncer's TPS.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { chownSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseConfig } from '../src/core/config/load-config.js';
+import { createCredentialBroker } from '../src/core/credentials/create-credential-broker.js';
+import { createLogger } from '../src/core/log/logger.js';
+import { MetricsRegistry } from '../src/core/metrics/metrics-registry.js';
+import { createPgFront } from '../src/pg-proxy/pg-front.js';
+import { PG_USERS, freePort, startPostgres } from '../test/helpers/postgres-server.js';
+import { runTool } from '../test/pg/fixtures/pg-tools.js';
+import { pino } from 'pino';
+
+/** Seconds per pgbench run. */
+const RUN_SECONDS = 5;
+const CLIENTS = 8;
+const THREADS = 2;
+
+async function pgbench(port: number, reconnect: boolean): Promise<number> {
+  const args = ['-n', '-S', '-T', String(RUN_SECONDS), '-c', String(CLIENTS), '-j', String(THREADS), '-h', '127.0.0.1', '-p', String(port), '-U', 'app_user', 'orders'];
+  if (reconnect) args.push('-C');
+  const result = await runTool('pgbench', args, { PGPASSWORD: PG_USERS.app_user, PGSSLMODE: 'disable' }, { timeoutMs: (RUN_SECONDS + 30) * 1000 });
+  const tps = /tps = ([\d.]+)/.exec(result.stdout);
+  if (result.code !== 0 || !tps) throw new Error(`pgbench failed on port ${port}: ${result.stderr.slice(0, 500)}`);
+  return Number(tps[1]);
+}
+
+function postgresIds(): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  return { uid: Number(execFileSync('id', ['-u', 'postgres']).toString()), gid: Number(execFileSync('id', ['-g', 'postgres']).toString()) };
+}
+
+async function startPgbouncer(dir: string, pgPort: number): Promise<{ port: number; child: ChildProcess }> {
+  const port = await freePort();
+  const ids = postgresIds();
+  const ini = join(dir, 'pgbouncer.ini');
+  const users = join(dir, 'userlist.txt');
+  writeFileSync(users, `"app_user" "${PG_USERS.app_user}"\n`);
+  writeFileSync(
+    ini,
+    [
+      '[databases]',
+      `orders = host=127.0.0.1 port=${pgPort} dbname=orders user=app_user password=${PG_USERS.app_user}`,
+      '[pgbouncer]',
+      'listen_addr = 127.0.0.1',
+      `listen_port = ${port}`,
+      "unix_socket_dir = ''",
+      'auth_type = trust',
+      `auth_file = ${users}`,
+      'pool_mode = session',
+      'max_client_conn = 200',
+      `default_pool_size = ${CLIENTS * 2}`,
+      `logfile = ${join(dir, 'pgbouncer.log')}`,
+      'log_connections = 0',
+      'log_disconnections = 0',
+      '',
+    ].join('\n'),
+  );
+  for (const file of [ini, users]) if (ids) chownSync(file, ids.uid, ids.gid);
+  const child = spawn('/usr/sbin/pgbouncer', [ini], { stdio: 'ignore', ...(ids ?? {}) });
+  for (let i = 0; i < 50; i++) {
+    const probe = await runTool('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'app_user', '-d', 'orders', '-Atc', 'SELECT 1'], { PGSSLMODE: 'disable' }, { timeoutMs: 5000 });
+    if (probe.code === 0) return { port, child };
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  child.kill();
+  throw new Error('pgbouncer did not start');
+}
+
+export async function run(): Promise<void> {
+  const postgres = await startPostgres();
+  let bouncer: ChildProcess | undefined;
+  try {
+    const init = await runTool('pgbench', ['-i', '-s', '1', '-q', '-h', postgres.socketDir, '-p', String(postgres.port), '-U', 'postgres', 'orders']);
+    if (init.code !== 0) throw new Error(init.stderr);
+    await runTool('psql', ['-h', postgres.socketDir, '-p', String(postgres.port), '-U', 'postgres', '-d', 'orders', '-c', 'GRANT SELECT ON ALL TABLES IN SCHEMA public TO app_user']);
+
+    const yaml = [
+      'postgres:',
+      '  targets:',
+      '    bench:',
+      '      host: 127.0.0.1',
+      `      port: ${postgres.port}`,
+      '      database: orders',
+      '      user: app_user',
+      `      auth: { password: "${PG_USERS.app_user}" }`,
+      '      tls: { mode: disable }',
+      '      listen: 127.0.0.1:0',
+      '      max_connections: 1000',
+    ].join('\n');
+    const loaded = parseConfig(yaml, join(postgres.dir, 'sidekey.yaml'));
+    // Real JSON logging (one audit line per login), written to /dev/null.
+    const logger = createLogger({ destination: pino.destination({ dest: '/dev/null', sync: false }) });
+    const metrics = new MetricsRegistry();
+    const front = createPgFront({ loaded, logger, metrics, credentials: createCredentialBroker(loaded, logger, metrics) });
+    await front.start();
+    const proxyPort = (front.listenerAddress('bench') as { port: number }).port;
+    const pgb = await startPgbouncer(postgres.dir, postgres.port);
+    bouncer = pgb.child;
+
+    const results: Record<string, { persistent: number; reconnect: number }> = {};
+    for (const [name, port] of [
+      ['direct', postgres.port],
+      ['sidekey', proxyPort],
+      ['pgbouncer', pgb.port],
+    ] as const) {
+      results[name] = { persistent: await pgbench(port, false), reconnect: await pgbench(port, true) };
+    }
+    await front.stop(0);
+    const d = results.direct as { persistent: number; reconnect: number };
+    const s = results.sidekey as { persistent: number; reconnect: number };
+    const b = results.pgbouncer as { persistent: number; reconnect: number };
+    const fmt = (n: number) => n.toFixed(0).padStart(8);
+    process.stdout.write(`pgbench -S, ${CLIENTS} clients, ${RUN_SECONDS} s per run (TPS)\n`);
+    process.stdout.write(`             persistent       -C\n`);
+    for (const [name, r] of Object.entries(results)) process.stdout.write(`${name.padEnd(12)} ${fmt(r.persistent)} ${fmt(r.reconnect)}\n`);
+    process.stdout.write(
+      `sidekey/direct persistent: ${(s.persistent / d.persistent).toFixed(2)} (target >= 0.90)\n` +
+        `sidekey/pgbouncer -C:      ${(s.reconnect / b.reconnect).toFixed(2)} (target >= 1.00)\n` +
+        `sidekey/direct -C:         ${(s.reconnect / d.reconnect).toFixed(2)}\n`,
+    );
+  } finally {
+    bouncer?.kill('SIGINT');
+    await postgres.stop();
+  }
+}
