@@ -101,9 +101,9 @@ export const LOG_BUFFER_BYTES = 4096;
 /** The longest a buffered line waits before it is written. */
 export const LOG_FLUSH_INTERVAL_MS = 200;
 
-/** stdout, buffered, flushed on a timer and synchronously when the process exits. */
-function bufferedStdout(): DestinationStream {
-  const stream = pino.destination({ dest: 1, sync: false, minLength: LOG_BUFFER_BYTES });
+/** A file descriptor or path (stdout by default), buffered, flushed on a timer and at exit. */
+export function bufferedDestination(dest: number | string = 1): DestinationStream {
+  const stream = pino.destination({ dest, sync: false, minLength: LOG_BUFFER_BYTES });
   const flush = () => {
     try {
       stream.flush();
@@ -123,7 +123,7 @@ function bufferedStdout(): DestinationStream {
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const destination = options.destination ?? bufferedStdout();
+  const destination = options.destination ?? bufferedDestination();
   return pino(
     {
       level: options.level ?? 'info',
