@@ -1,36 +1,36 @@
 /**
  * Credential endpoint benchmark (issue 2): cached `GET /v1/credentials` on the real daemon
  * against a bare node:http server answering the same JSON, side by side in one run, 64 keep-alive
- * connections (autocannon). Prints req/s, p50, p99 and the ratio. Target: at least 0.8x the bare
- * server's throughput, p99 under 5 ms. Each server is its own process; `BENCH_SECONDS` sets each
+ * connections. Each server is its own process; the load generator (wrk, or the autocannon CLI when
+ * wrk is missing: see bench/_load.ts) is a third one, the same for both sides. Runs alternate
+ * between the two servers `BENCH_ROUNDS` times (default 3) and the medians are reported:
+ * req/s, p50, p99, server CPU per request, the throughput ratio and the CPU-efficiency ratio.
+ * Target: at least 0.8x the bare server's throughput, p99 under 5 ms. `BENCH_SECONDS` sets each
  * run's length (default 5 s). Not part of `npm test`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { CLIENT, formatResult, interleaved } from './_load.js';
 
 /** Connections per run, as issue 2 asks. */
 const CONNECTIONS = 64;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-/** Warm-up before each measured run, in seconds (JIT, connection set-up). */
-const WARMUP_SECONDS = 1;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 /** How long a server child may take to be ready, in milliseconds. */
 const START_TIMEOUT_MS = 15_000;
 /** Targets from issue 2. */
 const TARGET_RATIO = 0.8;
 const TARGET_P99_MS = 5;
 
-interface Result {
-  requests: { average: number };
-  latency: { p50: number; p99: number };
-  non2xx: number;
-  errors: number;
-}
-type Autocannon = (options: { url: string; connections: number; duration: number; headers?: Record<string, string> }) => Promise<Result>;
-const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 const SERVER = fileURLToPath(new URL('./_credential-endpoint-server.js', import.meta.url));
 
-function startServer(mode: 'bare' | 'sidekey'): Promise<{ child: ChildProcess; url: string; token: string }> {
+interface Started {
+  child: ChildProcess;
+  url: string;
+  token: string;
+}
+
+function startServer(mode: 'bare' | 'sidekey'): Promise<Started> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [SERVER, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
     const timer = setTimeout(() => reject(new Error(`${mode} server did not start in ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
@@ -49,32 +49,46 @@ function startServer(mode: 'bare' | 'sidekey'): Promise<{ child: ChildProcess; u
   });
 }
 
-async function measure(mode: 'bare' | 'sidekey'): Promise<Result> {
-  const { child, url, token } = await startServer(mode);
-  try {
-    const headers = { authorization: token };
-    await autocannon({ url, connections: CONNECTIONS, duration: WARMUP_SECONDS, headers });
-    const result = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, headers });
-    if (result.non2xx > 0 || result.errors > 0) throw new Error(`${mode}: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
-    return result;
-  } finally {
-    child.removeAllListeners('exit');
-    child.kill('SIGKILL');
-  }
-}
-
-const row = (name: string, r: Result) =>
-  `${name.padEnd(22)} ${r.requests.average.toFixed(0).padStart(8)} req/s   p50 ${r.latency.p50.toFixed(2).padStart(6)} ms   p99 ${r.latency.p99.toFixed(2).padStart(6)} ms`;
-
 export async function run(): Promise<void> {
-  process.stdout.write(`cached GET /v1/credentials, ${CONNECTIONS} keep-alive connections, ${SECONDS} s each\n`);
-  const baseline = await measure('bare');
-  process.stdout.write(`${row('bare node:http', baseline)}\n`);
-  const ours = await measure('sidekey');
-  process.stdout.write(`${row('sidekey endpoint', ours)}\n`);
-  const ratio = ours.requests.average / baseline.requests.average;
-  const verdict = ratio >= TARGET_RATIO && ours.latency.p99 < TARGET_P99_MS ? 'meets' : 'MISSES';
-  process.stdout.write(
-    `ratio ${ratio.toFixed(2)}x of bare (target >= ${TARGET_RATIO}x, p99 < ${TARGET_P99_MS} ms): ${verdict} the target\n`,
-  );
+  const servers: Started[] = [];
+  try {
+    const bare = await startServer('bare');
+    servers.push(bare);
+    const ours = await startServer('sidekey');
+    servers.push(ours);
+    process.stdout.write(
+      `cached GET /v1/credentials, ${CONNECTIONS} keep-alive connections, ${SECONDS} s per run, median of ${ROUNDS} interleaved runs\n` +
+        `client: ${CLIENT}; node ${process.version}\n`,
+    );
+    const target = (s: Started) => ({
+      url: s.url,
+      connections: CONNECTIONS,
+      headers: { authorization: s.token },
+      pids: [s.child.pid as number],
+    });
+    const [baseline, result] = (await interleaved([target(bare), target(ours)], SECONDS, ROUNDS)) as [
+      Awaited<ReturnType<typeof interleaved>>[0],
+      Awaited<ReturnType<typeof interleaved>>[0],
+    ];
+    for (const [name, r] of [
+      ['bare', baseline],
+      ['sidekey', result],
+    ] as const) {
+      if (r.non2xx > 0 || r.errors > 0) throw new Error(`${name}: ${r.non2xx} answers >= 400, ${r.errors} socket errors`);
+    }
+    process.stdout.write(`${formatResult('bare node:http', baseline, 22)}\n`);
+    process.stdout.write(`${formatResult('sidekey endpoint', result, 22)}\n`);
+    const ratio = result.rps / baseline.rps;
+    const cpuRatio = baseline.cpuMicros / result.cpuMicros;
+    const verdict = ratio >= TARGET_RATIO && result.p99 < TARGET_P99_MS ? 'meets' : 'MISSES';
+    process.stdout.write(
+      `ratio ${ratio.toFixed(2)}x of bare, p99 ${result.p99.toFixed(2)} ms (target >= ${TARGET_RATIO}x, p99 < ${TARGET_P99_MS} ms): ${verdict} the target\n` +
+        `CPU-efficiency ratio (bare us/req / sidekey us/req): ${cpuRatio.toFixed(2)}x\n`,
+    );
+  } finally {
+    for (const s of servers) {
+      s.child.removeAllListeners('exit');
+      s.child.kill('SIGKILL');
+    }
+  }
 }

@@ -1,0 +1,178 @@
+/**
+ * The load generator shared by the HTTP benchmarks, and the server CPU accounting.
+ *
+ * wrk (Debian's package: `apt-get install -y wrk`) is preferred: it is written in C and costs a
+ * few microseconds of CPU per request, where autocannon (Node) costs about as much as the server
+ * it measures. On a 2-core machine the load generator, the server and the kernel share the CPU,
+ * so an expensive client caps both sides and compresses their ratio; wrk lets the server under
+ * test be the bottleneck. When wrk is missing, the autocannon CLI runs in a child process instead
+ * (the bench says which). Baseline and sidekey are always driven by the same client in one run.
+ *
+ * Server CPU per request is read from /proc (utime + stime of the server's processes over the
+ * measured run): unlike throughput it barely moves when other work shares the machine.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const WRK = process.env.BENCH_WRK ?? '/usr/bin/wrk';
+/** wrk threads; 1 leaves the second core to the server and the kernel. */
+const WRK_THREADS = Number(process.env.BENCH_WRK_THREADS ?? 1);
+const useWrk = existsSync(WRK) && process.env.BENCH_CLIENT !== 'autocannon';
+export const CLIENT = useWrk ? `wrk (${WRK}, ${WRK_THREADS} thread)` : 'autocannon CLI (child process; install wrk for a cheaper client)';
+
+export interface LoadResult {
+  readonly rps: number;
+  readonly requests: number;
+  /** Latency percentiles in milliseconds. */
+  readonly p50: number;
+  readonly p99: number;
+  /** Answers with a status >= 400 (wrk) or outside 2xx (autocannon), and socket errors. */
+  readonly non2xx: number;
+  readonly errors: number;
+  /** CPU time of the watched processes per answered request, in microseconds. */
+  readonly cpuMicros: number;
+}
+
+export interface LoadOptions {
+  readonly url: string;
+  readonly connections: number;
+  readonly seconds: number;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Processes whose CPU time is charged to the run (the server; nginx: master and workers). */
+  readonly pids: readonly number[];
+}
+
+const DONE_SCRIPT = `done = function(s, latency, requests)
+  io.write(string.format('{"requests":%d,"duration":%d,"p50":%d,"p99":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d}\\n',
+    s.requests, s.duration, latency:percentile(50), latency:percentile(99),
+    s.errors.connect, s.errors.read, s.errors.write, s.errors.status, s.errors.timeout))
+end
+`;
+let scriptPath: string | undefined;
+
+let ticksPerSecond: number | undefined;
+function clockTicks(): number {
+  if (ticksPerSecond === undefined) {
+    try {
+      ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      ticksPerSecond = 100;
+    }
+  }
+  return ticksPerSecond;
+}
+
+/** A process and its direct children (nginx's workers), as listed by /proc. */
+export function withChildren(pid: number): number[] {
+  try {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+    return [pid, ...(children ? children.split(/\s+/).map(Number) : [])];
+  } catch {
+    return [pid];
+  }
+}
+
+/** utime + stime of the processes, in microseconds. */
+function cpuMicros(pids: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields after "(comm)": state is index 0, utime is 11, stime is 12.
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return (ticks / clockTicks()) * 1e6;
+}
+
+function runChild(command: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      err += chunk.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${command} exited with ${code}: ${err.slice(-500)}`))));
+  });
+}
+
+async function wrk(options: LoadOptions): Promise<Omit<LoadResult, 'cpuMicros'>> {
+  if (!scriptPath) {
+    scriptPath = join(tmpdir(), `sidekey-bench-wrk-${process.pid}.lua`);
+    writeFileSync(scriptPath, DONE_SCRIPT);
+  }
+  const args = ['-t', String(WRK_THREADS), '-c', String(options.connections), '-d', `${options.seconds}s`, '-s', scriptPath];
+  for (const [name, value] of Object.entries(options.headers ?? {})) args.push('-H', `${name}: ${value}`);
+  const out = await runChild(WRK, [...args, options.url]);
+  const json = out.split('\n').find((line) => line.startsWith('{"requests"'));
+  if (!json) throw new Error(`wrk printed no summary: ${out.slice(-500)}`);
+  const r = JSON.parse(json) as Record<string, number>;
+  const n = (key: string) => r[key] ?? 0;
+  return {
+    rps: n('requests') / (n('duration') / 1e6),
+    requests: n('requests'),
+    p50: n('p50') / 1000,
+    p99: n('p99') / 1000,
+    non2xx: n('status'),
+    errors: n('connect') + n('read') + n('write') + n('timeout'),
+  };
+}
+
+async function autocannon(options: LoadOptions): Promise<Omit<LoadResult, 'cpuMicros'>> {
+  const cli = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
+  const args = [cli, '-c', String(options.connections), '-d', String(options.seconds), '-j'];
+  for (const [name, value] of Object.entries(options.headers ?? {})) args.push('-H', `${name}: ${value}`);
+  const r = JSON.parse(await runChild(process.execPath, [...args, options.url])) as {
+    requests: { average: number; total: number };
+    latency: { p50: number; p99: number };
+    non2xx: number;
+    errors: number;
+  };
+  return { rps: r.requests.average, requests: r.requests.total, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors };
+}
+
+/** One measured run: the client in its own process, the watched processes' CPU over the run. */
+export async function load(options: LoadOptions): Promise<LoadResult> {
+  const before = cpuMicros(options.pids);
+  const result = await (useWrk ? wrk(options) : autocannon(options));
+  const used = cpuMicros(options.pids) - before;
+  return { ...result, cpuMicros: used / Math.max(1, result.requests) };
+}
+
+const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+
+/**
+ * Runs each target `rounds` times, interleaved (a, b, a, b, ...), after a short warm-up of each,
+ * and keeps for each the run with its median throughput; CPU per request is the median over the
+ * rounds. Interleaving spreads a noisy neighbour over both sides.
+ */
+export async function interleaved(
+  targets: readonly Omit<LoadOptions, 'seconds'>[],
+  seconds: number,
+  rounds: number,
+  warmupSeconds = 1,
+): Promise<LoadResult[]> {
+  for (const target of targets) await load({ ...target, seconds: warmupSeconds });
+  const runs: LoadResult[][] = targets.map(() => []);
+  for (let round = 0; round < rounds; round++) {
+    for (const [i, target] of targets.entries()) (runs[i] as LoadResult[]).push(await load({ ...target, seconds }));
+  }
+  return runs.map((list) => {
+    const rps = median(list.map((r) => r.rps));
+    const chosen = list.find((r) => r.rps === rps) as LoadResult;
+    return { ...chosen, cpuMicros: median(list.map((r) => r.cpuMicros)) };
+  });
+}
+
+/** One result line: throughput, latency, server CPU per request. */
+export function formatResult(label: string, r: LoadResult, width = 30): string {
+  const failures = r.non2xx + r.errors > 0 ? `  (${r.non2xx} status >= 400, ${r.errors} socket errors)` : '';
+  return `${label.padEnd(width)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2).padStart(6)} ms  p99 ${r.p99.toFixed(2).padStart(6)} ms  server CPU ${r.cpuMicros.toFixed(1).padStart(5)} us/req${failures}`;
+}
