@@ -29,6 +29,31 @@ export interface StsAssumeRoleOptions {
 
 const ROLE_ACCOUNT = /^arn:[\w-]+:iam::(\d{12}):role\//;
 
+/**
+ * Turns the SDK's set-up failures into messages that say which setting to change; STS's own
+ * errors (AccessDenied, Throttling, ...) pass through unchanged.
+ */
+export function explainStsError(error: unknown, service: string): unknown {
+  const message = error instanceof Error ? error.message : '';
+  if (message === 'Region is missing') {
+    return new SidekeyError(
+      'UPSTREAM_FAILED',
+      `no AWS region for service ${service}: set aws_defaults.region or services.${service}.source_credentials.region (or AWS_REGION)`,
+      { cause: error },
+    );
+  }
+  if (error instanceof Error && error.name === 'CredentialsProviderError') {
+    return new SidekeyError(
+      'UPSTREAM_FAILED',
+      `no base AWS credentials to assume the role of service ${service}: the daemon looked in the standard chain ` +
+        '(AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE and the shared files, SSO, web identity, container and instance metadata); ' +
+        `configure one of them, or aws_defaults.iam_profile / iam_keys (${message})`,
+      { cause: error },
+    );
+  }
+  return error;
+}
+
 export class StsAssumeRole {
   readonly #options: StsAssumeRoleOptions;
   /** One client (and one base-credentials provider) per distinct source. */
@@ -41,8 +66,9 @@ export class StsAssumeRole {
   readonly assume: AssumeRoleFn = async (service) => {
     const role = service.config.assumed_role;
     const client = this.#client(service.source);
-    const response = await client.send(
-      new AssumeRoleCommand({
+    const response = await client
+      .send(
+        new AssumeRoleCommand({
         RoleArn: role.RoleArn,
         RoleSessionName: service.sessionName,
         DurationSeconds: role.DurationSeconds,
@@ -51,8 +77,11 @@ export class StsAssumeRole {
         PolicyArns: role.PolicyArns?.map((arn) => ({ arn })),
         Tags: role.Tags?.map((tag) => ({ Key: tag.Key, Value: tag.Value })),
         SourceIdentity: role.SourceIdentity,
-      }),
-    );
+        }),
+      )
+      .catch((error: unknown) => {
+        throw explainStsError(error, service.name);
+      });
     const c = response.Credentials;
     if (
       !c?.AccessKeyId ||
