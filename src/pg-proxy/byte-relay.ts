@@ -4,10 +4,16 @@
  * set when each socket was opened, finds dead peers). In the server-to-client direction it counts
  * message lengths (nothing is decoded or copied) so that a shutdown notice can be placed between
  * two messages.
+ *
+ * With a PoolGate (session pooling), the relay also walks the client's message headers: when the
+ * client sends Terminate at a message boundary, the Terminate is not forwarded, the client socket
+ * is ended and the upstream socket is released (listeners removed, paused, still open) for the
+ * pool to decide on; `released` is then true.
  */
 import type { Socket } from 'node:net';
 import { FrameBoundary } from '../core/pg/frame-boundary.js';
 import { SHUTDOWN_NOTICE_GRACE_MS } from '../core/pg/pg-limits.js';
+import type { PoolGate } from '../core/pg/pool-gate.js';
 
 export interface RelayCounters {
   toUpstream: number;
@@ -16,49 +22,93 @@ export interface RelayCounters {
 
 export class ByteRelay {
   readonly counters: RelayCounters = { toUpstream: 0, toClient: 0 };
-  /** Settles when both sockets are closed. */
+  /** Settles when the client socket is closed and the upstream socket is closed or released. */
   readonly closed: Promise<void>;
   readonly #client: Socket;
   readonly #upstream: Socket;
   readonly #boundary = new FrameBoundary();
+  readonly #gate: PoolGate | undefined;
+  readonly #wired: Array<readonly [Socket, string, (...args: never[]) => void]> = [];
   #notice: Buffer | undefined;
   #graceTimer: NodeJS.Timeout | undefined;
+  #released = false;
+  #onRelease: (() => void) | undefined;
 
-  constructor(client: Socket, upstream: Socket) {
+  constructor(client: Socket, upstream: Socket, gate?: PoolGate) {
     this.#client = client;
     this.#upstream = upstream;
-    this.closed = Promise.all([closedPromise(client), closedPromise(upstream)]).then(() => {
+    this.#gate = gate;
+    const upstreamDone = new Promise<void>((resolve) => {
+      this.#onRelease = resolve;
+      void closedPromise(upstream).then(resolve);
+    });
+    this.closed = Promise.all([closedPromise(client), upstreamDone]).then(() => {
       clearTimeout(this.#graceTimer);
     });
+  }
+
+  /** True when the client terminated cleanly and the upstream socket was handed back open. */
+  get released(): boolean {
+    return this.#released;
+  }
+
+  #on(socket: Socket, event: string, handler: (...args: never[]) => void): void {
+    socket.on(event, handler as (...args: unknown[]) => void);
+    this.#wired.push([socket, event, handler]);
   }
 
   /** Starts moving bytes; `toUpstream`/`toClient` are bytes already read that belong to the other side. */
   start(toUpstream: Buffer, toClient: Buffer): void {
     const client = this.#client;
     const upstream = this.#upstream;
-    if (toClient.length > 0) this.#fromUpstream(toClient);
-    if (toUpstream.length > 0) {
-      this.counters.toUpstream += toUpstream.length;
-      upstream.write(toUpstream);
-    }
-    client.on('data', (chunk: Buffer) => {
-      this.counters.toUpstream += chunk.length;
-      if (!upstream.write(chunk)) client.pause();
-    });
-    upstream.on('drain', () => client.resume());
-    upstream.on('data', (chunk: Buffer) => this.#fromUpstream(chunk));
-    client.on('drain', () => upstream.resume());
+    const on = this.#on.bind(this);
+    on(client, 'data', (chunk: Buffer) => this.#fromClient(chunk));
+    on(upstream, 'drain', () => client.resume());
+    on(upstream, 'data', (chunk: Buffer) => this.#fromUpstream(chunk));
+    on(client, 'drain', () => upstream.resume());
     // Either side ending ends the other once its pending writes are out; an error ends both.
-    client.on('end', () => upstream.end());
-    upstream.on('end', () => client.end());
-    client.on('error', () => upstream.destroy());
-    upstream.on('error', () => client.destroy());
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => {
+    on(client, 'end', () => upstream.end());
+    on(upstream, 'end', () => client.end());
+    on(client, 'error', () => upstream.destroy());
+    on(upstream, 'error', () => client.destroy());
+    on(client, 'close', () => upstream.destroy());
+    on(upstream, 'close', () => {
       if (!client.writableEnded) client.end();
     });
+    if (toClient.length > 0) this.#fromUpstream(toClient);
+    if (toUpstream.length > 0) this.#fromClient(toUpstream);
+    if (this.#released) return;
     client.resume();
     upstream.resume();
+  }
+
+  #fromClient(chunk: Buffer): void {
+    if (this.#released) return;
+    if (this.#gate && !this.#notice) {
+      const stop = this.#gate.client(chunk);
+      if (stop >= 0) {
+        if (stop > 0) {
+          this.counters.toUpstream += stop;
+          this.#upstream.write(chunk.subarray(0, stop));
+        }
+        this.#release();
+        return;
+      }
+    }
+    this.counters.toUpstream += chunk.length;
+    if (!this.#upstream.write(chunk)) this.#client.pause();
+  }
+
+  /** The client sent Terminate: end it, and hand the upstream socket back without closing it. */
+  #release(): void {
+    this.#released = true;
+    for (const [socket, event, handler] of this.#wired) socket.off(event, handler as (...args: unknown[]) => void);
+    this.#wired.length = 0;
+    this.#upstream.pause();
+    this.#client.on('error', () => {});
+    this.#client.end();
+    this.#client.resume(); // let a client that keeps writing be read to its end
+    this.#onRelease?.();
   }
 
   /**
@@ -90,6 +140,7 @@ export class ByteRelay {
       return;
     }
     this.#boundary.feed(chunk);
+    this.#gate?.server(chunk);
     this.counters.toClient += chunk.length;
     if (!this.#client.write(chunk)) this.#upstream.pause();
   }

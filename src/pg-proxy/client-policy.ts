@@ -14,6 +14,7 @@ import type { PgTarget } from './pg-target.js';
 import type { SessionPlan, SessionPolicy, StartupInfo } from './proxy-session.js';
 import { TARGET_PARAM, TOKEN_PARAM, upstreamParams } from './session-params.js';
 import type { UpstreamLoginRequest } from './upstream-login.js';
+import type { PoolSlot } from './upstream-pool.js';
 
 /** Signs (or takes from the cache) the IAM token for a target's DB user. */
 export async function iamToken(target: PgTarget, dbUser: string, tokens: IamTokenCache): Promise<string> {
@@ -33,6 +34,22 @@ export async function iamToken(target: PgTarget, dbUser: string, tokens: IamToke
       cause: error,
     });
   }
+}
+
+/**
+ * The pool key of a session: a parked connection is only handed to a session that would have
+ * made exactly the same login (same target and signing identity, same upstream, DB user,
+ * database and startup parameters such as application_name or client_encoding).
+ */
+function poolSlot(target: PgTarget, dbUser: string, params: ReadonlyArray<readonly [string, string]>): PoolSlot {
+  const config = target.config;
+  const identity = config.auth === 'iam' ? `iam:${config.service ?? 'base'}` : 'password';
+  const upstream = target.via ? `via:${target.via.host}:${target.via.port}` : `db:${target.database.host}:${target.database.port}`;
+  return {
+    target: target.name,
+    key: JSON.stringify([target.name, identity, upstream, dbUser, params]),
+    limits: { maxIdle: config.pool.max_idle, idleMs: config.pool.idle_seconds * 1000 },
+  };
 }
 
 export function clientPolicy(target: PgTarget, tokens: IamTokenCache): SessionPolicy {
@@ -56,6 +73,7 @@ export function clientPolicy(target: PgTarget, tokens: IamTokenCache): SessionPo
         localUser,
         dbUser,
         maxConnections: config.max_connections,
+        ...(config.pool.max_idle > 0 ? { pool: poolSlot(target, dbUser, upstreamParams(startup.params, dbUser, database)) } : {}),
         async upstream(): Promise<UpstreamLoginRequest> {
           if (target.via) {
             const token = await iamToken(target, dbUser, tokens);

@@ -19,6 +19,7 @@ import { type PgTarget, buildPgTarget, serverTlsContext } from './pg-target.js';
 import { type CancelRoute, ProxySession, type SessionHub, type SessionPolicy } from './proxy-session.js';
 import { serverPolicy } from './server-policy.js';
 import { type SocketListener, listenSockets } from './socket-listener.js';
+import { UpstreamPool } from './upstream-pool.js';
 
 export interface PgFrontOptions {
   /** Overrides STARTUP_TIMEOUT_MS (tests of slow clients). */
@@ -32,6 +33,7 @@ export interface PgFront extends Front {
   /** Open sessions (for the admin API and tests). */
   sessions(): readonly ProxySession[];
   readonly tokens: IamTokenCache;
+  readonly pool: UpstreamPool;
 }
 
 /** True when the config gives the front something to serve: targets or a server listener. */
@@ -54,7 +56,14 @@ export function createPgFront(ctx: FrontContext, options: PgFrontOptions = {}): 
   const log = ctx.logger;
   const sessions = new Set<ProxySession>();
   const perTarget = new Map<string, number>();
-  const metrics = new PgMetrics(ctx.metrics, () => perTarget.entries());
+  let pool: UpstreamPool | undefined;
+  const metrics = new PgMetrics(ctx.metrics, () => perTarget.entries(), () => pool?.idleCounts() ?? []);
+  pool = new UpstreamPool(log, {
+    checkout: (target, outcome) => metrics.poolCheckout(target, outcome),
+    returned: (target, outcome) => metrics.poolReturn(target, outcome),
+    evicted: (target, reason) => metrics.poolEviction(target, reason),
+  });
+  const upstreamPool = pool;
   const tokens = options.tokens ?? new IamTokenCache({ onLookup: (outcome, target) => metrics.token(outcome, target) });
   const cancels = new CancelKeyRegistry<CancelRoute>();
   const listeners = new Map<string, Listening>();
@@ -67,6 +76,7 @@ export function createPgFront(ctx: FrontContext, options: PgFrontOptions = {}): 
     logger: log,
     metrics,
     cancels,
+    pool: upstreamPool,
     ...(options.startupTimeoutMs === undefined ? {} : { startupTimeoutMs: options.startupTimeoutMs }),
     draining: () => draining,
     acquire(target, max) {
@@ -151,12 +161,15 @@ export function createPgFront(ctx: FrontContext, options: PgFrontOptions = {}): 
       log.info({ listener: key, address: formatListenAddress(listener.address), mode: want.policy.mode }, 'postgres listener started');
     }
     tokens.clear();
+    // Parked connections were made with the old settings (user, password, identity, host): close them.
+    upstreamPool.clear();
     loaded = next;
   }
 
   const front: PgFront = {
     name: 'postgres',
     tokens,
+    pool: upstreamPool,
     async start() {
       await apply(loaded);
       flushTimer = setInterval(() => {
@@ -171,6 +184,7 @@ export function createPgFront(ctx: FrontContext, options: PgFrontOptions = {}): 
     async stop(drainMs) {
       draining = true;
       clearInterval(flushTimer);
+      upstreamPool.close();
       for (const entry of listeners.values()) entry.listener.close();
       listeners.clear();
       const deadline = Date.now() + drainMs;

@@ -2,6 +2,7 @@
 import type { TokenLookupOutcome } from '../core/pg/iam-token-cache.js';
 import type { MetricsRegistry } from '../core/metrics/metrics-registry.js';
 import type { RelayCounters } from './byte-relay.js';
+import type { PoolIdleEnd, PoolReturnOutcome } from './upstream-pool.js';
 
 export type LoginOutcome =
   | 'ok'
@@ -23,8 +24,17 @@ export class PgMetrics {
   readonly #tokens;
   readonly #bytes;
   readonly #cancels;
+  readonly #poolCheckouts;
+  readonly #poolReturns;
+  readonly #poolEvictions;
 
-  constructor(registry: MetricsRegistry, active: () => Iterable<readonly [string, number]>) {
+  constructor(registry: MetricsRegistry, active: () => Iterable<readonly [string, number]>, idle: () => Iterable<readonly [string, number]>) {
+    registry.gaugeCallback('sidekey_pg_pool_idle_connections', 'Parked upstream connections waiting for a client, by target.', function* () {
+      for (const [target, count] of idle()) yield [{ target }, count] as const;
+    });
+    this.#poolCheckouts = registry.counter('sidekey_pg_pool_checkouts_total', 'Sessions that asked the pool for an upstream connection, by target and outcome (hit = reused, miss = new login).');
+    this.#poolReturns = registry.counter('sidekey_pg_pool_returns_total', 'Upstream connections whose client left, by target and outcome (parked, or why it was closed).');
+    this.#poolEvictions = registry.counter('sidekey_pg_pool_evictions_total', 'Parked connections closed without reuse, by target and reason.');
     registry.gaugeCallback('sidekey_pg_active_connections', 'Open Postgres proxy sessions by target.', function* () {
       for (const [target, count] of active()) yield [{ target }, count] as const;
     });
@@ -45,6 +55,18 @@ export class PgMetrics {
 
   token(outcome: TokenLookupOutcome, target: string): void {
     this.#tokens.inc({ target, outcome });
+  }
+
+  poolCheckout(target: string, outcome: 'hit' | 'miss'): void {
+    this.#poolCheckouts.inc({ target, outcome });
+  }
+
+  poolReturn(target: string, outcome: PoolReturnOutcome): void {
+    this.#poolReturns.inc({ target, outcome });
+  }
+
+  poolEviction(target: string, reason: PoolIdleEnd | 'too_old' | 'cleared'): void {
+    this.#poolEvictions.inc({ target, reason });
   }
 
   cancel(outcome: CancelOutcome): void {

@@ -12,16 +12,25 @@ import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
 import { audit } from '../core/log/audit.js';
 import { type Logger, serializeError } from '../core/log/logger.js';
-import { AUTHENTICATION_OK, type BackendKey, encodeBackendKeyData, encodeNegotiateProtocolVersion } from '../core/pg/backend-messages.js';
+import {
+  AUTHENTICATION_OK,
+  type BackendKey,
+  encodeBackendKeyData,
+  encodeNegotiateProtocolVersion,
+  encodeReadyForQuery,
+} from '../core/pg/backend-messages.js';
 import type { CancelKeyRegistry } from '../core/pg/cancel-keys.js';
 import { CLIENT_AUTH_TIMEOUT_MS, STARTUP_TIMEOUT_MS } from '../core/pg/pg-limits.js';
 import { PgPeerError, toPeerError } from '../core/pg/pg-peer-error.js';
+import { PoolGate } from '../core/pg/pool-gate.js';
+import { BackendType, TX_IDLE } from '../core/pg/protocol-codes.js';
 import { SqlState } from '../core/pg/sql-state.js';
 import { acceptStartup } from './accept-startup.js';
 import { ByteRelay, type RelayCounters } from './byte-relay.js';
 import { type FrameSocket, PeerClosedError } from './frame-socket.js';
 import type { LoginOutcome, PgMetrics } from './pg-metrics.js';
 import type { UpstreamEndpoint } from './upstream-endpoint.js';
+import { type PoolSlot, type PooledConnection, type UpstreamPool, parameterName } from './upstream-pool.js';
 import { type UpstreamLoginRequest, upstreamLogin } from './upstream-login.js';
 
 export type SessionState = 'startup' | 'authenticating' | 'logging-in' | 'relaying' | 'closed';
@@ -38,6 +47,8 @@ export interface SessionPlan {
   readonly localUser: string;
   readonly dbUser: string;
   readonly maxConnections: number;
+  /** Where the upstream connection may be pooled (client mode with pooling on); undefined: never. */
+  readonly pool?: PoolSlot;
   /** Builds the upstream login (signs or fetches the IAM token when needed). */
   upstream(): Promise<UpstreamLoginRequest>;
 }
@@ -60,6 +71,7 @@ export interface SessionHub {
   readonly logger: Logger;
   readonly metrics: PgMetrics;
   readonly cancels: CancelKeyRegistry<CancelRoute>;
+  readonly pool: UpstreamPool;
   readonly startupTimeoutMs?: number;
   draining(): boolean;
   /** Takes a connection slot for the target; undefined when it is full. */
@@ -73,6 +85,8 @@ export const SHUTDOWN_ERROR = new PgPeerError(SqlState.ADMIN_SHUTDOWN, 'terminat
 });
 
 const PROTOCOL_MINOR_SUPPORTED = 0;
+const READY_IDLE = encodeReadyForQuery(TX_IDLE);
+const EMPTY = Buffer.alloc(0);
 
 function outcomeOf(error: unknown, state: SessionState): LoginOutcome {
   if (error instanceof PeerClosedError) return 'client_gone';
@@ -99,6 +113,7 @@ export class ProxySession {
   #upstreamSocket: Socket | undefined;
   #plan: SessionPlan | undefined;
   #localUser: string | undefined;
+  #reused = false;
   readonly #reported: RelayCounters = { toUpstream: 0, toClient: 0 };
 
   constructor(socket: Socket, policy: SessionPolicy, hub: SessionHub) {
@@ -164,27 +179,33 @@ export class ProxySession {
         });
       }
       this.#enter('logging-in');
-      const request = await plan.upstream();
-      const upstream = await upstreamLogin(request, this.#abort.signal);
-      this.#upstreamSocket = upstream.socket;
-      const greeting = [AUTHENTICATION_OK, ...upstream.greeting];
-      if (upstream.key) {
+      const conn = await this.#connect(plan);
+      this.#upstreamSocket = conn.socket;
+      const greeting = [AUTHENTICATION_OK, ...conn.greeting];
+      if (conn.pooled.key) {
         // The client sees a key minted here; the real one stays with the route.
-        const registration = this.#hub.cancels.register({ endpoint: request.endpoint, key: upstream.key });
+        const registration = this.#hub.cancels.register({ endpoint: conn.pooled.endpoint, key: conn.pooled.key });
         unregister = registration.release;
         greeting.splice(greeting.length - 1, 0, encodeBackendKeyData(registration.key));
       }
       this.#enter('relaying');
       // frames.socket is the TLS socket when the client negotiated TLS, else the accepted one.
-      this.#relay = new ByteRelay(frames.socket, upstream.socket);
+      const gate = plan.pool ? new PoolGate() : undefined;
+      this.#relay = new ByteRelay(frames.socket, conn.socket, gate);
       frames.socket.write(Buffer.concat(greeting));
-      this.#relay.start(frames.detach(), upstream.leftover);
+      this.#relay.start(frames.detach(), conn.leftover);
+      this.#reused = conn.reused;
       this.#audit('ok');
       const opened = Date.now();
       await this.#relay.closed;
       this.flushBytes();
+      if (this.#relay.released) {
+        // The client sent Terminate: the pool resets and parks the connection, or closes it.
+        if (plan.pool) void this.#hub.pool.giveBack(plan.pool, conn.pooled, gate?.reusable === true && !this.#hub.draining());
+        else conn.socket.destroy();
+      }
       this.#log.info(
-        { target: plan.target, db_user: plan.dbUser, duration_ms: Date.now() - opened, ...this.#relay.counters },
+        { target: plan.target, db_user: plan.dbUser, duration_ms: Date.now() - opened, reused_upstream: conn.reused, ...this.#relay.counters },
         'postgres session closed',
       );
     } catch (error) {
@@ -216,6 +237,24 @@ export class ProxySession {
   /** Folds relayed bytes into the metrics (called periodically and at the end). */
   flushBytes(): void {
     if (this.#relay && this.#plan) this.#hub.metrics.bytes(this.#plan.target, this.#relay.counters, this.#reported);
+  }
+
+  /**
+   * The upstream connection: a parked one from the pool (answered locally: its recorded
+   * ParameterStatus messages and ReadyForQuery), else a new login.
+   */
+  async #connect(plan: SessionPlan): Promise<{ socket: Socket; greeting: Buffer[]; leftover: Buffer; pooled: PooledConnection; reused: boolean }> {
+    const parked = plan.pool ? this.#hub.pool.take(plan.pool) : undefined;
+    if (parked) {
+      return { socket: parked.socket, greeting: [...parked.parameters.values(), READY_IDLE], leftover: EMPTY, pooled: parked, reused: true };
+    }
+    const generation = this.#hub.pool.generation;
+    const request = await plan.upstream();
+    const upstream = await upstreamLogin(request, this.#abort.signal);
+    const parameters = new Map<string, Buffer>();
+    for (const raw of upstream.greeting) if (raw[0] === BackendType.PARAMETER_STATUS) parameters.set(parameterName(raw), raw);
+    const pooled: PooledConnection = { socket: upstream.socket, endpoint: request.endpoint, key: upstream.key, parameters, createdAt: Date.now(), generation };
+    return { socket: upstream.socket, greeting: upstream.greeting as Buffer[], leftover: upstream.leftover, pooled, reused: false };
   }
 
   #enter(state: SessionState): void {
@@ -264,6 +303,7 @@ export class ProxySession {
       target,
       local_user: plan?.localUser ?? this.#localUser ?? null,
       db_user: plan?.dbUser ?? null,
+      ...(outcome === 'ok' ? { upstream: this.#reused ? 'pooled' : 'new' } : {}),
     });
   }
 }

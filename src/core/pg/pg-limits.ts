@@ -26,3 +26,9 @@ export const BYTE_METRICS_FLUSH_MS = 5_000;
 export const MAX_SCRAM_ITERATIONS = 1_000_000;
 /** SCRAM iterations used when the proxy itself verifies a local client's password. */
 export const LOCAL_SCRAM_ITERATIONS = 4096;
+/** Longest a pooled upstream connection lives in total, however often it is reused (pgbouncer's server_lifetime default). */
+export const POOL_MAX_AGE_MS = 60 * 60 * 1000; // 1 h
+/** Time for `DISCARD ALL` to answer before a returned connection is closed instead of parked. */
+export const POOL_RESET_TIMEOUT_MS = 5_000;
+/** The reset a returned connection gets before it is parked (pgbouncer's server_reset_query). */
+export const POOL_RESET_QUERY = 'DISCARD ALL';

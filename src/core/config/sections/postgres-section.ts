@@ -1,6 +1,6 @@
 /**
  * The Postgres IAM proxy's part of the config (issue 5's shape; docs/postgres.md documents every
- * key). Additions to the issue's shape: `client_auth`, `client_tls`, `users`, `via_tls` per
+ * key). Additions to the issue's shape: `client_auth`, `client_tls`, `users`, `via_tls`, `pool` per
  * target, and `keepalive_seconds` for the whole section.
  */
 import { isLoopback, listenAddress } from '../listen-address.js';
@@ -12,6 +12,15 @@ export const DEFAULT_PG_PORT = 5432;
 export const DEFAULT_PG_MAX_CONNECTIONS = 100;
 /** Idle time before the first TCP keepalive probe on every proxied socket. */
 export const DEFAULT_PG_KEEPALIVE_SECONDS = 60;
+/**
+ * Parked (idle) upstream connections per target for session pooling. pgbouncer's session mode
+ * keeps up to default_pool_size = 20 server connections per (database, user); a per-target
+ * proxy on a laptop or beside one app needs fewer, and every parked connection holds a backend
+ * slot on the database, so 10. 0 turns pooling off.
+ */
+export const DEFAULT_PG_POOL_MAX_IDLE = 10;
+/** Seconds a parked connection waits for a client before it is closed (pgbouncer: server_idle_timeout = 600). */
+export const DEFAULT_PG_POOL_IDLE_SECONDS = 300;
 /** PostgreSQL's own limit for identifiers such as user and database names (NAMEDATALEN - 1). */
 const MAX_PG_IDENTIFIER = 63;
 
@@ -52,6 +61,13 @@ export const pgTargetSchema = obj(
     /** TLS to the server proxy named by `via` (the target's `tls` is then the server proxy's business). */
     via_tls: section(tlsUpstream),
     max_connections: withDefault(int({ min: 1, max: 100_000 }), DEFAULT_PG_MAX_CONNECTIONS),
+    /** Session pooling of upstream connections (client mode; a server proxy never pools). */
+    pool: section(
+      obj({
+        max_idle: withDefault(int({ min: 0, max: 10_000 }), DEFAULT_PG_POOL_MAX_IDLE),
+        idle_seconds: withDefault(int({ min: 1, max: 86_400, unit: 'seconds' }), DEFAULT_PG_POOL_IDLE_SECONDS),
+      }),
+    ),
   },
   { rules: targetRules },
 );
