@@ -1,0 +1,238 @@
+/**
+ * Session pooling of upstream connections (client mode, password targets over verified TLS to a
+ * real PostgreSQL), and reloads that change a target while a session is open.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import type { PgFront } from '../../src/pg-proxy/pg-front.js';
+import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
+import { PG_USERS, type TestPostgres, freePort, startPostgres } from '../helpers/postgres-server.js';
+
+let postgres: TestPostgres;
+let daemon: RunningDaemon;
+
+const front = () => daemon.daemon.fronts.find((f) => f.name === 'postgres') as PgFront;
+const portOf = (target: string) => {
+  const address = front().listenerAddress(target);
+  assert.ok(address && address.kind === 'tcp', `no listener for ${target}`);
+  return address.port;
+};
+const client = (target: string, extra: Partial<pg.ClientConfig> = {}) =>
+  new pg.Client({ host: '127.0.0.1', port: portOf(target), user: 'me', database: 'ignored', ...extra });
+
+interface TargetSpec {
+  user?: string;
+  password?: string;
+  pool?: string;
+  listen?: string;
+}
+
+function config(targets: Record<string, TargetSpec>): string {
+  const lines = ['admin: { listen: 127.0.0.1:0 }', 'postgres:', '  targets:'];
+  for (const [name, t] of Object.entries(targets)) {
+    lines.push(
+      `    ${name}:`,
+      '      host: localhost',
+      `      port: ${postgres.port}`,
+      '      database: orders',
+      `      user: ${t.user ?? 'app_user'}`,
+      `      auth: { password: "${t.password ?? PG_USERS.app_user}" }`,
+      `      tls: { mode: verify-full, ca_file: ${postgres.ca.caFile} }`,
+      `      listen: ${t.listen ?? '127.0.0.1:0'}`,
+    );
+    if (t.pool) lines.push(`      pool: ${t.pool}`);
+  }
+  return lines.join('\n');
+}
+
+const TARGETS: Record<string, TargetSpec> = {
+  pooled: { pool: '{ max_idle: 2, idle_seconds: 60 }' },
+  short: { pool: '{ max_idle: 2, idle_seconds: 1 }' },
+  unpooled: { pool: '{ max_idle: 0 }' },
+};
+
+/** Connects, runs `work`, ends cleanly; returns the backend pid the session had. */
+async function session(target: string, work: (c: pg.Client) => Promise<void> = async () => {}, extra: Partial<pg.ClientConfig> = {}): Promise<number> {
+  const c = client(target, extra);
+  await c.connect();
+  try {
+    const pid = (await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
+    await work(c);
+    return pid;
+  } finally {
+    await c.end();
+  }
+}
+
+const idle = (target: string) => new Map(front().pool.idleCounts()).get(target) ?? 0;
+
+async function waitFor(predicate: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+function metric(name: string, labels: string): number {
+  const text = daemon.daemon.metrics.render();
+  const escaped = labels.replace(/[{}]/g, '\\$&');
+  return Number(new RegExp(`^${name}${escaped} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+}
+
+before(async () => {
+  postgres = await startPostgres();
+  await postgres.query('GRANT CREATE, TEMP ON DATABASE orders TO app_user');
+  daemon = await startDaemon(config(TARGETS));
+});
+
+after(async () => {
+  await daemon?.stop();
+  await postgres?.stop();
+});
+
+describe('session pooling', () => {
+  test('a second client reuses the upstream connection of the first (same backend pid, a pool hit)', async () => {
+    const hits = metric('sidekey_pg_pool_checkouts_total', '{outcome="hit",target="pooled"}');
+    const first = await session('pooled');
+    await waitFor(() => idle('pooled') === 1, 'the connection to be parked');
+    const second = await session('pooled');
+    assert.equal(second, first);
+    assert.equal(metric('sidekey_pg_pool_checkouts_total', '{outcome="hit",target="pooled"}'), hits + 1);
+    assert.ok(metric('sidekey_pg_pool_returns_total', '{outcome="parked",target="pooled"}') >= 1);
+    const audits = daemon.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.audit === 'pg.login' && e.target === 'pooled');
+    assert.deepEqual(audits.slice(-2).map((e) => e.upstream), ['new', 'pooled']);
+  });
+
+  test('session state does not leak: SET, temp tables and prepared statements are reset', async () => {
+    await waitFor(() => idle('pooled') === 1, 'the connection to be parked');
+    const first = await session('pooled', async (c) => {
+      await c.query("SET work_mem = '7MB'");
+      await c.query('CREATE TEMP TABLE leak (x int)');
+      await c.query('PREPARE leaked AS SELECT 1');
+    });
+    await waitFor(() => idle('pooled') === 1, 'the connection to be parked');
+    await session('pooled', async (c) => {
+      assert.equal((await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid, first, 'the same backend');
+      assert.equal((await c.query('SHOW work_mem')).rows[0].work_mem, '4MB');
+      assert.equal((await c.query("SELECT to_regclass('pg_temp.leak') AS t")).rows[0].t, null);
+      assert.equal((await c.query('SELECT count(*)::int AS n FROM pg_prepared_statements')).rows[0].n, 0);
+    });
+  });
+
+  test('a connection ended mid-transaction or after an error is closed, not pooled', async () => {
+    await waitFor(() => idle('pooled') === 1, 'the connection to be parked');
+    const inTransaction = await session('pooled', async (c) => {
+      await c.query('BEGIN');
+      await c.query('CREATE TEMP TABLE half (x int)');
+    });
+    assert.equal(idle('pooled'), 0);
+    const afterError = await session('pooled', async (c) => {
+      await assert.rejects(c.query('SELECT 1/0'));
+    });
+    assert.notEqual(afterError, inTransaction);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(idle('pooled'), 0, 'neither connection was parked');
+    const next = await session('pooled');
+    assert.ok(next !== inTransaction && next !== afterError);
+    assert.ok(metric('sidekey_pg_pool_returns_total', '{outcome="not_clean",target="pooled"}') >= 2);
+  });
+
+  test('cancel works on a reused connection (the minted key maps to the parked backend)', async () => {
+    await waitFor(() => idle('pooled') === 1, 'the connection to be parked');
+    const hits = metric('sidekey_pg_pool_checkouts_total', '{outcome="hit",target="pooled"}');
+    const c = client('pooled');
+    await c.connect();
+    const pid = (await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+    assert.equal(metric('sidekey_pg_pool_checkouts_total', '{outcome="hit",target="pooled"}'), hits + 1, 'a reused connection');
+    const running = c.query('SELECT pg_sleep(30)').then(
+      () => assert.fail('pg_sleep was not cancelled'),
+      (error: { code?: string }) => error,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const canceller = client('pooled');
+    (canceller as unknown as { cancel(c: pg.Client, q: unknown): void }).cancel(c, (c as unknown as { activeQuery: unknown }).activeQuery);
+    const started = Date.now();
+    const error = await running;
+    assert.equal(error.code, '57014');
+    assert.ok(Date.now() - started < 10_000);
+    assert.equal((await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid, pid);
+    await c.end();
+  });
+
+  test('max_idle bounds the parked connections; different startup parameters never share one', async () => {
+    front().pool.clear();
+    const full = metric('sidekey_pg_pool_returns_total', '{outcome="full",target="pooled"}');
+    const clients = Array.from({ length: 3 }, () => client('pooled'));
+    await Promise.all(clients.map((c) => c.connect()));
+    await Promise.all(clients.map((c) => c.end()));
+    await waitFor(() => metric('sidekey_pg_pool_returns_total', '{outcome="full",target="pooled"}') === full + 1, 'one return refused as full');
+    assert.equal(idle('pooled'), 2);
+    const other = await session('pooled', async () => {}, { application_name: 'another-app' });
+    const parkedPids = await postgres.query("SELECT pid FROM pg_stat_activity WHERE usename = 'app_user' AND state = 'idle' AND application_name = ''");
+    assert.ok(!parkedPids.rows.some((r) => r.pid === other), 'a client with another application_name got a new backend');
+  });
+
+  test('a parked connection is closed after idle_seconds', async () => {
+    const expired = metric('sidekey_pg_pool_evictions_total', '{reason="idle_timeout",target="short"}');
+    const pid = await session('short');
+    await waitFor(() => idle('short') === 1, 'the connection to be parked');
+    await waitFor(() => idle('short') === 0, 'the idle timeout', 4000);
+    assert.equal(metric('sidekey_pg_pool_evictions_total', '{reason="idle_timeout",target="short"}'), expired + 1);
+    const next = await session('short');
+    assert.notEqual(next, pid);
+  });
+
+  test('a parked backend that the server ends is dropped, and the next client gets a working one', async () => {
+    await waitFor(() => idle('short') === 1, 'the connection to be parked');
+    const [pid] = (await postgres.query("SELECT pid FROM pg_stat_activity WHERE usename = 'app_user' AND state = 'idle' ORDER BY backend_start DESC LIMIT 1")).rows.map((r) => r.pid as number);
+    await postgres.query(`SELECT pg_terminate_backend(${pid})`);
+    await waitFor(() => idle('short') === 0, 'the dead connection to be dropped');
+    const next = await session('short');
+    assert.notEqual(next, pid);
+  });
+
+  test('max_idle: 0 turns pooling off', async () => {
+    const a = await session('unpooled');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const b = await session('unpooled');
+    assert.notEqual(a, b);
+    assert.equal(idle('unpooled'), 0);
+  });
+});
+
+describe('reload', () => {
+  test('a changed user and password apply to new sessions; an open session keeps working; its connection is not parked', async () => {
+    const open = client('pooled');
+    await open.connect();
+    assert.equal((await open.query('SELECT current_user AS u')).rows[0].u, 'app_user');
+    const stale = metric('sidekey_pg_pool_returns_total', '{outcome="stale",target="pooled"}');
+    const applied = await daemon.reload(config({ ...TARGETS, pooled: { ...TARGETS.pooled, user: 'md5_user', password: PG_USERS.md5_user } }));
+    assert.equal(applied, true);
+    assert.equal(idle('pooled'), 0, 'parked connections of the old settings are closed');
+    const fresh = client('pooled');
+    await fresh.connect();
+    assert.equal((await fresh.query('SELECT current_user AS u')).rows[0].u, 'md5_user');
+    await fresh.end();
+    assert.equal((await open.query('SELECT current_user AS u, 1 AS one')).rows[0].u, 'app_user');
+    await open.end();
+    await waitFor(() => metric('sidekey_pg_pool_returns_total', '{outcome="stale",target="pooled"}') === stale + 1, 'the old session to be closed as stale');
+  });
+
+  test('a changed listen address moves new sessions; an open session on the old one keeps working', async () => {
+    const oldPort = portOf('unpooled');
+    const open = client('unpooled');
+    await open.connect();
+    const newPort = await freePort();
+    assert.equal(await daemon.reload(config({ ...TARGETS, unpooled: { ...TARGETS.unpooled, listen: `127.0.0.1:${newPort}` } })), true);
+    assert.equal(portOf('unpooled'), newPort);
+    await assert.rejects(new pg.Client({ host: '127.0.0.1', port: oldPort, user: 'me' }).connect(), /ECONNREFUSED/);
+    const fresh = new pg.Client({ host: '127.0.0.1', port: newPort, user: 'me' });
+    await fresh.connect();
+    assert.equal((await fresh.query('SELECT 2 AS two')).rows[0].two, 2);
+    await fresh.end();
+    assert.equal((await open.query('SELECT 1 AS one')).rows[0].one, 1);
+    await open.end();
+  });
+});
