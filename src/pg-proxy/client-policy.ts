@@ -28,11 +28,17 @@ export async function iamToken(target: PgTarget, dbUser: string, tokens: IamToke
       credentials: target.credentials,
     });
   } catch (error) {
-    const source = target.config.service ? `service ${target.config.service}` : "the daemon's base credentials (aws_defaults or the AWS chain)";
-    throw new PgPeerError(SqlState.INVALID_AUTHORIZATION, `cannot sign an IAM token for target "${target.name}": no usable AWS credentials from ${source}`, {
-      hint: 'sidekey validate and the daemon log say which credential source failed',
-      cause: error,
-    });
+    const source = target.config.service
+      ? `service ${target.config.service}`
+      : "the daemon's base credentials (aws_defaults or the AWS chain)";
+    throw new PgPeerError(
+      SqlState.INVALID_AUTHORIZATION,
+      `cannot sign an IAM token for target "${target.name}": no usable AWS credentials from ${source}`,
+      {
+        hint: 'sidekey validate and the daemon log say which credential source failed',
+        cause: error,
+      },
+    );
   }
 }
 

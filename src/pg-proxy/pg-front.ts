@@ -4,7 +4,7 @@
  * per-target connection limits, cancel routing, the IAM token cache, metrics and the drain.
  */
 import type { Socket } from 'node:net';
-import { type ListenAddress, formatListenAddress } from '../core/config/listen-address.js';
+import { formatListenAddress, type ListenAddress } from '../core/config/listen-address.js';
 import type { LoadedConfig } from '../core/config/load-config.js';
 import { serializeError } from '../core/log/logger.js';
 import type { BackendKey } from '../core/pg/backend-messages.js';
@@ -15,10 +15,10 @@ import type { Front, FrontContext } from '../daemon/front.js';
 import { forwardCancel } from './cancel-forwarder.js';
 import { clientPolicy } from './client-policy.js';
 import { PgMetrics } from './pg-metrics.js';
-import { type PgTarget, buildPgTarget, serverTlsContext } from './pg-target.js';
+import { buildPgTarget, type PgTarget, serverTlsContext } from './pg-target.js';
 import { type CancelRoute, ProxySession, type SessionHub, type SessionPolicy } from './proxy-session.js';
 import { serverPolicy } from './server-policy.js';
-import { type SocketListener, listenSockets } from './socket-listener.js';
+import { listenSockets, type SocketListener } from './socket-listener.js';
 import { UpstreamPool } from './upstream-pool.js';
 
 export interface PgFrontOptions {
@@ -57,7 +57,11 @@ export function createPgFront(ctx: FrontContext, options: PgFrontOptions = {}): 
   const sessions = new Set<ProxySession>();
   const perTarget = new Map<string, number>();
   let pool: UpstreamPool | undefined;
-  const metrics = new PgMetrics(ctx.metrics, () => perTarget.entries(), () => pool?.idleCounts() ?? []);
+  const metrics = new PgMetrics(
+    ctx.metrics,
+    () => perTarget.entries(),
+    () => pool?.idleCounts() ?? [],
+  );
   pool = new UpstreamPool(log, {
     checkout: (target, outcome) => metrics.poolCheckout(target, outcome),
     returned: (target, outcome) => metrics.poolReturn(target, outcome),
@@ -133,7 +137,8 @@ export function createPgFront(ctx: FrontContext, options: PgFrontOptions = {}): 
     for (const name of Object.keys(section?.targets ?? {})) targets.set(name, buildPgTarget(name, config, ctx.credentials, keepAliveMs));
     const wanted = new Map<string, { address: ListenAddress; policy: SessionPolicy }>();
     for (const target of targets.values()) {
-      if (target.config.listen) wanted.set(`target:${target.name}`, { address: target.config.listen, policy: clientPolicy(target, tokens) });
+      if (target.config.listen)
+        wanted.set(`target:${target.name}`, { address: target.config.listen, policy: clientPolicy(target, tokens) });
     }
     if (section?.server) {
       const tls = serverTlsContext(section.server.tls, 'postgres.server.tls');

@@ -1,6 +1,7 @@
 /** The Postgres proxy's metrics: connections, logins by outcome, token cache lookups, bytes, cancels. */
-import type { TokenLookupOutcome } from '../core/pg/iam-token-cache.js';
+
 import type { MetricsRegistry } from '../core/metrics/metrics-registry.js';
+import type { TokenLookupOutcome } from '../core/pg/iam-token-cache.js';
 import type { RelayCounters } from './byte-relay.js';
 import type { PoolIdleEnd, PoolReturnOutcome } from './upstream-pool.js';
 
@@ -28,19 +29,39 @@ export class PgMetrics {
   readonly #poolReturns;
   readonly #poolEvictions;
 
-  constructor(registry: MetricsRegistry, active: () => Iterable<readonly [string, number]>, idle: () => Iterable<readonly [string, number]>) {
-    registry.gaugeCallback('sidekey_pg_pool_idle_connections', 'Parked upstream connections waiting for a client, by target.', function* () {
-      for (const [target, count] of idle()) yield [{ target }, count] as const;
-    });
-    this.#poolCheckouts = registry.counter('sidekey_pg_pool_checkouts_total', 'Sessions that asked the pool for an upstream connection, by target and outcome (hit = reused, miss = new login).');
-    this.#poolReturns = registry.counter('sidekey_pg_pool_returns_total', 'Upstream connections whose client left, by target and outcome (parked, or why it was closed).');
-    this.#poolEvictions = registry.counter('sidekey_pg_pool_evictions_total', 'Parked connections closed without reuse, by target and reason.');
+  constructor(
+    registry: MetricsRegistry,
+    active: () => Iterable<readonly [string, number]>,
+    idle: () => Iterable<readonly [string, number]>,
+  ) {
+    registry.gaugeCallback(
+      'sidekey_pg_pool_idle_connections',
+      'Parked upstream connections waiting for a client, by target.',
+      function* () {
+        for (const [target, count] of idle()) yield [{ target }, count] as const;
+      },
+    );
+    this.#poolCheckouts = registry.counter(
+      'sidekey_pg_pool_checkouts_total',
+      'Sessions that asked the pool for an upstream connection, by target and outcome (hit = reused, miss = new login).',
+    );
+    this.#poolReturns = registry.counter(
+      'sidekey_pg_pool_returns_total',
+      'Upstream connections whose client left, by target and outcome (parked, or why it was closed).',
+    );
+    this.#poolEvictions = registry.counter(
+      'sidekey_pg_pool_evictions_total',
+      'Parked connections closed without reuse, by target and reason.',
+    );
     registry.gaugeCallback('sidekey_pg_active_connections', 'Open Postgres proxy sessions by target.', function* () {
       for (const [target, count] of active()) yield [{ target }, count] as const;
     });
     this.#connections = registry.counter('sidekey_pg_connections_total', 'Connections accepted by the Postgres proxy, by listener mode.');
     this.#logins = registry.counter('sidekey_pg_logins_total', 'Postgres proxy logins by target and outcome.');
-    this.#tokens = registry.counter('sidekey_pg_token_cache_total', 'IAM token lookups by target and outcome (hit, miss = signed, joined = waited for a signature in flight).');
+    this.#tokens = registry.counter(
+      'sidekey_pg_token_cache_total',
+      'IAM token lookups by target and outcome (hit, miss = signed, joined = waited for a signature in flight).',
+    );
     this.#bytes = registry.counter('sidekey_pg_bytes_total', 'Bytes relayed after login, by target and direction.');
     this.#cancels = registry.counter('sidekey_pg_cancel_requests_total', 'CancelRequests received, by outcome.');
   }

@@ -30,8 +30,8 @@ import { ByteRelay, type RelayCounters } from './byte-relay.js';
 import { type FrameSocket, PeerClosedError } from './frame-socket.js';
 import type { LoginOutcome, PgMetrics } from './pg-metrics.js';
 import type { UpstreamEndpoint } from './upstream-endpoint.js';
-import { type PoolSlot, type PooledConnection, type UpstreamPool, parameterName } from './upstream-pool.js';
 import { type UpstreamLoginRequest, upstreamLogin } from './upstream-login.js';
+import { type PooledConnection, type PoolSlot, parameterName, type UpstreamPool } from './upstream-pool.js';
 
 export type SessionState = 'startup' | 'authenticating' | 'logging-in' | 'relaying' | 'closed';
 
@@ -138,10 +138,7 @@ export class ProxySession {
   }
 
   async run(): Promise<void> {
-    let phaseTimer = this.#phaseTimer(
-      this.#hub.startupTimeoutMs ?? STARTUP_TIMEOUT_MS,
-      'timeout: no complete startup packet',
-    );
+    let phaseTimer = this.#phaseTimer(this.#hub.startupTimeoutMs ?? STARTUP_TIMEOUT_MS, 'timeout: no complete startup packet');
     let release: (() => void) | undefined;
     let unregister: (() => void) | undefined;
     try {
@@ -174,9 +171,13 @@ export class ProxySession {
       clearTimeout(phaseTimer);
       release = this.#hub.acquire(plan.target, plan.maxConnections);
       if (!release) {
-        throw new PgPeerError(SqlState.TOO_MANY_CONNECTIONS, `too many connections for target "${plan.target}" (limit ${plan.maxConnections})`, {
-          hint: `close idle sessions or raise postgres.targets.${plan.target}.max_connections`,
-        });
+        throw new PgPeerError(
+          SqlState.TOO_MANY_CONNECTIONS,
+          `too many connections for target "${plan.target}" (limit ${plan.maxConnections})`,
+          {
+            hint: `close idle sessions or raise postgres.targets.${plan.target}.max_connections`,
+          },
+        );
       }
       this.#enter('logging-in');
       const conn = await this.#connect(plan);
@@ -205,7 +206,13 @@ export class ProxySession {
         else conn.socket.destroy();
       }
       this.#log.info(
-        { target: plan.target, db_user: plan.dbUser, duration_ms: Date.now() - opened, reused_upstream: conn.reused, ...this.#relay.counters },
+        {
+          target: plan.target,
+          db_user: plan.dbUser,
+          duration_ms: Date.now() - opened,
+          reused_upstream: conn.reused,
+          ...this.#relay.counters,
+        },
         'postgres session closed',
       );
     } catch (error) {
@@ -243,17 +250,32 @@ export class ProxySession {
    * The upstream connection: a parked one from the pool (answered locally: its recorded
    * ParameterStatus messages and ReadyForQuery), else a new login.
    */
-  async #connect(plan: SessionPlan): Promise<{ socket: Socket; greeting: Buffer[]; leftover: Buffer; pooled: PooledConnection; reused: boolean }> {
+  async #connect(
+    plan: SessionPlan,
+  ): Promise<{ socket: Socket; greeting: Buffer[]; leftover: Buffer; pooled: PooledConnection; reused: boolean }> {
     const parked = plan.pool ? this.#hub.pool.take(plan.pool) : undefined;
     if (parked) {
-      return { socket: parked.socket, greeting: [...parked.parameters.values(), READY_IDLE], leftover: EMPTY, pooled: parked, reused: true };
+      return {
+        socket: parked.socket,
+        greeting: [...parked.parameters.values(), READY_IDLE],
+        leftover: EMPTY,
+        pooled: parked,
+        reused: true,
+      };
     }
     const generation = this.#hub.pool.generation;
     const request = await plan.upstream();
     const upstream = await upstreamLogin(request, this.#abort.signal);
     const parameters = new Map<string, Buffer>();
     for (const raw of upstream.greeting) if (raw[0] === BackendType.PARAMETER_STATUS) parameters.set(parameterName(raw), raw);
-    const pooled: PooledConnection = { socket: upstream.socket, endpoint: request.endpoint, key: upstream.key, parameters, createdAt: Date.now(), generation };
+    const pooled: PooledConnection = {
+      socket: upstream.socket,
+      endpoint: request.endpoint,
+      key: upstream.key,
+      parameters,
+      createdAt: Date.now(),
+      generation,
+    };
     return { socket: upstream.socket, greeting: upstream.greeting as Buffer[], leftover: upstream.leftover, pooled, reused: false };
   }
 

@@ -158,7 +158,11 @@ export class UpstreamPool {
   async #reset(conn: PooledConnection): Promise<Map<string, Buffer> | undefined> {
     const socket = conn.socket;
     if (socket.destroyed || !socket.writable) return undefined;
-    const frames = new FrameSocket(socket, new MessageReader({ maxMessageBytes: MAX_LOGIN_MESSAGE_BYTES, peer: conn.endpoint.label }), conn.endpoint.label);
+    const frames = new FrameSocket(
+      socket,
+      new MessageReader({ maxMessageBytes: MAX_LOGIN_MESSAGE_BYTES, peer: conn.endpoint.label }),
+      conn.endpoint.label,
+    );
     const timer = setTimeout(() => frames.abort(new Error('reset timed out')), POOL_RESET_TIMEOUT_MS);
     const parameters = new Map(conn.parameters);
     try {

@@ -11,7 +11,7 @@ import { randomToken } from '../../src/core/crypto/random-token.js';
 import type { PgFront } from '../../src/pg-proxy/pg-front.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
 import { assertNoSecrets } from '../helpers/log-capture.js';
-import { type TestPostgres, startPostgres } from '../helpers/postgres-server.js';
+import { startPostgres, type TestPostgres } from '../helpers/postgres-server.js';
 import { type RdsIamPeer, startRdsIamPeer } from '../peers/rds-iam-peer.js';
 import type { KnownKey } from '../peers/sigv4-verifier.js';
 import { STS_PEER_BASE_KEY, type StsPeer, startStsPeer } from '../peers/sts-peer.js';
@@ -96,7 +96,11 @@ async function trustIssuedCredentials(): Promise<KnownKey> {
   assert.ok(identity.accessKeyId.startsWith('ASIA'), 'session credentials');
   assert.ok(sts.issuedSecrets().includes(identity.secretAccessKey), 'issued by the STS peer');
   assert.ok(identity.sessionToken);
-  const key: KnownKey = { accessKeyId: identity.accessKeyId, secretAccessKey: identity.secretAccessKey, sessionToken: identity.sessionToken };
+  const key: KnownKey = {
+    accessKeyId: identity.accessKeyId,
+    secretAccessKey: identity.secretAccessKey,
+    sessionToken: identity.sessionToken,
+  };
   peerKeys.set(key.accessKeyId, key);
   return key;
 }
@@ -141,7 +145,8 @@ describe('signing as a service assumed role', () => {
     const pid = (await c1.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
     await c1.end();
     const deadline = Date.now() + 3000;
-    while ((new Map(front().pool.idleCounts()).get('as-role-pooled') ?? 0) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    while ((new Map(front().pool.idleCounts()).get('as-role-pooled') ?? 0) === 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 10));
     const logins = peer.logins.length;
     const c2 = client('as-role-pooled');
     await c2.connect();

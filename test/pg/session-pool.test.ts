@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import type { PgFront } from '../../src/pg-proxy/pg-front.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
-import { PG_USERS, type TestPostgres, freePort, startPostgres } from '../helpers/postgres-server.js';
+import { freePort, PG_USERS, startPostgres, type TestPostgres } from '../helpers/postgres-server.js';
 
 let postgres: TestPostgres;
 let daemon: RunningDaemon;
@@ -53,7 +53,11 @@ const TARGETS: Record<string, TargetSpec> = {
 };
 
 /** Connects, runs `work`, ends cleanly; returns the backend pid the session had. */
-async function session(target: string, work: (c: pg.Client) => Promise<void> = async () => {}, extra: Partial<pg.ClientConfig> = {}): Promise<number> {
+async function session(
+  target: string,
+  work: (c: pg.Client) => Promise<void> = async () => {},
+  extra: Partial<pg.ClientConfig> = {},
+): Promise<number> {
   const c = client(target, extra);
   await c.connect();
   try {
@@ -101,8 +105,13 @@ describe('session pooling', () => {
     assert.equal(second, first);
     assert.equal(metric('sidekey_pg_pool_checkouts_total', '{outcome="hit",target="pooled"}'), hits + 1);
     assert.ok(metric('sidekey_pg_pool_returns_total', '{outcome="parked",target="pooled"}') >= 1);
-    const audits = daemon.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.audit === 'pg.login' && e.target === 'pooled');
-    assert.deepEqual(audits.slice(-2).map((e) => e.upstream), ['new', 'pooled']);
+    const audits = daemon.lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((e) => e.audit === 'pg.login' && e.target === 'pooled');
+    assert.deepEqual(
+      audits.slice(-2).map((e) => e.upstream),
+      ['new', 'pooled'],
+    );
   });
 
   test('session state does not leak: SET, temp tables and prepared statements are reset', async () => {
@@ -167,10 +176,15 @@ describe('session pooling', () => {
     const clients = Array.from({ length: 3 }, () => client('pooled'));
     await Promise.all(clients.map((c) => c.connect()));
     await Promise.all(clients.map((c) => c.end()));
-    await waitFor(() => metric('sidekey_pg_pool_returns_total', '{outcome="full",target="pooled"}') === full + 1, 'one return refused as full');
+    await waitFor(
+      () => metric('sidekey_pg_pool_returns_total', '{outcome="full",target="pooled"}') === full + 1,
+      'one return refused as full',
+    );
     assert.equal(idle('pooled'), 2);
     const other = await session('pooled', async () => {}, { application_name: 'another-app' });
-    const parkedPids = await postgres.query("SELECT pid FROM pg_stat_activity WHERE usename = 'app_user' AND state = 'idle' AND application_name = ''");
+    const parkedPids = await postgres.query(
+      "SELECT pid FROM pg_stat_activity WHERE usename = 'app_user' AND state = 'idle' AND application_name = ''",
+    );
     assert.ok(!parkedPids.rows.some((r) => r.pid === other), 'a client with another application_name got a new backend');
   });
 
@@ -186,7 +200,11 @@ describe('session pooling', () => {
 
   test('a parked backend that the server ends is dropped, and the next client gets a working one', async () => {
     await waitFor(() => idle('short') === 1, 'the connection to be parked');
-    const [pid] = (await postgres.query("SELECT pid FROM pg_stat_activity WHERE usename = 'app_user' AND state = 'idle' ORDER BY backend_start DESC LIMIT 1")).rows.map((r) => r.pid as number);
+    const [pid] = (
+      await postgres.query(
+        "SELECT pid FROM pg_stat_activity WHERE usename = 'app_user' AND state = 'idle' ORDER BY backend_start DESC LIMIT 1",
+      )
+    ).rows.map((r) => r.pid as number);
     await postgres.query(`SELECT pg_terminate_backend(${pid})`);
     await waitFor(() => idle('short') === 0, 'the dead connection to be dropped');
     const next = await session('short');
@@ -208,7 +226,9 @@ describe('reload', () => {
     await open.connect();
     assert.equal((await open.query('SELECT current_user AS u')).rows[0].u, 'app_user');
     const stale = metric('sidekey_pg_pool_returns_total', '{outcome="stale",target="pooled"}');
-    const applied = await daemon.reload(config({ ...TARGETS, pooled: { ...TARGETS.pooled, user: 'md5_user', password: PG_USERS.md5_user } }));
+    const applied = await daemon.reload(
+      config({ ...TARGETS, pooled: { ...TARGETS.pooled, user: 'md5_user', password: PG_USERS.md5_user } }),
+    );
     assert.equal(applied, true);
     assert.equal(idle('pooled'), 0, 'parked connections of the old settings are closed');
     const fresh = client('pooled');
@@ -217,7 +237,10 @@ describe('reload', () => {
     await fresh.end();
     assert.equal((await open.query('SELECT current_user AS u, 1 AS one')).rows[0].u, 'app_user');
     await open.end();
-    await waitFor(() => metric('sidekey_pg_pool_returns_total', '{outcome="stale",target="pooled"}') === stale + 1, 'the old session to be closed as stale');
+    await waitFor(
+      () => metric('sidekey_pg_pool_returns_total', '{outcome="stale",target="pooled"}') === stale + 1,
+      'the old session to be closed as stale',
+    );
   });
 
   test('a changed listen address moves new sessions; an open session on the old one keeps working', async () => {

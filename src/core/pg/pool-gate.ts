@@ -43,7 +43,12 @@ class HeaderWalker {
    * the first payload byte of a message whose type asked for it. Returns -1 when the whole
    * chunk was walked.
    */
-  walk(chunk: Buffer, onType: (type: number, offset: number) => boolean, wantFirstByte?: (type: number) => boolean, onFirst?: (byte: number) => void): number {
+  walk(
+    chunk: Buffer,
+    onType: (type: number, offset: number) => boolean,
+    wantFirstByte?: (type: number) => boolean,
+    onFirst?: (byte: number) => void,
+  ): number {
     let at = 0;
     while (at < chunk.length) {
       if (this.remaining > 0) {

@@ -4,7 +4,7 @@
  * target, and `keepalive_seconds` for the whole section.
  */
 import { isLoopback, listenAddress } from '../listen-address.js';
-import { type Infer, anyOf, arr, filePath, int, obj, oneOf, optional, record, section, str, withDefault } from '../schema.js';
+import { anyOf, arr, filePath, type Infer, int, obj, oneOf, optional, record, section, str, withDefault } from '../schema.js';
 import { MAX_NAME_LENGTH, NAME_EXPECTED, name, region } from '../validators.js';
 
 export const DEFAULT_PG_PORT = 5432;
@@ -83,13 +83,22 @@ function targetRules(v: Record<string, unknown>): { path?: string; message: stri
     });
   }
   if (t.auth === 'iam' && t.via === undefined && t.tls.mode === 'disable') {
-    problems.push({ path: 'tls.mode', message: 'cannot specify auth: iam and tls.mode: disable together: an IAM token travels only over TLS' });
+    problems.push({
+      path: 'tls.mode',
+      message: 'cannot specify auth: iam and tls.mode: disable together: an IAM token travels only over TLS',
+    });
   }
   if (t.via !== undefined && t.via_tls.mode === 'disable') {
-    problems.push({ path: 'via_tls.mode', message: 'cannot specify via and via_tls.mode: disable together: tokens travel to the server proxy only over TLS' });
+    problems.push({
+      path: 'via_tls.mode',
+      message: 'cannot specify via and via_tls.mode: disable together: tokens travel to the server proxy only over TLS',
+    });
   }
   if (t.via !== undefined && t.auth !== 'iam') {
-    problems.push({ path: 'auth', message: 'cannot specify via and auth: { password } together: the server proxy logs in with its own auth for this target' });
+    problems.push({
+      path: 'auth',
+      message: 'cannot specify via and auth: { password } together: the server proxy logs in with its own auth for this target',
+    });
   }
   return problems;
 }
