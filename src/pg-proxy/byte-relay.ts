@@ -39,8 +39,14 @@ export class ByteRelay {
     this.#upstream = upstream;
     this.#gate = gate;
     const upstreamDone = new Promise<void>((resolve) => {
-      this.#onRelease = resolve;
-      void closedPromise(upstream).then(resolve);
+      if (upstream.destroyed) return resolve();
+      // Removed on release: a pooled socket outlives many relays and must not collect listeners.
+      const onClose = () => resolve();
+      upstream.once('close', onClose);
+      this.#onRelease = () => {
+        upstream.off('close', onClose);
+        resolve();
+      };
     });
     this.closed = Promise.all([closedPromise(client), upstreamDone]).then(() => {
       clearTimeout(this.#graceTimer);

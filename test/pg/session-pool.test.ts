@@ -114,6 +114,23 @@ describe('session pooling', () => {
     );
   });
 
+  test('many reuses of one connection do not pile up listeners on its socket', async () => {
+    for (let i = 0; i < 12; i++) {
+      await waitFor(() => idle('pooled') === 1, 'the connection to be parked');
+      await session('pooled');
+    }
+    await waitFor(() => idle('pooled') === 1, 'the connection to be parked');
+    const c = client('pooled');
+    await c.connect();
+    const upstream = front()
+      .sessions()
+      .find((s) => s.state === 'relaying' && s.target === 'pooled')?.sockets.upstream;
+    assert.ok(upstream);
+    for (const event of ['close', 'end', 'data', 'error'])
+      assert.ok(upstream.listenerCount(event) <= 3, `${event}: ${upstream.listenerCount(event)} listeners`);
+    await c.end();
+  });
+
   test('session state does not leak: SET, temp tables and prepared statements are reset', async () => {
     await waitFor(() => idle('pooled') === 1, 'the connection to be parked');
     const first = await session('pooled', async (c) => {
