@@ -135,7 +135,14 @@ async function autocannon(options: LoadOptions): Promise<Omit<LoadResult, 'cpuMi
     non2xx: number;
     errors: number;
   };
-  return { rps: r.requests.average, requests: r.requests.total, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors };
+  return {
+    rps: r.requests.average,
+    requests: r.requests.total,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    non2xx: r.non2xx,
+    errors: r.errors,
+  };
 }
 
 /** One measured run: the client in its own process, the watched processes' CPU over the run. */

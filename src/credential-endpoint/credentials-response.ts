@@ -27,17 +27,21 @@ export function credentialsBody(c: ServiceCredentials): string {
  * Bodies are kept as strings with their byte length: node:http then sends headers and body in one
  * write, where a Buffer body costs a second chunk (writev) per response.
  */
-const bodies = new WeakMap<ServiceCredentials, { readonly text: string; readonly length: number }>();
+const bodies = new WeakMap<ServiceCredentials, { readonly text: string; readonly headers: readonly string[] }>();
 
-/** Writes 200 with the credentials; the serialized body is cached per credentials object. */
+/**
+ * Writes 200 with the credentials; the serialized body and its header list (a flat name/value
+ * array, which node:http writes without walking an object's keys) are cached per credentials object.
+ */
 export function sendCredentials(res: ServerResponse, credentials: ServiceCredentials): void {
   let body = bodies.get(credentials);
   if (!body) {
     const text = credentialsBody(credentials);
-    body = { text, length: Buffer.byteLength(text) };
+    const headers = ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(text)), 'cache-control', 'no-store'];
+    body = { text, headers };
     bodies.set(credentials, body);
   }
-  res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length, 'cache-control': 'no-store' });
+  res.writeHead(200, body.headers as string[]);
   res.end(body.text);
 }
 

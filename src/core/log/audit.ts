@@ -1,4 +1,4 @@
-import type { Logger } from './logger.js';
+import { type Logger, redactSecrets } from './logger.js';
 
 /**
  * Writes one audit event: a log line with `audit: <event>` and a stable set of fields, so that
@@ -6,4 +6,18 @@ import type { Logger } from './logger.js';
  */
 export function audit(logger: Logger, event: string, fields: Readonly<Record<string, unknown>>): void {
   logger.info({ audit: event, ...fields }, event);
+}
+
+/**
+ * A logger for one audit event whose fixed fields (`audit: <event>` and `fixed`, e.g. a service and
+ * its role) are serialized once, as pino child bindings, instead of on every line; write its lines
+ * with `auditLine`. The bindings pass through the same redaction as any log object (once, here).
+ */
+export function auditLogger(logger: Logger, event: string, fixed: Readonly<Record<string, unknown>> = {}): Logger {
+  return logger.child(redactSecrets({ audit: event, ...fixed }) as Record<string, unknown>);
+}
+
+/** One line of an `auditLogger`'s event: the same line `audit()` writes, with the fixed fields bound. */
+export function auditLine(events: Logger, event: string, fields: Readonly<Record<string, unknown>>): void {
+  events.info(fields, event);
 }

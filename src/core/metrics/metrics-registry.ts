@@ -7,13 +7,31 @@ function escapeLabel(value: string): string {
 }
 
 function labelKey(labels: Labels): string {
-  const keys = Object.keys(labels).sort();
+  const keys = Object.keys(labels);
   if (keys.length === 0) return '';
-  return `{${keys.map((k) => `${k}="${escapeLabel(labels[k] as string)}"`).join(',')}}`;
+  if (keys.length > 1) keys.sort();
+  let key = '{';
+  for (let i = 0; i < keys.length; i++) {
+    const name = keys[i] as string;
+    key += `${i === 0 ? '' : ','}${name}="${escapeLabel(labels[name] as string)}"`;
+  }
+  return `${key}}`;
+}
+
+/** One counter series with its label key built once: what a hot path increments. */
+export interface CounterHandle {
+  inc(amount?: number): void;
 }
 
 export interface Counter {
   inc(labels?: Labels, amount?: number): void;
+  /** The series for these labels, to increment without building its key each time. */
+  labels(labels: Labels): CounterHandle;
+}
+
+/** A series' current value, held by the family's map and by bound handles alike. */
+interface Cell {
+  value: number;
 }
 
 export interface Gauge {
@@ -25,7 +43,7 @@ interface Family {
   readonly name: string;
   readonly help: string;
   readonly type: 'counter' | 'gauge';
-  readonly values: Map<string, number>;
+  readonly values: Map<string, Cell>;
   readonly collect?: () => Iterable<readonly [Labels, number]>;
 }
 
@@ -45,10 +63,26 @@ export class MetricsRegistry {
 
   counter(name: string, help: string): Counter {
     const family = this.#family(name, help, 'counter');
+    const cell = (labels: Labels): Cell => {
+      const key = labelKey(labels);
+      let found = family.values.get(key);
+      if (!found) {
+        found = { value: 0 };
+        family.values.set(key, found);
+      }
+      return found;
+    };
     return {
       inc: (labels = {}, amount = 1) => {
-        const key = labelKey(labels);
-        family.values.set(key, (family.values.get(key) ?? 0) + amount);
+        cell(labels).value += amount;
+      },
+      labels: (labels) => {
+        const bound = cell(labels);
+        return {
+          inc: (amount = 1) => {
+            bound.value += amount;
+          },
+        };
       },
     };
   }
@@ -56,7 +90,12 @@ export class MetricsRegistry {
   gauge(name: string, help: string): Gauge {
     const family = this.#family(name, help, 'gauge');
     return {
-      set: (labels, value) => family.values.set(labelKey(labels), value),
+      set: (labels, value) => {
+        const key = labelKey(labels);
+        const found = family.values.get(key);
+        if (found) found.value = value;
+        else family.values.set(key, { value });
+      },
       remove: (labels) => family.values.delete(labelKey(labels)),
     };
   }
@@ -70,7 +109,7 @@ export class MetricsRegistry {
     const lines: string[] = [];
     for (const family of this.#families.values()) {
       lines.push(`# HELP ${family.name} ${family.help}`, `# TYPE ${family.name} ${family.type}`);
-      for (const [key, value] of family.values) lines.push(`${family.name}${key} ${value}`);
+      for (const [key, cell] of family.values) lines.push(`${family.name}${key} ${cell.value}`);
       if (family.collect) for (const [labels, value] of family.collect()) lines.push(`${family.name}${labelKey(labels)} ${value}`);
     }
     return `${lines.join('\n')}\n`;
