@@ -14,23 +14,29 @@
  *   neither; sidekey without pooling pays both plus its own hop.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chownSync, writeFileSync } from 'node:fs';
+import { chownSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { parseConfig } from '../src/core/config/load-config.js';
 import { createCredentialBroker } from '../src/core/credentials/create-credential-broker.js';
-import { createLogger } from '../src/core/log/logger.js';
+import { bufferedDestination, createLogger } from '../src/core/log/logger.js';
 import { MetricsRegistry } from '../src/core/metrics/metrics-registry.js';
 import { createPgFront } from '../src/pg-proxy/pg-front.js';
 import { freePort, PG_USERS, startPostgres } from '../test/helpers/postgres-server.js';
 import { runTool } from '../test/pg/fixtures/pg-tools.js';
 
 /** Seconds per pgbench run. */
-const RUN_SECONDS = 5;
+const RUN_SECONDS = 4;
+/** Each (path, mode) runs this often, paths interleaved, and the median is reported (a shared machine is noisy). */
+const ROUNDS = 3;
 const CLIENTS = 8;
 const THREADS = 2;
 
-async function pgbench(port: number, reconnect: boolean): Promise<number> {
+interface Run {
+  readonly tps: number;
+  readonly transactions: number;
+}
+
+async function pgbench(port: number, reconnect: boolean): Promise<Run> {
   const args = [
     '-n',
     '-S',
@@ -56,9 +62,18 @@ async function pgbench(port: number, reconnect: boolean): Promise<number> {
     { timeoutMs: (RUN_SECONDS + 30) * 1000 },
   );
   const tps = /tps = ([\d.]+)/.exec(result.stdout);
+  const done = /number of transactions actually processed: (\d+)/.exec(result.stdout);
   if (result.code !== 0 || !tps) throw new Error(`pgbench failed on port ${port}: ${result.stderr.slice(0, 500)}`);
-  return Number(tps[1]);
+  return { tps: Number(tps[1]), transactions: Number(done?.[1] ?? 0) };
 }
+
+/** CPU seconds (user + system) a process has used, from /proc (clock ticks of 10 ms). */
+function processCpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
 
 function postgresIds(): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
@@ -163,8 +178,8 @@ export async function run(): Promise<void> {
       '      pool: { max_idle: 0 }',
     ].join('\n');
     const loaded = parseConfig(yaml, join(postgres.dir, 'sidekey.yaml'));
-    // Real JSON logging (one audit line per login), written to /dev/null.
-    const logger = createLogger({ destination: pino.destination({ dest: '/dev/null', sync: false }) });
+    // Real JSON logging (an audit line per login, a line per session end) through the daemon's buffered destination, to /dev/null.
+    const logger = createLogger({ destination: bufferedDestination('/dev/null') });
     const metrics = new MetricsRegistry();
     const front = createPgFront({ loaded, logger, metrics, credentials: createCredentialBroker(loaded, logger, metrics) });
     await front.start();
@@ -173,15 +188,39 @@ export async function run(): Promise<void> {
     const pgb = await startPgbouncer(postgres.dir, postgres.port);
     bouncer = pgb.child;
 
-    const results: Record<string, { persistent: number; reconnect: number }> = {};
-    for (const [name, port] of [
+    type Path = 'direct' | 'sidekey' | 'sidekey-nopool' | 'pgbouncer';
+    const paths: ReadonlyArray<readonly [Path, number]> = [
       ['direct', postgres.port],
       ['sidekey', proxyPort],
       ['sidekey-nopool', noPoolPort],
       ['pgbouncer', pgb.port],
-    ] as const) {
-      results[name] = { persistent: await pgbench(port, false), reconnect: await pgbench(port, true) };
+    ];
+    /** The proxy's CPU seconds, read around each run: this process for sidekey, /proc for pgbouncer. */
+    const proxyCpu = (path: Path): number => {
+      if (path === 'pgbouncer') return processCpuSeconds(pgb.child.pid as number);
+      const usage = process.cpuUsage();
+      return path === 'direct' ? 0 : (usage.user + usage.system) / 1e6;
+    };
+    const runs = new Map<string, { tps: number[]; cpuUsPerTx: number[] }>();
+    for (let round = 0; round < ROUNDS; round++) {
+      for (let i = 0; i < paths.length; i++) {
+        const [name, port] = paths[(i + round) % paths.length] as readonly [Path, number];
+        for (const reconnect of [false, true]) {
+          const before = proxyCpu(name);
+          const run = await pgbench(port, reconnect);
+          const cpu = proxyCpu(name) - before;
+          const key = `${name}/${reconnect ? 'C' : 'P'}`;
+          const entry = runs.get(key) ?? { tps: [], cpuUsPerTx: [] };
+          entry.tps.push(run.tps);
+          entry.cpuUsPerTx.push(run.transactions > 0 ? (cpu * 1e6) / run.transactions : 0);
+          runs.set(key, entry);
+        }
+      }
     }
+    const tps = (name: Path, mode: 'P' | 'C') => median(runs.get(`${name}/${mode}`)?.tps ?? [0]);
+    const cpuPerTx = (name: Path, mode: 'P' | 'C') => median(runs.get(`${name}/${mode}`)?.cpuUsPerTx ?? [0]);
+    const results: Record<string, { persistent: number; reconnect: number }> = {};
+    for (const [name] of paths) results[name] = { persistent: tps(name, 'P'), reconnect: tps(name, 'C') };
     const render = metrics.render();
     await front.stop(0);
     const d = results.direct as { persistent: number; reconnect: number };
@@ -194,16 +233,20 @@ export async function run(): Promise<void> {
     const verdict = (ratio: number, target: number) =>
       `${ratio.toFixed(2)} (target >= ${target.toFixed(2)}: ${ratio >= target ? 'met' : 'NOT met'})`;
     process.stdout.write(
-      `pgbench -S, ${CLIENTS} clients, ${THREADS} threads, ${RUN_SECONDS} s per run (TPS); plain TCP on loopback everywhere\n`,
+      `pgbench -S, ${CLIENTS} clients, ${THREADS} threads, ${RUN_SECONDS} s per run, median of ${ROUNDS} interleaved rounds; plain TCP on loopback everywhere\n`,
     );
-    process.stdout.write('                 persistent       -C\n');
-    for (const [name, r] of Object.entries(results)) process.stdout.write(`${name.padEnd(16)} ${fmt(r.persistent)} ${fmt(r.reconnect)}\n`);
+    process.stdout.write('                 TPS persistent       -C   proxy CPU us/tx persistent     -C\n');
+    for (const [name, r] of Object.entries(results)) {
+      const cpu = name === 'direct' ? '' : `${fmt(cpuPerTx(name as Path, 'P'))}   ${fmt(cpuPerTx(name as Path, 'C'))}`;
+      process.stdout.write(`${name.padEnd(16)} ${fmt(r.persistent)}     ${fmt(r.reconnect)}            ${cpu}\n`);
+    }
     process.stdout.write(
       `sidekey/direct persistent:        ${verdict(s.persistent / d.persistent, 0.9)}\n` +
         `sidekey/pgbouncer -C (pooled):    ${verdict(s.reconnect / b.reconnect, 1)}\n` +
         `sidekey-nopool/pgbouncer -C:      ${(n.reconnect / b.reconnect).toFixed(2)}\n` +
         `sidekey/direct -C:                ${(s.reconnect / d.reconnect).toFixed(2)} (direct pays SCRAM + a backend fork per connection)\n` +
         `pgbouncer/direct persistent:      ${(b.persistent / d.persistent).toFixed(2)}\n` +
+        `proxy CPU per -C transaction, sidekey/pgbouncer: ${(cpuPerTx('sidekey', 'C') / cpuPerTx('pgbouncer', 'C')).toFixed(2)}; persistent: ${(cpuPerTx('sidekey', 'P') / cpuPerTx('pgbouncer', 'P')).toFixed(2)}\n` +
         `pool checkouts on "bench": ${hits} hits, ${misses} misses\n`,
     );
   } finally {

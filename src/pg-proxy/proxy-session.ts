@@ -86,6 +86,8 @@ export const SHUTDOWN_ERROR = new PgPeerError(SqlState.ADMIN_SHUTDOWN, 'terminat
 
 const PROTOCOL_MINOR_SUPPORTED = 0;
 const READY_IDLE = encodeReadyForQuery(TX_IDLE);
+/** The abort reason when a session ends: stops a login still running on its behalf. */
+const SESSION_OVER = new Error('the session is over');
 const EMPTY = Buffer.alloc(0);
 
 function outcomeOf(error: unknown, state: SessionState): LoginOutcome {
@@ -220,7 +222,8 @@ export class ProxySession {
       this.#refuse(error);
     } finally {
       clearTimeout(phaseTimer);
-      this.#abort.abort();
+      // A fixed reason: abort() without one builds a DOMException (with a stack) per session.
+      this.#abort.abort(SESSION_OVER);
       release?.();
       unregister?.();
       this.#state = 'closed';

@@ -3,11 +3,26 @@
  * real one, and a CancelRequest carrying a minted key is routed to the session it belongs to
  * (which knows the real key and the upstream). Secrets are compared in constant time.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomFillSync, timingSafeEqual } from 'node:crypto';
 import type { BackendKey } from './backend-messages.js';
 
 /** Tries to find an unused process id before giving up (the space has 2^31 values). */
 const MAX_MINT_ATTEMPTS = 32;
+/** Random bytes drawn from the CSPRNG at once and handed out 8 per key (one call per 512 sessions, not per session). */
+const RANDOM_POOL_BYTES = 4096;
+let randomPool = Buffer.alloc(0);
+let randomAt = 0;
+
+function random8(): Buffer {
+  if (randomAt + 8 > randomPool.length) {
+    randomPool = randomFillSync(Buffer.allocUnsafe(RANDOM_POOL_BYTES));
+    randomAt = 0;
+  }
+  const out = Buffer.from(randomPool.subarray(randomAt, randomAt + 8));
+  randomPool.fill(0, randomAt, randomAt + 8); // handed-out bytes do not stay in the pool
+  randomAt += 8;
+  return out;
+}
 
 export interface CancelRegistration<T> {
   readonly key: BackendKey;
@@ -24,7 +39,7 @@ export class CancelKeyRegistry<T> {
 
   register(route: T): CancelRegistration<T> {
     for (let attempt = 0; attempt < MAX_MINT_ATTEMPTS; attempt++) {
-      const bytes = randomBytes(8);
+      const bytes = random8();
       const pid = bytes.readInt32BE(0) & 0x7fffffff;
       if (pid === 0 || this.#byPid.has(pid)) continue;
       const secret = bytes.subarray(4, 8);
