@@ -10,6 +10,8 @@
  * - direct: pgbench authenticates to PostgreSQL with SCRAM-SHA-256 on every connection;
  * - sidekey and pgbouncer: the client side is trust (loopback), the upstream login is SCRAM with
  *   the configured password, made only when no pooled connection is free;
+ * - both proxies log: sidekey an audit line per login and a line per session end (JSON,
+ *   buffered, to /dev/null), pgbouncer its default connection and disconnection lines (to a file);
  * - so in -C, direct pays SCRAM and a backend fork per transaction, the pooled proxies pay
  *   neither; sidekey without pooling pays both plus its own hop.
  */
@@ -102,8 +104,9 @@ async function startPgbouncer(dir: string, pgPort: number): Promise<{ port: numb
       'max_client_conn = 200',
       `default_pool_size = ${CLIENTS * 2}`,
       `logfile = ${join(dir, 'pgbouncer.log')}`,
-      'log_connections = 0',
-      'log_disconnections = 0',
+      // pgbouncer's defaults: a log line per connection and per disconnection, as sidekey writes its audit line and session line.
+      'log_connections = 1',
+      'log_disconnections = 1',
       '',
     ].join('\n'),
   );

@@ -108,7 +108,8 @@ export class ProxySession {
   readonly #policy: SessionPolicy;
   readonly #hub: SessionHub;
   readonly #log: Logger;
-  readonly #abort = new AbortController();
+  /** Made when first needed (a new upstream login, or a shutdown): a pooled session never needs one. */
+  #abortController: AbortController | undefined;
   readonly #remote: string;
   #frames: FrameSocket | undefined;
   #relay: ByteRelay | undefined;
@@ -223,7 +224,7 @@ export class ProxySession {
     } finally {
       clearTimeout(phaseTimer);
       // A fixed reason: abort() without one builds a DOMException (with a stack) per session.
-      this.#abort.abort(SESSION_OVER);
+      this.#abortController?.abort(SESSION_OVER);
       release?.();
       unregister?.();
       this.#state = 'closed';
@@ -241,7 +242,7 @@ export class ProxySession {
       return;
     }
     this.#frames?.abort(SHUTDOWN_ERROR);
-    this.#abort.abort(SHUTDOWN_ERROR);
+    this.#abort().abort(SHUTDOWN_ERROR);
   }
 
   /** Folds relayed bytes into the metrics (called periodically and at the end). */
@@ -268,7 +269,7 @@ export class ProxySession {
     }
     const generation = this.#hub.pool.generation;
     const request = await plan.upstream();
-    const upstream = await upstreamLogin(request, this.#abort.signal);
+    const upstream = await upstreamLogin(request, this.#abort().signal);
     const parameters = new Map<string, Buffer>();
     for (const raw of upstream.greeting) if (raw[0] === BackendType.PARAMETER_STATUS) parameters.set(parameterName(raw), raw);
     const pooled: PooledConnection = {
@@ -280,6 +281,11 @@ export class ProxySession {
       generation,
     };
     return { socket: upstream.socket, greeting: upstream.greeting as Buffer[], leftover: upstream.leftover, pooled, reused: false };
+  }
+
+  #abort(): AbortController {
+    this.#abortController ??= new AbortController();
+    return this.#abortController;
   }
 
   #enter(state: SessionState): void {
