@@ -3,7 +3,7 @@
  * (upgrading to TLS when the listener has a certificate) and GSSENCRequest ('N'), and ends with
  * either a StartupMessage or a CancelRequest. Everything else is a PgPeerError.
  */
-import { type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { type SecureContext, TLSSocket } from 'node:tls';
 import type { BackendKey } from '../core/pg/backend-messages.js';
 import { MessageReader } from '../core/pg/message-reader.js';
@@ -73,13 +73,20 @@ export async function acceptStartup(socket: Socket, options: AcceptOptions): Pro
         });
       }
       // Login messages from here on may be larger than a startup packet (SCRAM), but stay bounded.
-      const typed = new FrameSocket(frames.socket, new MessageReader({ maxMessageBytes: MAX_LOGIN_MESSAGE_BYTES, peer: 'client' }), 'client');
+      const typed = new FrameSocket(
+        frames.socket,
+        new MessageReader({ maxMessageBytes: MAX_LOGIN_MESSAGE_BYTES, peer: 'client' }),
+        'client',
+      );
       typed.reader.push(frames.detach());
       options.onFrames(typed);
       return { kind: 'startup', frames: typed, params: packet.params, minorVersion: packet.minorVersion, tls };
     }
     if (packets >= MAX_NEGOTIATION_PACKETS || tls || (packet.kind === 'gssenc' && gssencAnswered)) {
-      throw new PgPeerError(SqlState.PROTOCOL_VIOLATION, `unexpected ${packet.kind === 'ssl' ? 'SSLRequest' : 'GSSENCRequest'} at this point of the startup`);
+      throw new PgPeerError(
+        SqlState.PROTOCOL_VIOLATION,
+        `unexpected ${packet.kind === 'ssl' ? 'SSLRequest' : 'GSSENCRequest'} at this point of the startup`,
+      );
     }
     if (packet.kind === 'gssenc') {
       gssencAnswered = true;

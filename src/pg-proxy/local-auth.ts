@@ -25,7 +25,10 @@ export async function scramAuthenticate(frames: FrameSocket, verifier: ScramVeri
   const initial = decodeSaslInitialResponse(await readSaslMessage(frames));
   if (!initial) throw new PgPeerError(SqlState.PROTOCOL_VIOLATION, 'malformed SASLInitialResponse');
   if (initial.mechanism !== SCRAM_SHA_256) {
-    throw new PgPeerError(SqlState.PROTOCOL_VIOLATION, `SASL mechanism ${initial.mechanism.slice(0, 40)} was not offered (offered: ${SCRAM_SHA_256})`);
+    throw new PgPeerError(
+      SqlState.PROTOCOL_VIOLATION,
+      `SASL mechanism ${initial.mechanism.slice(0, 40)} was not offered (offered: ${SCRAM_SHA_256})`,
+    );
   }
   const exchange = new ScramServerExchange(verifier);
   frames.write(encodeAuthentication(AuthCode.SASL_CONTINUE, exchange.serverFirst(initial.data)));

@@ -4,9 +4,9 @@
  * missing file fails the start with a message naming the key, not a later connection.
  */
 import { readFileSync } from 'node:fs';
-import { type SecureContext, createSecureContext } from 'node:tls';
-import type { SidekeyConfig } from '../core/config/sidekey-config.js';
+import { createSecureContext, type SecureContext } from 'node:tls';
 import type { PgServerTlsConfig, PgTargetConfig, PgTlsConfig } from '../core/config/sections/postgres-section.js';
+import type { SidekeyConfig } from '../core/config/sidekey-config.js';
 import type { AwsCredentialIdentityProvider, CredentialBroker } from '../core/credentials/credential-broker.js';
 import { SidekeyError } from '../core/errors.js';
 import { type ScramVerifier, scramVerifier } from '../core/pg/scram-server.js';
@@ -30,7 +30,9 @@ function readPem(file: string, key: string): Buffer {
   try {
     return readFileSync(file);
   } catch (error) {
-    throw new SidekeyError('PG_TLS', `cannot read ${key} ${file} (${(error as NodeJS.ErrnoException).code ?? 'read failed'})`, { cause: error });
+    throw new SidekeyError('PG_TLS', `cannot read ${key} ${file} (${(error as NodeJS.ErrnoException).code ?? 'read failed'})`, {
+      cause: error,
+    });
   }
 }
 
@@ -39,11 +41,20 @@ export function serverTlsContext(tls: PgServerTlsConfig, key: string): SecureCon
     return createSecureContext({ cert: readPem(tls.cert_file, `${key}.cert_file`), key: readPem(tls.key_file, `${key}.key_file`) });
   } catch (error) {
     if (error instanceof SidekeyError) throw error;
-    throw new SidekeyError('PG_TLS', `${key}: the certificate and key do not make a usable TLS context (${(error as Error).message})`, { cause: error });
+    throw new SidekeyError('PG_TLS', `${key}: the certificate and key do not make a usable TLS context (${(error as Error).message})`, {
+      cause: error,
+    });
   }
 }
 
-function endpoint(label: string, configKey: string, tlsKey: string, hostPort: { host: string; port: number }, tls: PgTlsConfig, keepAliveMs: number): UpstreamEndpoint {
+function endpoint(
+  label: string,
+  configKey: string,
+  tlsKey: string,
+  hostPort: { host: string; port: number },
+  tls: PgTlsConfig,
+  keepAliveMs: number,
+): UpstreamEndpoint {
   return {
     label,
     configKey,
@@ -76,7 +87,14 @@ export function buildPgTarget(name: string, config: SidekeyConfig, broker: Crede
     config: target,
     database: endpoint(`database ${name} (${target.host}:${target.port})`, key, `${key}.tls`, target, target.tls, keepAliveMs),
     via: target.via
-      ? endpoint(`server proxy ${target.via} for ${name}`, `${key}.via`, `${key}.via_tls`, splitHostPort(target.via), target.via_tls, keepAliveMs)
+      ? endpoint(
+          `server proxy ${target.via} for ${name}`,
+          `${key}.via`,
+          `${key}.via_tls`,
+          splitHostPort(target.via),
+          target.via_tls,
+          keepAliveMs,
+        )
       : undefined,
     clientTls: target.client_tls ? serverTlsContext(target.client_tls, `${key}.client_tls`) : undefined,
     clientVerifier: target.client_auth === 'trust' ? undefined : scramVerifier(target.client_auth.password),

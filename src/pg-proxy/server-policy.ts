@@ -8,7 +8,7 @@
 import type { SecureContext } from 'node:tls';
 import { PgPeerError } from '../core/pg/pg-peer-error.js';
 import { SqlState } from '../core/pg/sql-state.js';
-import { type PgTarget, allowedDbUsers } from './pg-target.js';
+import { allowedDbUsers, type PgTarget } from './pg-target.js';
 import type { SessionPlan, SessionPolicy, StartupInfo } from './proxy-session.js';
 import { TARGET_PARAM, TOKEN_PARAM, upstreamParams } from './session-params.js';
 import type { UpstreamLoginRequest } from './upstream-login.js';
@@ -43,9 +43,13 @@ export function serverPolicy(targets: ReadonlyMap<string, PgTarget>, allow: Read
       const config = target.config;
       const dbUser = startup.params.get('user') as string;
       if (!allowedDbUsers(config).has(dbUser)) {
-        throw new PgPeerError(SqlState.INVALID_AUTHORIZATION, `DB user "${dbUser}" is not configured for target "${name}" on this server proxy`, {
-          hint: `set postgres.targets.${name}.user (or users) on the server proxy`,
-        });
+        throw new PgPeerError(
+          SqlState.INVALID_AUTHORIZATION,
+          `DB user "${dbUser}" is not configured for target "${name}" on this server proxy`,
+          {
+            hint: `set postgres.targets.${name}.user (or users) on the server proxy`,
+          },
+        );
       }
       let secret: UpstreamLoginRequest['secret'];
       if (config.auth === 'iam') {
@@ -71,7 +75,12 @@ export function serverPolicy(targets: ReadonlyMap<string, PgTarget>, allow: Read
         localUser: dbUser,
         dbUser,
         maxConnections: config.max_connections,
-        upstream: async () => ({ endpoint: target.database, user: dbUser, params: upstreamParams(startup.params, dbUser, database), secret }),
+        upstream: async () => ({
+          endpoint: target.database,
+          user: dbUser,
+          params: upstreamParams(startup.params, dbUser, database),
+          secret,
+        }),
       };
     },
   };

@@ -1,7 +1,7 @@
 /** A TCP or unix-socket listener for the Postgres proxy (net, not http), with TCP_NODELAY and keepalive on every accepted socket. */
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
-import { type AddressInfo, type Server, type Socket, createServer } from 'node:net';
-import { type ListenAddress, formatListenAddress } from '../core/config/listen-address.js';
+import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import { formatListenAddress, type ListenAddress } from '../core/config/listen-address.js';
 import { SidekeyError } from '../core/errors.js';
 import { UNIX_SOCKET_MODE } from '../net/http-listen.js';
 
@@ -24,7 +24,11 @@ export function listenSockets(address: ListenAddress, keepAliveMs: number, onSoc
   const server = createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: keepAliveMs }, onSocket);
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
-      reject(new SidekeyError('LISTEN_FAILED', `cannot listen on ${formatListenAddress(address)}: ${error.code ?? error.message}`, { cause: error }));
+      reject(
+        new SidekeyError('LISTEN_FAILED', `cannot listen on ${formatListenAddress(address)}: ${error.code ?? error.message}`, {
+          cause: error,
+        }),
+      );
     };
     server.once('error', onError);
     server.once('listening', () => {

@@ -5,13 +5,13 @@
  * only; require encrypts without verifying; disable sends plain TCP (never chosen by default).
  */
 import { isIP, type Socket, connect as tcpConnect } from 'node:net';
-import { type ConnectionOptions, type TLSSocket, checkServerIdentity, connect as tlsConnect } from 'node:tls';
+import { type ConnectionOptions, checkServerIdentity, type TLSSocket, connect as tlsConnect } from 'node:tls';
 import type { PgTlsMode } from '../core/config/sections/postgres-section.js';
+import { SSL_REQUEST } from '../core/pg/frontend-messages.js';
 import { MessageReader } from '../core/pg/message-reader.js';
 import { MAX_LOGIN_MESSAGE_BYTES } from '../core/pg/pg-limits.js';
 import { PgPeerError } from '../core/pg/pg-peer-error.js';
 import { SSL_ACCEPT, SSL_REFUSE } from '../core/pg/protocol-codes.js';
-import { SSL_REQUEST } from '../core/pg/frontend-messages.js';
 import { SqlState } from '../core/pg/sql-state.js';
 import { FrameSocket, PeerClosedError } from './frame-socket.js';
 
@@ -66,7 +66,13 @@ function tlsFailed(endpoint: UpstreamEndpoint, error: unknown): PgPeerError {
 
 function connectTcp(endpoint: UpstreamEndpoint, signal: AbortSignal): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = tcpConnect({ host: endpoint.host, port: endpoint.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: endpoint.keepAliveMs });
+    const socket = tcpConnect({
+      host: endpoint.host,
+      port: endpoint.port,
+      noDelay: true,
+      keepAlive: true,
+      keepAliveInitialDelay: endpoint.keepAliveMs,
+    });
     const onAbort = () => socket.destroy();
     const settle = (error?: unknown) => {
       socket.off('connect', onConnect);
@@ -113,7 +119,11 @@ function handshake(endpoint: UpstreamEndpoint, socket: Socket, signal: AbortSign
 /** Connects and negotiates TLS as the endpoint's mode says; returns a message reader on the result. */
 export async function openUpstream(endpoint: UpstreamEndpoint, signal: AbortSignal): Promise<FrameSocket> {
   const socket = await connectTcp(endpoint, signal);
-  const plain = new FrameSocket(socket, new MessageReader({ maxMessageBytes: MAX_LOGIN_MESSAGE_BYTES, peer: endpoint.label }), endpoint.label);
+  const plain = new FrameSocket(
+    socket,
+    new MessageReader({ maxMessageBytes: MAX_LOGIN_MESSAGE_BYTES, peer: endpoint.label }),
+    endpoint.label,
+  );
   if (endpoint.tlsMode === 'disable') return plain;
   try {
     plain.write(SSL_REQUEST);

@@ -12,7 +12,12 @@ import {
   decodeCStringList,
   decodeErrorFields,
 } from '../core/pg/backend-messages.js';
-import { encodePasswordMessage, encodeSaslInitialResponse, encodeSaslResponse, encodeStartupMessage } from '../core/pg/frontend-messages.js';
+import {
+  encodePasswordMessage,
+  encodeSaslInitialResponse,
+  encodeSaslResponse,
+  encodeStartupMessage,
+} from '../core/pg/frontend-messages.js';
 import { md5PasswordAnswer } from '../core/pg/md5-password.js';
 import type { Frame } from '../core/pg/message-reader.js';
 import { UPSTREAM_LOGIN_TIMEOUT_MS } from '../core/pg/pg-limits.js';
@@ -22,7 +27,7 @@ import { ScramClient } from '../core/pg/scram-client.js';
 import { SCRAM_SHA_256 } from '../core/pg/scram-primitives.js';
 import { SqlState } from '../core/pg/sql-state.js';
 import { type FrameSocket, PeerClosedError } from './frame-socket.js';
-import { type UpstreamEndpoint, openUpstream } from './upstream-endpoint.js';
+import { openUpstream, type UpstreamEndpoint } from './upstream-endpoint.js';
 
 /** What answers the upstream's password request: a password, an IAM token, or nothing (a server proxy authenticates by startup parameters). */
 export type UpstreamSecret =
@@ -50,9 +55,13 @@ export interface UpstreamSession {
 }
 
 const unsupported = (endpoint: UpstreamEndpoint, method: string) =>
-  new PgPeerError(SqlState.FEATURE_NOT_SUPPORTED, `the ${endpoint.label} asks for ${method} authentication, which the proxy does not support`, {
-    hint: 'use password (cleartext over TLS), md5, scram-sha-256 or IAM authentication for this user',
-  });
+  new PgPeerError(
+    SqlState.FEATURE_NOT_SUPPORTED,
+    `the ${endpoint.label} asks for ${method} authentication, which the proxy does not support`,
+    {
+      hint: 'use password (cleartext over TLS), md5, scram-sha-256 or IAM authentication for this user',
+    },
+  );
 
 function upstreamError(request: UpstreamLoginRequest, frame: Frame): PgPeerError {
   const fields = decodeErrorFields(frame);
@@ -76,12 +85,16 @@ function secretText(request: UpstreamLoginRequest, method: string): string {
   const secret = request.secret;
   if (secret.kind === 'password') return secret.password;
   if (secret.kind === 'iam-token' && method === 'cleartext') return secret.token;
-  throw new PgPeerError(SqlState.INVALID_AUTHORIZATION, `the ${request.endpoint.label} asks for ${method} authentication, which this target cannot answer`, {
-    hint:
-      secret.kind === 'iam-token'
-        ? `the database expects a password, not IAM: set ${request.endpoint.configKey} auth: { password: ... } or enable IAM auth for the user`
-        : 'the server proxy must authenticate this session itself; check the target on the server proxy',
-  });
+  throw new PgPeerError(
+    SqlState.INVALID_AUTHORIZATION,
+    `the ${request.endpoint.label} asks for ${method} authentication, which this target cannot answer`,
+    {
+      hint:
+        secret.kind === 'iam-token'
+          ? `the database expects a password, not IAM: set ${request.endpoint.configKey} auth: { password: ... } or enable IAM auth for the user`
+          : 'the server proxy must authenticate this session itself; check the target on the server proxy',
+    },
+  );
 }
 
 async function authenticate(request: UpstreamLoginRequest, frames: FrameSocket): Promise<void> {
@@ -91,7 +104,8 @@ async function authenticate(request: UpstreamLoginRequest, frames: FrameSocket):
     if (frame.type === BackendType.ERROR_RESPONSE) throw upstreamError(request, frame);
     if (frame.type === BackendType.NOTICE_RESPONSE) continue;
     const auth = frame.type === BackendType.AUTHENTICATION ? decodeAuthRequest(frame) : undefined;
-    if (!auth) throw new PgPeerError(SqlState.PROTOCOL_VIOLATION, `the ${request.endpoint.label} sent an unexpected message during authentication`);
+    if (!auth)
+      throw new PgPeerError(SqlState.PROTOCOL_VIOLATION, `the ${request.endpoint.label} sent an unexpected message during authentication`);
     switch (auth.code) {
       case AuthCode.OK:
         return;
@@ -111,12 +125,20 @@ async function authenticate(request: UpstreamLoginRequest, frames: FrameSocket):
       }
       case AuthCode.SASL_CONTINUE:
       case AuthCode.SASL_FINAL: {
-        if (!scram) throw new PgPeerError(SqlState.PROTOCOL_VIOLATION, `the ${request.endpoint.label} continued a SASL exchange that was not started`);
+        if (!scram)
+          throw new PgPeerError(
+            SqlState.PROTOCOL_VIOLATION,
+            `the ${request.endpoint.label} continued a SASL exchange that was not started`,
+          );
         try {
           if (auth.code === AuthCode.SASL_CONTINUE) frames.write(encodeSaslResponse(scram.clientFinal(auth.payload)));
           else scram.verifyServerFinal(auth.payload);
         } catch (error) {
-          throw new PgPeerError(SqlState.INVALID_AUTHORIZATION, `SCRAM with the ${request.endpoint.label} failed: ${(error as Error).message}`, { cause: error });
+          throw new PgPeerError(
+            SqlState.INVALID_AUTHORIZATION,
+            `SCRAM with the ${request.endpoint.label} failed: ${(error as Error).message}`,
+            { cause: error },
+          );
         }
         break;
       }
@@ -133,7 +155,10 @@ async function authenticate(request: UpstreamLoginRequest, frames: FrameSocket):
   }
 }
 
-async function collectGreeting(request: UpstreamLoginRequest, frames: FrameSocket): Promise<{ key: BackendKey | undefined; greeting: Buffer[] }> {
+async function collectGreeting(
+  request: UpstreamLoginRequest,
+  frames: FrameSocket,
+): Promise<{ key: BackendKey | undefined; greeting: Buffer[] }> {
   const greeting: Buffer[] = [];
   let key: BackendKey | undefined;
   for (;;) {

@@ -11,10 +11,10 @@ import { formatListenAddress } from '../../src/core/config/listen-address.js';
 import type { PgFront } from '../../src/pg-proxy/pg-front.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
 import { assertNoSecrets } from '../helpers/log-capture.js';
-import { PG_USERS, type TestPostgres, startPostgres } from '../helpers/postgres-server.js';
+import { PG_USERS, startPostgres, type TestPostgres } from '../helpers/postgres-server.js';
 import { type RdsIamPeer, startRdsIamPeer } from '../peers/rds-iam-peer.js';
-import { createTestCa } from './fixtures/test-ca.js';
 import { runTool } from './fixtures/pg-tools.js';
+import { createTestCa } from './fixtures/test-ca.js';
 
 const KEY = { accessKeyId: 'AKIDPGPROXYTEST00001', secretAccessKey: 'pg-proxy-test-secret-key-0000000000001' };
 process.env.AWS_ACCESS_KEY_ID = KEY.accessKeyId;
@@ -84,24 +84,77 @@ describe('direct mode to an IAM database', () => {
   });
 
   test('psql logs in and runs a query', async () => {
-    const result = await runTool('psql', ['-h', '127.0.0.1', '-p', String(portOf('orders')), '-U', 'me', '-d', 'x', '-Atc', 'SELECT current_user']);
+    const result = await runTool('psql', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(portOf('orders')),
+      '-U',
+      'me',
+      '-d',
+      'x',
+      '-Atc',
+      'SELECT current_user',
+    ]);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout.trim(), 'app_user');
   });
 
   test('pgbench select-only runs through the proxy', async () => {
-    const init = await runTool('pgbench', ['-i', '-s', '1', '-q', '-h', postgres.socketDir, '-p', String(postgres.port), '-U', 'postgres', 'orders']);
+    const init = await runTool('pgbench', [
+      '-i',
+      '-s',
+      '1',
+      '-q',
+      '-h',
+      postgres.socketDir,
+      '-p',
+      String(postgres.port),
+      '-U',
+      'postgres',
+      'orders',
+    ]);
     assert.equal(init.code, 0, init.stderr);
-    const grant = await runTool('psql', ['-h', postgres.socketDir, '-p', String(postgres.port), '-U', 'postgres', '-d', 'orders', '-c', 'GRANT SELECT ON ALL TABLES IN SCHEMA public TO app_user']);
+    const grant = await runTool('psql', [
+      '-h',
+      postgres.socketDir,
+      '-p',
+      String(postgres.port),
+      '-U',
+      'postgres',
+      '-d',
+      'orders',
+      '-c',
+      'GRANT SELECT ON ALL TABLES IN SCHEMA public TO app_user',
+    ]);
     assert.equal(grant.code, 0, grant.stderr);
-    const run = await runTool('pgbench', ['-S', '-n', '-T', '2', '-c', '4', '-h', '127.0.0.1', '-p', String(portOf('orders')), '-U', 'app_user', 'orders']);
+    const run = await runTool('pgbench', [
+      '-S',
+      '-n',
+      '-T',
+      '2',
+      '-c',
+      '4',
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(portOf('orders')),
+      '-U',
+      'app_user',
+      'orders',
+    ]);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /tps = \d+/);
   });
 
   test('a cancel from psql (Ctrl-C) stops a running pg_sleep through the proxy', async () => {
     const started = Date.now();
-    const result = await runTool('psql', ['-h', '127.0.0.1', '-p', String(portOf('orders')), '-U', 'me', '-d', 'x', '-c', 'SELECT pg_sleep(30)'], {}, { interruptAfterMs: 1500 });
+    const result = await runTool(
+      'psql',
+      ['-h', '127.0.0.1', '-p', String(portOf('orders')), '-U', 'me', '-d', 'x', '-c', 'SELECT pg_sleep(30)'],
+      {},
+      { interruptAfterMs: 1500 },
+    );
     assert.notEqual(result.code, 0);
     assert.match(result.stderr, /canceling statement due to user request/);
     assert.ok(Date.now() - started < 10_000, 'the query was cancelled, not waited out');
@@ -172,7 +225,9 @@ describe('direct mode to an IAM database', () => {
   test('a quiet session is not cut: no socket timeout, no timer ends it', async () => {
     const c = client('orders');
     await c.connect();
-    const session = front().sessions().find((s) => s.state === 'relaying');
+    const session = front()
+      .sessions()
+      .find((s) => s.state === 'relaying');
     assert.ok(session);
     assert.equal(session.sockets.client.timeout, undefined);
     assert.equal(session.sockets.upstream?.timeout, undefined);
@@ -200,7 +255,14 @@ describe('the RDS IAM peer checks tokens independently', () => {
   const sign = (user: string, hostname = 'localhost', port = peer.port, key = KEY) =>
     new Signer({ hostname, port, username: user, region: 'us-east-1', credentials: key }).getAuthToken();
   const direct = (user: string, password: string) =>
-    new pg.Client({ host: 'localhost', port: peer.port, user, database: 'orders', password, ssl: { ca: readFileSync(postgres.ca.caFile, 'utf8') } });
+    new pg.Client({
+      host: 'localhost',
+      port: peer.port,
+      user,
+      database: 'orders',
+      password,
+      ssl: { ca: readFileSync(postgres.ca.caFile, 'utf8') },
+    });
 
   test('a valid token logs in; wrong user, tampered, unknown key and expired tokens are refused', async () => {
     const ok = direct('app_user', await sign('app_user'));
@@ -209,7 +271,11 @@ describe('the RDS IAM peer checks tokens independently', () => {
     const refusals: Array<[string, string, string]> = [
       ['app_user', await sign('md5_user'), '28000'],
       ['app_user', (await sign('app_user')).replace(/X-Amz-Signature=[0-9a-f]{4}/, 'X-Amz-Signature=0000'), '28P01'],
-      ['app_user', await sign('app_user', 'localhost', peer.port, { accessKeyId: 'AKIDUNKNOWN000000001', secretAccessKey: 'x'.repeat(40) }), '28P01'],
+      [
+        'app_user',
+        await sign('app_user', 'localhost', peer.port, { accessKeyId: 'AKIDUNKNOWN000000001', secretAccessKey: 'x'.repeat(40) }),
+        '28P01',
+      ],
       ['app_user', await sign('app_user', 'other-host'), '28000'],
     ];
     for (const [user, token, code] of refusals) {

@@ -9,10 +9,10 @@ import pg from 'pg';
 import type { PgFront } from '../../src/pg-proxy/pg-front.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
 import { assertNoSecrets } from '../helpers/log-capture.js';
-import { PG_USERS, type TestPostgres, startPostgres } from '../helpers/postgres-server.js';
+import { PG_USERS, startPostgres, type TestPostgres } from '../helpers/postgres-server.js';
+import { runCli } from '../helpers/run-cli.js';
 import { type RdsIamPeer, startRdsIamPeer } from '../peers/rds-iam-peer.js';
 import { verifyPresignedUrl } from '../peers/sigv4-verifier.js';
-import { runCli } from '../helpers/run-cli.js';
 import { runTool } from './fixtures/pg-tools.js';
 
 const KEY = { accessKeyId: 'AKIDPGSERVERMODE0001', secretAccessKey: 'pg-server-mode-secret-key-00000000000001' };
@@ -82,7 +82,9 @@ before(async () => {
   const via = `localhost:${portOf(server, 'server')}`;
   const viaTarget = (name: string) =>
     `    ${name}:\n      host: localhost\n      port: ${peer.port}\n      region: us-east-1\n      database: orders\n      user: app_user\n      listen: 127.0.0.1:0\n      via: ${via}\n      via_tls: { mode: verify-full, ca_file: ${ca} }`;
-  clientProxy = await startDaemon(['admin: { listen: 127.0.0.1:0 }', 'postgres:', '  targets:', viaTarget('orders'), viaTarget('hidden')].join('\n'));
+  clientProxy = await startDaemon(
+    ['admin: { listen: 127.0.0.1:0 }', 'postgres:', '  targets:', viaTarget('orders'), viaTarget('hidden')].join('\n'),
+  );
 });
 
 after(async () => {
@@ -121,24 +123,47 @@ describe('plain PostgreSQL upstream', () => {
   test('a listener with client_auth asks local clients for SCRAM over TLS', async () => {
     const ssl = { ca: readFileSync(postgres.ca.caFile, 'utf8'), servername: 'localhost' };
     assert.equal(await whoami(portOf(direct, 'guarded'), { password: LOCAL_PASSWORD, ssl }), 'app_user');
-    await assert.rejects(whoami(portOf(direct, 'guarded'), { password: 'wrong-password', ssl }), (error: { code?: string }) => error.code === '28P01');
-    const psql = await runTool('psql', ['-h', '127.0.0.1', '-p', String(portOf(direct, 'guarded')), '-U', 'dev', '-d', 'x', '-Atc', 'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()'], {
-      PGPASSWORD: LOCAL_PASSWORD,
-      PGSSLMODE: 'verify-ca',
-      PGSSLROOTCERT: postgres.ca.caFile,
-    });
+    await assert.rejects(
+      whoami(portOf(direct, 'guarded'), { password: 'wrong-password', ssl }),
+      (error: { code?: string }) => error.code === '28P01',
+    );
+    const psql = await runTool(
+      'psql',
+      [
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(portOf(direct, 'guarded')),
+        '-U',
+        'dev',
+        '-d',
+        'x',
+        '-Atc',
+        'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()',
+      ],
+      {
+        PGPASSWORD: LOCAL_PASSWORD,
+        PGSSLMODE: 'verify-ca',
+        PGSSLROOTCERT: postgres.ca.caFile,
+      },
+    );
     assert.equal(psql.code, 0, psql.stderr);
   });
 
   test('the connection limit refuses the next client with 53300', async () => {
     const ssl = { ca: readFileSync(postgres.ca.caFile, 'utf8'), servername: 'localhost' };
-    const open = [0, 1].map(() => new pg.Client({ host: '127.0.0.1', port: portOf(direct, 'guarded'), user: 'dev', password: LOCAL_PASSWORD, ssl }));
+    const open = [0, 1].map(
+      () => new pg.Client({ host: '127.0.0.1', port: portOf(direct, 'guarded'), user: 'dev', password: LOCAL_PASSWORD, ssl }),
+    );
     await Promise.all(open.map((c) => c.connect()));
-    await assert.rejects(whoami(portOf(direct, 'guarded'), { password: LOCAL_PASSWORD, ssl }), (error: { code?: string; message: string }) => {
-      assert.equal(error.code, '53300');
-      assert.match(error.message, /too many connections for target "guarded"/);
-      return true;
-    });
+    await assert.rejects(
+      whoami(portOf(direct, 'guarded'), { password: LOCAL_PASSWORD, ssl }),
+      (error: { code?: string; message: string }) => {
+        assert.equal(error.code, '53300');
+        assert.match(error.message, /too many connections for target "guarded"/);
+        return true;
+      },
+    );
     await Promise.all(open.map((c) => c.end()));
   });
 });
@@ -154,16 +179,44 @@ describe('client proxy -> server proxy -> IAM database', () => {
     const psql = await runTool('psql', ['-h', '127.0.0.1', '-p', port, '-U', 'dev', '-d', 'x', '-Atc', 'SELECT current_database()']);
     assert.equal(psql.code, 0, psql.stderr);
     assert.equal(psql.stdout.trim(), 'orders');
-    const init = await runTool('pgbench', ['-i', '-s', '1', '-q', '-h', postgres.socketDir, '-p', String(postgres.port), '-U', 'postgres', 'orders']);
+    const init = await runTool('pgbench', [
+      '-i',
+      '-s',
+      '1',
+      '-q',
+      '-h',
+      postgres.socketDir,
+      '-p',
+      String(postgres.port),
+      '-U',
+      'postgres',
+      'orders',
+    ]);
     assert.equal(init.code, 0, init.stderr);
-    await runTool('psql', ['-h', postgres.socketDir, '-p', String(postgres.port), '-U', 'postgres', '-d', 'orders', '-c', 'GRANT SELECT ON ALL TABLES IN SCHEMA public TO app_user']);
+    await runTool('psql', [
+      '-h',
+      postgres.socketDir,
+      '-p',
+      String(postgres.port),
+      '-U',
+      'postgres',
+      '-d',
+      'orders',
+      '-c',
+      'GRANT SELECT ON ALL TABLES IN SCHEMA public TO app_user',
+    ]);
     const bench = await runTool('pgbench', ['-n', '-S', '-T', '2', '-c', '2', '-h', '127.0.0.1', '-p', port, '-U', 'dev', 'x']);
     assert.equal(bench.code, 0, bench.stderr);
     assert.match(bench.stdout, /tps = \d+/);
   });
 
   test('a cancel goes client proxy -> server proxy -> database', async () => {
-    const result = await runTool('psql', ['-h', '127.0.0.1', '-p', String(portOf(clientProxy, 'orders')), '-U', 'dev', '-d', 'x', '-c', 'SELECT pg_sleep(30)'], {}, { interruptAfterMs: 1500 });
+    const result = await runTool(
+      'psql',
+      ['-h', '127.0.0.1', '-p', String(portOf(clientProxy, 'orders')), '-U', 'dev', '-d', 'x', '-c', 'SELECT pg_sleep(30)'],
+      {},
+      { interruptAfterMs: 1500 },
+    );
     assert.match(result.stderr, /canceling statement due to user request/);
     assert.ok(peer.cancels >= 1);
   });
@@ -179,9 +232,15 @@ describe('client proxy -> server proxy -> IAM database', () => {
 
   test('the server proxy refuses plain TCP and clients that are not client proxies', async () => {
     const port = portOf(server, 'server');
-    await assert.rejects(whoami(port, { ssl: false }), (error: { code?: string; message: string }) => error.code === '28000' && /TLS connections only/.test(error.message));
+    await assert.rejects(
+      whoami(port, { ssl: false }),
+      (error: { code?: string; message: string }) => error.code === '28000' && /TLS connections only/.test(error.message),
+    );
     const ssl = { ca: readFileSync(postgres.ca.caFile, 'utf8'), servername: 'localhost' };
-    await assert.rejects(whoami(port, { ssl }), (error: { code?: string; message: string }) => error.code === '28000' && /sidekey_target/.test(error.message));
+    await assert.rejects(
+      whoami(port, { ssl }),
+      (error: { code?: string; message: string }) => error.code === '28000' && /sidekey_target/.test(error.message),
+    );
   });
 
   test('no log line of either proxy holds a token or password', () => {
@@ -197,7 +256,11 @@ describe('sidekey pg', () => {
   test('pg token prints a token the independent verifier accepts; pg --help names the CA bundle', async () => {
     const token = await runCli(['pg', 'token', '--target', 'orders', '--config', clientProxy.configFile]);
     assert.equal(token.code, 0, token.stderr);
-    const verdict = verifyPresignedUrl(token.stdout.trim(), { keys: new Map([[KEY.accessKeyId, KEY]]), service: 'rds-db', region: 'us-east-1' });
+    const verdict = verifyPresignedUrl(token.stdout.trim(), {
+      keys: new Map([[KEY.accessKeyId, KEY]]),
+      service: 'rds-db',
+      region: 'us-east-1',
+    });
     assert.equal(verdict.ok, true, JSON.stringify(verdict));
     assert.equal(verdict.params?.get('DBUser'), 'app_user');
     const help = await runCli(['pg', '--help']);

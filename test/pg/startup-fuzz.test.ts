@@ -7,14 +7,14 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { type Server, type Socket, connect, createServer } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { parseConfig } from '../../src/core/config/load-config.js';
 import { createCredentialBroker } from '../../src/core/credentials/create-credential-broker.js';
 import { MetricsRegistry } from '../../src/core/metrics/metrics-registry.js';
 import { MAX_STARTUP_PACKET_BYTES } from '../../src/core/pg/pg-limits.js';
-import { type PgFront, createPgFront } from '../../src/pg-proxy/pg-front.js';
+import { createPgFront, type PgFront } from '../../src/pg-proxy/pg-front.js';
 import { captureLogger } from '../helpers/log-capture.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { createTestCa } from './fixtures/test-ca.js';
@@ -27,7 +27,11 @@ let tlsPort: number;
 const dir = tempDir();
 
 function startup(params: Record<string, string>, version = 196608): Buffer {
-  const body = Buffer.from(`${Object.entries(params).map(([k, v]) => `${k}\0${v}\0`).join('')}\0`);
+  const body = Buffer.from(
+    `${Object.entries(params)
+      .map(([k, v]) => `${k}\0${v}\0`)
+      .join('')}\0`,
+  );
   const head = Buffer.alloc(8);
   head.writeInt32BE(8 + body.length, 0);
   head.writeInt32BE(version, 4);
@@ -69,7 +73,9 @@ const loggedIn = (reply: Buffer) => reply.length >= 9 && reply[0] === 0x52 && re
 before(async () => {
   upstream = createServer((s) => {
     s.on('error', () => {});
-    s.once('data', () => s.write(Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 0, 0x4b, 0, 0, 0, 12, 0, 0, 0, 1, 0, 0, 0, 2, 0x5a, 0, 0, 0, 5, 0x49])));
+    s.once('data', () =>
+      s.write(Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 0, 0x4b, 0, 0, 0, 12, 0, 0, 0, 1, 0, 0, 0, 2, 0x5a, 0, 0, 0, 5, 0x49])),
+    );
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   const upstreamPort = (upstream.address() as { port: number }).port;
@@ -77,12 +83,20 @@ before(async () => {
   const target = (name: string, extra = '') =>
     `    ${name}:\n      host: 127.0.0.1\n      port: ${upstreamPort}\n      user: app\n      auth: { password: "pw" }\n      tls: { mode: disable }\n      listen: 127.0.0.1:0\n${extra}`;
   const file = join(dir.path, 'sidekey.yaml');
-  const yaml = ['postgres:', '  targets:', target('fuzz'), target('tls', `      client_tls: { cert_file: ${cert.certFile}, key_file: ${cert.keyFile} }\n`)].join('\n');
+  const yaml = [
+    'postgres:',
+    '  targets:',
+    target('fuzz'),
+    target('tls', `      client_tls: { cert_file: ${cert.certFile}, key_file: ${cert.keyFile} }\n`),
+  ].join('\n');
   writeFileSync(file, yaml);
   const loaded = parseConfig(yaml, file);
   const { logger } = captureLogger('warn');
   const metrics = new MetricsRegistry();
-  front = createPgFront({ loaded, logger, metrics, credentials: createCredentialBroker(loaded, logger, metrics) }, { startupTimeoutMs: STARTUP_TIMEOUT_MS });
+  front = createPgFront(
+    { loaded, logger, metrics, credentials: createCredentialBroker(loaded, logger, metrics) },
+    { startupTimeoutMs: STARTUP_TIMEOUT_MS },
+  );
   await front.start();
   port = (front.listenerAddress('fuzz') as { port: number }).port;
   tlsPort = (front.listenerAddress('tls') as { port: number }).port;

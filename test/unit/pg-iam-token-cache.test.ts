@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Signer } from '@aws-sdk/rds-signer';
 import { CancelKeyRegistry } from '../../src/core/pg/cancel-keys.js';
-import { CREDENTIAL_EXPIRY_MARGIN_MS, IamTokenCache, TOKEN_CACHE_MAX_AGE_MS, type TokenRequest } from '../../src/core/pg/iam-token-cache.js';
+import {
+  CREDENTIAL_EXPIRY_MARGIN_MS,
+  IamTokenCache,
+  TOKEN_CACHE_MAX_AGE_MS,
+  type TokenRequest,
+} from '../../src/core/pg/iam-token-cache.js';
 import { verifyPresignedUrl } from '../peers/sigv4-verifier.js';
 
 const KEY = { accessKeyId: 'AKIDTOKENCACHE000001', secretAccessKey: 'token-cache-secret-0000000000000000001' };
@@ -85,7 +90,14 @@ test('credentials about to expire sign a token that is used once, not cached; fa
 
 test('the default signer (@aws-sdk/rds-signer) makes tokens the independent verifier accepts', async () => {
   const cache = new IamTokenCache();
-  const token = await cache.token({ target: 't', hostname: 'db.example', port: 5432, user: 'app', region: 'eu-west-1', credentials: async () => KEY });
+  const token = await cache.token({
+    target: 't',
+    hostname: 'db.example',
+    port: 5432,
+    user: 'app',
+    region: 'eu-west-1',
+    credentials: async () => KEY,
+  });
   const result = verifyPresignedUrl(token, { keys: new Map([[KEY.accessKeyId, KEY]]), service: 'rds-db', region: 'eu-west-1' });
   assert.equal(result.ok, true, JSON.stringify(result));
   assert.equal(result.params?.get('DBUser'), 'app');

@@ -40,14 +40,20 @@ test('typed messages split in the middle, at the end, and byte by byte come out 
 test('an oversized frame is refused from its header, before the body arrives', () => {
   const reader = new MessageReader({ maxMessageBytes: 100 });
   reader.push(Buffer.from([0x51, 0, 0, 0x10, 0]));
-  assert.throws(() => reader.next(), (e: unknown) => e instanceof PgPeerError && e.sqlState === '08P01' && /exceeds the limit of 100 bytes/.test(e.message));
+  assert.throws(
+    () => reader.next(),
+    (e: unknown) => e instanceof PgPeerError && e.sqlState === '08P01' && /exceeds the limit of 100 bytes/.test(e.message),
+  );
   const negative = new MessageReader({ maxMessageBytes: 100 });
   negative.push(Buffer.from([0x51, 0xff, 0xff, 0xff, 0xff]));
   assert.throws(() => negative.next(), /invalid message length/);
 });
 
 test('startup framing: whole packets only, and the remainder is handed over', () => {
-  const packet = encodeStartupMessage([['user', 'me'], ['database', 'db']]);
+  const packet = encodeStartupMessage([
+    ['user', 'me'],
+    ['database', 'db'],
+  ]);
   const reader = new MessageReader({ maxMessageBytes: 10240, startup: true });
   reader.push(Buffer.concat([packet, Buffer.from('rest')]));
   const frame = reader.next();
@@ -60,13 +66,25 @@ test('startup framing: whole packets only, and the remainder is handed over', ()
 
 test('startup packets: duplicate keys, missing user and protocol 2 are refused with SQLSTATEs', () => {
   const frameOf = (raw: Buffer) => ({ type: -1, body: raw.subarray(4), raw });
-  const dup = encodeStartupMessage([['user', 'a'], ['user', 'b']]);
-  assert.throws(() => decodeStartupPacket(frameOf(dup)), (e: unknown) => e instanceof PgPeerError && e.sqlState === '08P01');
+  const dup = encodeStartupMessage([
+    ['user', 'a'],
+    ['user', 'b'],
+  ]);
+  assert.throws(
+    () => decodeStartupPacket(frameOf(dup)),
+    (e: unknown) => e instanceof PgPeerError && e.sqlState === '08P01',
+  );
   const noUser = encodeStartupMessage([['database', 'x']]);
-  assert.throws(() => decodeStartupPacket(frameOf(noUser)), (e: unknown) => e instanceof PgPeerError && e.sqlState === '28000');
+  assert.throws(
+    () => decodeStartupPacket(frameOf(noUser)),
+    (e: unknown) => e instanceof PgPeerError && e.sqlState === '28000',
+  );
   const v2 = Buffer.from(encodeStartupMessage([['user', 'a']]));
   v2.writeInt32BE(2 << 16, 4);
-  assert.throws(() => decodeStartupPacket(frameOf(v2)), (e: unknown) => e instanceof PgPeerError && e.sqlState === '0A000');
+  assert.throws(
+    () => decodeStartupPacket(frameOf(v2)),
+    (e: unknown) => e instanceof PgPeerError && e.sqlState === '0A000',
+  );
 });
 
 test('ErrorResponse always carries S, V, C and M; NUL in a message cannot cut it short', () => {

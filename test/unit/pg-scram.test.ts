@@ -34,7 +34,10 @@ test('a wrong password is 28P01; a forged server signature is rejected by the cl
   const client = new ScramClient('wrong-password');
   const server = new ScramServerExchange(verifier);
   const serverFirst = server.serverFirst(client.clientFirst());
-  assert.throws(() => server.serverFinal(client.clientFinal(serverFirst), 'me'), (e: unknown) => e instanceof PgPeerError && e.sqlState === '28P01');
+  assert.throws(
+    () => server.serverFinal(client.clientFinal(serverFirst), 'me'),
+    (e: unknown) => e instanceof PgPeerError && e.sqlState === '28P01',
+  );
   const honest = new ScramClient('pw');
   const impostor = new ScramServerExchange(scramVerifier('other'));
   const first = impostor.serverFirst(honest.clientFirst());

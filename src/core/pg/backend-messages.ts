@@ -1,6 +1,7 @@
 /** Encoders and decoders for the backend messages the proxy writes to clients or reads during upstream login. */
-import { AuthCode, BackendType } from './protocol-codes.js';
+
 import type { Frame } from './message-reader.js';
+import { AuthCode, BackendType } from './protocol-codes.js';
 
 const HEADER_BYTES = 5; // type byte + int32 length
 

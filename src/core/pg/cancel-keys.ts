@@ -24,7 +24,7 @@ function random8(): Buffer {
   return out;
 }
 
-export interface CancelRegistration<T> {
+export interface CancelRegistration {
   readonly key: BackendKey;
   /** Forget the key (session over); a later CancelRequest with it is ignored. */
   release(): void;
@@ -37,7 +37,7 @@ export class CancelKeyRegistry<T> {
     return this.#byPid.size;
   }
 
-  register(route: T): CancelRegistration<T> {
+  register(route: T): CancelRegistration {
     for (let attempt = 0; attempt < MAX_MINT_ATTEMPTS; attempt++) {
       const bytes = random8();
       const pid = bytes.readInt32BE(0) & 0x7fffffff;

@@ -1,6 +1,7 @@
 /** Encoders and decoders for the frontend messages the proxy writes upstream or reads from clients. */
-import { FrontendType, RequestCode } from './protocol-codes.js';
+
 import type { BackendKey } from './backend-messages.js';
+import { FrontendType, RequestCode } from './protocol-codes.js';
 
 function untyped(code: number, body: Buffer = Buffer.alloc(0)): Buffer {
   const out = Buffer.allocUnsafe(8 + body.length);

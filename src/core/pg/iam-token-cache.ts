@@ -40,7 +40,13 @@ interface Entry {
 }
 
 export const rdsSigner: TokenSigner = async (request, identity) =>
-  new Signer({ hostname: request.hostname, port: request.port, username: request.user, region: request.region, credentials: identity }).getAuthToken();
+  new Signer({
+    hostname: request.hostname,
+    port: request.port,
+    username: request.user,
+    region: request.region,
+    credentials: identity,
+  }).getAuthToken();
 
 export class IamTokenCache {
   readonly #entries = new Map<string, Entry>();
@@ -75,7 +81,8 @@ export class IamTokenCache {
 
   /** Forgets cached tokens (all, or one target's), e.g. after a reload changed the target. */
   clear(target?: string): void {
-    for (const key of this.#entries.keys()) if (target === undefined || (JSON.parse(key) as string[])[0] === target) this.#entries.delete(key);
+    for (const key of this.#entries.keys())
+      if (target === undefined || (JSON.parse(key) as string[])[0] === target) this.#entries.delete(key);
   }
 
   get size(): number {

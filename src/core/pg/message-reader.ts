@@ -4,8 +4,9 @@
  * typed messages (Byte1 type, Int32 length, body). A length outside the limit is refused as soon
  * as its header is seen, before the body is buffered.
  */
-import { PgPeerError } from './pg-peer-error.js';
+
 import { MIN_STARTUP_PACKET_BYTES } from './pg-limits.js';
+import { PgPeerError } from './pg-peer-error.js';
 import { SqlState } from './sql-state.js';
 
 /** One whole message. `body` excludes the header; `raw` is the message exactly as received. */

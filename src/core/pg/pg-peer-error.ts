@@ -44,5 +44,7 @@ export class PgPeerError extends Error {
 /** The peer-safe form of any error: itself when it is a PgPeerError, else a generic internal error. */
 export function toPeerError(error: unknown): PgPeerError {
   if (error instanceof PgPeerError) return error;
-  return new PgPeerError(SqlState.INTERNAL_ERROR, 'internal error in the sidekey Postgres proxy; its log has the details', { cause: error });
+  return new PgPeerError(SqlState.INTERNAL_ERROR, 'internal error in the sidekey Postgres proxy; its log has the details', {
+    cause: error,
+  });
 }

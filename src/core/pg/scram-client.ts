@@ -6,7 +6,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { MAX_SCRAM_ITERATIONS } from './pg-limits.js';
-import { type ScramKeys, decodeBase64, deriveKeys, hmac, newNonce, parseAttributes, saltedPassword, xor } from './scram-primitives.js';
+import { decodeBase64, deriveKeys, hmac, newNonce, parseAttributes, type ScramKeys, saltedPassword, xor } from './scram-primitives.js';
 
 const GS2_HEADER = 'n,,';
 

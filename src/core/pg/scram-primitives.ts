@@ -48,6 +48,7 @@ export function saslPrep(password: string): string {
   if (/^[\x20-\x7e]*$/.test(password)) return password;
   const mapped = password
     .replace(/[\u00a0\u1680\u2000-\u200b\u202f\u205f\u3000]/g, ' ')
+    // biome-ignore lint/suspicious/noMisleadingCharacterClass: RFC 3454 B.1 maps each of these code points to nothing on its own, combining or not
     .replace(/[\u00ad\u034f\u1806\u180b-\u180d\u200c\u200d\u2060\ufe00-\ufe0f\ufeff]/g, '');
   return mapped.normalize('NFKC');
 }

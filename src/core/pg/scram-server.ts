@@ -5,9 +5,19 @@
  * is accepted and "p" is refused.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { PgPeerError } from './pg-peer-error.js';
 import { LOCAL_SCRAM_ITERATIONS } from './pg-limits.js';
-import { SCRAM_SALT_BYTES, decodeBase64, deriveKeys, hmac, newNonce, parseAttributes, saltedPassword, sha256, xor } from './scram-primitives.js';
+import { PgPeerError } from './pg-peer-error.js';
+import {
+  decodeBase64,
+  deriveKeys,
+  hmac,
+  newNonce,
+  parseAttributes,
+  SCRAM_SALT_BYTES,
+  saltedPassword,
+  sha256,
+  xor,
+} from './scram-primitives.js';
 import { SqlState } from './sql-state.js';
 
 export interface ScramVerifier {
@@ -77,7 +87,8 @@ export class ScramServerExchange {
     } catch {
       throw malformed('client-final-message attributes');
     }
-    if (attrs.get('c') !== Buffer.from(this.#gs2Header).toString('base64')) throw malformed('channel binding data does not match the GS2 header');
+    if (attrs.get('c') !== Buffer.from(this.#gs2Header).toString('base64'))
+      throw malformed('channel binding data does not match the GS2 header');
     if (attrs.get('r') !== this.#nonce) throw malformed('the nonce does not match');
     const proof = decodeBase64(text.slice(proofAt + 3));
     if (!proof || proof.length !== this.#verifier.storedKey.length) throw malformed('the proof');

@@ -1,8 +1,8 @@
 /** Decoding of the first packet a client sends: SSLRequest, GSSENCRequest, CancelRequest or StartupMessage. */
 import type { BackendKey } from './backend-messages.js';
 import type { Frame } from './message-reader.js';
-import { PgPeerError } from './pg-peer-error.js';
 import { MAX_STARTUP_PARAMETERS } from './pg-limits.js';
+import { PgPeerError } from './pg-peer-error.js';
 import { PROTOCOL_MAJOR_3, RequestCode } from './protocol-codes.js';
 import { SqlState } from './sql-state.js';
 
@@ -49,14 +49,17 @@ function decodeParams(data: Buffer): Map<string, string> {
   const params = new Map<string, string>();
   let at = 0;
   for (;;) {
-    if (at >= data.length) throw new PgPeerError(SqlState.PROTOCOL_VIOLATION, 'invalid startup packet layout: expected terminator as last byte');
+    if (at >= data.length)
+      throw new PgPeerError(SqlState.PROTOCOL_VIOLATION, 'invalid startup packet layout: expected terminator as last byte');
     if (data[at] === 0) {
-      if (at !== data.length - 1) throw new PgPeerError(SqlState.PROTOCOL_VIOLATION, 'invalid startup packet layout: data after the terminator');
+      if (at !== data.length - 1)
+        throw new PgPeerError(SqlState.PROTOCOL_VIOLATION, 'invalid startup packet layout: data after the terminator');
       break;
     }
     const keyEnd = data.indexOf(0, at);
     const valueEnd = keyEnd < 0 ? -1 : data.indexOf(0, keyEnd + 1);
-    if (valueEnd < 0) throw new PgPeerError(SqlState.PROTOCOL_VIOLATION, 'invalid startup packet layout: a parameter is not NUL-terminated');
+    if (valueEnd < 0)
+      throw new PgPeerError(SqlState.PROTOCOL_VIOLATION, 'invalid startup packet layout: a parameter is not NUL-terminated');
     const key = data.toString('utf8', at, keyEnd);
     if (params.has(key)) throw new PgPeerError(SqlState.PROTOCOL_VIOLATION, `startup parameter "${key.slice(0, 63)}" appears twice`);
     params.set(key, data.toString('utf8', keyEnd + 1, valueEnd));
