@@ -11,7 +11,6 @@
  *
  * `BENCH_SECONDS` sets each run's length (default 3 s), `BENCH_ROUNDS` the rounds (default 3). Not part of `npm test`.
  */
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
@@ -20,22 +19,16 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { loadConfig } from '../src/core/config/load-config.js';
 import { randomToken } from '../src/core/crypto/random-token.js';
-import { createLogger, type Logger } from '../src/core/log/logger.js';
+import { bufferedDestination, createLogger, type Logger } from '../src/core/log/logger.js';
 import { LocalKeyring } from '../src/core/secrets/local-keyring.js';
 import { SecretService } from '../src/core/secrets/secret-service.js';
 import { SqliteStore } from '../src/core/secrets/sqlite-store.js';
 import { Daemon } from '../src/daemon/daemon.js';
 import { tempDir } from '../test/helpers/temp-dir.js';
+import { CLIENT, formatResult, interleaved, type LoadResult } from './_load.js';
 
 /** Connections for the HTTP runs, as issue 3 asks. */
 const CONNECTIONS = 64;
-/**
- * The fetch runs' load generator is the autocannon CLI in a child process: it shares neither the
- * servers' event loop nor this process's CPU accounting, so the server CPU time per request can be
- * measured exactly (process.cpuUsage), a figure that holds on a busy shared machine where
- * throughput does not.
- */
-const AUTOCANNON_CLI = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 /** Fetch runs alternate between the servers this many times; medians are reported (shared machines are noisy). */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -45,8 +38,6 @@ const CREATES_PER_SECOND_TARGET = 2000;
 
 interface Result {
   requests: { average: number; total: number };
-  /** Server CPU time per answered request, in microseconds (fetch runs only). */
-  cpuMicros?: number;
   latency: { p50: number; p99: number };
   non2xx: number;
   errors: number;
@@ -68,29 +59,15 @@ type Autocannon = (options: {
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
 function line(label: string, r: Result): string {
-  const cpu = r.cpuMicros === undefined ? '' : `  server CPU ${r.cpuMicros.toFixed(1).padStart(5)} us/req`;
   const failures = r.non2xx + r.errors > 0 ? `  (${r.non2xx} non-2xx, ${r.errors} errors)` : '';
-  return `${label.padEnd(34)} ${r.requests.average.toFixed(0).padStart(7)} req/s  p50 ${String(r.latency.p50).padStart(3)} ms  p99 ${String(r.latency.p99).padStart(3)} ms${cpu}${failures}`;
+  return `${label.padEnd(34)} ${r.requests.average.toFixed(0).padStart(7)} req/s  p50 ${String(r.latency.p50).padStart(3)} ms  p99 ${String(r.latency.p99).padStart(3)} ms${failures}`;
 }
 
-/** One fetch run: autocannon in a child process, and this process's CPU time while it ran. */
-async function load(url: string, headers: Record<string, string>): Promise<Result> {
-  const args = [AUTOCANNON_CLI, '-c', String(CONNECTIONS), '-d', String(SECONDS), '-j'];
-  for (const [name, value] of Object.entries(headers)) args.push('-H', `${name}: ${value}`);
-  const before = process.cpuUsage();
-  const child = spawn(process.execPath, [...args, url], { stdio: ['ignore', 'pipe', 'ignore'] });
-  let out = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    out += chunk.toString();
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', () => resolve());
-  });
-  const used = process.cpuUsage(before);
-  const result = JSON.parse(out) as Result;
-  return { ...result, cpuMicros: (used.user + used.system) / Math.max(1, result.requests.total) };
-}
+/**
+ * The fetch runs' servers live in this process; the load generator (bench/_load.ts: wrk, or the
+ * autocannon CLI) is a child process, so this process's CPU time over a run is the servers' own.
+ */
+const fetchTarget = (url: string, headers: Record<string, string>) => ({ url, connections: CONNECTIONS, headers, pids: [process.pid] });
 
 async function bareServer(body: unknown): Promise<{ url: string; server: Server }> {
   const server = createServer((_req, res) => {
@@ -102,9 +79,12 @@ async function bareServer(body: unknown): Promise<{ url: string; server: Server 
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
 }
 
-/** The project's logger (with its redaction), writing to /dev/null: audit lines cost what they cost. */
+/**
+ * The project's logger (with its redaction) and its production destination (buffered, as
+ * `sidekey serve` writes stdout), writing to /dev/null: audit lines cost what they cost.
+ */
 function projectLogger(): Logger {
-  return createLogger({ level: 'info', destination: pino.destination({ dest: '/dev/null', sync: false }) });
+  return createLogger({ level: 'info', destination: bufferedDestination('/dev/null') });
 }
 
 /**
@@ -159,22 +139,6 @@ async function createsDirect(dir: string): Promise<number> {
   return done / SECONDS;
 }
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
-
-/** Runs each URL ROUNDS times, interleaved, and keeps the run with the median throughput of each. */
-async function interleaved(urls: readonly string[], headers: Record<string, string>): Promise<Result[]> {
-  const runs: Result[][] = urls.map(() => []);
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const [i, url] of urls.entries()) {
-      (runs[i] as Result[]).push(await load(url, headers));
-    }
-  }
-  return runs.map((list) => {
-    const target = median(list.map((r) => r.requests.average));
-    return list.find((r) => r.requests.average === target) as Result;
-  });
-}
-
 export async function run(): Promise<void> {
   const dir = tempDir('sidekey-bench-secrets-');
   const tokens = { admin: randomToken(), reader: randomToken() };
@@ -197,27 +161,28 @@ export async function run(): Promise<void> {
     const bare = await bareServer(sample);
 
     console.log(
-      `secrets bench: ${CONNECTIONS} connections, ${SECONDS} s per run, median of ${ROUNDS} interleaved runs, node ${process.version}`,
+      `secrets bench: ${CONNECTIONS} connections, ${SECONDS} s per run, median of ${ROUNDS} interleaved runs, node ${process.version}\n` +
+        `client: ${CLIENT}`,
     );
     const path = '/latest/secrets/dbpassword';
-    const [baseline, hot, hotPlain] = (await interleaved([`${bare.url}${path}`, `${cached.url}${path}`, `${plain.url}${path}`], auth)) as [
-      Result,
-      Result,
-      Result,
-    ];
-    console.log(line('bare node:http (same JSON)', baseline));
-    console.log(line('cached fetch (secrets front)', hot));
-    const ratio = hot.requests.average / baseline.requests.average;
-    const cpuRatio = (baseline.cpuMicros as number) / (hot.cpuMicros as number);
+    const [baseline, hot, hotPlain] = (await interleaved(
+      [fetchTarget(`${bare.url}${path}`, auth), fetchTarget(`${cached.url}${path}`, auth), fetchTarget(`${plain.url}${path}`, auth)],
+      SECONDS,
+      ROUNDS,
+    )) as [LoadResult, LoadResult, LoadResult];
+    console.log(formatResult('bare node:http (same JSON)', baseline, 34));
+    console.log(formatResult('cached fetch (secrets front)', hot, 34));
+    const ratio = hot.rps / baseline.rps;
+    const cpuRatio = baseline.cpuMicros / hot.cpuMicros;
     const verdict = (value: number) => (value >= CACHED_RATIO_TARGET ? 'PASS' : 'MISS');
     console.log(`cached / bare throughput ratio: ${ratio.toFixed(2)} (target >= ${CACHED_RATIO_TARGET}) ${verdict(ratio)}`);
-    console.log(`cached / bare CPU-efficiency ratio (bare us per request / ours): ${cpuRatio.toFixed(2)} ${verdict(cpuRatio)}`);
-    console.log(line('  diagnostic: no audit lines', hotPlain));
-    const plainRatio = (baseline.cpuMicros as number) / (hotPlain.cpuMicros as number);
+    console.log(`cached / bare CPU-efficiency ratio (bare us per request / ours): ${cpuRatio.toFixed(2)}`);
+    console.log(formatResult('  diagnostic: no audit lines', hotPlain, 34));
+    const plainRatio = baseline.cpuMicros / hotPlain.cpuMicros;
     console.log(`  diagnostic CPU-efficiency ratio without audit lines: ${plainRatio.toFixed(2)}`);
 
-    const [cold] = (await interleaved([`${uncached.url}${path}`], auth)) as [Result];
-    console.log(line('uncached fetch (SQLite + decrypt)', cold));
+    const [cold] = (await interleaved([fetchTarget(`${uncached.url}${path}`, auth)], SECONDS, ROUNDS)) as [LoadResult];
+    console.log(formatResult('uncached fetch (SQLite + decrypt)', cold, 34));
 
     let counter = 0;
     const httpCreates = await autocannon({

@@ -8,7 +8,7 @@ import type { ListenAddress } from '../core/config/listen-address.js';
 import { isSidekeyError, publicMessage, SidekeyError } from '../core/errors.js';
 import { audit } from '../core/log/audit.js';
 import type { Logger } from '../core/log/logger.js';
-import type { MetricsRegistry } from '../core/metrics/metrics-registry.js';
+import type { CounterHandle, MetricsRegistry } from '../core/metrics/metrics-registry.js';
 import { checkName, checkSerialNumber, parseSerial } from '../core/secrets/secret-errors.js';
 import type { SecretService } from '../core/secrets/secret-service.js';
 import type { VersionMeta } from '../core/secrets/secret-store.js';
@@ -40,6 +40,13 @@ function historyJson(v: VersionMeta): Record<string, unknown> {
   };
 }
 
+/** A 200 JSON answer; the header list is a flat array, which node:http writes without walking an object. */
+function sendOk(res: ServerResponse, value: unknown): void {
+  const text = JSON.stringify(value);
+  res.writeHead(200, ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(text)), 'cache-control', 'no-store']);
+  res.end(text);
+}
+
 function expectedSerial(body: Record<string, unknown>): number | undefined {
   return body.expected_serial === undefined ? undefined : checkSerialNumber(body.expected_serial, 'expected_serial', true);
 }
@@ -47,15 +54,34 @@ function expectedSerial(body: Record<string, unknown>): number | undefined {
 export function createSecretsHandler(deps: SecretsHandlerDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const requests = deps.metrics.counter('sidekey_secrets_requests_total', 'Secrets API requests by operation and status.');
 
-  const run = async (req: IncomingMessage, route: Route, caller: Caller, query: URLSearchParams | undefined): Promise<unknown> => {
-    const app = caller.application;
+  /**
+   * Input checks and authorization run synchronously (a throw here is caught by the caller like a
+   * rejection); a fetch then goes straight to the service, without an async frame of its own.
+   */
+  const run = (req: IncomingMessage, route: Route, caller: Caller, query: URLSearchParams | undefined): Promise<unknown> => {
     const name = route.name === undefined ? undefined : checkName(route.name, 'secret name');
     const serial = route.serial === undefined ? undefined : parseSerial(route.serial);
-    const allowedQuery = route.operation === 'delete' ? ['confirm'] : [];
-    for (const key of query?.keys() ?? []) {
-      if (!allowedQuery.includes(key)) throw new SidekeyError('BAD_REQUEST', `unknown query parameter ${JSON.stringify(key.slice(0, 40))}`);
+    if (query !== undefined) {
+      const allowedQuery = route.operation === 'delete' ? ['confirm'] : [];
+      for (const key of query.keys()) {
+        if (!allowedQuery.includes(key))
+          throw new SidekeyError('BAD_REQUEST', `unknown query parameter ${JSON.stringify(key.slice(0, 40))}`);
+      }
     }
     deps.auth().authorize(caller, route.operation, name);
+    if (route.operation === 'fetch') return deps.service.fetch(caller.application, name as string, serial, caller.id);
+    return operate(req, route, caller, query, name, serial);
+  };
+
+  const operate = async (
+    req: IncomingMessage,
+    route: Route,
+    caller: Caller,
+    query: URLSearchParams | undefined,
+    name: string | undefined,
+    serial: number | undefined,
+  ): Promise<unknown> => {
+    const app = caller.application;
     const { service } = deps;
     const actor = caller.id;
     switch (route.operation) {
@@ -131,43 +157,75 @@ export function createSecretsHandler(deps: SecretsHandlerDeps): (req: IncomingMe
     return status;
   };
 
+  /** Counter series by operation and status, their label keys built once. */
+  const series = new Map<string, Map<number, CounterHandle>>();
+  const done = (operation: string, status: number) => {
+    let byStatus = series.get(operation);
+    if (!byStatus) {
+      byStatus = new Map();
+      series.set(operation, byStatus);
+    }
+    let handle = byStatus.get(status);
+    if (!handle) {
+      handle = requests.labels({ operation, status: String(status) });
+      byStatus.set(status, handle);
+    }
+    handle.inc();
+  };
+
+  const failed = (res: ServerResponse, operation: string, caller: Caller | undefined, error: unknown) => {
+    if (caller && isSidekeyError(error) && error.kind === 'FORBIDDEN') {
+      audit(deps.logger, 'secrets.denied', { actor: caller.id, app: caller.application, operation, outcome: error.code });
+    }
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    done(operation, fail(res, operation, error));
+  };
+
+  // No async wrapper per request: the checks run synchronously, the operation's promise is
+  // settled by two handlers; every error ends in `failed` as before.
   return (req, res) => {
     const method = req.method ?? 'GET';
     // No URL resolution: dot segments and absolute forms are not ours to interpret (they 404).
     const target = req.url ?? '/';
     const mark = target.indexOf('?');
     const pathname = mark < 0 ? target : target.slice(0, mark);
-    const query = mark < 0 ? undefined : new URLSearchParams(target.slice(mark + 1));
     let operation = 'unknown';
     let caller: Caller | undefined;
-    const done = (status: number) => requests.inc({ operation, status: String(status) });
-    void (async () => {
+    let result: Promise<unknown>;
+    try {
+      const query = mark < 0 ? undefined : new URLSearchParams(target.slice(mark + 1));
+      const forwarded = forwardingHeader(req);
+      if (forwarded) throw new SidekeyError('FORWARDED_REFUSED', `requests relayed by a proxy are refused (${forwarded} header present)`);
+      if (!hostAllowed(req, deps.address(), deps.hosts()))
+        throw new SidekeyError('HOST_REFUSED', 'the Host header does not name this listener');
+      const route = matchRoute(method, pathname);
+      operation = route.operation;
       try {
-        const forwarded = forwardingHeader(req);
-        if (forwarded) throw new SidekeyError('FORWARDED_REFUSED', `requests relayed by a proxy are refused (${forwarded} header present)`);
-        if (!hostAllowed(req, deps.address(), deps.hosts()))
-          throw new SidekeyError('HOST_REFUSED', 'the Host header does not name this listener');
-        const route = matchRoute(method, pathname);
-        operation = route.operation;
-        try {
-          caller = deps.auth().authenticate(req);
-        } catch (error) {
-          audit(deps.logger, 'secrets.auth', { operation, outcome: (error as SidekeyError).code });
-          throw error;
-        }
-        const result = await run(req, route, caller, query);
-        sendJson(res, 200, result);
-        done(200);
+        caller = deps.auth().authenticate(req);
       } catch (error) {
-        if (caller && isSidekeyError(error) && error.kind === 'FORBIDDEN') {
-          audit(deps.logger, 'secrets.denied', { actor: caller.id, app: caller.application, operation, outcome: error.code });
-        }
-        if (res.headersSent) {
-          res.destroy();
-          return;
-        }
-        done(fail(res, operation, error));
+        audit(deps.logger, 'secrets.auth', { operation, outcome: (error as SidekeyError).code });
+        throw error;
       }
-    })();
+      result = run(req, route, caller, query);
+    } catch (error) {
+      failed(res, operation, caller, error);
+      return;
+    }
+    const op = operation;
+    const who = caller;
+    result.then(
+      (value) => {
+        try {
+          sendOk(res, value);
+          done(op, 200);
+        } catch (error) {
+          failed(res, op, who, error);
+        }
+      },
+      (error: unknown) => failed(res, op, who, error),
+    );
   };
 }

@@ -5,7 +5,30 @@ import { type Logger, redactSecrets } from './logger.js';
  * log pipelines can select and index them. Fields must never include a secret value.
  */
 export function audit(logger: Logger, event: string, fields: Readonly<Record<string, unknown>>): void {
-  logger.info({ audit: event, ...fields }, event);
+  eventLogger(logger, event).info(fields, event);
+}
+
+/** Most distinct events remembered per logger (events are constants; this only bounds a misuse). */
+const MAX_EVENTS_PER_LOGGER = 256;
+const eventLoggers = new WeakMap<Logger, Map<string, Logger>>();
+
+/**
+ * The child of `logger` that binds `audit: <event>`: the field is serialized once, not copied into
+ * every line's fields object. Children follow their parent's level only when created, so one is
+ * rebuilt whenever the parent's level changed.
+ */
+function eventLogger(logger: Logger, event: string): Logger {
+  let events = eventLoggers.get(logger);
+  if (!events) {
+    events = new Map();
+    eventLoggers.set(logger, events);
+  }
+  let child = events.get(event);
+  if (child?.level !== logger.level) {
+    child = logger.child({ audit: event });
+    if (events.has(event) || events.size < MAX_EVENTS_PER_LOGGER) events.set(event, child);
+  }
+  return child;
 }
 
 /**

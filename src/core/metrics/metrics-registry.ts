@@ -2,14 +2,25 @@
 
 type Labels = Readonly<Record<string, string>>;
 
+const NEEDS_ESCAPE = /[\\\n"]/;
+
 function escapeLabel(value: string): string {
+  if (!NEEDS_ESCAPE.test(value)) return value;
   return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 }
 
-function labelKey(labels: Labels): string {
+/** Label names are few and usually passed in order already: sort only when they are not. */
+function sortedNames(labels: Labels): string[] {
   const keys = Object.keys(labels);
+  for (let i = 1; i < keys.length; i++) {
+    if ((keys[i - 1] as string) > (keys[i] as string)) return keys.sort();
+  }
+  return keys;
+}
+
+function labelKey(labels: Labels): string {
+  const keys = sortedNames(labels);
   if (keys.length === 0) return '';
-  if (keys.length > 1) keys.sort();
   let key = '{';
   for (let i = 0; i < keys.length; i++) {
     const name = keys[i] as string;
