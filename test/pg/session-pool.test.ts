@@ -131,17 +131,30 @@ describe('session pooling', () => {
     await c.end();
   });
 
-  test('session state does not leak: SET, temp tables and prepared statements are reset', async () => {
+  test('session state does not leak: SET (and its reported value), temp tables and prepared statements are reset', async () => {
     await waitFor(() => idle('pooled') === 1, 'the connection to be parked');
     const first = await session('pooled', async (c) => {
       await c.query("SET work_mem = '7MB'");
+      await c.query("SET application_name = 'leaky'");
       await c.query('CREATE TEMP TABLE leak (x int)');
       await c.query('PREPARE leaked AS SELECT 1');
     });
     await waitFor(() => idle('pooled') === 1, 'the connection to be parked');
+    // The greeting the proxy makes up for a reused connection reports the reset value, not 'leaky'.
+    const reported = new Map<string, string>();
+    const c = client('pooled');
+    (
+      c as unknown as { connection: { on(e: string, f: (m: { parameterName: string; parameterValue: string }) => void): void } }
+    ).connection.on('parameterStatus', (m) => reported.set(m.parameterName, m.parameterValue));
+    await c.connect();
+    assert.equal(reported.get('application_name'), '');
+    assert.ok(reported.has('server_version') && reported.has('client_encoding'), 'the recorded ParameterStatus set is sent');
+    await c.end();
+    await waitFor(() => idle('pooled') === 1, 'the connection to be parked');
     await session('pooled', async (c) => {
       assert.equal((await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid, first, 'the same backend');
       assert.equal((await c.query('SHOW work_mem')).rows[0].work_mem, '4MB');
+      assert.equal((await c.query('SHOW application_name')).rows[0].application_name, '');
       assert.equal((await c.query("SELECT to_regclass('pg_temp.leak') AS t")).rows[0].t, null);
       assert.equal((await c.query('SELECT count(*)::int AS n FROM pg_prepared_statements')).rows[0].n, 0);
     });
