@@ -1,20 +1,24 @@
 /**
  * Metadata guard benchmark (issue 4): the guard against nginx (Debian's package) configured with
  * seed 002's exact rules, both in front of the same IMDS peer (its own process), in one run:
- * throughput and p99 for a static path and for a denied path, 64 connections (autocannon), and
- * the ratios. Target: at least 1.0x nginx's throughput with p99 no worse.
+ * throughput, p50/p99 and server CPU per request for a static path and for a denied path, 64
+ * connections, and the ratios. Target: at least 1.0x nginx's throughput with p99 no worse.
  *
  * Each server runs as its own process and logs every request as it would in production (nginx
- * its seed access log line, the guard its JSON line), both to /dev/null. `BENCH_SECONDS` sets each
- * run's length (default 5 s). Not part of `npm test`.
+ * its seed access log line, the guard its JSON line through the daemon's buffered destination),
+ * both to /dev/null. The load generator is wrk (or the autocannon CLI; bench/_load.ts), one
+ * process shared by both sides; runs alternate nginx/guard `BENCH_ROUNDS` times (default 3) and
+ * medians are reported. Server CPU counts nginx's master and worker, and the guard's process; the
+ * IMDS peer's CPU (nginx forwards every static request, the guard answers from its cache) is not
+ * counted on either side. `BENCH_SECONDS` sets each run's length (default 5 s). Not part of `npm test`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { freePort } from '../test/helpers/free-port.js';
 import { tempDir } from '../test/helpers/temp-dir.js';
+import { CLIENT, formatResult, interleaved, type LoadResult, withChildren } from './_load.js';
 
 const NGINX = '/usr/sbin/nginx';
 /** Connections per run, as issue 4 asks. */
@@ -27,15 +31,7 @@ const START_TIMEOUT_MS = 10_000;
 const STATIC_PATH = '/latest/meta-data/instance-id';
 const DENIED_PATH = '/latest/meta-data/iam/security-credentials/instance-role';
 
-interface Result {
-  requests: { average: number };
-  latency: { p50: number; p99: number };
-  non2xx: number;
-  errors: number;
-  statusCodeStats?: Record<string, { count: number }>;
-}
-type Autocannon = (options: { url: string; connections: number; duration: number; headers?: Record<string, string> }) => Promise<Result>;
-const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
 const here = (relative: string) => fileURLToPath(new URL(relative, import.meta.url));
 
@@ -75,11 +71,10 @@ async function startGuard(dir: string, upstream: string) {
   const url = (p: string) => JSON.stringify(pathToFileURL(here(p)).href);
   const script = `import { openSync } from 'node:fs';
 const { loadConfig } = await import(${url('../src/core/config/load-config.js')});
-const { createLogger } = await import(${url('../src/core/log/logger.js')});
+const { bufferedDestination, createLogger } = await import(${url('../src/core/log/logger.js')});
 const { Daemon } = await import(${url('../src/daemon/daemon.js')});
-const { pino } = await import('pino');
 const loaded = loadConfig(${JSON.stringify(file)});
-const logger = createLogger({ level: 'info', destination: pino.destination({ dest: openSync('/dev/null', 'w'), sync: false }) });
+const logger = createLogger({ level: 'info', destination: bufferedDestination(openSync('/dev/null', 'w')) });
 await new Daemon({ loaded, logger }).start();
 console.log('http://127.0.0.1:${port}');`;
   return startChild(['--input-type=module', '-e', script], 'the guard');
@@ -149,16 +144,6 @@ proxy_pass http://${upstreamHostPort};
   }
 }
 
-async function measure(url: string): Promise<Result> {
-  await autocannon({ url, connections: CONNECTIONS, duration: WARMUP_SECONDS });
-  return autocannon({ url, connections: CONNECTIONS, duration: SECONDS });
-}
-
-function line(label: string, r: Result): string {
-  const statuses = Object.keys(r.statusCodeStats ?? {}).join('/');
-  return `${label.padEnd(30)} ${r.requests.average.toFixed(0).padStart(7)} req/s  p50 ${String(r.latency.p50).padStart(3)} ms  p99 ${String(r.latency.p99).padStart(3)} ms  status ${statuses}${r.errors > 0 ? `  (${r.errors} errors)` : ''}`;
-}
-
 export async function run(): Promise<void> {
   if (!existsSync(NGINX)) {
     process.stdout.write(`imds: skipped: ${NGINX} is missing (apt-get install nginx)\n`);
@@ -173,18 +158,32 @@ export async function run(): Promise<void> {
     children.push(guard.child);
     const nginx = await startNginx(dir.path, peer.url);
     children.push(nginx.child);
-    process.stdout.write(`imds: guard vs nginx (seed 002 rules), ${CONNECTIONS} connections, ${SECONDS} s per run\n`);
+    process.stdout.write(
+      `imds: guard vs nginx (seed 002 rules), ${CONNECTIONS} connections, ${SECONDS} s per run, median of ${ROUNDS} interleaved runs\n` +
+        `client: ${CLIENT}; node ${process.version}\n`,
+    );
+    const nginxPids = withChildren(nginx.child.pid as number);
+    const guardPids = [guard.child.pid as number];
     for (const [label, path] of [
       ['static', STATIC_PATH],
       ['denied', DENIED_PATH],
     ] as const) {
-      const n = await measure(`${nginx.url}${path}`);
-      const g = await measure(`${guard.url}${path}`);
-      const ratio = g.requests.average / n.requests.average;
-      process.stdout.write(`${line(`  nginx  ${label} ${path.length > 30 ? 'iam creds' : 'instance-id'}`, n)}\n`);
-      process.stdout.write(`${line(`  guard  ${label} ${path.length > 30 ? 'iam creds' : 'instance-id'}`, g)}\n`);
+      const [n, g] = (await interleaved(
+        [
+          { url: `${nginx.url}${path}`, connections: CONNECTIONS, pids: nginxPids },
+          { url: `${guard.url}${path}`, connections: CONNECTIONS, pids: guardPids },
+        ],
+        SECONDS,
+        ROUNDS,
+      )) as [LoadResult, LoadResult];
+      const what = path.length > 30 ? 'iam creds' : 'instance-id';
+      process.stdout.write(`${formatResult(`  nginx  ${label} ${what}`, n)}\n`);
+      process.stdout.write(`${formatResult(`  guard  ${label} ${what}`, g)}\n`);
+      const ratio = g.rps / n.rps;
+      const verdict = ratio >= 1 && g.p99 <= n.p99 ? 'meets' : 'MISSES';
       process.stdout.write(
-        `  ${label}: throughput ratio ${ratio.toFixed(2)}x (target >= 1.0), p99 ${g.latency.p99} ms vs ${n.latency.p99} ms (target: no worse)\n`,
+        `  ${label}: throughput ratio ${ratio.toFixed(2)}x (target >= 1.0), p99 ${g.p99.toFixed(2)} ms vs ${n.p99.toFixed(2)} ms (target: no worse): ${verdict} the target; ` +
+          `CPU-efficiency ratio (nginx us/req / guard us/req) ${(n.cpuMicros / g.cpuMicros).toFixed(2)}x\n`,
       );
     }
   } finally {

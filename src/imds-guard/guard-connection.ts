@@ -16,7 +16,9 @@ export const IDLE_TIMEOUT_MS = 5_000;
 /** Bytes a client may send ahead (pipelined) while a request is in progress before reading pauses. */
 export const MAX_PIPELINED_BYTES = 64 * 1024; // 64 KiB
 
-export type RequestHandler = (head: RequestHead, remote: string | undefined) => Promise<GuardReply>;
+const INTERNAL_ERROR = () => errorReply('INTERNAL', 'internal error', { decision: 'error', rule: 'internal', close: true });
+
+export type RequestHandler = (head: RequestHead, remote: string | undefined) => GuardReply | Promise<GuardReply>;
 
 export class GuardConnection {
   readonly #socket: Socket;
@@ -88,52 +90,70 @@ export class GuardConnection {
     if (close) this.#socket.end();
   }
 
+  /** Answers every complete request in the buffer; loops (no recursion) while answers are synchronous. */
   #pump(): void {
-    if (this.#busy || this.#socket.destroyed) return;
-    if (this.#buffer.length === 0) {
+    for (;;) {
+      if (this.#busy || this.#socket.destroyed) return;
+      if (this.#buffer.length === 0) {
+        this.#clearHeadTimer();
+        return;
+      }
+      const parsed = parseRequestHead(this.#buffer);
+      if (parsed.kind === 'partial') {
+        this.#headTimer ??= setTimeout(() => {
+          const reply = errorReply(
+            'IMDS_AMBIGUOUS_REQUEST',
+            'request head not complete in time',
+            { decision: 'refuse', rule: 'http:head-timeout', close: true },
+            408,
+          );
+          this.#write(reply, this.#facts({}, process.hrtime.bigint()), true);
+        }, HEAD_TIMEOUT_MS);
+        return;
+      }
       this.#clearHeadTimer();
-      return;
-    }
-    const parsed = parseRequestHead(this.#buffer);
-    if (parsed.kind === 'partial') {
-      this.#headTimer ??= setTimeout(() => {
+      const startedAt = process.hrtime.bigint();
+      if (parsed.kind === 'refused') {
+        this.#buffer = Buffer.alloc(0);
+        const status = parsed.reason === 'head-too-large' ? 431 : 400;
         const reply = errorReply(
           'IMDS_AMBIGUOUS_REQUEST',
-          'request head not complete in time',
-          { decision: 'refuse', rule: 'http:head-timeout', close: true },
-          408,
+          `malformed request (${parsed.reason})`,
+          { decision: 'refuse', rule: `http:${parsed.reason}`, close: true },
+          status,
         );
-        this.#write(reply, this.#facts({}, process.hrtime.bigint()), true);
-      }, HEAD_TIMEOUT_MS);
-      return;
+        this.#write(reply, this.#facts({ method: parsed.method, target: parsed.target }, startedAt), true);
+        return;
+      }
+      const { head } = parsed;
+      this.#buffer = this.#buffer.subarray(parsed.consumed);
+      this.#busy = true;
+      let answer: GuardReply | Promise<GuardReply>;
+      try {
+        answer = this.#handle(head, this.#socket.remoteAddress);
+      } catch {
+        answer = INTERNAL_ERROR();
+      }
+      if (answer instanceof Promise) {
+        answer.catch(INTERNAL_ERROR).then((reply) => {
+          if (!this.#answered(head, startedAt, reply)) return;
+          this.#pump();
+          if (this.#ended && !this.#busy) this.#socket.end();
+        });
+        return;
+      }
+      // Answered synchronously (refusals, denials): no promise and no closure for this request.
+      if (!this.#answered(head, startedAt, answer)) return;
     }
-    this.#clearHeadTimer();
-    const startedAt = process.hrtime.bigint();
-    if (parsed.kind === 'refused') {
-      this.#buffer = Buffer.alloc(0);
-      const status = parsed.reason === 'head-too-large' ? 431 : 400;
-      const reply = errorReply(
-        'IMDS_AMBIGUOUS_REQUEST',
-        `malformed request (${parsed.reason})`,
-        { decision: 'refuse', rule: `http:${parsed.reason}`, close: true },
-        status,
-      );
-      this.#write(reply, this.#facts({ method: parsed.method, target: parsed.target }, startedAt), true);
-      return;
-    }
-    const { head } = parsed;
-    this.#buffer = this.#buffer.subarray(parsed.consumed);
-    this.#busy = true;
-    this.#handle(head, this.#socket.remoteAddress)
-      .catch(() => errorReply('INTERNAL', 'internal error', { decision: 'error', rule: 'internal', close: true }))
-      .then((reply) => {
-        const close = !head.keepAlive || this.#closing || reply.close === true;
-        this.#write(reply, this.#facts(head, startedAt), close);
-        this.#busy = false;
-        if (close) return;
-        if (this.#socket.isPaused()) this.#socket.resume();
-        this.#pump();
-        if (this.#ended && !this.#busy) this.#socket.end();
-      });
+  }
+
+  /** Writes the reply and logs it; false when the connection closes after it. */
+  #answered(head: RequestHead, startedAt: bigint, reply: GuardReply): boolean {
+    const close = !head.keepAlive || this.#closing || reply.close === true;
+    this.#write(reply, this.#facts(head, startedAt), close);
+    this.#busy = false;
+    if (close) return false;
+    if (this.#socket.isPaused()) this.#socket.resume();
+    return true;
   }
 }

@@ -39,11 +39,48 @@ export function errorReply(kind: ErrorKind, message: string, facts: ReplyFacts, 
     body = Buffer.from(JSON.stringify({ Code: ErrorCodes[kind].code, Message: message }));
     if (errorBodies.size < MAX_CACHED_ERROR_BODIES) errorBodies.set(key, body);
   }
-  return { ...facts, status, headers: JSON_HEADERS, body };
+  // One object shape for every error reply (no spread): cheaper to build, read and log.
+  return {
+    decision: facts.decision,
+    rule: facts.rule,
+    path: facts.path,
+    caller: facts.caller,
+    close: facts.close,
+    status,
+    headers: JSON_HEADERS,
+    body,
+  };
 }
+
+interface Wire {
+  readonly status: number;
+  readonly headers: GuardReply['headers'];
+  /** Indexed by (head ? 2 : 0) + (close ? 1 : 0). */
+  readonly variants: (Buffer | undefined)[];
+}
+/**
+ * Serialized replies by body: refusals, denials and cached static answers share their body and
+ * header list, so their bytes are built once. Used only when status and header list match too.
+ */
+const wires = new WeakMap<Buffer, Wire>();
 
 /** Serializes a reply as an HTTP/1.1 response; a HEAD reply keeps the length but sends no body. */
 export function serializeReply(reply: GuardReply, head: boolean, close: boolean): Buffer {
+  let wire = wires.get(reply.body);
+  if (wire === undefined || wire.status !== reply.status || wire.headers !== reply.headers) {
+    wire = { status: reply.status, headers: reply.headers, variants: [] };
+    wires.set(reply.body, wire);
+  }
+  const variant = (head ? 2 : 0) + (close ? 1 : 0);
+  let bytes = wire.variants[variant];
+  if (bytes === undefined) {
+    bytes = buildReply(reply, head, close);
+    wire.variants[variant] = bytes;
+  }
+  return bytes;
+}
+
+function buildReply(reply: GuardReply, head: boolean, close: boolean): Buffer {
   let text = `HTTP/1.1 ${reply.status} ${STATUS_CODES[reply.status] ?? 'Unknown'}\r\n`;
   for (const [name, value] of reply.headers) text += `${name}: ${value}\r\n`;
   if (!reply.headers.some(([name]) => name.toLowerCase() === 'content-length')) text += `Content-Length: ${reply.body.length}\r\n`;

@@ -4,7 +4,7 @@
  * the token requirement (401); then the metadata service, through the static cache where allowed.
  */
 import type { CredentialBroker } from '../core/credentials/credential-broker.js';
-import { canonicalizeTarget } from '../core/imds/canonical-target.js';
+import { type CanonicalTarget, canonicalizeTarget } from '../core/imds/canonical-target.js';
 import type { ImdsPolicy } from '../core/imds/imds-policy.js';
 import { TOKEN_PATH_KEY } from '../core/imds/imds-presets.js';
 import type { TokenBindings } from '../core/imds/token-bindings.js';
@@ -15,6 +15,7 @@ import {
   readTokenHeaders,
   TOKEN_HEADER,
   TOKEN_TTL_HEADER,
+  type TokenHeaders,
   ttlInRange,
 } from '../core/imds/token-headers.js';
 import { FORWARDING_HEADERS } from '../net/request-guards.js';
@@ -51,12 +52,17 @@ const relay = (answer: UpstreamAnswer, facts: Pick<GuardReply, 'decision' | 'rul
   ...(cache ? { cache } : {}),
 });
 
-export async function handleImdsRequest(head: RequestHead, remote: string | undefined, deps: HandlerDeps): Promise<GuardReply> {
+/**
+ * Refusals and denials are answered synchronously (no promise, no microtask hop: a flood of denied
+ * requests is the case that must stay cheap); what needs the metadata service or the credential
+ * broker returns a promise.
+ */
+export function handleImdsRequest(head: RequestHead, remote: string | undefined, deps: HandlerDeps): GuardReply | Promise<GuardReply> {
   const { state } = deps;
   if (!METHODS.has(head.method)) {
     return errorReply('IMDS_AMBIGUOUS_REQUEST', `method ${head.method} is not served here`, { decision: 'refuse', rule: 'method' });
   }
-  const forwarded = FORWARDING_HEADERS.find((name) => head.headers.some(([n]) => n === name));
+  const forwarded = forwardingHeader(head);
   if (forwarded) {
     return errorReply('FORWARDED_REFUSED', `requests carrying ${forwarded} are refused`, {
       decision: 'refuse',
@@ -106,12 +112,34 @@ export async function handleImdsRequest(head: RequestHead, remote: string | unde
   if (decision.effect === 'deny')
     return errorReply('IMDS_DENIED', `denied by rule ${decision.rule}`, { decision: 'deny', rule: decision.rule, path });
 
+  return forward(head, remote, deps, target, tokenHeaders, decision.rule);
+}
+
+/** The first forwarding header present (FORWARDING_HEADERS order), without a closure per header. */
+function forwardingHeader(head: RequestHead): string | undefined {
+  for (const name of FORWARDING_HEADERS) {
+    for (const [n] of head.headers) if (n === name) return name;
+  }
+  return undefined;
+}
+
+async function forward(
+  head: RequestHead,
+  remote: string | undefined,
+  deps: HandlerDeps,
+  target: CanonicalTarget,
+  tokenHeaders: TokenHeaders,
+  rule: string,
+): Promise<GuardReply> {
+  const { state } = deps;
+  const path = target.path;
+  const isTokenRequest = head.method === 'PUT';
   const upstreamHeaders: Record<string, string> = {};
   const userAgent = headerValue(head, 'user-agent');
   if (userAgent !== undefined) upstreamHeaders['user-agent'] = userAgent;
   if (tokenHeaders.token !== undefined) upstreamHeaders[TOKEN_HEADER] = tokenHeaders.token;
   if (isTokenRequest) upstreamHeaders[TOKEN_TTL_HEADER] = String(tokenHeaders.ttlSeconds);
-  const facts = { decision: 'allow', rule: decision.rule, path } as const;
+  const facts = { decision: 'allow', rule, path } as const;
   const send = () => state.upstream.send(head.method, path, upstreamHeaders);
   try {
     if (isTokenRequest) {
