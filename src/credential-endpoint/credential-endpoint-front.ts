@@ -22,6 +22,9 @@ export const KEEP_ALIVE_TIMEOUT_MS = 5_000; // 5 s
 /** Largest request header block accepted: a token is at most 4 KiB, the rest is small. */
 export const MAX_HEADER_BYTES = 16 * 1024; // 16 KiB
 
+/** One object, so the rate limiter recognises an unchanged limit by identity. */
+const DEFAULT_RATE_LIMIT = Object.freeze({ per_second: DEFAULT_RATE_PER_SECOND, burst: DEFAULT_RATE_BURST });
+
 export interface CredentialEndpointFront extends Front {
   addresses(): readonly ListenAddress[];
 }
@@ -35,9 +38,7 @@ export function createCredentialEndpointFront(ctx: FrontContext): CredentialEndp
   let loaded = ctx.loaded;
   const listeners: { server: Server; state: ListenerState }[] = [];
   const limits = new ServiceRateLimits(
-    (service) =>
-      ctx.credentials.rateLimit?.(service) ??
-      loaded.config.server?.rate_limit ?? { per_second: DEFAULT_RATE_PER_SECOND, burst: DEFAULT_RATE_BURST },
+    (service) => ctx.credentials.rateLimit?.(service) ?? loaded.config.server?.rate_limit ?? DEFAULT_RATE_LIMIT,
   );
   const handle = createCredentialRequestHandler({
     broker: ctx.credentials,

@@ -39,7 +39,7 @@ export class TokenBucket {
 
 /** One bucket per service; a service's bucket is rebuilt when its limit changes (on reload). */
 export class ServiceRateLimits {
-  readonly #buckets = new Map<string, { readonly key: string; readonly bucket: TokenBucket }>();
+  readonly #buckets = new Map<string, { readonly limit: RateLimit; readonly key: string; readonly bucket: TokenBucket }>();
   readonly #limitOf: (service: string) => RateLimit;
 
   constructor(limitOf: (service: string) => RateLimit) {
@@ -48,11 +48,16 @@ export class ServiceRateLimits {
 
   bucket(service: string): TokenBucket {
     const limit = this.#limitOf(service);
-    const key = `${limit.per_second}/${limit.burst}`;
     const entry = this.#buckets.get(service);
-    if (entry?.key === key) return entry.bucket;
+    // The same (frozen) config object as last time: no key to build on the hot path.
+    if (entry?.limit === limit) return entry.bucket;
+    const key = `${limit.per_second}/${limit.burst}`;
+    if (entry?.key === key) {
+      this.#buckets.set(service, { limit, key, bucket: entry.bucket });
+      return entry.bucket;
+    }
     const bucket = new TokenBucket(limit);
-    this.#buckets.set(service, { key, bucket });
+    this.#buckets.set(service, { limit, key, bucket });
     return bucket;
   }
 
