@@ -25,7 +25,7 @@ const NGINX = '/usr/sbin/nginx';
 const CONNECTIONS = 64;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 /** Warm-up before each measured run, in seconds (JIT, upstream connections, caches). */
-const WARMUP_SECONDS = 1;
+const _WARMUP_SECONDS = 1;
 /** How long a child process may take to start listening, in milliseconds. */
 const START_TIMEOUT_MS = 10_000;
 const STATIC_PATH = '/latest/meta-data/instance-id';

@@ -3,7 +3,7 @@
  * service holds valid credentials and every front is up), `/metrics` (Prometheus text).
  * The incident-response API lives under `/admin/` (see admin-api.ts when present).
  */
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { adminListen } from '../core/config/admin-listen.js';
 import type { ListenAddress } from '../core/config/listen-address.js';
 import { formatListenAddress } from '../core/config/listen-address.js';

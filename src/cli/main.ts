@@ -2,10 +2,10 @@
 /** The sidekey command line. Each command lives in commands/<name>.ts and registers itself here. */
 import { Command, CommanderError } from 'commander';
 import { isSidekeyError } from '../core/errors.js';
-import { registerImds } from './commands/imds.js';
 import { registerAdmin } from './commands/admin.js';
 import { registerCheck } from './commands/check.js';
 import { registerExec } from './commands/exec.js';
+import { registerImds } from './commands/imds.js';
 import { registerInit } from './commands/init.js';
 import { registerPg } from './commands/pg.js';
 import { registerPolicy } from './commands/policy.js';

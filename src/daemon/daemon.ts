@@ -3,7 +3,7 @@
  * one validated config, reloads on request, and stops in reverse order.
  */
 import { type LoadedConfig, loadConfig } from '../core/config/load-config.js';
-import { type ManagedCredentialBroker, createCredentialBroker } from '../core/credentials/create-credential-broker.js';
+import { createCredentialBroker, type ManagedCredentialBroker } from '../core/credentials/create-credential-broker.js';
 import { type Logger, serializeError } from '../core/log/logger.js';
 import { MetricsRegistry } from '../core/metrics/metrics-registry.js';
 import { createFronts } from './create-fronts.js';
@@ -50,10 +50,7 @@ export class Daemon {
       metrics: this.metrics,
       credentials: this.credentials,
     });
-    this.#fronts = createFronts(
-      { ...ctx('daemon'), logger: this.logger },
-      () => this.#fronts,
-    );
+    this.#fronts = createFronts({ ...ctx('daemon'), logger: this.logger }, () => this.#fronts);
     await this.credentials.start();
     const started: Front[] = [];
     try {

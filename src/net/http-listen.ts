@@ -2,7 +2,7 @@
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type ListenAddress, formatListenAddress } from '../core/config/listen-address.js';
+import { formatListenAddress, type ListenAddress } from '../core/config/listen-address.js';
 import { SidekeyError } from '../core/errors.js';
 
 /** Permissions of a unix socket we create: owner and group may connect. */

@@ -4,7 +4,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type ListenAddress, formatListenAddress } from '../../src/core/config/listen-address.js';
+import { formatListenAddress, type ListenAddress } from '../../src/core/config/listen-address.js';
 import { loadConfig } from '../../src/core/config/load-config.js';
 import { Daemon } from '../../src/daemon/daemon.js';
 import { captureLogger } from './log-capture.js';

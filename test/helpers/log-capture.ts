@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import type { DestinationStream } from 'pino';
-import { type Logger, createLogger } from '../../src/core/log/logger.js';
+import { createLogger, type Logger } from '../../src/core/log/logger.js';
 
 /** A real pino logger whose JSON lines are kept in memory, for assertions on logs. */
 export function captureLogger(level = 'debug'): { logger: Logger; lines: string[]; entries: () => Record<string, unknown>[] } {
@@ -25,7 +25,8 @@ export function assertNoSecrets(lines: readonly string[], secrets: readonly stri
     for (const secret of secrets) {
       if (secret.length >= 8 && line.includes(secret)) throw new Error(`a log line contains a secret: ${line.slice(0, 200)}`);
       // A prefix of a secret is a leak too (CredProxy logged token prefixes).
-      if (secret.length >= 16 && line.includes(secret.slice(0, 8))) throw new Error(`a log line contains a secret's prefix: ${line.slice(0, 200)}`);
+      if (secret.length >= 16 && line.includes(secret.slice(0, 8)))
+        throw new Error(`a log line contains a secret's prefix: ${line.slice(0, 200)}`);
     }
   }
 }

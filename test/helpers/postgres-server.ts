@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { type TestCa, createTestCa } from '../pg/fixtures/test-ca.js';
+import { createTestCa, type TestCa } from '../pg/fixtures/test-ca.js';
 
 const PG_BIN = process.env.SIDEKEY_PG_BIN ?? '/usr/lib/postgresql/15/bin';
 /** How long PostgreSQL may take to accept connections after start. */
@@ -71,10 +71,14 @@ export async function startPostgres(): Promise<TestPostgres> {
   chmodSync(sslKey, 0o600);
   own(sslCert);
   own(sslKey);
-  execFileSync(join(PG_BIN, 'initdb'), ['-D', data, '-U', 'postgres', '-E', 'UTF8', '--no-sync', '--auth-local=trust', '--auth-host=scram-sha-256'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    ...(ids ?? {}),
-  });
+  execFileSync(
+    join(PG_BIN, 'initdb'),
+    ['-D', data, '-U', 'postgres', '-E', 'UTF8', '--no-sync', '--auth-local=trust', '--auth-host=scram-sha-256'],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      ...(ids ?? {}),
+    },
+  );
   const port = await freePort();
   const conf = [
     `port = ${port}`,
@@ -119,7 +123,8 @@ export async function startPostgres(): Promise<TestPostgres> {
       break;
     } catch (error) {
       await client.end().catch(() => {});
-      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`PostgreSQL did not start: ${(error as Error).message}\n${stderr}`);
+      if (child.exitCode !== null || Date.now() > deadline)
+        throw new Error(`PostgreSQL did not start: ${(error as Error).message}\n${stderr}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }

@@ -7,7 +7,7 @@
  * (trust there) and relays. Refusals are ErrorResponses worded like RDS's.
  */
 import { readFileSync } from 'node:fs';
-import { type Server, type Socket, connect, createServer } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { TLSSocket } from 'node:tls';
 import { type KnownKey, verifyPresignedUrl } from './sigv4-verifier.js';
@@ -165,7 +165,10 @@ export async function startRdsIamPeer(options: RdsIamPeerOptions): Promise<RdsIa
         const database = params.get('database') ?? user;
         if (!tls) {
           logins.push({ user, ok: false, reason: 'no TLS' });
-          return refuse('28000', `no pg_hba.conf entry for host "${raw.remoteAddress}", user "${user}", database "${database}", no encryption`);
+          return refuse(
+            '28000',
+            `no pg_hba.conf entry for host "${raw.remoteAddress}", user "${user}", database "${database}", no encryption`,
+          );
         }
         // AuthenticationCleartextPassword
         socket.write(Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 3]));

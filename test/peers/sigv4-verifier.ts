@@ -101,14 +101,10 @@ interface SignedParts {
   readonly securityToken: string | undefined;
 }
 
-function check(
-  parts: SignedParts,
-  canonicalRequest: string,
-  options: VerifyOptions,
-  expiresSeconds: number | undefined,
-): VerifyResult {
+function check(parts: SignedParts, canonicalRequest: string, options: VerifyOptions, expiresSeconds: number | undefined): VerifyResult {
   const key = options.keys.get(parts.accessKeyId);
-  if (!key) return fail('InvalidClientTokenId', `The security token included in the request is invalid (unknown key ${parts.accessKeyId}).`);
+  if (!key)
+    return fail('InvalidClientTokenId', `The security token included in the request is invalid (unknown key ${parts.accessKeyId}).`);
   if (parts.service !== options.service) {
     return fail('SignatureDoesNotMatch', `Credential should be scoped to correct service: '${options.service}', not '${parts.service}'.`);
   }
@@ -117,7 +113,8 @@ function check(
   }
   const signedAt = parseDate(parts.amzDate);
   if (!signedAt) return fail('IncompleteSignature', `X-Amz-Date ${parts.amzDate} is not in the basic ISO 8601 format.`);
-  if (parts.amzDate.slice(0, 8) !== parts.scopeDate) return fail('SignatureDoesNotMatch', 'Credential scope date does not match X-Amz-Date.');
+  if (parts.amzDate.slice(0, 8) !== parts.scopeDate)
+    return fail('SignatureDoesNotMatch', 'Credential scope date does not match X-Amz-Date.');
   const now = options.now ?? new Date();
   if (expiresSeconds === undefined) {
     if (Math.abs(now.getTime() - signedAt.getTime()) > (options.maxSkewMs ?? DEFAULT_SKEW_MS)) {
@@ -194,7 +191,13 @@ export function verifyRequest(request: SignedRequest, options: VerifyOptions): V
     payloadHash,
   ].join('\n');
   return check(
-    { ...credential, signedHeaders, signature: m[3] as string, amzDate, securityToken: headerValue(request.headers, 'x-amz-security-token') },
+    {
+      ...credential,
+      signedHeaders,
+      signature: m[3] as string,
+      amzDate,
+      securityToken: headerValue(request.headers, 'x-amz-security-token'),
+    },
     canonicalRequest,
     options,
     undefined,
@@ -205,7 +208,10 @@ export function verifyRequest(request: SignedRequest, options: VerifyOptions): V
  * Verifies a presigned URL given as `host:port/?Action=...&X-Amz-...` (an RDS IAM auth token,
  * which is a presigned URL with the scheme stripped) or as a full URL.
  */
-export function verifyPresignedUrl(token: string, options: VerifyOptions & { readonly maxExpiresSeconds?: number }): VerifyResult & { params?: URLSearchParams } {
+export function verifyPresignedUrl(
+  token: string,
+  options: VerifyOptions & { readonly maxExpiresSeconds?: number },
+): VerifyResult & { params?: URLSearchParams } {
   let url: URL;
   try {
     url = new URL(/^https?:\/\//.test(token) ? token : `https://${token}`);

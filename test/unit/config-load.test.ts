@@ -90,12 +90,18 @@ metrics:
 
 test('unknown keys are refused with a did-you-mean hint and the line', () => {
   const found = problems(`${service()}    asumed_role: {}\n`);
-  assert.ok(found.some((p) => /^line 6: services\.web-app\.asumed_role: unknown key \(did you mean "assumed_role"\?\)/.test(p)), found.join('\n'));
+  assert.ok(
+    found.some((p) => /^line 6: services\.web-app\.asumed_role: unknown key \(did you mean "assumed_role"\?\)/.test(p)),
+    found.join('\n'),
+  );
 });
 
 test('renamed keys get a migration hint', () => {
   const found = problems(`${service()}    token: x\n`);
-  assert.ok(found.some((p) => p.includes('services.web-app.token: this key is no longer accepted: use auth_token')), found.join('\n'));
+  assert.ok(
+    found.some((p) => p.includes('services.web-app.token: this key is no longer accepted: use auth_token')),
+    found.join('\n'),
+  );
 });
 
 test('every value is checked, and every problem is reported in one pass', () => {
@@ -142,7 +148,10 @@ test('cross-field rules name both keys', () => {
     problems(`admin:\n  listen: 127.0.0.1:9090\nmetrics:\n  prometheus:\n    port: 9091\n`).join('\n'),
     /cannot specify admin\.listen and metrics\.prometheus\.host\/port together/,
   );
-  assert.match(problems(`admin:\n  listen: 127.0.0.1:1338\n`).join('\n'), /admin\.listen and server\.listeners both listen on 127\.0\.0\.1:1338/);
+  assert.match(
+    problems(`admin:\n  listen: 127.0.0.1:1338\n`).join('\n'),
+    /admin\.listen and server\.listeners both listen on 127\.0\.0\.1:1338/,
+  );
   assert.match(
     problems(`imds:\n  callers: [{ cidr: 172.17.0.5/32, service: ghost }]\n`).join('\n'),
     /imds\.callers\[0\]\.service: no service named "ghost" under services/,
@@ -161,7 +170,10 @@ test('YAML syntax errors and duplicate keys name the line', () => {
 });
 
 test('listen addresses are parsed and checked', () => {
-  const { config } = parseConfig(`server:\n  listeners: ["[::1]:1338", "unix:/run/sk.sock", "169.254.170.2:80"]\n`, join(dir.path, 'a.yaml'));
+  const { config } = parseConfig(
+    `server:\n  listeners: ["[::1]:1338", "unix:/run/sk.sock", "169.254.170.2:80"]\n`,
+    join(dir.path, 'a.yaml'),
+  );
   assert.deepEqual(config.server?.listeners, [
     { kind: 'tcp', host: '::1', port: 1338 },
     { kind: 'unix', path: '/run/sk.sock' },

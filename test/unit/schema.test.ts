@@ -41,10 +41,7 @@ test('objects: required keys, defaults, unknown keys and nested paths', () => {
   const bad = validate(schema, { port: 0, tags: ['a', 3], extra: 1 });
   assert.equal(bad.ok, false);
   if (bad.ok) return;
-  assert.deepEqual(
-    bad.issues.map((i) => i.path).sort(),
-    ['extra', 'name', 'port', 'tags[1]'],
-  );
+  assert.deepEqual(bad.issues.map((i) => i.path).sort(), ['extra', 'name', 'port', 'tags[1]']);
 });
 
 test('records check their key names', () => {

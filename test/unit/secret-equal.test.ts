@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TokenIndex, secretEquals } from '../../src/core/crypto/secret-equal.js';
-import { TOKEN_BYTES, randomToken } from '../../src/core/crypto/random-token.js';
+import { randomToken, TOKEN_BYTES } from '../../src/core/crypto/random-token.js';
+import { secretEquals, TokenIndex } from '../../src/core/crypto/secret-equal.js';
 
 test('secretEquals compares content, whatever the lengths', () => {
   assert.equal(secretEquals('abc', 'abc'), true);

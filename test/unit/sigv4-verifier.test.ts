@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Sha256 } from '@aws-crypto/sha256-js';
 import { Signer } from '@aws-sdk/rds-signer';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { Sha256 } from '@aws-crypto/sha256-js';
 import { verifyPresignedUrl, verifyRequest } from '../peers/sigv4-verifier.js';
 
 const key = { accessKeyId: 'AKIDTESTPEER0000001', secretAccessKey: 'peer-secret-key-for-tests-only-0001' };

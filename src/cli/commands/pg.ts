@@ -5,9 +5,9 @@
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import { type LoadedConfig, loadConfig } from '../../core/config/load-config.js';
-import { type ManagedCredentialBroker, createCredentialBroker } from '../../core/credentials/create-credential-broker.js';
+import { createCredentialBroker, type ManagedCredentialBroker } from '../../core/credentials/create-credential-broker.js';
 import { SidekeyError } from '../../core/errors.js';
-import { type Logger, createLogger, silentLogger } from '../../core/log/logger.js';
+import { createLogger, type Logger, silentLogger } from '../../core/log/logger.js';
 import { MetricsRegistry } from '../../core/metrics/metrics-registry.js';
 import { IamTokenCache } from '../../core/pg/iam-token-cache.js';
 import { iamToken } from '../../pg-proxy/client-policy.js';
@@ -37,7 +37,10 @@ function targetConfig(loaded: LoadedConfig, name: string) {
   const target = loaded.config.postgres?.targets[name];
   if (!target) {
     const known = Object.keys(loaded.config.postgres?.targets ?? {});
-    throw new SidekeyError('USAGE', `no target named "${name}" under postgres.targets in ${loaded.file}${known.length ? ` (have: ${known.join(', ')})` : ''}`);
+    throw new SidekeyError(
+      'USAGE',
+      `no target named "${name}" under postgres.targets in ${loaded.file}${known.length ? ` (have: ${known.join(', ')})` : ''}`,
+    );
   }
   return target;
 }
@@ -53,7 +56,10 @@ async function withBroker<T>(loaded: LoadedConfig, logger: Logger, run: (broker:
 }
 
 export function registerPg(program: Command): void {
-  const pg = program.command('pg').description('Postgres IAM proxy helpers: tokens and psql through the proxy').addHelpText('after', PG_HELP);
+  const pg = program
+    .command('pg')
+    .description('Postgres IAM proxy helpers: tokens and psql through the proxy')
+    .addHelpText('after', PG_HELP);
 
   pg.command('token')
     .description('print an RDS IAM auth token for a target (valid 15 minutes)')
@@ -64,9 +70,11 @@ export function registerPg(program: Command): void {
     .action(async (options: PgOptions) => {
       const loaded = loadConfig(options.config);
       const config = targetConfig(loaded, options.target);
-      if (config.auth !== 'iam') throw new SidekeyError('USAGE', `target "${options.target}" uses password auth, not IAM: there is no token to print`);
+      if (config.auth !== 'iam')
+        throw new SidekeyError('USAGE', `target "${options.target}" uses password auth, not IAM: there is no token to print`);
       const user = options.user ?? config.user;
-      if (!allowedDbUsers(config).has(user)) throw new SidekeyError('USAGE', `DB user "${user}" is not configured for target "${options.target}"`);
+      if (!allowedDbUsers(config).has(user))
+        throw new SidekeyError('USAGE', `DB user "${user}" is not configured for target "${options.target}"`);
       const token = await withBroker(loaded, silentLogger(), async (broker) => {
         const target = buildPgTarget(options.target, loaded.config, broker, 0);
         return iamToken(target, user, new IamTokenCache());
@@ -92,7 +100,14 @@ export function registerPg(program: Command): void {
           postgres: {
             ...postgres,
             server: undefined,
-            targets: { [options.target]: { ...config, listen: { kind: 'tcp', host: '127.0.0.1', port: 0 }, client_auth: 'trust', client_tls: undefined } },
+            targets: {
+              [options.target]: {
+                ...config,
+                listen: { kind: 'tcp', host: '127.0.0.1', port: 0 },
+                client_auth: 'trust',
+                client_tls: undefined,
+              },
+            },
           },
         },
       };
@@ -103,10 +118,25 @@ export function registerPg(program: Command): void {
         try {
           const address = front.listenerAddress(options.target);
           if (address?.kind !== 'tcp') throw new SidekeyError('LISTEN_FAILED', 'the ephemeral listener did not start');
-          const args = ['-h', '127.0.0.1', '-p', String(address.port), '-U', config.user, ...(config.database ? ['-d', config.database] : []), ...psqlArgs];
+          const args = [
+            '-h',
+            '127.0.0.1',
+            '-p',
+            String(address.port),
+            '-U',
+            config.user,
+            ...(config.database ? ['-d', config.database] : []),
+            ...psqlArgs,
+          ];
           const child = spawn('psql', args, { stdio: 'inherit', env: { ...process.env, PGSSLMODE: 'disable' } });
           return await new Promise<number>((resolve, reject) => {
-            child.once('error', (error) => reject(new SidekeyError('USAGE', `cannot run psql (${(error as NodeJS.ErrnoException).code}): install the PostgreSQL client`, { cause: error })));
+            child.once('error', (error) =>
+              reject(
+                new SidekeyError('USAGE', `cannot run psql (${(error as NodeJS.ErrnoException).code}): install the PostgreSQL client`, {
+                  cause: error,
+                }),
+              ),
+            );
             child.once('exit', (exitCode) => resolve(exitCode ?? 1));
           });
         } finally {

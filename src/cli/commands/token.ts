@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { TOKEN_BYTES, randomToken } from '../../core/crypto/random-token.js';
+import { randomToken, TOKEN_BYTES } from '../../core/crypto/random-token.js';
 
 export function registerToken(program: Command): void {
   program

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ConfigError, loadConfig } from '../../core/config/load-config.js';
-import { ExitCode } from '../exit-codes.js';
 import { DEFAULT_CONFIG_FILE } from '../default-config-file.js';
+import { ExitCode } from '../exit-codes.js';
 
 export function registerValidate(program: Command): void {
   program

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { type Document, LineCounter, isMap, isScalar, isSeq, parseDocument } from 'yaml';
+import { type Document, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import { SidekeyError } from '../errors.js';
 import { deepFreeze, validate } from './schema.js';
 import { type SidekeyConfig, sidekeyConfigSchema } from './sidekey-config.js';
@@ -115,7 +115,10 @@ export function loadConfig(file: string, options: LoadOptions = {}): LoadedConfi
   } catch (error) {
     if (error instanceof ConfigError) throw error;
     const code = (error as NodeJS.ErrnoException).code ?? 'read failed';
-    throw new SidekeyError('CONFIG_UNREADABLE', `cannot read config file ${absolute} (${code})`, { cause: error, details: { file: absolute } });
+    throw new SidekeyError('CONFIG_UNREADABLE', `cannot read config file ${absolute} (${code})`, {
+      cause: error,
+      details: { file: absolute },
+    });
   }
   return parseConfig(text, absolute, options);
 }

@@ -15,6 +15,7 @@ export interface Issue {
 
 const INVALID: unique symbol = Symbol('invalid');
 type Invalid = typeof INVALID;
+
 export { INVALID };
 
 export interface Schema<T> {
@@ -268,11 +269,7 @@ export function obj<S extends Shape>(shape: S, options: ObjectOptions = {}): Sch
         continue;
       }
       const hint = suggest(key, keys);
-      fail(
-        ctx,
-        joinPath(path, key),
-        `unknown key${hint ? ` (did you mean "${hint}"?)` : ''}; allowed here: ${keys.join(', ') || 'none'}`,
-      );
+      fail(ctx, joinPath(path, key), `unknown key${hint ? ` (did you mean "${hint}"?)` : ''}; allowed here: ${keys.join(', ') || 'none'}`);
     }
     const out: Record<string, unknown> = {};
     for (const key of keys) {
@@ -293,7 +290,6 @@ export function obj<S extends Shape>(shape: S, options: ObjectOptions = {}): Sch
     return problems.length > 0 ? INVALID : (out as ObjectOf<S>);
   });
 }
-
 
 export interface RecordOptions {
   /** Keys must match; rejected keys name this description. */
@@ -371,7 +367,10 @@ type Variants = Record<string, Schema<unknown>>;
  * A mapping whose `tag` key picks the shape of the rest, e.g. `{ type: sqlite, path: ... }` or
  * `{ type: dynamodb, table: ... }`. The variant schemas describe the keys other than the tag.
  */
-export function tagged<V extends Variants>(tag: string, variants: V): Schema<{ [K in keyof V]: { readonly [T in typeof tag]: K } & Infer<V[K]> }[keyof V]> {
+export function tagged<V extends Variants>(
+  tag: string,
+  variants: V,
+): Schema<{ [K in keyof V]: { readonly [T in typeof tag]: K } & Infer<V[K]> }[keyof V]> {
   const names = Object.keys(variants);
   const expected = `a mapping with ${tag}: ${names.join(' | ')}`;
   return make(expected, (value, path, ctx) => {

@@ -1,4 +1,6 @@
 /** The whole config file's schema: every section, and the rules that span sections. */
+
+import { adminListen } from './admin-listen.js';
 import { formatListenAddress } from './listen-address.js';
 import { type Infer, obj, optional, section, withDefault } from './schema.js';
 import { adminSchema, loggingSchema, metricsSchema } from './sections/admin-section.js';
@@ -13,7 +15,6 @@ import {
 import { imdsSchema } from './sections/imds-section.js';
 import { postgresSchema } from './sections/postgres-section.js';
 import { secretsSchema } from './sections/secrets-section.js';
-import { adminListen } from './admin-listen.js';
 
 type Problem = { path?: string; message: string };
 

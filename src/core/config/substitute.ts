@@ -96,7 +96,10 @@ function expand(cursor: Cursor, depth: number, nested: boolean, keyPath: string,
     }
     if (rest.startsWith('${')) {
       const name = /^\$\{([^:}]*)/.exec(rest)?.[1] ?? '';
-      throw substitutionError(keyPath, `unknown reference \${${name}...}: use \${fromEnv:NAME} or \${fromFile:/path}, or $\${ for a literal`);
+      throw substitutionError(
+        keyPath,
+        `unknown reference \${${name}...}: use \${fromEnv:NAME} or \${fromFile:/path}, or $\${ for a literal`,
+      );
     }
     const ch = cursor.text[cursor.pos] as string;
     if (nested && ch === '}') {

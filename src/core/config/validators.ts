@@ -3,7 +3,7 @@
  * lowercase letters, digits and hyphens, starting and ending alphanumeric, at most 63 characters.
  */
 import { isIP } from 'node:net';
-import { type Schema, int, str } from './schema.js';
+import { int, type Schema, str } from './schema.js';
 
 export const MAX_NAME_LENGTH = 63;
 /** Shortest accepted caller token: 32 characters, as the seeds advise. */

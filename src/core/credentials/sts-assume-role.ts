@@ -69,14 +69,14 @@ export class StsAssumeRole {
     const response = await client
       .send(
         new AssumeRoleCommand({
-        RoleArn: role.RoleArn,
-        RoleSessionName: service.sessionName,
-        DurationSeconds: role.DurationSeconds,
-        ExternalId: role.ExternalId,
-        Policy: role.Policy,
-        PolicyArns: role.PolicyArns?.map((arn) => ({ arn })),
-        Tags: role.Tags?.map((tag) => ({ Key: tag.Key, Value: tag.Value })),
-        SourceIdentity: role.SourceIdentity,
+          RoleArn: role.RoleArn,
+          RoleSessionName: service.sessionName,
+          DurationSeconds: role.DurationSeconds,
+          ExternalId: role.ExternalId,
+          Policy: role.Policy,
+          PolicyArns: role.PolicyArns?.map((arn) => ({ arn })),
+          Tags: role.Tags?.map((tag) => ({ Key: tag.Key, Value: tag.Value })),
+          SourceIdentity: role.SourceIdentity,
         }),
       )
       .catch((error: unknown) => {

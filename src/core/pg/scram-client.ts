@@ -41,7 +41,7 @@ export class ScramClient {
     const nonce = attrs.get('r');
     const salt = decodeBase64(attrs.get('s') ?? '');
     const iterations = Number(attrs.get('i'));
-    if (!nonce || !nonce.startsWith(this.#nonce) || nonce.length === this.#nonce.length) {
+    if (!nonce?.startsWith(this.#nonce) || nonce.length === this.#nonce.length) {
       throw new Error('SCRAM server nonce does not extend the client nonce');
     }
     if (!salt || salt.length === 0) throw new Error('SCRAM server sent no usable salt');
