@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { suggest } from '../../src/core/config/did-you-mean.js';
-import { arr, int, obj, oneOf, optional, record, str, tagged, validate, withDefault } from '../../src/core/config/schema.js';
+import { obj, record, tagged } from '../../src/core/config/mapping-schemas.js';
+import { arr, int, oneOf, optional, str, validate, withDefault } from '../../src/core/config/schema.js';
 import { cidrProblem, nameProblem } from '../../src/core/config/validators.js';
 
 test('did-you-mean finds typos, case and separator slips, and not unrelated words', () => {

@@ -2,7 +2,8 @@
 
 import { adminListen } from './admin-listen.js';
 import { formatListenAddress } from './listen-address.js';
-import { type Infer, obj, optional, section, withDefault } from './schema.js';
+import { obj, section } from './mapping-schemas.js';
+import { type Infer, optional, withDefault } from './schema.js';
 import { adminSchema, loggingSchema, metricsSchema } from './sections/admin-section.js';
 import {
   credentialsSchema,

@@ -1,6 +1,7 @@
 /** The admin listener (health, readiness, metrics, incident-response API), metrics and logging. */
 import { listenAddress } from '../listen-address.js';
-import { bool, type Infer, int, obj, oneOf, optional, section, str, withDefault } from '../schema.js';
+import { obj, section } from '../mapping-schemas.js';
+import { bool, type Infer, int, oneOf, optional, str, withDefault } from '../schema.js';
 import { token } from '../validators.js';
 
 export const DEFAULT_ADMIN_LISTEN = { kind: 'tcp', host: '127.0.0.1', port: 9090 } as const;

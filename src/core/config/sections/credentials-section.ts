@@ -3,7 +3,8 @@
  * CredProxy file loads unchanged (docs/config.md lists the differences: safer defaults).
  */
 import { type ListenAddress, listenAddress } from '../listen-address.js';
-import { arr, bool, filePath, type Infer, int, obj, optional, record, refine, str, withDefault } from '../schema.js';
+import { obj, record } from '../mapping-schemas.js';
+import { arr, bool, filePath, type Infer, int, optional, refine, str, withDefault } from '../schema.js';
 import { MAX_NAME_LENGTH, NAME_EXPECTED, region, roleArn, sessionSeconds, token } from '../validators.js';
 
 /** CredProxy's default port for the credential endpoint. */

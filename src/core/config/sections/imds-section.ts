@@ -1,7 +1,8 @@
 /** The metadata guard's part of the config (issue 4's shape; docs/imds.md documents it). */
 import { MAX_PATTERN_LENGTH, pathPatternProblem } from '../../imds/path-pattern.js';
 import { listenAddress } from '../listen-address.js';
-import { arr, bool, type Infer, int, obj, oneOf, str, withDefault } from '../schema.js';
+import { obj } from '../mapping-schemas.js';
+import { arr, bool, type Infer, int, oneOf, str, withDefault } from '../schema.js';
 import { cidr, name } from '../validators.js';
 
 export const DEFAULT_IMDS_LISTEN = { kind: 'tcp', host: '127.0.0.1', port: 8169 } as const;

@@ -4,7 +4,8 @@
  * target, and `keepalive_seconds` for the whole section.
  */
 import { isLoopback, listenAddress } from '../listen-address.js';
-import { anyOf, arr, filePath, type Infer, int, obj, oneOf, optional, record, section, str, withDefault } from '../schema.js';
+import { obj, record, section } from '../mapping-schemas.js';
+import { anyOf, arr, filePath, type Infer, int, oneOf, optional, str, withDefault } from '../schema.js';
 import { MAX_NAME_LENGTH, NAME_EXPECTED, name, region } from '../validators.js';
 
 export const DEFAULT_PG_PORT = 5432;

@@ -3,7 +3,8 @@
  * Relative paths, including the defaults, resolve against the config file's directory.
  */
 import { listenAddress } from '../listen-address.js';
-import { arr, filePath, type Infer, int, obj, oneOf, optional, type Schema, str, tagged, withDefault } from '../schema.js';
+import { obj, tagged } from '../mapping-schemas.js';
+import { arr, filePath, type Infer, int, oneOf, optional, type Schema, str, withDefault } from '../schema.js';
 import { name, region, token } from '../validators.js';
 
 export const DEFAULT_SECRETS_LISTEN = { kind: 'tcp', host: '127.0.0.1', port: 8080 } as const;
