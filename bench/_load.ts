@@ -11,7 +11,7 @@
  * Server CPU per request is read from /proc (utime + stime of the server's processes over the
  * measured run): unlike throughput it barely moves when other work shares the machine.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -182,4 +182,29 @@ export async function interleaved(
 export function formatResult(label: string, r: LoadResult, width = 30): string {
   const failures = r.non2xx + r.errors > 0 ? `  (${r.non2xx} status >= 400, ${r.errors} socket errors)` : '';
   return `${label.padEnd(width)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2).padStart(6)} ms  p99 ${r.p99.toFixed(2).padStart(6)} ms  server CPU ${r.cpuMicros.toFixed(1).padStart(5)} us/req${failures}`;
+}
+
+/** How long a benchmark's server child may take to print its first line, in milliseconds. */
+export const CHILD_START_TIMEOUT_MS = 15_000;
+
+/**
+ * Starts `node ARGS` and resolves with the child and the first line it prints on stdout (the
+ * children print their URL, or a JSON line, once they serve). Later output is drained.
+ */
+export function startNodeChild(args: readonly string[], what: string): Promise<{ child: ChildProcess; firstLine: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    const timer = setTimeout(() => reject(new Error(`${what} did not start in ${CHILD_START_TIMEOUT_MS} ms`)), CHILD_START_TIMEOUT_MS);
+    let out = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const newline = out.indexOf('\n');
+      if (newline === -1) return;
+      clearTimeout(timer);
+      child.stdout?.removeAllListeners('data');
+      child.stdout?.resume();
+      resolve({ child, firstLine: out.slice(0, newline).trim() });
+    });
+    child.once('exit', (code) => reject(new Error(`${what} exited with ${code}`)));
+  });
 }

@@ -8,16 +8,14 @@
  * Target: at least 0.8x the bare server's throughput, p99 under 5 ms. `BENCH_SECONDS` sets each
  * run's length (default 5 s). Not part of `npm test`.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { CLIENT, formatResult, interleaved } from './_load.js';
+import { CLIENT, formatResult, interleaved, startNodeChild } from './_load.js';
 
 /** Connections per run, as issue 2 asks. */
 const CONNECTIONS = 64;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-/** How long a server child may take to be ready, in milliseconds. */
-const START_TIMEOUT_MS = 15_000;
 /** Targets from issue 2. */
 const TARGET_RATIO = 0.8;
 const TARGET_P99_MS = 5;
@@ -30,23 +28,10 @@ interface Started {
   token: string;
 }
 
-function startServer(mode: 'bare' | 'sidekey'): Promise<Started> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SERVER, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const timer = setTimeout(() => reject(new Error(`${mode} server did not start in ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
-    let out = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const newline = out.indexOf('\n');
-      if (newline === -1) return;
-      clearTimeout(timer);
-      child.stdout?.removeAllListeners('data');
-      child.stdout?.resume();
-      const { url, token } = JSON.parse(out.slice(0, newline)) as { url: string; token: string };
-      resolve({ child, url, token });
-    });
-    child.once('exit', (code) => reject(new Error(`${mode} server exited with ${code}`)));
-  });
+async function startServer(mode: 'bare' | 'sidekey'): Promise<Started> {
+  const { child, firstLine } = await startNodeChild([SERVER, mode], `${mode} server`);
+  const { url, token } = JSON.parse(firstLine) as { url: string; token: string };
+  return { child, url, token };
 }
 
 export async function run(): Promise<void> {

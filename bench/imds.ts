@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { freePort } from '../test/helpers/free-port.js';
 import { tempDir } from '../test/helpers/temp-dir.js';
-import { CLIENT, formatResult, interleaved, type LoadResult, withChildren } from './_load.js';
+import { CLIENT, formatResult, interleaved, type LoadResult, startNodeChild, withChildren } from './_load.js';
 
 const NGINX = '/usr/sbin/nginx';
 /** Connections per run, as issue 4 asks. */
@@ -36,22 +36,9 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const here = (relative: string) => fileURLToPath(new URL(relative, import.meta.url));
 
 /** Starts a child that prints its URL on the first stdout line. */
-function startChild(args: string[], what: string): Promise<{ child: ChildProcess; url: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    const timer = setTimeout(() => reject(new Error(`${what} did not start in ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
-    let out = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const newline = out.indexOf('\n');
-      if (newline === -1) return;
-      clearTimeout(timer);
-      child.stdout?.removeAllListeners('data');
-      child.stdout?.resume();
-      resolve({ child, url: out.slice(0, newline).trim() });
-    });
-    child.on('exit', (code) => reject(new Error(`${what} exited with ${code}`)));
-  });
+async function startChild(args: string[], what: string): Promise<{ child: ChildProcess; url: string }> {
+  const { child, firstLine } = await startNodeChild(args, what);
+  return { child, url: firstLine };
 }
 
 function startPeer() {

@@ -24,7 +24,7 @@ import { bufferedDestination, createLogger } from '../src/core/log/logger.js';
 import { MetricsRegistry } from '../src/core/metrics/metrics-registry.js';
 import { createPgFront } from '../src/pg-proxy/pg-front.js';
 import { freePort, PG_USERS, startPostgres } from '../test/helpers/postgres-server.js';
-import { runTool } from '../test/pg/fixtures/pg-tools.js';
+import { initPgbench, runTool } from '../test/pg/fixtures/pg-tools.js';
 
 /** Seconds per pgbench run. */
 const RUN_SECONDS = 4;
@@ -130,37 +130,11 @@ export async function run(): Promise<void> {
   const postgres = await startPostgres();
   let bouncer: ChildProcess | undefined;
   try {
-    const init = await runTool('pgbench', [
-      '-i',
-      '-s',
-      '1',
-      '-q',
-      '-h',
-      postgres.socketDir,
-      '-p',
-      String(postgres.port),
-      '-U',
-      'postgres',
-      'orders',
-    ]);
-    if (init.code !== 0) throw new Error(init.stderr);
-    await runTool('psql', [
-      '-h',
-      postgres.socketDir,
-      '-p',
-      String(postgres.port),
-      '-U',
-      'postgres',
-      '-d',
-      'orders',
-      '-c',
-      'GRANT SELECT ON ALL TABLES IN SCHEMA public TO app_user',
-    ]);
+    await initPgbench(postgres, 'orders', 'app_user');
 
-    const yaml = [
-      'postgres:',
-      '  targets:',
-      '    bench:',
+    // The same target twice: pooled (the default pool) and with pooling off.
+    const target = (name: string, extra: string[] = []) => [
+      `    ${name}:`,
       '      host: 127.0.0.1',
       `      port: ${postgres.port}`,
       '      database: orders',
@@ -169,17 +143,9 @@ export async function run(): Promise<void> {
       '      tls: { mode: disable }',
       '      listen: 127.0.0.1:0',
       '      max_connections: 1000',
-      '    bench-nopool:',
-      '      host: 127.0.0.1',
-      `      port: ${postgres.port}`,
-      '      database: orders',
-      '      user: app_user',
-      `      auth: { password: "${PG_USERS.app_user}" }`,
-      '      tls: { mode: disable }',
-      '      listen: 127.0.0.1:0',
-      '      max_connections: 1000',
-      '      pool: { max_idle: 0 }',
-    ].join('\n');
+      ...extra,
+    ];
+    const yaml = ['postgres:', '  targets:', ...target('bench'), ...target('bench-nopool', ['      pool: { max_idle: 0 }'])].join('\n');
     const loaded = parseConfig(yaml, join(postgres.dir, 'sidekey.yaml'));
     // Real JSON logging (an audit line per login, a line per session end) through the daemon's buffered destination, to /dev/null.
     const logger = createLogger({ destination: bufferedDestination('/dev/null') });

@@ -11,11 +11,11 @@ import { ImdsPolicy } from '../core/imds/imds-policy.js';
 import { TokenBindings } from '../core/imds/token-bindings.js';
 import { serializeError } from '../core/log/logger.js';
 import type { Front, FrontContext } from '../daemon/front.js';
+import { listen } from '../net/http-listen.js';
 import { AccessLog } from './access-log.js';
 import { CallerMap } from './caller-map.js';
 import { GuardConnection } from './guard-connection.js';
 import { type GuardState, handleImdsRequest } from './imds-request-handler.js';
-import { listenSocketServer } from './listen-socket-server.js';
 import { StaticCache } from './static-cache.js';
 import { UpstreamClient } from './upstream-client.js';
 
@@ -78,7 +78,7 @@ export function createImdsFront(ctx: FrontContext): ImdsFront {
         socket.on('close', () => connections.delete(connection));
       });
       server.maxConnections = MAX_GUARD_CONNECTIONS;
-      bound = await listenSocketServer(server, config.listen);
+      bound = await listen(server, config.listen);
       ctx.logger.info({ listen: formatListenAddress(bound), ...describe(config) }, 'metadata guard up');
     },
     async reload(next) {

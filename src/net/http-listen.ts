@@ -1,7 +1,7 @@
-/** Starting and stopping HTTP listeners on TCP or unix-socket addresses, with a drain on stop. */
+/** Starting listeners (TCP or unix socket) and stopping HTTP ones on TCP or unix-socket addresses, with a drain on stop. */
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server as HttpServer } from 'node:http';
+import type { AddressInfo, Server } from 'node:net';
 import { formatListenAddress, type ListenAddress } from '../core/config/listen-address.js';
 import { SidekeyError } from '../core/errors.js';
 
@@ -18,7 +18,11 @@ function removeStaleSocket(path: string): void {
   }
 }
 
-/** Listens and resolves with the bound address (the real port when 0 was asked for). */
+/**
+ * Listens (any `net.Server`: the HTTP fronts', the guard's and the Postgres proxy's) and resolves
+ * with the bound address (the real port when 0 was asked for). A stale unix socket is replaced and
+ * the new one gets UNIX_SOCKET_MODE.
+ */
 export function listen(server: Server, address: ListenAddress): Promise<ListenAddress> {
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
@@ -53,7 +57,7 @@ export function listen(server: Server, address: ListenAddress): Promise<ListenAd
 /**
  * Stops accepting, lets in-flight requests finish for up to `drainMs`, then closes what is left.
  */
-export async function close(server: Server, drainMs = DEFAULT_DRAIN_MS): Promise<void> {
+export async function close(server: HttpServer, drainMs = DEFAULT_DRAIN_MS): Promise<void> {
   if (!server.listening) return;
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();

@@ -13,7 +13,7 @@ import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
 import { assertNoSecrets } from '../helpers/log-capture.js';
 import { PG_USERS, startPostgres, type TestPostgres } from '../helpers/postgres-server.js';
 import { type RdsIamPeer, startRdsIamPeer } from '../peers/rds-iam-peer.js';
-import { runTool } from './fixtures/pg-tools.js';
+import { initPgbench, runTool } from './fixtures/pg-tools.js';
 import { createTestCa } from './fixtures/test-ca.js';
 
 const KEY = { accessKeyId: 'AKIDPGPROXYTEST00001', secretAccessKey: 'pg-proxy-test-secret-key-0000000000001' };
@@ -101,33 +101,7 @@ describe('direct mode to an IAM database', () => {
   });
 
   test('pgbench select-only runs through the proxy', async () => {
-    const init = await runTool('pgbench', [
-      '-i',
-      '-s',
-      '1',
-      '-q',
-      '-h',
-      postgres.socketDir,
-      '-p',
-      String(postgres.port),
-      '-U',
-      'postgres',
-      'orders',
-    ]);
-    assert.equal(init.code, 0, init.stderr);
-    const grant = await runTool('psql', [
-      '-h',
-      postgres.socketDir,
-      '-p',
-      String(postgres.port),
-      '-U',
-      'postgres',
-      '-d',
-      'orders',
-      '-c',
-      'GRANT SELECT ON ALL TABLES IN SCHEMA public TO app_user',
-    ]);
-    assert.equal(grant.code, 0, grant.stderr);
+    await initPgbench(postgres, 'orders', 'app_user');
     const run = await runTool('pgbench', [
       '-S',
       '-n',

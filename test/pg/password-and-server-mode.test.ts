@@ -13,7 +13,7 @@ import { PG_USERS, startPostgres, type TestPostgres } from '../helpers/postgres-
 import { runCli } from '../helpers/run-cli.js';
 import { type RdsIamPeer, startRdsIamPeer } from '../peers/rds-iam-peer.js';
 import { verifyPresignedUrl } from '../peers/sigv4-verifier.js';
-import { runTool } from './fixtures/pg-tools.js';
+import { initPgbench, runTool } from './fixtures/pg-tools.js';
 
 const KEY = { accessKeyId: 'AKIDPGSERVERMODE0001', secretAccessKey: 'pg-server-mode-secret-key-00000000000001' };
 process.env.AWS_ACCESS_KEY_ID = KEY.accessKeyId;
@@ -179,32 +179,7 @@ describe('client proxy -> server proxy -> IAM database', () => {
     const psql = await runTool('psql', ['-h', '127.0.0.1', '-p', port, '-U', 'dev', '-d', 'x', '-Atc', 'SELECT current_database()']);
     assert.equal(psql.code, 0, psql.stderr);
     assert.equal(psql.stdout.trim(), 'orders');
-    const init = await runTool('pgbench', [
-      '-i',
-      '-s',
-      '1',
-      '-q',
-      '-h',
-      postgres.socketDir,
-      '-p',
-      String(postgres.port),
-      '-U',
-      'postgres',
-      'orders',
-    ]);
-    assert.equal(init.code, 0, init.stderr);
-    await runTool('psql', [
-      '-h',
-      postgres.socketDir,
-      '-p',
-      String(postgres.port),
-      '-U',
-      'postgres',
-      '-d',
-      'orders',
-      '-c',
-      'GRANT SELECT ON ALL TABLES IN SCHEMA public TO app_user',
-    ]);
+    await initPgbench(postgres, 'orders', 'app_user');
     const bench = await runTool('pgbench', ['-n', '-S', '-T', '2', '-c', '2', '-h', '127.0.0.1', '-p', port, '-U', 'dev', 'x']);
     assert.equal(bench.code, 0, bench.stderr);
     assert.match(bench.stdout, /tps = \d+/);

@@ -7,6 +7,7 @@
  * either loses every secret.
  */
 import { stringify } from 'yaml';
+import { SECRETS_TABLE_ATTRIBUTES, SECRETS_TABLE_KEY_SCHEMA } from '../secrets/secrets-table-layout.js';
 import { ENCRYPTION_CONTEXT_KEYS } from './secrets-policy-statements.js';
 import type { TemplateInput } from './template-input.js';
 
@@ -114,14 +115,8 @@ export function buildSecretsTemplate(input: TemplateInput): CloudFormationTempla
         Properties: {
           TableName: input.tableName,
           BillingMode: 'PAY_PER_REQUEST',
-          AttributeDefinitions: [
-            { AttributeName: 'Name', AttributeType: 'S' },
-            { AttributeName: 'Serial', AttributeType: 'N' },
-          ],
-          KeySchema: [
-            { AttributeName: 'Name', KeyType: 'HASH' },
-            { AttributeName: 'Serial', KeyType: 'RANGE' },
-          ],
+          AttributeDefinitions: [...SECRETS_TABLE_ATTRIBUTES],
+          KeySchema: [...SECRETS_TABLE_KEY_SCHEMA],
           PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
           // Payloads are already envelope-encrypted under the key above; this covers the rest of each row.
           SSESpecification: { SSEEnabled: true, SSEType: 'KMS' },

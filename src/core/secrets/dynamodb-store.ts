@@ -25,6 +25,7 @@ import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import { SidekeyError } from '../errors.js';
 import { type Item, key, metaOf, rowOf } from './dynamodb-item.js';
 import type { KeyRef, RevokeOutcome, SecretStore, VersionMeta, VersionRow } from './secret-store.js';
+import { SECRETS_TABLE_ATTRIBUTES, SECRETS_TABLE_KEY_SCHEMA } from './secrets-table-layout.js';
 
 /** SDK attempts per call; the SDK's standard retry backs off with jitter on throttling errors. */
 export const DYNAMODB_MAX_ATTEMPTS = 8;
@@ -77,14 +78,8 @@ export class DynamoDbStore implements SecretStore {
         await this.#client.send(
           new CreateTableCommand({
             TableName: this.#table,
-            AttributeDefinitions: [
-              { AttributeName: 'Name', AttributeType: 'S' },
-              { AttributeName: 'Serial', AttributeType: 'N' },
-            ],
-            KeySchema: [
-              { AttributeName: 'Name', KeyType: 'HASH' },
-              { AttributeName: 'Serial', KeyType: 'RANGE' },
-            ],
+            AttributeDefinitions: [...SECRETS_TABLE_ATTRIBUTES],
+            KeySchema: [...SECRETS_TABLE_KEY_SCHEMA],
             BillingMode: 'PAY_PER_REQUEST',
           }),
         );
