@@ -3,6 +3,7 @@
  * replaces the whole value: never a prefix or a length, which CredProxy's token prefixes leaked.
  */
 import { type DestinationStream, type Logger, pino } from 'pino';
+import { FdLineWriter, LOG_FLUSH_INTERVAL_MS } from './fd-line-writer.js';
 
 export type { Logger };
 
@@ -106,68 +107,12 @@ export interface LoggerOptions {
   base?: Record<string, unknown>;
 }
 
-/**
- * Bytes buffered before a write to stdout. One write per line cost ~20 us per request on the
- * credential endpoint and the secrets API (one audit line each); a 4 KiB buffer makes it ~1 us.
- */
-export const LOG_BUFFER_BYTES = 4096;
-/** The longest a buffered line waits before it is written. */
-export const LOG_FLUSH_INTERVAL_MS = 200;
-
-/**
- * Collects lines into one string and hands it to SonicBoom once LOG_BUFFER_BYTES characters are
- * in. SonicBoom's own minLength buffering measures the byte length of its whole pending string on
- * every write (flattening it), which cost ~4 us per line; here a line costs one concatenation.
- */
-class LineBuffer {
-  readonly #stream: ReturnType<typeof pino.destination>;
-  #pending = '';
-
-  constructor(stream: ReturnType<typeof pino.destination>) {
-    this.#stream = stream;
-  }
-
-  write(line: string): boolean {
-    this.#pending += line;
-    if (this.#pending.length >= LOG_BUFFER_BYTES) this.#drain();
-    return true;
-  }
-
-  #drain(): void {
-    if (this.#pending.length === 0) return;
-    const chunk = this.#pending;
-    this.#pending = '';
-    this.#stream.write(chunk);
-  }
-
-  /** Hands everything buffered to the file (asynchronously); `cb` runs once it is handed over. */
-  flush(cb?: (error?: Error) => void): void {
-    try {
-      this.#drain();
-      this.#stream.flush(cb);
-    } catch (error) {
-      // Not open yet, or closing: the exit hook writes what is left.
-      cb?.(error as Error);
-    }
-  }
-
-  /** Writes everything buffered now (exit, fatal errors). */
-  flushSync(): void {
-    try {
-      this.#drain();
-      this.#stream.flushSync();
-    } catch {
-      // stdout already gone.
-    }
-  }
-}
-
 /** A file descriptor or path (stdout by default), buffered, flushed on a timer and at exit. */
 export function bufferedDestination(dest: number | string = 1): DestinationStream {
-  const buffer = new LineBuffer(pino.destination({ dest, sync: false, minLength: 0 }));
-  setInterval(() => buffer.flush(), LOG_FLUSH_INTERVAL_MS).unref();
-  process.once('exit', () => buffer.flushSync());
-  return buffer;
+  const writer = new FdLineWriter(dest);
+  setInterval(() => writer.flush(), LOG_FLUSH_INTERVAL_MS).unref();
+  process.once('exit', () => writer.flushSync());
+  return writer;
 }
 
 /** The last ISO timestamp: a busy daemon logs many lines per millisecond. */
