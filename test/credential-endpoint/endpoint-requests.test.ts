@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { Agent } from 'node:http';
 import { after, before, test } from 'node:test';
 import { randomToken } from '../../src/core/crypto/random-token.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
@@ -136,6 +137,37 @@ test('disable purges and refuses at once; enable fetches anew; setToken swaps th
   assert.throws(() => d.daemon.credentials.setToken('web', TOKEN_WORKER), /already in use/);
   assert.equal(d.daemon.credentials.setToken('nope', randomToken()), false);
   d.daemon.credentials.setToken('web', TOKEN_WEB);
+});
+
+test("on one keep-alive connection a token change, a wrong token or another service's token is honoured at once", async () => {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const url = `${base}/v1/credentials`;
+  const get = (token: string) => httpRequest(url, { authorization: token }, 'GET', agent);
+  try {
+    assert.equal((await get(TOKEN_WEB)).status, 200);
+    const sameLength = 'x'.repeat(TOKEN_WEB.length);
+    const wrong = await get(sameLength);
+    assert.equal(wrong.status, 401);
+    assert.equal(wrong.reusedSocket, true, 'the same connection');
+    assert.equal((await get(TOKEN_WEB)).status, 200);
+    const other = await get(FILE_TOKEN);
+    assert.equal(other.status, 200);
+    assert.equal(other.json().RoleArn, ROLE_FILE);
+    assert.equal((await get(TOKEN_WEB)).json().RoleArn, ROLE_WEB);
+
+    const replacement = randomToken();
+    d.daemon.credentials.setToken('web', replacement);
+    const old = await get(TOKEN_WEB);
+    assert.equal(old.status, 401, 'the replaced token stops working on a connection that used it');
+    assert.equal(old.reusedSocket, true);
+    assert.equal((await get(replacement)).status, 200);
+    d.daemon.credentials.setToken('web', TOKEN_WEB);
+    assert.equal((await get(replacement)).status, 401);
+    assert.equal((await get(TOKEN_WEB)).status, 200);
+  } finally {
+    d.daemon.credentials.setToken('web', TOKEN_WEB);
+    agent.destroy();
+  }
 });
 
 test('every request leaves one audit line with caller, service, role, session and outcome', async () => {

@@ -1,5 +1,5 @@
 /** Shared set-up for credential endpoint tests: config text, plain HTTP requests, waiting. */
-import { request } from 'node:http';
+import { type Agent, request } from 'node:http';
 import { randomToken } from '../../src/core/crypto/random-token.js';
 import { STS_PEER_BASE_KEY } from '../peers/sts-peer.js';
 
@@ -47,17 +47,33 @@ export interface HttpAnswer {
   headers: Record<string, string | string[] | undefined>;
   text: string;
   json: () => Record<string, unknown>;
+  /** True when the request went over a connection an earlier request used (keep-alive). */
+  reusedSocket: boolean;
 }
 
-/** A raw HTTP request (fetch cannot set Host); `headers` may override Host. */
-export function httpRequest(url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<HttpAnswer> {
+/**
+ * A raw HTTP request (fetch cannot set Host); `headers` may override Host. A fresh connection
+ * unless `agent` (e.g. a keep-alive Agent) says otherwise.
+ */
+export function httpRequest(
+  url: string,
+  headers: Record<string, string> = {},
+  method = 'GET',
+  agent: Agent | false = false,
+): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method, headers, agent: false }, (res) => {
+    const req = request(url, { method, headers, agent }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) as Record<string, unknown> });
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          text,
+          json: () => JSON.parse(text) as Record<string, unknown>,
+          reusedSocket: req.reusedSocket,
+        });
       });
     });
     req.on('error', reject);

@@ -6,6 +6,7 @@
  */
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import type { LoadedConfig } from '../config/load-config.js';
+import type { TokenMemo } from '../crypto/secret-equal.js';
 
 /** Credentials of one service's assumed role, as served to callers. */
 export interface ServiceCredentials {
@@ -59,8 +60,11 @@ export interface CredentialBroker {
   ready(): boolean;
   /** The daemon's own base credentials (standard AWS chain, or the config's iam_keys/iam_profile). */
   baseCredentials(): AwsCredentialIdentityProvider;
-  /** Which service a presented endpoint token belongs to, compared in constant time; undefined if none. */
-  authenticate(token: string | undefined): string | undefined;
+  /**
+   * Which service a presented endpoint token belongs to, compared in constant time; undefined if
+   * none. `memo`: the caller's connection's memo (see TokenMemo), to skip re-hashing its token.
+   */
+  authenticate(token: string | undefined, memo?: TokenMemo): string | undefined;
   /** Incident response: stop vending for a service at once and purge its cached credentials. */
   disable(service: string): boolean;
   enable(service: string): boolean;

@@ -4,7 +4,7 @@
  * (`TokenIndex`); two services may never share a token, or a caller could not be told apart.
  */
 import { createHash } from 'node:crypto';
-import { TokenIndex } from '../crypto/secret-equal.js';
+import { TokenIndex, type TokenMemo } from '../crypto/secret-equal.js';
 import { SidekeyError } from '../errors.js';
 import { CONFIG_ORIGIN, readTokenFile, type ServiceDefinition, tokenProblem } from './service-definition.js';
 
@@ -69,8 +69,8 @@ export class ServiceTokens {
     this.#rebuild();
   }
 
-  find(presented: string | undefined): string | undefined {
-    return this.#index.find(presented);
+  find(presented: string | undefined, memo?: TokenMemo): string | undefined {
+    return this.#index.find(presented, memo);
   }
 
   /** Replaces a service's token in memory; throws USAGE for a malformed or already used token. */
