@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { auditLine, auditLogger } from '../../src/core/log/audit.js';
 import { REDACTED, redactSecrets } from '../../src/core/log/logger.js';
 import { assertNoSecrets, captureLogger } from '../helpers/log-capture.js';
 
@@ -42,4 +43,36 @@ test('redaction stays cheap (well under 20 us per line)', () => {
   for (let i = 0; i < rounds; i++) redactSecrets(sample);
   const perLineUs = Number(process.hrtime.bigint() - started) / rounds / 1000;
   assert.ok(perLineUs < 20, `redaction took ${perLineUs.toFixed(2)} us per line`);
+});
+
+test('an audit line written by auditLine is the line pino writes, secrets redacted, and follows the level', async () => {
+  const { logger, lines } = captureLogger('info');
+  const events = auditLogger(logger.child({ front: 'credential-endpoint' }), 'credentials.request', {
+    service: 'web',
+    authorization: SECRET,
+  });
+  const fields = { caller: '127.0.0.1', outcome: 'ok', status: 200, quoted: 'a "b" \\ \n', token: SECRET, ratio: Number.NaN, ok: true };
+  auditLine(events, 'credentials.request', fields);
+  events.info(fields, 'credentials.request');
+  auditLine(events, 'another.event', { n: 1 });
+  await new Promise((r) => setImmediate(r));
+  assert.equal(lines.length, 3);
+  const withoutTime = (line: string) => line.replace(/,"time":"[^"]+"/, '');
+  assert.equal(withoutTime(lines[0] as string), withoutTime(lines[1] as string), 'byte for byte what pino writes');
+  assertNoSecrets(lines, [SECRET]);
+  const entry = JSON.parse(lines[0] as string) as Record<string, unknown>;
+  assert.equal(entry.level, 'info');
+  assert.equal(entry.front, 'credential-endpoint');
+  assert.equal(entry.audit, 'credentials.request');
+  assert.equal(entry.token, REDACTED);
+  assert.equal(entry.authorization, REDACTED);
+  assert.equal(entry.quoted, 'a "b" \\ \n');
+  assert.equal(entry.ratio, null);
+  assert.equal(entry.msg, 'credentials.request');
+  assert.equal((JSON.parse(lines[2] as string) as Record<string, unknown>).msg, 'another.event');
+
+  logger.level = 'warn';
+  auditLine(auditLogger(logger, 'credentials.request'), 'credentials.request', fields);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(lines.length, 3, 'nothing below the level');
 });

@@ -42,7 +42,7 @@ const KEY_VERDICT_CACHE_SIZE = 4096;
 const keyVerdicts = new Map<string, boolean>();
 
 /** True when a field of this name holds a secret (any case). Remembered per name: no lower-casing per line. */
-function isSecretKey(key: string): boolean {
+export function isSecretKey(key: string): boolean {
   const known = keyVerdicts.get(key);
   if (known !== undefined) return known;
   const secret = SECRET_KEYS.has(key.toLowerCase());
