@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:http';
 import { formatListenAddress, type ListenAddress } from '../core/config/listen-address.js';
 import type { LoadedConfig } from '../core/config/load-config.js';
 import { DEFAULT_RATE_BURST, DEFAULT_RATE_PER_SECOND, endpointListeners } from '../core/config/sections/credentials-section.js';
+import { serializeError } from '../core/log/logger.js';
 import type { Front, FrontContext } from '../daemon/front.js';
 import { close, listen } from '../net/http-listen.js';
 import { hostNames } from '../net/request-guards.js';
@@ -34,9 +35,16 @@ export function wantsCredentialEndpoint(config: LoadedConfig['config']): boolean
   return Object.keys(config.services).length > 0 || config.dynamic_services.enabled;
 }
 
+/** One bound listener, under the address its config names (port 0 stays 0 there, bound to a real one). */
+interface Listener {
+  readonly configured: string;
+  readonly server: Server;
+  readonly state: ListenerState;
+}
+
 export function createCredentialEndpointFront(ctx: FrontContext): CredentialEndpointFront {
   let loaded = ctx.loaded;
-  const listeners: { server: Server; state: ListenerState }[] = [];
+  const listeners: Listener[] = [];
   const limits = new ServiceRateLimits(
     (service) => ctx.credentials.rateLimit?.(service) ?? loaded.config.server?.rate_limit ?? DEFAULT_RATE_LIMIT,
   );
@@ -49,35 +57,61 @@ export function createCredentialEndpointFront(ctx: FrontContext): CredentialEndp
   });
   const allowedHosts = () => loaded.config.server?.allowed_hosts ?? [];
 
+  const open = async (address: ListenAddress): Promise<void> => {
+    const state: ListenerState = { address, hosts: new Set() };
+    const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: REQUEST_TIMEOUT_MS }, (req, res) =>
+      handle(req, res, state),
+    );
+    server.headersTimeout = HEADERS_TIMEOUT_MS;
+    server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+    const bound = await listen(server, address);
+    state.address = bound;
+    state.hosts = hostNames(bound, allowedHosts());
+    listeners.push({ configured: formatListenAddress(address), server, state });
+    ctx.logger.info({ listen: formatListenAddress(bound) }, 'credential endpoint up');
+  };
+
   return {
     name: CREDENTIAL_ENDPOINT_FRONT,
     addresses: () => listeners.map((l) => l.state.address),
     async start() {
-      for (const address of endpointListeners(loaded.config.server)) {
-        const state: ListenerState = { address, hosts: new Set() };
-        const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: REQUEST_TIMEOUT_MS }, (req, res) =>
-          handle(req, res, state),
-        );
-        server.headersTimeout = HEADERS_TIMEOUT_MS;
-        server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-        const bound = await listen(server, address);
-        state.address = bound;
-        state.hosts = hostNames(bound, allowedHosts());
-        listeners.push({ server, state });
-        ctx.logger.info({ listen: formatListenAddress(bound) }, 'credential endpoint up');
-      }
+      for (const address of endpointListeners(loaded.config.server)) await open(address);
     },
     async stop(drainMs) {
       await Promise.all(listeners.map((l) => close(l.server, drainMs)));
       listeners.length = 0;
     },
+    /**
+     * New tokens, services, limits and allowed hosts apply at once. Listeners follow
+     * `server.listeners`: removed addresses stop accepting and drain in the background, added
+     * ones are bound now; an address that cannot be bound is logged and the rest still applies.
+     */
     async reload(next) {
-      const before = endpointListeners(loaded.config.server).map(formatListenAddress).join(' ');
       loaded = next;
       for (const l of listeners) l.state.hosts = hostNames(l.state.address, allowedHosts());
       limits.retain(ctx.credentials.services());
-      if (endpointListeners(next.config.server).map(formatListenAddress).join(' ') !== before) {
-        ctx.logger.warn('server.listeners changed: the new addresses take effect on restart');
+      const wanted = endpointListeners(next.config.server);
+      const wantedKeys = new Set(wanted.map(formatListenAddress));
+      for (const l of [...listeners]) {
+        if (wantedKeys.has(l.configured)) continue;
+        listeners.splice(listeners.indexOf(l), 1);
+        const where = formatListenAddress(l.state.address);
+        ctx.logger.info({ listen: where }, 'credential endpoint listener removed: draining');
+        close(l.server).then(
+          () => ctx.logger.info({ listen: where }, 'credential endpoint listener closed'),
+          (error: unknown) => ctx.logger.error({ err: serializeError(error), listen: where }, 'closing a removed listener failed'),
+        );
+      }
+      for (const address of wanted) {
+        if (listeners.some((l) => l.configured === formatListenAddress(address))) continue;
+        try {
+          await open(address);
+        } catch (error) {
+          ctx.logger.error(
+            { err: serializeError(error), listen: formatListenAddress(address) },
+            'a new credential endpoint listener could not be bound; the other changes are in effect',
+          );
+        }
       }
     },
   };

@@ -5,10 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { randomToken } from '../../src/core/crypto/random-token.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
+import { freePort } from '../helpers/free-port.js';
 import { assertNoSecrets } from '../helpers/log-capture.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { STS_PEER_BASE_KEY, type StsPeer, startStsPeer } from '../peers/sts-peer.js';
@@ -135,4 +137,27 @@ test('a reload rescans the dynamic directories: changed, added and removed files
   rmSync(join(servicesDir, 'a.yaml'));
   await d.reload(config(current));
   assert.equal((await getCredentials(base, TOKEN_DYN)).status, 401, 'a removed file removes its services');
+});
+
+test('a reload adds and removes endpoint listeners; an address that cannot be bound is reported and the rest applies', async () => {
+  const services = { web: { role: ROLE_WEB, token: TOKEN_WEB }, worker: { role: ROLE_WORKER, token: TOKEN_WORKER_NEW } };
+  const dynamic = { enabled: true, directories: [{ path: servicesDir }], reload_interval: 3600 };
+  const withListeners = (listeners: string[]) => daemonConfig(peer.url, services, { server: { listeners }, dynamic_services: dynamic });
+  const port = await freePort();
+  const added = `http://127.0.0.1:${port}`;
+  assert.equal(await d.reload(withListeners(['127.0.0.1:0', `127.0.0.1:${port}`])), true);
+  assert.equal((await getCredentials(added, TOKEN_WEB)).status, 200, 'the added listener serves');
+  assert.equal((await getCredentials(base, TOKEN_WEB)).status, 200, 'the kept one still serves');
+
+  assert.equal(await d.reload(withListeners([`127.0.0.1:${port}`])), true);
+  await assert.rejects(getCredentials(base, TOKEN_WEB), /ECONNREFUSED/, 'the removed listener stops accepting');
+  assert.equal((await getCredentials(added, TOKEN_WEB)).status, 200);
+
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const takenPort = (taken.address() as AddressInfo).port;
+  assert.equal(await d.reload(withListeners([`127.0.0.1:${port}`, `127.0.0.1:${takenPort}`])), true);
+  assert.ok(d.lines.some((l) => l.includes('could not be bound') && l.includes(`127.0.0.1:${takenPort}`)));
+  assert.equal((await getCredentials(added, TOKEN_WEB)).status, 200, 'the listeners that could be kept still serve');
+  await new Promise((resolve) => taken.close(resolve));
 });
