@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { renameSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { TOKEN_FILE_CHECK_MS } from '../../src/core/credentials/service-credential-cache.js';
 import { randomToken } from '../../src/core/crypto/random-token.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
 import { assertNoSecrets } from '../helpers/log-capture.js';
@@ -198,4 +201,37 @@ test('metrics count requests by outcome, upstream calls, and seconds to expiry',
   assert.match(text, /sidekey_upstream_calls_total\{service="web"\} \d+/);
   const expiry = /sidekey_credentials_expiry_seconds\{service="web"\} (\d+)/.exec(text);
   assert.ok(expiry && Number(expiry[1]) > 3000, text);
+});
+
+test('a rotated token file takes effect without a reload; a file that turns invalid keeps the last good token', async () => {
+  const file = join(d.dir, 'file-svc.token');
+  const rotated = randomToken();
+  const swap = (content: string) => {
+    // As a Kubernetes secret volume or `install -m 600` does: a new file renamed over the old one.
+    writeFileSync(`${file}.new`, content, { mode: 0o600 });
+    renameSync(`${file}.new`, file);
+  };
+  try {
+    swap(`${rotated}\n`);
+    const deadline = Date.now() + 3 * TOKEN_FILE_CHECK_MS + 1000;
+    while ((await getCredentials(base, rotated)).status !== 200) {
+      assert.ok(Date.now() < deadline, 'the rotated token was not picked up');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.equal((await getCredentials(base, FILE_TOKEN)).status, 401, 'the old token stops working');
+    assert.ok(d.lines.some((l) => l.includes('a token file changed')));
+
+    swap('short\n');
+    await waitFor(
+      () => d.lines.some((l) => l.includes('service token problem') && l.includes('auth_token_file')),
+      'the problem report',
+      3 * TOKEN_FILE_CHECK_MS + 1000,
+    );
+    assert.equal((await getCredentials(base, rotated)).status, 200, 'the last good token stays');
+  } finally {
+    swap(`${FILE_TOKEN}\n`);
+    const deadline = Date.now() + 3 * TOKEN_FILE_CHECK_MS + 1000;
+    while ((await getCredentials(base, FILE_TOKEN)).status !== 200 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 });

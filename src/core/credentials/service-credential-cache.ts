@@ -22,6 +22,9 @@ import { defineService, type ServiceDefinition } from './service-definition.js';
 import { ServiceTokens } from './service-tokens.js';
 import { type AssumeRoleFn, StsAssumeRole } from './sts-assume-role.js';
 
+/** How often token files are checked for a change (one stat per file). */
+export const TOKEN_FILE_CHECK_MS = 2_000; // 2 s
+
 export interface ServiceCredentialCacheOptions {
   /** Time source for refresh scheduling (tests pass a manual clock). */
   readonly clock?: Clock;
@@ -55,6 +58,7 @@ export class ServiceCredentialCache implements ManagedCredentialBroker {
   #sts: StsAssumeRole;
   #base: AwsCredentialIdentityProvider;
   #poll: TimerHandle | undefined;
+  #tokenFileCheck: TimerHandle | undefined;
   #started = false;
   readonly #calls;
   readonly #failures;
@@ -87,11 +91,13 @@ export class ServiceCredentialCache implements ManagedCredentialBroker {
     this.#started = true;
     for (const def of this.#defs.values()) this.#startSlot(def.name);
     this.#schedulePoll();
+    this.#scheduleTokenFileCheck();
   }
 
   async stop(): Promise<void> {
     this.#started = false;
     this.#poll?.cancel();
+    this.#tokenFileCheck?.cancel();
     for (const slot of this.#slots.values()) slot.stop();
     this.#sts.destroy();
   }
@@ -273,6 +279,23 @@ export class ServiceCredentialCache implements ManagedCredentialBroker {
         );
       },
     });
+  }
+
+  /**
+   * Token files are watched (a stat each every TOKEN_FILE_CHECK_MS): a rotated file, including a
+   * Kubernetes secret volume's symlink swap, takes effect without a reload. Only tokens are
+   * re-read; a file that turns invalid is reported and the service keeps its previous token.
+   */
+  #scheduleTokenFileCheck(): void {
+    this.#tokenFileCheck?.cancel();
+    if (!this.#started) return;
+    this.#tokenFileCheck = this.#clock.setTimer(() => {
+      if (this.#tokens.filesChanged()) {
+        this.#tokens.load(this.#defs.values(), false);
+        this.#logger.info('a token file changed: service tokens re-read');
+      }
+      this.#scheduleTokenFileCheck();
+    }, TOKEN_FILE_CHECK_MS);
   }
 
   #schedulePoll(): void {

@@ -4,6 +4,7 @@
  * (`TokenIndex`); two services may never share a token, or a caller could not be told apart.
  */
 import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { TokenIndex, type TokenMemo } from '../crypto/secret-equal.js';
 import { SidekeyError } from '../errors.js';
 import { CONFIG_ORIGIN, readTokenFile, type ServiceDefinition, tokenProblem } from './service-definition.js';
@@ -12,6 +13,16 @@ interface Override {
   readonly token: string;
   /** The configured token it replaced: a config that changes the token ends the override. */
   readonly replaced: string | undefined;
+}
+
+/** What identifies a token file's current content without reading it: inode, size, mtime ("missing" when unreadable). */
+function fileSignature(path: string): string {
+  try {
+    const stat = statSync(path);
+    return `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+  } catch {
+    return 'missing';
+  }
 }
 
 const digest = (token: string) => createHash('sha256').update(token).digest('base64');
@@ -24,6 +35,8 @@ export class ServiceTokens {
   #configured = new Map<string, string>();
   readonly #overrides = new Map<string, Override>();
   #index = new TokenIndex<string>([]);
+  /** Token files read by the last load, with their signature then. */
+  #files = new Map<string, string>();
   readonly #onError: (message: string) => void;
 
   constructor(onError: (message: string) => void) {
@@ -39,9 +52,11 @@ export class ServiceTokens {
     const problems: string[] = [];
     const configured = new Map<string, string>();
     const owners = new Map<string, string>();
+    const files = new Map<string, string>();
     for (const service of services) {
       let token = service.config.auth_token;
       if (token === undefined && service.config.auth_token_file !== undefined) {
+        files.set(service.config.auth_token_file, fileSignature(service.config.auth_token_file));
         try {
           token = readTokenFile(service.config.auth_token_file, where(service, 'auth_token_file'));
         } catch (error) {
@@ -66,7 +81,14 @@ export class ServiceTokens {
       if (!configured.has(name) || configured.get(name) !== override.replaced) this.#overrides.delete(name);
     }
     this.#configured = configured;
+    this.#files = files;
     this.#rebuild();
+  }
+
+  /** True when a token file the last load read (or failed to read) has changed since. */
+  filesChanged(): boolean {
+    for (const [path, signature] of this.#files) if (fileSignature(path) !== signature) return true;
+    return false;
   }
 
   find(presented: string | undefined, memo?: TokenMemo): string | undefined {
