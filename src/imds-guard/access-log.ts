@@ -5,6 +5,7 @@
  */
 import { type Logger, REDACTED } from '../core/log/logger.js';
 import type { Counter, CounterHandle, MetricsRegistry } from '../core/metrics/metrics-registry.js';
+import { AccessLine, type AccessLineFields } from './access-line.js';
 import type { GuardReply } from './guard-reply.js';
 
 /**
@@ -18,22 +19,31 @@ const ACCESS_REDACT_PATHS = ['token', 'authorization', 'headers', 'x-aws-ec2-met
 /** Longest raw target or header value written to a log line, in characters. */
 export const MAX_LOGGED_CHARS = 512;
 
-export interface AccessFacts {
-  readonly method: string | undefined;
-  readonly target: string | undefined;
-  readonly host: string | undefined;
-  readonly userAgent: string | undefined;
-  readonly remote: string | undefined;
-  readonly startedAt: bigint;
+/** What the line says about the request itself (a parsed head, or what a refused head had). */
+export interface AccessRequest {
+  readonly method?: string | undefined;
+  readonly target?: string | undefined;
+  readonly host?: string | undefined;
+  readonly userAgent?: string | undefined;
 }
 
 const clip = (value: string | undefined) =>
   value === undefined ? undefined : value.length > MAX_LOGGED_CHARS ? `${value.slice(0, MAX_LOGGED_CHARS)}...` : value;
 
+/** A counter series bound once, remembered by rule (the common case: one decision and caller per rule). */
+interface Series {
+  readonly decision: string;
+  readonly caller: string;
+  readonly handle: CounterHandle;
+}
+
 export class AccessLog {
   readonly #logger: Logger;
+  readonly #line: AccessLine | undefined;
   readonly #requests: Counter;
   readonly #cache: Counter;
+  /** Series by rule (one lookup, no key built per request); other combinations go to #series. */
+  readonly #byRule = new Map<string, Series>();
   /** Counter series by `decision rule caller`, their label keys built once (rules and callers come from config). */
   readonly #series = new Map<string, CounterHandle>();
   /** Most series remembered; past it (never with a sane config) keys are built per request. */
@@ -41,6 +51,7 @@ export class AccessLog {
 
   constructor(logger: Logger, metrics: MetricsRegistry) {
     this.#logger = logger.child({}, { redact: { paths: ACCESS_REDACT_PATHS, censor: REDACTED } });
+    this.#line = AccessLine.forLogger(this.#logger);
     this.#requests = metrics.counter(
       'sidekey_imds_requests_total',
       'Metadata guard requests by decision, deciding rule and caller service.',
@@ -48,26 +59,22 @@ export class AccessLog {
     this.#cache = metrics.counter('sidekey_imds_cache_total', 'Metadata guard static-cache lookups by result (hit, miss).');
   }
 
-  record(facts: AccessFacts, reply: GuardReply): void {
-    const ms = Number(process.hrtime.bigint() - facts.startedAt) / 1e6;
-    const caller = reply.caller ?? '';
-    const key = `${reply.decision} ${reply.rule} ${caller}`;
-    let series = this.#series.get(key);
-    if (series === undefined) {
-      series = this.#requests.labels({ decision: reply.decision, rule: reply.rule, caller });
-      if (this.#series.size < AccessLog.MAX_SERIES) this.#series.set(key, series);
-    }
-    series.inc();
+  /** `startedAt` is a performance.now() reading taken when the head was complete. */
+  record(request: AccessRequest, remote: string | undefined, startedAt: number, reply: GuardReply): void {
+    const ms = performance.now() - startedAt;
+    this.#count(reply);
     if (reply.cache) this.#cache.inc({ result: reply.cache });
-    // One shape for every line (absent fields are undefined, which pino leaves out): no spreads.
-    const line = {
+    const level = reply.decision === 'error' ? 'warn' : 'info';
+    if (!this.#logger.isLevelEnabled(level)) return;
+    // One shape for every line (absent fields are undefined, which the line leaves out): no spreads.
+    const fields: AccessLineFields = {
       access: 'imds',
-      method: facts.method,
-      target: clip(facts.target),
+      method: request.method,
+      target: clip(request.target),
       path: reply.path,
-      host: clip(facts.host),
-      ua: clip(facts.userAgent),
-      remote: facts.remote,
+      host: clip(request.host),
+      ua: clip(request.userAgent),
+      remote,
       status: reply.status,
       decision: reply.decision,
       rule: reply.rule,
@@ -76,7 +83,28 @@ export class AccessLog {
       detail: reply.detail || undefined,
       ms: Math.round(ms * 1000) / 1000,
     };
-    if (reply.decision === 'error') this.#logger.warn(line, 'imds request');
-    else this.#logger.info(line, 'imds request');
+    // The hand-written line when the logger allows it (AccessLine says when), else pino itself.
+    if (this.#line?.write(level, fields)) return;
+    if (level === 'warn') this.#logger.warn(fields, AccessLine.MESSAGE);
+    else this.#logger.info(fields, AccessLine.MESSAGE);
+  }
+
+  #count(reply: GuardReply): void {
+    const caller = reply.caller ?? '';
+    const known = this.#byRule.get(reply.rule);
+    if (known !== undefined && known.decision === reply.decision && known.caller === caller) {
+      known.handle.inc();
+      return;
+    }
+    const key = `${reply.decision} ${reply.rule} ${caller}`;
+    let handle = this.#series.get(key);
+    if (handle === undefined) {
+      handle = this.#requests.labels({ decision: reply.decision, rule: reply.rule, caller });
+      if (this.#series.size < AccessLog.MAX_SERIES) {
+        this.#series.set(key, handle);
+        if (known === undefined) this.#byRule.set(reply.rule, { decision: reply.decision, caller, handle });
+      }
+    }
+    handle.inc();
   }
 }

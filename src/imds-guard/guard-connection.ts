@@ -5,9 +5,9 @@
  * Unparseable heads are answered and the connection closed.
  */
 import type { Socket } from 'node:net';
-import type { AccessFacts, AccessLog } from './access-log.js';
+import type { AccessLog, AccessRequest } from './access-log.js';
 import { errorReply, type GuardReply, serializeReply } from './guard-reply.js';
-import { headerValue, parseRequestHead, type RequestHead } from './request-head.js';
+import { parseRequestHead, type RequestHead } from './request-head.js';
 
 /** How long a client may take to send one complete request head, in milliseconds. */
 export const HEAD_TIMEOUT_MS = 10_000;
@@ -15,6 +15,12 @@ export const HEAD_TIMEOUT_MS = 10_000;
 export const IDLE_TIMEOUT_MS = 5_000;
 /** Bytes a client may send ahead (pipelined) while a request is in progress before reading pauses. */
 export const MAX_PIPELINED_BYTES = 64 * 1024; // 64 KiB
+
+/** The buffer when nothing waits (shared: a request that is read whole allocates no view). */
+const EMPTY = Buffer.alloc(0);
+
+/** What a head that never completed says about itself in the access line. */
+const NO_REQUEST: AccessRequest = Object.freeze({});
 
 const INTERNAL_ERROR = () => errorReply('INTERNAL', 'internal error', { decision: 'error', rule: 'internal', close: true });
 
@@ -24,7 +30,9 @@ export class GuardConnection {
   readonly #socket: Socket;
   readonly #handle: RequestHandler;
   readonly #log: AccessLog;
-  #buffer: Buffer = Buffer.alloc(0);
+  /** The peer's address, read once (the getter asks the handle each time). */
+  readonly #remote: string | undefined;
+  #buffer: Buffer = EMPTY;
   #busy = false;
   #closing = false;
   /** The client half-closed: answer what it sent, then close. */
@@ -35,6 +43,7 @@ export class GuardConnection {
     this.#socket = socket;
     this.#handle = handle;
     this.#log = log;
+    this.#remote = socket.remoteAddress;
     socket.setNoDelay(true);
     socket.setTimeout(IDLE_TIMEOUT_MS, () => socket.destroy());
     socket.on('data', (chunk: Buffer) => {
@@ -72,21 +81,10 @@ export class GuardConnection {
     this.#headTimer = undefined;
   }
 
-  #facts(head: Partial<RequestHead> & { headers?: RequestHead['headers'] }, startedAt: bigint): AccessFacts {
-    const full = head.headers ? (head as RequestHead) : undefined;
-    return {
-      method: head.method,
-      target: head.target,
-      host: full ? headerValue(full, 'host') : undefined,
-      userAgent: full ? headerValue(full, 'user-agent') : undefined,
-      remote: this.#socket.remoteAddress,
-      startedAt,
-    };
-  }
-
-  #write(reply: GuardReply, facts: AccessFacts, close: boolean): void {
-    if (!this.#socket.destroyed) this.#socket.write(serializeReply(reply, facts.method === 'HEAD', close));
-    this.#log.record(facts, reply);
+  /** One write per reply (status line, headers and body in one buffer), then its access line. */
+  #write(reply: GuardReply, request: AccessRequest, startedAt: number, close: boolean): void {
+    if (!this.#socket.destroyed) this.#socket.write(serializeReply(reply, request.method === 'HEAD', close));
+    this.#log.record(request, this.#remote, startedAt, reply);
     if (close) this.#socket.end();
   }
 
@@ -107,14 +105,14 @@ export class GuardConnection {
             { decision: 'refuse', rule: 'http:head-timeout', close: true },
             408,
           );
-          this.#write(reply, this.#facts({}, process.hrtime.bigint()), true);
+          this.#write(reply, NO_REQUEST, performance.now(), true);
         }, HEAD_TIMEOUT_MS);
         return;
       }
       this.#clearHeadTimer();
-      const startedAt = process.hrtime.bigint();
+      const startedAt = performance.now();
       if (parsed.kind === 'refused') {
-        this.#buffer = Buffer.alloc(0);
+        this.#buffer = EMPTY;
         const status = parsed.reason === 'head-too-large' ? 431 : 400;
         const reply = errorReply(
           'IMDS_AMBIGUOUS_REQUEST',
@@ -122,15 +120,15 @@ export class GuardConnection {
           { decision: 'refuse', rule: `http:${parsed.reason}`, close: true },
           status,
         );
-        this.#write(reply, this.#facts({ method: parsed.method, target: parsed.target }, startedAt), true);
+        this.#write(reply, parsed, startedAt, true);
         return;
       }
       const { head } = parsed;
-      this.#buffer = this.#buffer.subarray(parsed.consumed);
+      this.#buffer = parsed.consumed === this.#buffer.length ? EMPTY : this.#buffer.subarray(parsed.consumed);
       this.#busy = true;
       let answer: GuardReply | Promise<GuardReply>;
       try {
-        answer = this.#handle(head, this.#socket.remoteAddress);
+        answer = this.#handle(head, this.#remote);
       } catch {
         answer = INTERNAL_ERROR();
       }
@@ -148,9 +146,9 @@ export class GuardConnection {
   }
 
   /** Writes the reply and logs it; false when the connection closes after it. */
-  #answered(head: RequestHead, startedAt: bigint, reply: GuardReply): boolean {
+  #answered(head: RequestHead, startedAt: number, reply: GuardReply): boolean {
     const close = !head.keepAlive || this.#closing || reply.close === true;
-    this.#write(reply, this.#facts(head, startedAt), close);
+    this.#write(reply, head, startedAt, close);
     this.#busy = false;
     if (close) return false;
     if (this.#socket.isPaused()) this.#socket.resume();

@@ -15,8 +15,9 @@ import { listen } from '../net/http-listen.js';
 import { AccessLog } from './access-log.js';
 import { CallerMap } from './caller-map.js';
 import { GuardConnection } from './guard-connection.js';
-import { type GuardState, handleImdsRequest } from './imds-request-handler.js';
+import { type GuardState, type HandlerDeps, handleImdsRequest } from './imds-request-handler.js';
 import { StaticCache } from './static-cache.js';
+import { TargetVerdicts } from './target-verdicts.js';
 import { UpstreamClient } from './upstream-client.js';
 
 /** Most client connections open at once. */
@@ -29,12 +30,14 @@ export interface ImdsFront extends Front {
 
 /** Builds everything a config yields; throws (and so fails closed) when anything does not compile. */
 export function buildGuardState(config: ImdsConfig): GuardState {
+  const policy = new ImdsPolicy({ preset: config.preset, allow: config.allow, deny: config.deny });
   return {
-    policy: new ImdsPolicy({ preset: config.preset, allow: config.allow, deny: config.deny }),
+    policy,
     callers: new CallerMap(config.callers),
     cache: new StaticCache(config.cache_ttl_seconds),
     upstream: new UpstreamClient(config.upstream),
     requireToken: config.require_token,
+    verdicts: new TargetVerdicts(policy, config.require_token),
   };
 }
 
@@ -47,9 +50,16 @@ export function createImdsFront(ctx: FrontContext): ImdsFront {
   const log = new AccessLog(ctx.logger, ctx.metrics);
   const connections = new Set<GuardConnection>();
 
+  /** What the handler needs, rebuilt when the state is (not once per request). */
+  let deps: HandlerDeps | undefined;
+  const setState = (next: GuardState) => {
+    state = next;
+    deps = { state: next, tokens, credentials: ctx.credentials };
+  };
+
   const handle = (head: Parameters<typeof handleImdsRequest>[0], remote: string | undefined) => {
-    if (!state) throw new SidekeyError('SHUTTING_DOWN', 'the guard has no policy');
-    return handleImdsRequest(head, remote, { state, tokens, credentials: ctx.credentials });
+    if (!deps) throw new SidekeyError('SHUTTING_DOWN', 'the guard has no policy');
+    return handleImdsRequest(head, remote, deps);
   };
 
   const describe = (config: ImdsConfig) => ({
@@ -70,7 +80,7 @@ export function createImdsFront(ctx: FrontContext): ImdsFront {
     async start() {
       const config = ctx.loaded.config.imds;
       if (!config) throw new SidekeyError('CONFIG_INVALID', 'the imds front needs an imds section');
-      state = buildGuardState(config);
+      setState(buildGuardState(config));
       listenText = formatListenAddress(config.listen);
       server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
         const connection = new GuardConnection(socket, handle, log);
@@ -97,7 +107,7 @@ export function createImdsFront(ctx: FrontContext): ImdsFront {
         return;
       }
       const previous = state;
-      state = nextState;
+      setState(nextState);
       previous?.upstream.close();
       ctx.logger.info(describe(config), 'metadata guard policy reloaded');
     },

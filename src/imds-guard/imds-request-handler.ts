@@ -4,7 +4,7 @@
  * the token requirement (401); then the metadata service, through the static cache where allowed.
  */
 import type { CredentialBroker } from '../core/credentials/credential-broker.js';
-import { type CanonicalTarget, canonicalizeTarget } from '../core/imds/canonical-target.js';
+import type { CanonicalTarget } from '../core/imds/canonical-target.js';
 import type { ImdsPolicy } from '../core/imds/imds-policy.js';
 import { TOKEN_PATH_KEY } from '../core/imds/imds-presets.js';
 import type { TokenBindings } from '../core/imds/token-bindings.js';
@@ -19,11 +19,12 @@ import {
   ttlInRange,
 } from '../core/imds/token-headers.js';
 import { FORWARDING_HEADERS } from '../net/request-guards.js';
-import { answerCallerCredentials, isCallerCredentialsPath } from './caller-credentials.js';
+import { answerCallerCredentials } from './caller-credentials.js';
 import { type CallerMap, plainAddress } from './caller-map.js';
 import { errorReply, type GuardReply } from './guard-reply.js';
-import { headerValue, type RequestHead } from './request-head.js';
+import type { RequestHead } from './request-head.js';
 import type { StaticCache } from './static-cache.js';
+import type { TargetVerdicts } from './target-verdicts.js';
 import type { UpstreamAnswer, UpstreamClient } from './upstream-client.js';
 
 /** The methods IMDS serves; PUT only for the token endpoint. */
@@ -36,6 +37,8 @@ export interface GuardState {
   readonly cache: StaticCache;
   readonly upstream: UpstreamClient;
   readonly requireToken: boolean;
+  /** Verdicts by method and exact raw target, for this policy. */
+  readonly verdicts: TargetVerdicts;
 }
 
 export interface HandlerDeps {
@@ -76,43 +79,26 @@ export function handleImdsRequest(head: RequestHead, remote: string | undefined,
       rule: `header:${tokenHeaders.header}:${tokenHeaders.problem}`,
     });
   }
-  const target = canonicalizeTarget(head.target);
-  if (!target.ok) {
-    return errorReply('IMDS_AMBIGUOUS_REQUEST', `ambiguous request target (${target.reason})`, {
-      decision: 'refuse',
-      rule: `canonical:${target.reason}`,
-    });
-  }
-  const path = target.path;
+  // Everything the method and raw target alone decide, remembered per exact target (target-verdicts.ts).
+  const verdict = state.verdicts.get(head.method, head.target);
+  if (verdict.refusal !== undefined) return verdict.refusal;
+  const { target } = verdict;
   const isTokenRequest = head.method === 'PUT';
-  if (isTokenRequest && target.key !== TOKEN_PATH_KEY) {
-    return errorReply('IMDS_AMBIGUOUS_REQUEST', 'PUT is served only for /latest/api/token', { decision: 'refuse', rule: 'method', path });
-  }
   if (isTokenRequest && (tokenHeaders.ttlSeconds === undefined || !ttlInRange(tokenHeaders.ttlSeconds))) {
     return errorReply('IMDS_AMBIGUOUS_REQUEST', `${TOKEN_TTL_HEADER} must be ${MIN_TOKEN_TTL_SECONDS} to ${MAX_TOKEN_TTL_SECONDS}`, {
       decision: 'refuse',
       rule: 'token:ttl',
-      path,
+      path: target.path,
     });
   }
-  const denied = state.policy.configDeny(target);
-  if (denied) return errorReply('IMDS_DENIED', `denied by rule ${denied.rule}`, { decision: 'deny', rule: denied.rule, path });
-  if (state.requireToken && !isTokenRequest && tokenHeaders.token === undefined) {
-    return errorReply('UNAUTHORIZED', `a token is required (PUT /latest/api/token, then send ${TOKEN_HEADER})`, {
-      decision: 'refuse',
-      rule: 'token:required',
-      path,
-    });
-  }
-  if (state.callers.size > 0 && isCallerCredentialsPath(target)) {
+  if (verdict.configDeny !== undefined) return verdict.configDeny;
+  if (verdict.tokenRequired !== undefined && !isTokenRequest && tokenHeaders.token === undefined) return verdict.tokenRequired;
+  if (state.callers.size > 0 && verdict.callerPath) {
     const caller = state.callers.lookup(remote);
     return answerCallerCredentials({ target, caller, remote, token: tokenHeaders.token }, deps.credentials, deps.tokens);
   }
-  const decision = state.policy.decide(target);
-  if (decision.effect === 'deny')
-    return errorReply('IMDS_DENIED', `denied by rule ${decision.rule}`, { decision: 'deny', rule: decision.rule, path });
-
-  return forward(head, remote, deps, target, tokenHeaders, decision.rule);
+  if (verdict.policyDeny !== undefined) return verdict.policyDeny;
+  return forward(head, remote, deps, target, tokenHeaders, verdict.allowRule);
 }
 
 /** The first forwarding header present (FORWARDING_HEADERS order), without a closure per header. */
@@ -135,7 +121,7 @@ async function forward(
   const path = target.path;
   const isTokenRequest = head.method === 'PUT';
   const upstreamHeaders: Record<string, string> = {};
-  const userAgent = headerValue(head, 'user-agent');
+  const userAgent = head.userAgent;
   if (userAgent !== undefined) upstreamHeaders['user-agent'] = userAgent;
   if (tokenHeaders.token !== undefined) upstreamHeaders[TOKEN_HEADER] = tokenHeaders.token;
   if (isTokenRequest) upstreamHeaders[TOKEN_TTL_HEADER] = String(tokenHeaders.ttlSeconds);

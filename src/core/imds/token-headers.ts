@@ -28,6 +28,9 @@ export interface TokenHeaderRefusal {
   readonly problem: TokenHeaderProblem;
 }
 
+/** What most requests carry: neither header (one shared object, nothing built per request). */
+const NO_TOKEN_HEADERS: TokenHeaders = Object.freeze({});
+
 /**
  * A value as it follows the colon may start with one space (the usual `Name: value`) and nothing
  * else around it; anything more is padding, refused rather than trimmed.
@@ -56,6 +59,7 @@ export function readTokenHeaders(headers: readonly (readonly [string, string])[]
       ttl = value;
     }
   }
+  if (token === undefined && ttl === undefined) return NO_TOKEN_HEADERS;
   return { ...(token !== undefined ? { token } : {}), ...(ttl !== undefined ? { ttlSeconds: Number(ttl) } : {}) };
 }
 

@@ -1,0 +1,107 @@
+/**
+ * The guard's hand-written access line is byte for byte what pino writes for the same fields, is
+ * used only where the probe proves it, and keeps the daemon's redaction: any logger feature or
+ * redaction that would change a line sends lines back through pino.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { pino } from 'pino';
+import { createLogger, type Logger, REDACTED } from '../../src/core/log/logger.js';
+import { AccessLine, type AccessLineFields } from '../../src/imds-guard/access-line.js';
+
+/** A daemon logger as `sidekey serve` builds it, writing into an array, as the guard front gets it. */
+function guardLogger(): { logger: Logger; written: string[] } {
+  const written: string[] = [];
+  const root = createLogger({ level: 'info', destination: { write: (line: string) => written.push(line) } });
+  const logger = root.child({ front: 'imds' }).child({}, { redact: { paths: ['token', 'authorization'], censor: REDACTED } });
+  return { logger, written };
+}
+
+const base: AccessLineFields = {
+  access: 'imds',
+  method: 'GET',
+  target: '/latest/meta-data/iam/security-credentials/role',
+  path: '/latest/meta-data/iam/security-credentials/role',
+  host: '169.254.169.254',
+  ua: 'aws-sdk-js/3.0 md/nodejs#20',
+  remote: '::ffff:172.17.0.5',
+  status: 403,
+  decision: 'deny',
+  rule: 'floor:instance-credentials',
+  caller: undefined,
+  cache: undefined,
+  detail: undefined,
+  ms: 0.012,
+};
+
+/** Waits for the end-of-turn batch. */
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+test('the hand-written line is exactly the line pino writes, at info and warn, with fields absent or present', async () => {
+  const { logger, written } = guardLogger();
+  const line = AccessLine.forLogger(logger);
+  assert.ok(line, 'the daemon logger allows the hand-written line');
+  const variants: AccessLineFields[] = [
+    base,
+    { ...base, method: undefined, target: undefined, path: undefined, host: undefined, ua: undefined, remote: undefined },
+    { ...base, status: 200, decision: 'allow', rule: 'default:allow-rest', cache: 'hit', ms: 1.5 },
+    { ...base, status: 200, decision: 'caller', rule: 'caller:web', caller: 'web', ms: 0 },
+    { ...base, status: 502, decision: 'error', rule: 'upstream', detail: 'connect ECONNREFUSED 127.0.0.1:9', ms: 2001.25 },
+  ];
+  for (const fields of variants) {
+    for (const level of ['info', 'warn'] as const) {
+      written.length = 0;
+      assert.equal(line.write(level, fields), true);
+      await nextTurn();
+      logger[level](fields, AccessLine.MESSAGE);
+      assert.equal(written.length, 2);
+      const [mine, pinos] = written as [string, string];
+      // Same millisecond or not, the lines differ at most in the time field.
+      const untimed = (text: string) => text.replace(/"time":"[^"]*"/, '"time":"T"');
+      assert.equal(untimed(mine), untimed(pinos), `${level} ${JSON.stringify(fields)}`);
+      assert.equal(JSON.parse(mine).msg, 'imds request');
+    }
+  }
+});
+
+test('values that need JSON escaping are left to pino (write returns false, nothing written)', async () => {
+  const { logger, written } = guardLogger();
+  const line = AccessLine.forLogger(logger);
+  assert.ok(line);
+  for (const target of ['/a"b', '/a\\b', '/a\u0001b', '/caf\u00e9', '/\u2028']) {
+    assert.equal(line.write('info', { ...base, target }), false, JSON.stringify(target));
+  }
+  assert.equal(line.write('info', { ...base, ua: 'x"y' }), false);
+  await nextTurn();
+  assert.deepEqual(written, []);
+});
+
+test('lines written in one turn reach the destination together at the end of the turn, in order', async () => {
+  const { logger, written } = guardLogger();
+  const line = AccessLine.forLogger(logger);
+  assert.ok(line);
+  for (let i = 0; i < 5; i++) line.write('info', { ...base, status: 400 + i });
+  assert.equal(written.length, 0, 'held until the end of the turn');
+  await nextTurn();
+  assert.equal(written.length, 1, 'one hand-over');
+  const lines = (written[0] as string).split('\n').filter(Boolean);
+  assert.deepEqual(
+    lines.map((l) => JSON.parse(l).status),
+    [400, 401, 402, 403, 404],
+  );
+});
+
+test('a redaction, mixin, hook or metadata stream that could change a line sends lines through pino', () => {
+  const sink = { write: () => {} };
+  const redacting = createLogger({ destination: sink }).child({}, { redact: { paths: ['ua'], censor: REDACTED } });
+  assert.equal(AccessLine.forLogger(redacting), undefined, 'a redacted access field');
+  const serializing = pino({ serializers: { target: () => 'x' } }, sink);
+  assert.equal(AccessLine.forLogger(serializing), undefined, 'a serializer on an access field');
+  assert.equal(AccessLine.forLogger(pino({ mixin: () => ({ a: 1 }) }, sink)), undefined, 'mixin');
+  assert.equal(AccessLine.forLogger(pino({ hooks: { streamWrite: (s) => s } }, sink)), undefined, 'stream-write hook');
+  assert.equal(AccessLine.forLogger(pino({ msgPrefix: '[x] ' }, sink)), undefined, 'message prefix');
+  assert.equal(AccessLine.forLogger(pino({ nestedKey: 'payload' }, sink)), undefined, 'nested key');
+  const multistream = pino({}, pino.multistream([{ stream: sink }]));
+  assert.equal(AccessLine.forLogger(multistream), undefined, 'a stream that wants metadata');
+  assert.ok(AccessLine.forLogger(pino({}, sink)), 'a plain pino logger is fine');
+});
