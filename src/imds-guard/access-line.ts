@@ -19,11 +19,16 @@ import { pino } from 'pino';
 import type { Logger } from '../core/log/logger.js';
 
 /**
- * Most characters of access lines held before they are handed to the destination at once. Lines
- * written during one turn of the event loop (under load, one line per ready connection) go out in
- * one write at the end of the turn: one hand-over to the logger's buffer and its file writes
- * instead of one per line, which saved about 1 us per request on the denied path.
+ * Access lines are handed to the destination in batches. Each hand-over ends in a file write that
+ * the destination does on libuv's thread pool, and a busy guard paid for that round trip (wake the
+ * pool thread, write, wake the loop) about 2 us per request when it handed over once per
+ * event-loop turn. So after a hand-over, later lines wait up to BATCH_HOLD_MS, or until
+ * MAX_BATCH_CHARS are held, and go together; a line after a quiet spell still goes at the end of
+ * its turn. The logger's own destination holds lines longer than this (see core/log/logger.ts),
+ * so no line reaches the file much later than before.
  */
+export const BATCH_HOLD_MS = 10;
+/** Most characters of access lines held before they are handed over at once. */
 export const MAX_BATCH_CHARS = 64 * 1024;
 
 export interface AccessLineFields {
@@ -84,37 +89,60 @@ const isPlain = (value: string): boolean => PLAIN.test(value);
 
 const plainOrAbsent = (value: string | undefined): boolean => value === undefined || isPlain(value);
 
-/** The fields as pino writes them (leading comma, undefined left out), or undefined when one needs escaping. */
-function serializeFields(f: AccessLineFields): string | undefined {
-  if (
-    !plainOrAbsent(f.method) ||
-    !plainOrAbsent(f.target) ||
-    !plainOrAbsent(f.path) ||
-    !plainOrAbsent(f.host) ||
-    !plainOrAbsent(f.ua) ||
-    !plainOrAbsent(f.remote) ||
-    !isPlain(f.decision) ||
-    !isPlain(f.rule) ||
-    !plainOrAbsent(f.caller) ||
-    !plainOrAbsent(f.cache) ||
-    !plainOrAbsent(f.detail) ||
-    !Number.isFinite(f.status) ||
-    !Number.isFinite(f.ms)
-  ) {
+/** `,"name":"value"`, or nothing for an absent value (pino leaves undefined out). */
+const field = (name: string, value: string | undefined): string => (value === undefined ? '' : `,"${name}":"${value}"`);
+
+/** What a reply contributes to its line; the same reply object (a cached refusal) reuses it. */
+export interface AccessReplyFacts {
+  readonly path?: string | undefined;
+  readonly status: number;
+  readonly decision: string;
+  readonly rule: string;
+  /** Empty strings are left out, like undefined. */
+  readonly caller?: string | undefined;
+  readonly cache?: string | undefined;
+  readonly detail?: string | undefined;
+}
+
+interface ReplyParts {
+  /** `,"path":"..."` or nothing. */
+  readonly path: string;
+  /** `,"status":...,"decision":...,"rule":...` then caller, cache and detail when set. */
+  readonly outcome: string;
+}
+
+function replyParts(r: AccessReplyFacts): ReplyParts | undefined {
+  const caller = r.caller || undefined;
+  const cache = r.cache || undefined;
+  const detail = r.detail || undefined;
+  if (!plainOrAbsent(r.path) || !isPlain(r.decision) || !isPlain(r.rule) || !Number.isFinite(r.status)) return undefined;
+  if (!plainOrAbsent(caller) || !plainOrAbsent(cache) || !plainOrAbsent(detail)) return undefined;
+  return {
+    path: field('path', r.path),
+    outcome: `,"status":${r.status},"decision":"${r.decision}","rule":"${r.rule}"${field('caller', caller)}${field('cache', cache)}${field('detail', detail)}`,
+  };
+}
+
+/** The whole field list as pino writes it (leading comma), or undefined when a value needs escaping. */
+function fieldsText(
+  method: string | undefined,
+  target: string | undefined,
+  host: string | undefined,
+  ua: string | undefined,
+  remotePart: string,
+  reply: ReplyParts,
+  ms: number,
+): string | undefined {
+  if (!plainOrAbsent(method) || !plainOrAbsent(target) || !plainOrAbsent(host) || !plainOrAbsent(ua) || !Number.isFinite(ms))
     return undefined;
-  }
-  let out = ',"access":"imds"';
-  if (f.method !== undefined) out += `,"method":"${f.method}"`;
-  if (f.target !== undefined) out += `,"target":"${f.target}"`;
-  if (f.path !== undefined) out += `,"path":"${f.path}"`;
-  if (f.host !== undefined) out += `,"host":"${f.host}"`;
-  if (f.ua !== undefined) out += `,"ua":"${f.ua}"`;
-  if (f.remote !== undefined) out += `,"remote":"${f.remote}"`;
-  out += `,"status":${f.status},"decision":"${f.decision}","rule":"${f.rule}"`;
-  if (f.caller !== undefined) out += `,"caller":"${f.caller}"`;
-  if (f.cache !== undefined) out += `,"cache":"${f.cache}"`;
-  if (f.detail !== undefined) out += `,"detail":"${f.detail}"`;
-  return `${out},"ms":${f.ms}`;
+  return `,"access":"imds"${field('method', method)}${field('target', target)}${reply.path}${field('host', host)}${field('ua', ua)}${remotePart}${reply.outcome},"ms":${ms}`;
+}
+
+/** The fields as pino writes them, or undefined when one needs escaping (the probe and `write` use it). */
+function serializeFields(f: AccessLineFields): string | undefined {
+  const reply = replyParts(f);
+  if (reply === undefined || !plainOrAbsent(f.remote)) return undefined;
+  return fieldsText(f.method, f.target, f.host, f.ua, field('remote', f.remote), reply, f.ms);
 }
 
 /** Access lines with a batch not yet handed over; the exit hook empties them. */
@@ -143,7 +171,19 @@ export class AccessLine {
   readonly #warn: Template;
   /** Lines written this turn, not yet handed to the destination. */
   #batch = '';
-  readonly #flush = () => this.flush();
+  /** A hand-over is scheduled (end of turn or end of the hold). */
+  #scheduled = false;
+  /** performance.now() at the last hand-over. */
+  #handedOverAt = Number.NEGATIVE_INFINITY;
+  /** The last reply and peer written, with their parts of the line (reply objects never change). */
+  #lastReply: AccessReplyFacts | undefined;
+  #lastReplyParts: ReplyParts | undefined;
+  #lastRemote: string | undefined;
+  #lastRemotePart: string | undefined;
+  readonly #scheduledFlush = () => {
+    this.#scheduled = false;
+    this.flush();
+  };
 
   private constructor(logger: Logger, time: () => string, stream: { write(line: string): unknown }, info: Template, warn: Template) {
     this.#logger = logger;
@@ -190,23 +230,65 @@ export class AccessLine {
   write(level: AccessLevel, fields: AccessLineFields): boolean {
     const body = serializeFields(fields);
     if (body === undefined) return false;
-    const t = level === 'warn' ? this.#warn : this.#info;
-    const line = t.prefix + this.#time() + t.middle + body + t.tail;
-    if (this.#batch.length === 0) {
-      setImmediate(this.#flush);
-      pendingBatches.add(this);
-    }
-    this.#batch += line;
-    if (this.#batch.length >= MAX_BATCH_CHARS) this.flush();
+    this.#add(level, body);
     return true;
   }
 
-  /** Hands the lines written so far to the destination (end of turn, a full batch, or exit). */
+  /**
+   * `write` for one guard request, without building the field object: the reply's and the peer's
+   * parts of the line are reused while they repeat (a flood of one denied target repeats both).
+   */
+  writeRequest(
+    level: AccessLevel,
+    method: string | undefined,
+    target: string | undefined,
+    host: string | undefined,
+    ua: string | undefined,
+    remote: string | undefined,
+    reply: AccessReplyFacts,
+    ms: number,
+  ): boolean {
+    let parts = this.#lastReplyParts;
+    if (reply !== this.#lastReply || parts === undefined) {
+      parts = replyParts(reply);
+      if (parts === undefined) return false;
+      this.#lastReply = reply;
+      this.#lastReplyParts = parts;
+    }
+    if (remote !== this.#lastRemote || this.#lastRemotePart === undefined) {
+      if (!plainOrAbsent(remote)) return false;
+      this.#lastRemote = remote;
+      this.#lastRemotePart = field('remote', remote);
+    }
+    const body = fieldsText(method, target, host, ua, this.#lastRemotePart, parts, ms);
+    if (body === undefined) return false;
+    this.#add(level, body);
+    return true;
+  }
+
+  #add(level: AccessLevel, body: string): void {
+    const t = level === 'warn' ? this.#warn : this.#info;
+    const line = t.prefix + this.#time() + t.middle + body + t.tail;
+    if (this.#batch.length === 0) pendingBatches.add(this);
+    this.#batch += line;
+    if (this.#batch.length >= MAX_BATCH_CHARS) this.flush();
+    else if (!this.#scheduled) this.#schedule();
+  }
+
+  #schedule(): void {
+    this.#scheduled = true;
+    const wait = this.#handedOverAt + BATCH_HOLD_MS - performance.now();
+    if (wait <= 0) setImmediate(this.#scheduledFlush);
+    else setTimeout(this.#scheduledFlush, wait).unref();
+  }
+
+  /** Hands the lines held so far to the destination (end of turn or hold, a full batch, exit). */
   flush(): void {
     if (this.#batch.length === 0) return;
     const batch = this.#batch;
     this.#batch = '';
     pendingBatches.delete(this);
+    this.#handedOverAt = performance.now();
     this.#stream.write(batch);
   }
 

@@ -66,14 +66,20 @@ export class AccessLog {
     if (reply.cache) this.#cache.inc({ result: reply.cache });
     const level = reply.decision === 'error' ? 'warn' : 'info';
     if (!this.#logger.isLevelEnabled(level)) return;
-    // One shape for every line (absent fields are undefined, which the line leaves out): no spreads.
+    const target = clip(request.target);
+    const host = clip(request.host);
+    const ua = clip(request.userAgent);
+    const rounded = Math.round(ms * 1000) / 1000;
+    // The hand-written line when the logger allows it (AccessLine says when), else pino itself.
+    if (this.#line?.writeRequest(level, request.method, target, host, ua, remote, reply, rounded)) return;
+    // One shape for every line (absent fields are undefined, which pino leaves out): no spreads.
     const fields: AccessLineFields = {
       access: 'imds',
       method: request.method,
-      target: clip(request.target),
+      target,
       path: reply.path,
-      host: clip(request.host),
-      ua: clip(request.userAgent),
+      host,
+      ua,
       remote,
       status: reply.status,
       decision: reply.decision,
@@ -81,10 +87,8 @@ export class AccessLog {
       caller: reply.caller || undefined,
       cache: reply.cache || undefined,
       detail: reply.detail || undefined,
-      ms: Math.round(ms * 1000) / 1000,
+      ms: rounded,
     };
-    // The hand-written line when the logger allows it (AccessLine says when), else pino itself.
-    if (this.#line?.write(level, fields)) return;
     if (level === 'warn') this.#logger.warn(fields, AccessLine.MESSAGE);
     else this.#logger.info(fields, AccessLine.MESSAGE);
   }
