@@ -26,10 +26,10 @@ import { createPgFront } from '../src/pg-proxy/pg-front.js';
 import { freePort, PG_USERS, startPostgres } from '../test/helpers/postgres-server.js';
 import { initPgbench, runTool } from '../test/pg/fixtures/pg-tools.js';
 
-/** Seconds per pgbench run. */
-const RUN_SECONDS = 4;
+/** Seconds per pgbench run (BENCH_SECONDS overrides, for short runs while iterating). */
+const RUN_SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 /** Each (path, mode) runs this often, paths interleaved, and the median is reported (a shared machine is noisy). */
-const ROUNDS = 3;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CLIENTS = 8;
 const THREADS = 2;
 

@@ -34,6 +34,8 @@ export interface AcceptOptions {
   readonly onFrames: (frames: FrameSocket) => void;
 }
 
+const ignore = () => {};
+
 /** At most GSSENCRequest then SSLRequest precede the StartupMessage. */
 const MAX_NEGOTIATION_PACKETS = 2;
 
@@ -51,6 +53,8 @@ function upgrade(socket: Socket, context: SecureContext): Promise<TLSSocket> {
     secure.once('secure', () => {
       secure.off('error', onError);
       secure.off('close', onError);
+      // As on every accepted socket: errors are acted on where the socket is read (a 'close' follows each); never crash on one.
+      secure.on('error', ignore);
       resolve(secure);
     });
     secure.once('error', onError);
@@ -73,14 +77,8 @@ export async function acceptStartup(socket: Socket, options: AcceptOptions): Pro
         });
       }
       // Login messages from here on may be larger than a startup packet (SCRAM), but stay bounded.
-      const typed = new FrameSocket(
-        frames.socket,
-        new MessageReader({ maxMessageBytes: MAX_LOGIN_MESSAGE_BYTES, peer: 'client' }),
-        'client',
-      );
-      typed.reader.push(frames.detach());
-      options.onFrames(typed);
-      return { kind: 'startup', frames: typed, params: packet.params, minorVersion: packet.minorVersion, tls };
+      frames.reader.expectTyped(MAX_LOGIN_MESSAGE_BYTES);
+      return { kind: 'startup', frames, params: packet.params, minorVersion: packet.minorVersion, tls };
     }
     if (packets >= MAX_NEGOTIATION_PACKETS || tls || (packet.kind === 'gssenc' && gssencAnswered)) {
       throw new PgPeerError(

@@ -7,49 +7,73 @@
  *
  * With a PoolGate (session pooling), the relay also walks the client's message headers: when the
  * client sends Terminate at a message boundary, the Terminate is not forwarded, the client socket
- * is ended and the upstream socket is released (listeners removed, paused, still open) for the
- * pool to decide on; `released` is then true.
+ * is ended and the upstream connection is released (paused, still open) for the pool to decide
+ * on; `released` is then true and `closed` settles at once, without waiting for the client's
+ * socket to close (it is closed as soon as everything queued for it is written).
+ *
+ * The relay is the upstream link's sink while it runs and puts three listeners on the client
+ * socket ('data', 'end', 'close'; every client socket has a permanent 'error' listener and
+ * 'close' follows any error); a 'drain' listener is added only while a side waits for one.
  */
 import type { Socket } from 'node:net';
 import { FrameBoundary } from '../core/pg/frame-boundary.js';
 import { SHUTDOWN_NOTICE_GRACE_MS } from '../core/pg/pg-limits.js';
 import type { PoolGate } from '../core/pg/pool-gate.js';
+import type { UpstreamLink, UpstreamSink } from './upstream-link.js';
 
 export interface RelayCounters {
   toUpstream: number;
   toClient: number;
 }
 
-export class ByteRelay {
+/** A 'finish' listener: the socket's last bytes are written; nothing more is read from it. */
+function destroyWhenFinished(this: Socket): void {
+  this.destroy();
+}
+
+export class ByteRelay implements UpstreamSink {
   readonly counters: RelayCounters = { toUpstream: 0, toClient: 0 };
-  /** Settles when the client socket is closed and the upstream socket is closed or released. */
+  /** Settles when the client socket is closed and the upstream socket is closed, or when the upstream connection is released. */
   readonly closed: Promise<void>;
   readonly #client: Socket;
+  readonly #link: UpstreamLink;
   readonly #upstream: Socket;
   readonly #boundary = new FrameBoundary();
   readonly #gate: PoolGate | undefined;
-  readonly #wired: Array<readonly [Socket, string, (...args: never[]) => void]> = [];
+  #settle: () => void = () => {};
   #notice: Buffer | undefined;
   #graceTimer: NodeJS.Timeout | undefined;
   #released = false;
-  #onRelease: (() => void) | undefined;
+  #settled = false;
+  #clientClosed = false;
+  #upstreamClosed = false;
+  /** The client is paused until the upstream socket drains, and the reverse. */
+  #clientWaits = false;
+  #upstreamWaits = false;
 
-  constructor(client: Socket, upstream: Socket, gate?: PoolGate) {
+  readonly #onClientData = (chunk: Buffer) => this.#fromClient(chunk);
+  readonly #onClientEnd = () => this.#upstream.end();
+  readonly #onClientClose = () => {
+    this.#clientClosed = true;
+    this.#upstream.destroy();
+    this.#check();
+  };
+  readonly #onUpstreamDrain = () => {
+    this.#clientWaits = false;
+    this.#client.resume();
+  };
+  readonly #onClientDrain = () => {
+    this.#upstreamWaits = false;
+    this.#upstream.resume();
+  };
+
+  constructor(client: Socket, upstream: UpstreamLink, gate?: PoolGate) {
     this.#client = client;
-    this.#upstream = upstream;
+    this.#link = upstream;
+    this.#upstream = upstream.socket;
     this.#gate = gate;
-    const upstreamDone = new Promise<void>((resolve) => {
-      if (upstream.destroyed) return resolve();
-      // Removed on release: a pooled socket outlives many relays and must not collect listeners.
-      const onClose = () => resolve();
-      upstream.once('close', onClose);
-      this.#onRelease = () => {
-        upstream.off('close', onClose);
-        resolve();
-      };
-    });
-    this.closed = Promise.all([closedPromise(client), upstreamDone]).then(() => {
-      clearTimeout(this.#graceTimer);
+    this.closed = new Promise<void>((resolve) => {
+      this.#settle = resolve;
     });
   }
 
@@ -58,34 +82,48 @@ export class ByteRelay {
     return this.#released;
   }
 
-  #on(socket: Socket, event: string, handler: (...args: never[]) => void): void {
-    socket.on(event, handler as (...args: unknown[]) => void);
-    this.#wired.push([socket, event, handler]);
-  }
-
   /** Starts moving bytes; `toUpstream`/`toClient` are bytes already read that belong to the other side. */
   start(toUpstream: Buffer, toClient: Buffer): void {
     const client = this.#client;
-    const upstream = this.#upstream;
-    const on = this.#on.bind(this);
-    on(client, 'data', (chunk: Buffer) => this.#fromClient(chunk));
-    on(upstream, 'drain', () => client.resume());
-    on(upstream, 'data', (chunk: Buffer) => this.#fromUpstream(chunk));
-    on(client, 'drain', () => upstream.resume());
-    // Either side ending ends the other once its pending writes are out; an error ends both.
-    on(client, 'end', () => upstream.end());
-    on(upstream, 'end', () => client.end());
-    on(client, 'error', () => upstream.destroy());
-    on(upstream, 'error', () => client.destroy());
-    on(client, 'close', () => upstream.destroy());
-    on(upstream, 'close', () => {
-      if (!client.writableEnded) client.end();
-    });
+    client.on('data', this.#onClientData);
+    client.on('end', this.#onClientEnd);
+    client.on('close', this.#onClientClose);
+    this.#link.attach(this);
+    // Either side may be gone already (closed while the login finished).
+    if (this.#link.closed) this.upstreamClose();
+    if (client.destroyed) this.#onClientClose();
+    if (this.#settled) return;
     if (toClient.length > 0) this.#fromUpstream(toClient);
     if (toUpstream.length > 0) this.#fromClient(toUpstream);
     if (this.#released) return;
     client.resume();
-    upstream.resume();
+    this.#upstream.resume();
+  }
+
+  upstreamData(_link: UpstreamLink, chunk: Buffer): void {
+    this.#fromUpstream(chunk);
+  }
+
+  // Either side ending ends the other once its pending writes are out; a close (error or not) destroys the other side.
+  upstreamEnd(): void {
+    this.#client.end();
+  }
+
+  upstreamClose(): void {
+    this.#upstreamClosed = true;
+    if (!this.#client.writableEnded) this.#client.end();
+    this.#check();
+  }
+
+  #check(): void {
+    if (this.#clientClosed && this.#upstreamClosed) this.#done();
+  }
+
+  #done(): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    clearTimeout(this.#graceTimer);
+    this.#settle();
   }
 
   #fromClient(chunk: Buffer): void {
@@ -102,19 +140,34 @@ export class ByteRelay {
       }
     }
     this.counters.toUpstream += chunk.length;
-    if (!this.#upstream.write(chunk)) this.#client.pause();
+    if (!this.#upstream.write(chunk) && !this.#clientWaits) {
+      this.#clientWaits = true;
+      this.#client.pause();
+      this.#upstream.once('drain', this.#onUpstreamDrain);
+    }
   }
 
-  /** The client sent Terminate: end it, and hand the upstream socket back without closing it. */
+  /** The client sent Terminate: end it, and hand the upstream connection back without closing it. */
   #release(): void {
     this.#released = true;
-    for (const [socket, event, handler] of this.#wired) socket.off(event, handler as (...args: unknown[]) => void);
-    this.#wired.length = 0;
-    this.#upstream.pause();
-    this.#client.on('error', () => {});
-    this.#client.end();
-    this.#client.resume(); // let a client that keeps writing be read to its end
-    this.#onRelease?.();
+    const client = this.#client;
+    const upstream = this.#upstream;
+    client.off('data', this.#onClientData);
+    client.off('end', this.#onClientEnd);
+    client.off('close', this.#onClientClose);
+    if (this.#upstreamWaits) client.off('drain', this.#onClientDrain);
+    // A pooled socket must not keep a listener of this session.
+    if (this.#clientWaits) upstream.off('drain', this.#onUpstreamDrain);
+    upstream.pause();
+    this.#link.attach(undefined);
+    // As PostgreSQL does on Terminate: close at once. Bytes still queued for a slow client are
+    // written first (end, then destroy when finished).
+    if (client.writableLength === 0) client.destroy();
+    else {
+      client.end();
+      client.once('finish', destroyWhenFinished);
+    }
+    this.#done();
   }
 
   /**
@@ -123,7 +176,7 @@ export class ByteRelay {
    * short grace before both sockets are dropped.
    */
   terminate(notice: Buffer): void {
-    if (this.#notice) return;
+    if (this.#notice || this.#released) return;
     this.#notice = notice;
     this.#client.pause();
     if (this.#boundary.atBoundary) {
@@ -148,7 +201,11 @@ export class ByteRelay {
     this.#boundary.feed(chunk);
     this.#gate?.server(chunk);
     this.counters.toClient += chunk.length;
-    if (!this.#client.write(chunk)) this.#upstream.pause();
+    if (!this.#client.write(chunk) && !this.#upstreamWaits) {
+      this.#upstreamWaits = true;
+      this.#upstream.pause();
+      this.#client.once('drain', this.#onClientDrain);
+    }
   }
 
   #finish(): void {
@@ -158,9 +215,4 @@ export class ByteRelay {
     if (this.#notice) this.#client.end(this.#notice);
     else this.#client.end();
   }
-}
-
-function closedPromise(socket: Socket): Promise<void> {
-  if (socket.destroyed) return Promise.resolve();
-  return new Promise((resolve) => socket.once('close', () => resolve()));
 }

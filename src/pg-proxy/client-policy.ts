@@ -12,7 +12,7 @@ import type { FrameSocket } from './frame-socket.js';
 import { scramAuthenticate } from './local-auth.js';
 import type { PgTarget } from './pg-target.js';
 import type { SessionPlan, SessionPolicy, StartupInfo } from './proxy-session.js';
-import { TARGET_PARAM, TOKEN_PARAM, upstreamParams } from './session-params.js';
+import { isForwarded, TARGET_PARAM, TOKEN_PARAM, upstreamParams } from './session-params.js';
 import type { UpstreamLoginRequest } from './upstream-login.js';
 import type { PoolSlot } from './upstream-pool.js';
 
@@ -45,26 +45,75 @@ export async function iamToken(target: PgTarget, dbUser: string, tokens: IamToke
 /**
  * The pool key of a session: a parked connection is only handed to a session that would have
  * made exactly the same login (same target and signing identity, same upstream, DB user,
- * database and startup parameters such as application_name or client_encoding).
+ * database and startup parameters such as application_name or client_encoding). The key is the
+ * login's fixed part (per DB user, made once) followed by the database and each forwarded
+ * parameter as JSON strings, which delimit themselves: two different logins never share a key.
  */
-function poolSlot(target: PgTarget, dbUser: string, params: ReadonlyArray<readonly [string, string]>): PoolSlot {
+function poolKeyPrefix(target: PgTarget, dbUser: string): string {
   const config = target.config;
   const identity = config.auth === 'iam' ? `iam:${config.service ?? 'base'}` : 'password';
   const upstream = target.via ? `via:${target.via.host}:${target.via.port}` : `db:${target.database.host}:${target.database.port}`;
-  return {
-    target: target.name,
-    key: JSON.stringify([target.name, identity, upstream, dbUser, params]),
-    limits: { maxIdle: config.pool.max_idle, idleMs: config.pool.idle_seconds * 1000 },
-  };
+  return JSON.stringify([target.name, identity, upstream, dbUser]);
+}
+
+function poolKey(prefix: string, database: string, params: ReadonlyMap<string, string>): string {
+  let key = `${prefix}${JSON.stringify(database)}`;
+  for (const [name, value] of params) if (isForwarded(name)) key += `,${JSON.stringify(name)},${JSON.stringify(value)}`;
+  return key;
 }
 
 export function clientPolicy(target: PgTarget, tokens: IamTokenCache): SessionPolicy {
   const config = target.config;
+  const limits = { maxIdle: config.pool.max_idle, idleMs: config.pool.idle_seconds * 1000 };
+  /** Pool key prefixes by DB user (the target's user, or one of its `users`): made once each. */
+  const prefixes = new Map<string, string>();
+
+  function makePlan(startup: StartupInfo, localUser: string, dbUser: string): SessionPlan {
+    const database = config.database ?? startup.params.get('database') ?? dbUser;
+    let pool: PoolSlot | undefined;
+    if (limits.maxIdle > 0) {
+      let prefix = prefixes.get(dbUser);
+      if (prefix === undefined) {
+        prefix = poolKeyPrefix(target, dbUser);
+        prefixes.set(dbUser, prefix);
+      }
+      pool = { target: target.name, key: poolKey(prefix, database, startup.params), limits };
+    }
+    return {
+      target: target.name,
+      localUser,
+      dbUser,
+      maxConnections: config.max_connections,
+      ...(pool ? { pool } : {}),
+      async upstream(): Promise<UpstreamLoginRequest> {
+        if (target.via) {
+          const token = await iamToken(target, dbUser, tokens);
+          return {
+            endpoint: target.via,
+            user: dbUser,
+            params: upstreamParams(startup.params, dbUser, database, [
+              [TARGET_PARAM, target.name],
+              [TOKEN_PARAM, token],
+            ]),
+            secret: { kind: 'none' },
+          };
+        }
+        const secret =
+          config.auth === 'iam'
+            ? ({ kind: 'iam-token', token: await iamToken(target, dbUser, tokens) } as const)
+            : ({ kind: 'password', password: config.auth.password } as const);
+        return { endpoint: target.database, user: dbUser, params: upstreamParams(startup.params, dbUser, database), secret };
+      },
+    };
+  }
+
   return {
     mode: 'client',
     tls: target.clientTls,
     requireTls: false,
-    async plan(startup: StartupInfo, frames: FrameSocket): Promise<SessionPlan> {
+    authenticatesClient: target.clientVerifier !== undefined,
+    // Synchronous for a trusted client (the common local case): no promise per connection.
+    plan(startup: StartupInfo, frames: FrameSocket): SessionPlan | Promise<SessionPlan> {
       const localUser = startup.params.get('user') as string;
       const dbUser = config.users ? config.users[localUser] : config.user;
       if (dbUser === undefined) {
@@ -72,34 +121,9 @@ export function clientPolicy(target: PgTarget, tokens: IamTokenCache): SessionPo
           hint: `connect as one of the users under postgres.targets.${target.name}.users`,
         });
       }
-      if (target.clientVerifier) await scramAuthenticate(frames, target.clientVerifier, localUser);
-      const database = config.database ?? startup.params.get('database') ?? dbUser;
-      return {
-        target: target.name,
-        localUser,
-        dbUser,
-        maxConnections: config.max_connections,
-        ...(config.pool.max_idle > 0 ? { pool: poolSlot(target, dbUser, upstreamParams(startup.params, dbUser, database)) } : {}),
-        async upstream(): Promise<UpstreamLoginRequest> {
-          if (target.via) {
-            const token = await iamToken(target, dbUser, tokens);
-            return {
-              endpoint: target.via,
-              user: dbUser,
-              params: upstreamParams(startup.params, dbUser, database, [
-                [TARGET_PARAM, target.name],
-                [TOKEN_PARAM, token],
-              ]),
-              secret: { kind: 'none' },
-            };
-          }
-          const secret =
-            config.auth === 'iam'
-              ? ({ kind: 'iam-token', token: await iamToken(target, dbUser, tokens) } as const)
-              : ({ kind: 'password', password: config.auth.password } as const);
-          return { endpoint: target.database, user: dbUser, params: upstreamParams(startup.params, dbUser, database), secret };
-        },
-      };
+      const verifier = target.clientVerifier;
+      if (!verifier) return makePlan(startup, localUser, dbUser);
+      return scramAuthenticate(frames, verifier, localUser).then(() => makePlan(startup, localUser, dbUser));
     },
   };
 }

@@ -6,7 +6,8 @@
 import type { Socket } from 'node:net';
 import { formatListenAddress, type ListenAddress } from '../core/config/listen-address.js';
 import type { LoadedConfig } from '../core/config/load-config.js';
-import { serializeError } from '../core/log/logger.js';
+import { auditLogger } from '../core/log/audit.js';
+import { type Logger, serializeError } from '../core/log/logger.js';
 import type { BackendKey } from '../core/pg/backend-messages.js';
 import { CancelKeyRegistry } from '../core/pg/cancel-keys.js';
 import { IamTokenCache } from '../core/pg/iam-token-cache.js';
@@ -16,7 +17,14 @@ import { forwardCancel } from './cancel-forwarder.js';
 import { clientPolicy } from './client-policy.js';
 import { PgMetrics } from './pg-metrics.js';
 import { buildPgTarget, type PgTarget, serverTlsContext } from './pg-target.js';
-import { type CancelRoute, ProxySession, type SessionHub, type SessionPolicy } from './proxy-session.js';
+import {
+  type CancelRoute,
+  LOGIN_AUDIT_EVENT,
+  ProxySession,
+  type SessionHub,
+  type SessionLines,
+  type SessionPolicy,
+} from './proxy-session.js';
 import { serverPolicy } from './server-policy.js';
 import { listenSockets, type SocketListener } from './socket-listener.js';
 import { UpstreamPool } from './upstream-pool.js';
@@ -76,8 +84,19 @@ export function createPgFront(ctx: FrontContext, options: PgFrontOptions = {}): 
   let started = false;
   let flushTimer: NodeJS.Timeout | undefined;
 
+  const lines = new Map<SessionPolicy['mode'], SessionLines & { readonly level: string }>();
+  /** Children keep the level their parent had when made: rebuilt when it changed since. */
+  const linesFor = (mode: SessionPolicy['mode']): SessionLines => {
+    const known = lines.get(mode);
+    if (known?.level === log.level) return known;
+    const made = { level: log.level, audit: auditLogger(log, LOGIN_AUDIT_EVENT, { mode }), closed: log.child({ mode }) as Logger };
+    lines.set(mode, made);
+    return made;
+  };
+
   const hub: SessionHub = {
     logger: log,
+    lines: linesFor,
     metrics,
     cancels,
     pool: upstreamPool,
@@ -85,14 +104,15 @@ export function createPgFront(ctx: FrontContext, options: PgFrontOptions = {}): 
     draining: () => draining,
     acquire(target, max) {
       const open = perTarget.get(target) ?? 0;
-      if (open >= max) return undefined;
+      if (open >= max) return false;
       perTarget.set(target, open + 1);
-      let released = false;
-      return () => {
-        if (released) return;
-        released = true;
-        perTarget.set(target, (perTarget.get(target) ?? 1) - 1);
-      };
+      return true;
+    },
+    releaseSlot(target) {
+      perTarget.set(target, (perTarget.get(target) ?? 1) - 1);
+    },
+    ended(session) {
+      sessions.delete(session);
     },
     async forwardCancel(key: BackendKey, remote: string) {
       const route = cancels.lookup(key);
@@ -122,10 +142,7 @@ export function createPgFront(ctx: FrontContext, options: PgFrontOptions = {}): 
     metrics.connection(entry.policy.mode);
     const session = new ProxySession(socket, entry.policy, hub);
     sessions.add(session);
-    session
-      .run()
-      .catch((error: unknown) => log.error({ err: serializeError(error) }, 'postgres session failed'))
-      .finally(() => sessions.delete(session));
+    void session.run(); // never rejects; hub.ended forgets the session
   }
 
   /** Listener key -> (configured address, policy) for a config. */

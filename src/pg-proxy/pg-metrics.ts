@@ -1,6 +1,6 @@
 /** The Postgres proxy's metrics: connections, logins by outcome, token cache lookups, bytes, cancels. */
 
-import type { MetricsRegistry } from '../core/metrics/metrics-registry.js';
+import type { CounterHandle, MetricsRegistry } from '../core/metrics/metrics-registry.js';
 import type { TokenLookupOutcome } from '../core/pg/iam-token-cache.js';
 import type { RelayCounters } from './byte-relay.js';
 import type { PoolIdleEnd, PoolReturnOutcome } from './upstream-pool.js';
@@ -19,6 +19,19 @@ export type LoginOutcome =
 
 export type CancelOutcome = 'forwarded' | 'unknown_key' | 'failed';
 
+/**
+ * The series every session touches, bound per target when first used (no label key is built per
+ * session, and a series appears only once it counted something).
+ */
+interface TargetSeries {
+  loginOk?: CounterHandle;
+  checkoutHit?: CounterHandle;
+  checkoutMiss?: CounterHandle;
+  returnedParked?: CounterHandle;
+  bytesToUpstream?: CounterHandle;
+  bytesToClient?: CounterHandle;
+}
+
 export class PgMetrics {
   readonly #connections;
   readonly #logins;
@@ -28,6 +41,10 @@ export class PgMetrics {
   readonly #poolCheckouts;
   readonly #poolReturns;
   readonly #poolEvictions;
+  #clientConnections: CounterHandle | undefined;
+  #serverConnections: CounterHandle | undefined;
+  /** Per target name; targets are configured (server mode checks the allow-list first), so this stays small. */
+  readonly #series = new Map<string, TargetSeries>();
 
   constructor(
     registry: MetricsRegistry,
@@ -66,12 +83,32 @@ export class PgMetrics {
     this.#cancels = registry.counter('sidekey_pg_cancel_requests_total', 'CancelRequests received, by outcome.');
   }
 
+  #target(target: string): TargetSeries {
+    let series = this.#series.get(target);
+    if (!series) {
+      series = {};
+      this.#series.set(target, series);
+    }
+    return series;
+  }
+
   connection(mode: 'client' | 'server'): void {
-    this.#connections.inc({ mode });
+    if (mode === 'client') {
+      this.#clientConnections ??= this.#connections.labels({ mode });
+      this.#clientConnections.inc();
+    } else {
+      this.#serverConnections ??= this.#connections.labels({ mode });
+      this.#serverConnections.inc();
+    }
   }
 
   login(target: string, outcome: LoginOutcome): void {
-    this.#logins.inc({ target, outcome });
+    if (outcome !== 'ok') this.#logins.inc({ target, outcome });
+    else {
+      const series = this.#target(target);
+      series.loginOk ??= this.#logins.labels({ target, outcome });
+      series.loginOk.inc();
+    }
   }
 
   token(outcome: TokenLookupOutcome, target: string): void {
@@ -79,11 +116,23 @@ export class PgMetrics {
   }
 
   poolCheckout(target: string, outcome: 'hit' | 'miss'): void {
-    this.#poolCheckouts.inc({ target, outcome });
+    const series = this.#target(target);
+    if (outcome === 'hit') {
+      series.checkoutHit ??= this.#poolCheckouts.labels({ target, outcome });
+      series.checkoutHit.inc();
+    } else {
+      series.checkoutMiss ??= this.#poolCheckouts.labels({ target, outcome });
+      series.checkoutMiss.inc();
+    }
   }
 
   poolReturn(target: string, outcome: PoolReturnOutcome): void {
-    this.#poolReturns.inc({ target, outcome });
+    if (outcome !== 'parked') this.#poolReturns.inc({ target, outcome });
+    else {
+      const series = this.#target(target);
+      series.returnedParked ??= this.#poolReturns.labels({ target, outcome });
+      series.returnedParked.inc();
+    }
   }
 
   poolEviction(target: string, reason: PoolIdleEnd | 'too_old' | 'cleared'): void {
@@ -98,8 +147,17 @@ export class PgMetrics {
   bytes(target: string, counters: RelayCounters, reported: RelayCounters): void {
     const up = counters.toUpstream - reported.toUpstream;
     const down = counters.toClient - reported.toClient;
-    if (up > 0) this.#bytes.inc({ target, direction: 'to_upstream' }, up);
-    if (down > 0) this.#bytes.inc({ target, direction: 'to_client' }, down);
+    if (up > 0 || down > 0) {
+      const series = this.#target(target);
+      if (up > 0) {
+        series.bytesToUpstream ??= this.#bytes.labels({ target, direction: 'to_upstream' });
+        series.bytesToUpstream.inc(up);
+      }
+      if (down > 0) {
+        series.bytesToClient ??= this.#bytes.labels({ target, direction: 'to_client' });
+        series.bytesToClient.inc(down);
+      }
+    }
     reported.toUpstream = counters.toUpstream;
     reported.toClient = counters.toClient;
   }

@@ -10,28 +10,31 @@
  */
 import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
-import { audit } from '../core/log/audit.js';
+import { auditLine } from '../core/log/audit.js';
 import { type Logger, serializeError } from '../core/log/logger.js';
 import {
   AUTHENTICATION_OK,
+  BACKEND_KEY_DATA_BYTES,
   type BackendKey,
   encodeBackendKeyData,
   encodeNegotiateProtocolVersion,
   encodeReadyForQuery,
+  writeBackendKeyData,
 } from '../core/pg/backend-messages.js';
-import type { CancelKeyRegistry } from '../core/pg/cancel-keys.js';
+import type { CancelKeyRegistry, CancelRegistration } from '../core/pg/cancel-keys.js';
 import { CLIENT_AUTH_TIMEOUT_MS, STARTUP_TIMEOUT_MS } from '../core/pg/pg-limits.js';
 import { PgPeerError, toPeerError } from '../core/pg/pg-peer-error.js';
 import { PoolGate } from '../core/pg/pool-gate.js';
-import { BackendType, TX_IDLE } from '../core/pg/protocol-codes.js';
+import { TX_IDLE } from '../core/pg/protocol-codes.js';
 import { SqlState } from '../core/pg/sql-state.js';
 import { acceptStartup } from './accept-startup.js';
 import { ByteRelay, type RelayCounters } from './byte-relay.js';
 import { type FrameSocket, PeerClosedError } from './frame-socket.js';
 import type { LoginOutcome, PgMetrics } from './pg-metrics.js';
 import type { UpstreamEndpoint } from './upstream-endpoint.js';
+import { UpstreamLink } from './upstream-link.js';
 import { type UpstreamLoginRequest, upstreamLogin } from './upstream-login.js';
-import { type PooledConnection, type PoolSlot, parameterName, type UpstreamPool } from './upstream-pool.js';
+import { closeUpstream, PooledConnection, type PoolSlot, type UpstreamPool } from './upstream-pool.js';
 
 export type SessionState = 'startup' | 'authenticating' | 'logging-in' | 'relaying' | 'closed';
 
@@ -57,8 +60,10 @@ export interface SessionPolicy {
   readonly mode: 'client' | 'server';
   readonly tls: SecureContext | undefined;
   readonly requireTls: boolean;
-  /** Authenticates the client and picks the target; throws a PgPeerError to refuse. */
-  plan(startup: StartupInfo, frames: FrameSocket): Promise<SessionPlan>;
+  /** Whether plan() exchanges messages with the client (SCRAM): it then gets CLIENT_AUTH_TIMEOUT_MS of its own. */
+  readonly authenticatesClient: boolean;
+  /** Authenticates the client and picks the target; throws (or rejects with) a PgPeerError to refuse. */
+  plan(startup: StartupInfo, frames: FrameSocket): SessionPlan | Promise<SessionPlan>;
 }
 
 export interface CancelRoute {
@@ -66,17 +71,31 @@ export interface CancelRoute {
   readonly key: BackendKey;
 }
 
+/**
+ * The loggers for the two lines every session writes (its audit line and its end), with the fixed
+ * fields bound once per listener mode instead of a child logger per session.
+ */
+export interface SessionLines {
+  readonly audit: Logger;
+  readonly closed: Logger;
+}
+
 /** What the front shares with all its sessions. */
 export interface SessionHub {
   readonly logger: Logger;
+  /** The bound loggers for a listener mode (rebuilt by the front when the log level changes). */
+  lines(mode: SessionPolicy['mode']): SessionLines;
   readonly metrics: PgMetrics;
   readonly cancels: CancelKeyRegistry<CancelRoute>;
   readonly pool: UpstreamPool;
   readonly startupTimeoutMs?: number;
   draining(): boolean;
-  /** Takes a connection slot for the target; undefined when it is full. */
-  acquire(target: string, max: number): (() => void) | undefined;
+  /** Takes a connection slot for the target; false when it is full. A slot taken is given back with releaseSlot. */
+  acquire(target: string, max: number): boolean;
+  releaseSlot(target: string): void;
   forwardCancel(key: BackendKey, remote: string): Promise<void>;
+  /** The session is over (whatever happened): the front forgets it. */
+  ended(session: ProxySession): void;
 }
 
 /** What the proxy tells sessions still open when a stop's drain time is over (PostgreSQL's own wording). */
@@ -86,8 +105,35 @@ export const SHUTDOWN_ERROR = new PgPeerError(SqlState.ADMIN_SHUTDOWN, 'terminat
 
 const PROTOCOL_MINOR_SUPPORTED = 0;
 const READY_IDLE = encodeReadyForQuery(TX_IDLE);
+/** The prefix of protocol options (`_pq_.name`), which the proxy answers with NegotiateProtocolVersion. */
+const PROTOCOL_OPTION_PREFIX = '_pq_.';
 /** The abort reason when a session ends: stops a login still running on its behalf. */
 const SESSION_OVER = new Error('the session is over');
+/** The audit event of every login attempt. */
+export const LOGIN_AUDIT_EVENT = 'pg.login';
+
+/** The `_pq_.` options a client asked for, or undefined (the usual case: no array made). */
+function protocolOptions(params: ReadonlyMap<string, string>): string[] | undefined {
+  let options: string[] | undefined;
+  for (const key of params.keys()) {
+    if (key.startsWith(PROTOCOL_OPTION_PREFIX)) {
+      options ??= [];
+      options.push(key);
+    }
+  }
+  return options;
+}
+
+/** The upstream connection a session relays to, and what its client is told first. */
+interface Connected {
+  readonly conn: PooledConnection;
+  readonly reused: boolean;
+  /** AuthenticationOk through ReadyForQuery, with the client's minted BackendKeyData. */
+  readonly greeting: Buffer;
+  /** Bytes the server sent after its ReadyForQuery (normally none). */
+  readonly leftover: Buffer;
+}
+
 const EMPTY = Buffer.alloc(0);
 
 function outcomeOf(error: unknown, state: SessionState): LoginOutcome {
@@ -107,13 +153,16 @@ export class ProxySession {
   readonly #socket: Socket;
   readonly #policy: SessionPolicy;
   readonly #hub: SessionHub;
-  readonly #log: Logger;
+  /** For the rare lines (refusals, errors): made when first needed, not per session. */
+  #logger: Logger | undefined;
   /** Made when first needed (a new upstream login, or a shutdown): a pooled session never needs one. */
   #abortController: AbortController | undefined;
   readonly #remote: string;
   #frames: FrameSocket | undefined;
   #relay: ByteRelay | undefined;
-  #upstreamSocket: Socket | undefined;
+  #upstream: PooledConnection | undefined;
+  /** The cancel key this session's client was given, if the upstream has one. */
+  #registration: CancelRegistration | undefined;
   #plan: SessionPlan | undefined;
   #localUser: string | undefined;
   #reused = false;
@@ -124,7 +173,11 @@ export class ProxySession {
     this.#policy = policy;
     this.#hub = hub;
     this.#remote = socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : 'unix-socket';
-    this.#log = hub.logger.child({ client: this.#remote, mode: policy.mode });
+  }
+
+  get #log(): Logger {
+    this.#logger ??= this.#hub.logger.child({ client: this.#remote, mode: this.#policy.mode });
+    return this.#logger;
   }
 
   get state(): SessionState {
@@ -137,13 +190,24 @@ export class ProxySession {
 
   /** The sockets of a relaying session (for checks that nothing times them out). */
   get sockets(): { readonly client: Socket; readonly upstream: Socket | undefined } {
-    return { client: this.#frames?.socket ?? this.#socket, upstream: this.#upstreamSocket };
+    return { client: this.#frames?.socket ?? this.#socket, upstream: this.#upstream?.link.socket };
   }
 
+  /** Runs the session to its end; never rejects. */
   async run(): Promise<void> {
+    try {
+      await this.#run();
+    } catch (error) {
+      this.#hub.logger.error({ err: serializeError(error) }, 'postgres session failed');
+    } finally {
+      this.#state = 'closed';
+      this.#hub.ended(this);
+    }
+  }
+
+  async #run(): Promise<void> {
     let phaseTimer = this.#phaseTimer(this.#hub.startupTimeoutMs ?? STARTUP_TIMEOUT_MS, 'timeout: no complete startup packet');
-    let release: (() => void) | undefined;
-    let unregister: (() => void) | undefined;
+    let slot: string | undefined;
     try {
       const accepted = await acceptStartup(this.#socket, {
         tls: this.#policy.tls,
@@ -161,19 +225,21 @@ export class ProxySession {
       }
       const { frames, params } = accepted;
       this.#localUser = params.get('user');
-      const pqOptions = [...params.keys()].filter((k) => k.startsWith('_pq_.'));
-      if (accepted.minorVersion > PROTOCOL_MINOR_SUPPORTED || pqOptions.length > 0) {
-        frames.write(encodeNegotiateProtocolVersion(PROTOCOL_MINOR_SUPPORTED, pqOptions));
+      const pqOptions = protocolOptions(params);
+      if (accepted.minorVersion > PROTOCOL_MINOR_SUPPORTED || pqOptions) {
+        frames.write(encodeNegotiateProtocolVersion(PROTOCOL_MINOR_SUPPORTED, pqOptions ?? []));
       }
       if (this.#hub.draining()) throw SHUTDOWN_ERROR;
-      clearTimeout(phaseTimer);
-      phaseTimer = this.#phaseTimer(CLIENT_AUTH_TIMEOUT_MS, 'timeout: client authentication did not finish');
+      if (this.#policy.authenticatesClient) {
+        clearTimeout(phaseTimer);
+        phaseTimer = this.#phaseTimer(CLIENT_AUTH_TIMEOUT_MS, 'timeout: client authentication did not finish');
+      }
       this.#enter('authenticating');
-      const plan = await this.#policy.plan({ params, tls: accepted.tls, remote: this.#remote }, frames);
+      const planned = this.#policy.plan({ params, tls: accepted.tls, remote: this.#remote }, frames);
+      const plan = planned instanceof Promise ? await planned : planned;
       this.#plan = plan;
       clearTimeout(phaseTimer);
-      release = this.#hub.acquire(plan.target, plan.maxConnections);
-      if (!release) {
+      if (!this.#hub.acquire(plan.target, plan.maxConnections)) {
         throw new PgPeerError(
           SqlState.TOO_MANY_CONNECTIONS,
           `too many connections for target "${plan.target}" (limit ${plan.maxConnections})`,
@@ -182,52 +248,50 @@ export class ProxySession {
           },
         );
       }
+      slot = plan.target;
       this.#enter('logging-in');
-      const conn = await this.#connect(plan);
-      this.#upstreamSocket = conn.socket;
-      const greeting = [AUTHENTICATION_OK, ...conn.greeting];
-      if (conn.pooled.key) {
-        // The client sees a key minted here; the real one stays with the route.
-        const registration = this.#hub.cancels.register({ endpoint: conn.pooled.endpoint, key: conn.pooled.key });
-        unregister = registration.release;
-        greeting.splice(greeting.length - 1, 0, encodeBackendKeyData(registration.key));
-      }
+      const parked = plan.pool ? this.#hub.pool.take(plan.pool) : undefined;
+      const connected = parked ? this.#reuse(parked) : await this.#login(plan);
+      const conn = connected.conn;
       this.#enter('relaying');
       // frames.socket is the TLS socket when the client negotiated TLS, else the accepted one.
       const gate = plan.pool ? new PoolGate() : undefined;
-      this.#relay = new ByteRelay(frames.socket, conn.socket, gate);
-      frames.socket.write(Buffer.concat(greeting));
-      this.#relay.start(frames.detach(), conn.leftover);
-      this.#reused = conn.reused;
+      const relay = new ByteRelay(frames.socket, conn.link, gate);
+      this.#relay = relay;
+      frames.socket.write(connected.greeting);
+      relay.start(frames.detach(), connected.leftover);
+      this.#reused = connected.reused;
       this.#audit('ok');
       const opened = Date.now();
-      await this.#relay.closed;
+      await relay.closed;
       this.flushBytes();
-      if (this.#relay.released) {
+      if (relay.released) {
         // The client sent Terminate: the pool resets and parks the connection, or closes it.
-        if (plan.pool) void this.#hub.pool.giveBack(plan.pool, conn.pooled, gate?.reusable === true && !this.#hub.draining());
-        else conn.socket.destroy();
+        if (plan.pool) this.#hub.pool.giveBack(plan.pool, conn, gate?.reusable === true && !this.#hub.draining());
+        else closeUpstream(conn.link);
       }
-      this.#log.info(
-        {
-          target: plan.target,
-          db_user: plan.dbUser,
-          duration_ms: Date.now() - opened,
-          reused_upstream: conn.reused,
-          ...this.#relay.counters,
-        },
-        'postgres session closed',
-      );
+      const counters = relay.counters;
+      // Flat fields: written by the audit module's serializer, the same bytes pino would write.
+      auditLine(this.#hub.lines(this.#policy.mode).closed, 'postgres session closed', {
+        client: this.#remote,
+        target: plan.target,
+        db_user: plan.dbUser,
+        duration_ms: Date.now() - opened,
+        reused_upstream: connected.reused,
+        toUpstream: counters.toUpstream,
+        toClient: counters.toClient,
+      });
     } catch (error) {
       clearTimeout(phaseTimer);
+      // An upstream connection made (or taken from the pool) for a session that never relayed.
+      if (this.#upstream && !this.#relay) this.#upstream.link.socket.destroy();
       this.#refuse(error);
     } finally {
       clearTimeout(phaseTimer);
       // A fixed reason: abort() without one builds a DOMException (with a stack) per session.
       this.#abortController?.abort(SESSION_OVER);
-      release?.();
-      unregister?.();
-      this.#state = 'closed';
+      if (slot !== undefined) this.#hub.releaseSlot(slot);
+      this.#registration?.release();
     }
   }
 
@@ -250,37 +314,40 @@ export class ProxySession {
     if (this.#relay && this.#plan) this.#hub.metrics.bytes(this.#plan.target, this.#relay.counters, this.#reported);
   }
 
+  /** Mints the client's cancel key for the upstream's real one (none when the upstream sent none). */
+  #register(conn: PooledConnection): BackendKey | undefined {
+    if (!conn.key) return undefined;
+    this.#registration = this.#hub.cancels.register({ endpoint: conn.endpoint, key: conn.key });
+    return this.#registration.key;
+  }
+
   /**
-   * The upstream connection: a parked one from the pool (answered locally: its recorded
-   * ParameterStatus messages and ReadyForQuery), else a new login.
+   * A parked connection from the pool: the client's greeting is made here, in one buffer, from
+   * the recorded ParameterStatus messages (serialized once per reset), its own minted key and
+   * ReadyForQuery.
    */
-  async #connect(
-    plan: SessionPlan,
-  ): Promise<{ socket: Socket; greeting: Buffer[]; leftover: Buffer; pooled: PooledConnection; reused: boolean }> {
-    const parked = plan.pool ? this.#hub.pool.take(plan.pool) : undefined;
-    if (parked) {
-      return {
-        socket: parked.socket,
-        greeting: [...parked.parameters.values(), READY_IDLE],
-        leftover: EMPTY,
-        pooled: parked,
-        reused: true,
-      };
-    }
+  #reuse(conn: PooledConnection): Connected {
+    this.#upstream = conn;
+    const start = conn.greeting;
+    const key = this.#register(conn);
+    const greeting = Buffer.allocUnsafe(start.length + (key ? BACKEND_KEY_DATA_BYTES : 0) + READY_IDLE.length);
+    start.copy(greeting, 0);
+    if (key) writeBackendKeyData(greeting, start.length, key);
+    READY_IDLE.copy(greeting, greeting.length - READY_IDLE.length);
+    return { conn, reused: true, greeting, leftover: EMPTY };
+  }
+
+  /** A new upstream login: the client's greeting is the server's own, with the minted key in place of the real one. */
+  async #login(plan: SessionPlan): Promise<Connected> {
     const generation = this.#hub.pool.generation;
     const request = await plan.upstream();
     const upstream = await upstreamLogin(request, this.#abort().signal);
-    const parameters = new Map<string, Buffer>();
-    for (const raw of upstream.greeting) if (raw[0] === BackendType.PARAMETER_STATUS) parameters.set(parameterName(raw), raw);
-    const pooled: PooledConnection = {
-      socket: upstream.socket,
-      endpoint: request.endpoint,
-      key: upstream.key,
-      parameters,
-      createdAt: Date.now(),
-      generation,
-    };
-    return { socket: upstream.socket, greeting: upstream.greeting as Buffer[], leftover: upstream.leftover, pooled, reused: false };
+    const conn = new PooledConnection(new UpstreamLink(upstream.socket), request.endpoint, upstream.key, upstream.greeting, generation);
+    this.#upstream = conn;
+    const greeting = [AUTHENTICATION_OK, ...upstream.greeting];
+    const key = this.#register(conn);
+    if (key) greeting.splice(greeting.length - 1, 0, encodeBackendKeyData(key));
+    return { conn, reused: false, greeting: Buffer.concat(greeting), leftover: upstream.leftover };
   }
 
   #abort(): AbortController {
@@ -324,17 +391,27 @@ export class ProxySession {
     else this.#hub.metrics.login('(none)', outcome);
   }
 
-  /** One audit line per login attempt; the child logger adds client and mode. */
+  /** One audit line per login attempt; the bound logger adds `audit` and mode. */
   #audit(outcome: LoginOutcome): void {
     const plan = this.#plan;
     const target = plan?.target ?? '(unknown)';
     this.#hub.metrics.login(target, outcome);
-    audit(this.#log, 'pg.login', {
-      outcome,
-      target,
-      local_user: plan?.localUser ?? this.#localUser ?? null,
-      db_user: plan?.dbUser ?? null,
-      ...(outcome === 'ok' ? { upstream: this.#reused ? 'pooled' : 'new' } : {}),
-    });
+    const events = this.#hub.lines(this.#policy.mode).audit;
+    if (outcome === 'ok' && plan) {
+      // Every field is a string here: the audit module's flat serializer writes the line.
+      auditLine(events, LOGIN_AUDIT_EVENT, {
+        client: this.#remote,
+        outcome,
+        target,
+        local_user: plan.localUser,
+        db_user: plan.dbUser,
+        upstream: this.#reused ? 'pooled' : 'new',
+      });
+      return;
+    }
+    events.info(
+      { client: this.#remote, outcome, target, local_user: plan?.localUser ?? this.#localUser ?? null, db_user: plan?.dbUser ?? null },
+      LOGIN_AUDIT_EVENT,
+    );
   }
 }

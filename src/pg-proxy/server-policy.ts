@@ -27,6 +27,8 @@ export function serverPolicy(targets: ReadonlyMap<string, PgTarget>, allow: Read
     mode: 'server',
     tls,
     requireTls: true,
+    // The client proxy proves nothing interactively here: the token travels in the startup packet.
+    authenticatesClient: false,
     async plan(startup: StartupInfo): Promise<SessionPlan> {
       const name = startup.params.get(TARGET_PARAM);
       if (name === undefined) {

@@ -5,7 +5,7 @@ export const TARGET_PARAM = 'sidekey_target';
 export const TOKEN_PARAM = 'sidekey_token';
 
 /** Parameters the proxy sets itself or must not forward (`_pq_.` options are answered by NegotiateProtocolVersion). */
-function isForwarded(key: string): boolean {
+export function isForwarded(key: string): boolean {
   return key !== 'user' && key !== 'database' && !key.startsWith('sidekey_') && !key.startsWith('_pq_.');
 }
 

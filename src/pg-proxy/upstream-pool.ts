@@ -8,15 +8,18 @@
  * Bounds: `max_idle` parked connections per target (0 disables pooling), `idle_seconds` before a
  * parked connection is closed, POOL_MAX_AGE_MS of total life. A reload or a stop closes every
  * parked connection; connections of an earlier generation are closed when they come back.
+ *
+ * A PooledConnection is one object for the life of its upstream connection: it is the sink of
+ * the connection's events while the pool holds it (reading the reset's answer, then watching the
+ * parked connection), so a return and a checkout allocate nothing but the timers.
  */
-import type { Socket } from 'node:net';
 import type { Logger } from '../core/log/logger.js';
-import type { BackendKey } from '../core/pg/backend-messages.js';
+import { AUTHENTICATION_OK, type BackendKey } from '../core/pg/backend-messages.js';
 import { MessageReader } from '../core/pg/message-reader.js';
 import { MAX_LOGIN_MESSAGE_BYTES, POOL_MAX_AGE_MS, POOL_RESET_QUERY, POOL_RESET_TIMEOUT_MS } from '../core/pg/pg-limits.js';
 import { BackendType, TX_IDLE } from '../core/pg/protocol-codes.js';
-import { FrameSocket } from './frame-socket.js';
 import type { UpstreamEndpoint } from './upstream-endpoint.js';
+import type { UpstreamLink, UpstreamSink } from './upstream-link.js';
 
 export interface PoolLimits {
   /** Most parked connections for the target (all keys together); 0 disables pooling. */
@@ -31,18 +34,6 @@ export interface PoolSlot {
   readonly limits: PoolLimits;
 }
 
-/** An upstream connection that can be handed to a client without a login. */
-export interface PooledConnection {
-  readonly socket: Socket;
-  readonly endpoint: UpstreamEndpoint;
-  /** The upstream's real key (cancel routing). */
-  readonly key: BackendKey | undefined;
-  /** ParameterStatus messages, raw, as the server last reported each parameter. */
-  readonly parameters: ReadonlyMap<string, Buffer>;
-  readonly createdAt: number;
-  readonly generation: number;
-}
-
 export type PoolReturnOutcome = 'parked' | 'not_clean' | 'full' | 'too_old' | 'reset_failed' | 'stale' | 'closing';
 export type PoolIdleEnd = 'idle_timeout' | 'upstream_closed' | 'upstream_spoke';
 
@@ -52,15 +43,8 @@ export interface PoolEvents {
   evicted(target: string, reason: PoolIdleEnd | 'too_old' | 'cleared'): void;
 }
 
-interface Parked {
-  readonly conn: PooledConnection;
-  readonly target: string;
-  readonly key: string;
-  readonly timer: NodeJS.Timeout;
-  readonly unwatch: () => void;
-}
-
 const TERMINATE = Buffer.from([0x58, 0, 0, 0, 4]);
+const COMMAND_COMPLETE = 0x43;
 
 function queryMessage(sql: string): Buffer {
   const body = Buffer.from(`${sql}\0`, 'utf8');
@@ -78,16 +62,173 @@ export function parameterName(raw: Buffer): string {
   return raw.toString('utf8', 5, end < 0 ? raw.length : end);
 }
 
-export function closeUpstream(socket: Socket): void {
+/** AuthenticationOk and the recorded ParameterStatus messages: how a reused connection's greeting starts. */
+function greetingStart(parameters: ReadonlyMap<string, Buffer>): Buffer {
+  return Buffer.concat([AUTHENTICATION_OK, ...parameters.values()]);
+}
+
+export function closeUpstream(link: UpstreamLink): void {
+  link.attach(undefined);
+  const socket = link.socket;
   if (socket.destroyed) return;
-  socket.removeAllListeners('data');
-  socket.on('error', () => {});
   socket.end(TERMINATE);
+  socket.resume(); // read (and drop) whatever the server still sends, so its FIN is seen
   setTimeout(() => socket.destroy(), 1000).unref();
 }
 
+type Phase = 'in-use' | 'resetting' | 'parked';
+
+/** An upstream connection that can be handed to a client without a login. */
+export class PooledConnection implements UpstreamSink {
+  readonly link: UpstreamLink;
+  readonly endpoint: UpstreamEndpoint;
+  /** The upstream's real key (cancel routing). */
+  readonly key: BackendKey | undefined;
+  readonly createdAt: number;
+  readonly generation: number;
+  #parameters: Map<string, Buffer>;
+  #greeting: Buffer | undefined;
+  #phase: Phase = 'in-use';
+  // While the pool holds it: where it goes and what ends the current phase.
+  #pool: UpstreamPool | undefined;
+  #slot: PoolSlot | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #reader: MessageReader | undefined;
+  #resetParameters: Map<string, Buffer> | undefined;
+
+  constructor(
+    link: UpstreamLink,
+    endpoint: UpstreamEndpoint,
+    key: BackendKey | undefined,
+    greeting: readonly Buffer[],
+    generation: number,
+  ) {
+    this.link = link;
+    this.endpoint = endpoint;
+    this.key = key;
+    this.createdAt = Date.now();
+    this.generation = generation;
+    this.#parameters = new Map();
+    for (const raw of greeting) if (raw[0] === BackendType.PARAMETER_STATUS) this.#parameters.set(parameterName(raw), raw);
+  }
+
+  /** ParameterStatus messages, raw, as the server last reported each parameter. */
+  get parameters(): ReadonlyMap<string, Buffer> {
+    return this.#parameters;
+  }
+
+  /** Where the pool holds it (its parking slot), while it does. */
+  get slot(): PoolSlot | undefined {
+    return this.#slot;
+  }
+
+  /** AuthenticationOk and the ParameterStatus messages, serialized once per reset (not per checkout). */
+  get greeting(): Buffer {
+    this.#greeting ??= greetingStart(this.#parameters);
+    return this.#greeting;
+  }
+
+  /** Sends the reset query; `done` gets whether the answer was exactly what a clean reset says. */
+  reset(pool: UpstreamPool, slot: PoolSlot): void {
+    const socket = this.link.socket;
+    this.#pool = pool;
+    this.#slot = slot;
+    if (this.link.closed || !socket.writable) {
+      pool.resetDone(this, slot, false);
+      return;
+    }
+    this.#phase = 'resetting';
+    this.#reader ??= new MessageReader({ maxMessageBytes: MAX_LOGIN_MESSAGE_BYTES, peer: this.endpoint.label });
+    this.#resetParameters = undefined;
+    this.#timer = setTimeout(() => this.#resetOver(false), POOL_RESET_TIMEOUT_MS);
+    this.link.attach(this);
+    socket.write(RESET);
+    socket.resume();
+  }
+
+  /** Watches the parked connection: a server that speaks or closes, or the idle time running out, ends it. */
+  park(idleMs: number): void {
+    this.#phase = 'parked';
+    this.link.attach(this);
+    this.link.socket.resume();
+    this.#timer = setTimeout(() => this.#evict('idle_timeout'), idleMs);
+    this.#timer.unref();
+  }
+
+  /** The pool hands it out or closes it: no more watching. */
+  unpark(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#phase = 'in-use';
+    this.link.socket.pause();
+    this.link.attach(undefined);
+  }
+
+  upstreamData(_link: UpstreamLink, chunk: Buffer): void {
+    if (this.#phase === 'parked') {
+      this.#evict('upstream_spoke');
+      return;
+    }
+    if (this.#phase !== 'resetting') return;
+    const reader = this.#reader as MessageReader;
+    reader.push(chunk);
+    try {
+      for (let frame = reader.next(); frame; frame = reader.next()) {
+        if (frame.type === BackendType.READY_FOR_QUERY) {
+          // Anything after ReadyForQuery would be unexplained: do not park.
+          this.#resetOver(frame.body[0] === TX_IDLE && reader.drain().length === 0);
+          return;
+        }
+        if (frame.type === BackendType.PARAMETER_STATUS) {
+          this.#resetParameters ??= new Map(this.#parameters);
+          this.#resetParameters.set(parameterName(frame.raw), Buffer.from(frame.raw));
+        } else if (frame.type !== BackendType.NOTICE_RESPONSE && frame.type !== COMMAND_COMPLETE) {
+          this.#resetOver(false);
+          return;
+        }
+      }
+    } catch {
+      this.#resetOver(false);
+    }
+  }
+
+  upstreamEnd(): void {
+    this.#lost();
+  }
+
+  upstreamClose(): void {
+    this.#lost();
+  }
+
+  #lost(): void {
+    if (this.#phase === 'parked') this.#evict('upstream_closed');
+    else if (this.#phase === 'resetting') this.#resetOver(false);
+  }
+
+  #resetOver(ok: boolean): void {
+    if (this.#phase !== 'resetting') return;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#phase = 'in-use';
+    this.link.socket.pause();
+    this.link.attach(undefined);
+    this.#reader?.drain();
+    if (ok && this.#resetParameters) {
+      this.#parameters = this.#resetParameters;
+      this.#greeting = undefined;
+    }
+    this.#resetParameters = undefined;
+    (this.#pool as UpstreamPool).resetDone(this, this.#slot as PoolSlot, ok);
+  }
+
+  #evict(reason: PoolIdleEnd): void {
+    if (this.#phase !== 'parked') return;
+    (this.#pool as UpstreamPool).evict(this, this.#slot as PoolSlot, reason);
+  }
+}
+
 export class UpstreamPool {
-  readonly #idle = new Map<string, Parked[]>();
+  readonly #idle = new Map<string, PooledConnection[]>();
   readonly #perTarget = new Map<string, number>();
   readonly #events: PoolEvents;
   readonly #log: Logger;
@@ -114,15 +255,15 @@ export class UpstreamPool {
   take(slot: PoolSlot): PooledConnection | undefined {
     const list = this.#idle.get(slot.key);
     while (list && list.length > 0) {
-      const parked = list.pop() as Parked;
-      this.#forget(parked);
-      if (this.#now() - parked.conn.createdAt >= POOL_MAX_AGE_MS) {
-        closeUpstream(parked.conn.socket);
-        this.#events.evicted(parked.target, 'too_old');
+      const conn = list.pop() as PooledConnection;
+      this.#forget(slot, conn, list);
+      if (this.#now() - conn.createdAt >= POOL_MAX_AGE_MS) {
+        closeUpstream(conn.link);
+        this.#events.evicted(slot.target, 'too_old');
         continue;
       }
       this.#events.checkout(slot.target, 'hit');
-      return parked.conn;
+      return conn;
     }
     this.#events.checkout(slot.target, 'miss');
     return undefined;
@@ -132,124 +273,78 @@ export class UpstreamPool {
    * Takes back a connection whose client left. `clean` is the PoolGate's verdict; a clean one is
    * reset and parked, anything else is closed. Never throws.
    */
-  async giveBack(slot: PoolSlot, conn: PooledConnection, clean: boolean): Promise<void> {
-    const outcome = await this.#giveBack(slot, conn, clean).catch(() => 'reset_failed' as const);
-    if (outcome !== 'parked') closeUpstream(conn.socket);
-    this.#events.returned(slot.target, outcome);
+  giveBack(slot: PoolSlot, conn: PooledConnection, clean: boolean): void {
+    const refused = this.#refusal(slot, conn, clean);
+    if (refused) this.#close(slot, conn, refused);
+    else conn.reset(this, slot);
   }
 
-  async #giveBack(slot: PoolSlot, conn: PooledConnection, clean: boolean): Promise<PoolReturnOutcome> {
+  #refusal(slot: PoolSlot, conn: PooledConnection, clean: boolean): PoolReturnOutcome | undefined {
     if (this.#closed) return 'closing';
     if (!clean) return 'not_clean';
     if (conn.generation !== this.#generation) return 'stale';
     if (this.#now() - conn.createdAt >= POOL_MAX_AGE_MS) return 'too_old';
     if ((this.#perTarget.get(slot.target) ?? 0) >= slot.limits.maxIdle) return 'full';
-    const parameters = await this.#reset(conn);
-    if (!parameters) return 'reset_failed';
+    return undefined;
+  }
+
+  /** The reset's answer came (or failed): park the connection, or close it. */
+  resetDone(conn: PooledConnection, slot: PoolSlot, ok: boolean): void {
     // Checked again: a reload, a stop or other returns may have happened during the reset.
-    if (this.#closed) return 'closing';
-    if (conn.generation !== this.#generation) return 'stale';
-    if ((this.#perTarget.get(slot.target) ?? 0) >= slot.limits.maxIdle) return 'full';
-    this.#park(slot, { ...conn, parameters });
-    return 'parked';
-  }
-
-  /** Sends the reset query and reads up to ReadyForQuery; the new parameter set, or undefined if anything is off. */
-  async #reset(conn: PooledConnection): Promise<Map<string, Buffer> | undefined> {
-    const socket = conn.socket;
-    if (socket.destroyed || !socket.writable) return undefined;
-    const frames = new FrameSocket(
-      socket,
-      new MessageReader({ maxMessageBytes: MAX_LOGIN_MESSAGE_BYTES, peer: conn.endpoint.label }),
-      conn.endpoint.label,
-    );
-    const timer = setTimeout(() => frames.abort(new Error('reset timed out')), POOL_RESET_TIMEOUT_MS);
-    const parameters = new Map(conn.parameters);
-    try {
-      frames.write(RESET);
-      for (;;) {
-        const frame = await frames.read();
-        if (frame.type === BackendType.READY_FOR_QUERY) {
-          if (frame.body[0] !== TX_IDLE) return undefined;
-          break;
-        }
-        if (frame.type === BackendType.PARAMETER_STATUS) parameters.set(parameterName(frame.raw), Buffer.from(frame.raw));
-        else if (frame.type !== BackendType.NOTICE_RESPONSE && frame.type !== 0x43 /* CommandComplete */) return undefined;
-      }
-      // Anything after ReadyForQuery would be unexplained: do not park.
-      return frames.detach().length === 0 ? parameters : undefined;
-    } catch {
-      return undefined;
-    } finally {
-      clearTimeout(timer);
+    const refused = ok ? this.#refusal(slot, conn, true) : 'reset_failed';
+    if (refused) {
+      this.#close(slot, conn, refused);
+      return;
     }
-  }
-
-  #park(slot: PoolSlot, conn: PooledConnection): void {
-    const socket = conn.socket;
-    const evict = (reason: PoolIdleEnd) => {
-      const list = this.#idle.get(slot.key);
-      const at = list?.indexOf(parked) ?? -1;
-      if (!list || at < 0) return;
-      list.splice(at, 1);
-      this.#forget(parked);
-      if (reason === 'upstream_closed') socket.destroy();
-      else closeUpstream(socket);
-      this.#events.evicted(slot.target, reason);
-      this.#log.debug({ target: slot.target, reason }, 'pooled postgres connection closed');
-    };
-    // A parked connection must stay silent; a server that speaks (57P01, idle_session_timeout) or closes is dropped.
-    const onData = () => evict('upstream_spoke');
-    const onClose = () => evict('upstream_closed');
-    socket.on('data', onData);
-    socket.on('end', onClose);
-    socket.on('close', onClose);
-    socket.on('error', onClose);
-    socket.resume();
-    const timer = setTimeout(() => evict('idle_timeout'), slot.limits.idleMs);
-    timer.unref();
-    const parked: Parked = {
-      conn,
-      target: slot.target,
-      key: slot.key,
-      timer,
-      unwatch: () => {
-        socket.pause();
-        socket.off('data', onData);
-        socket.off('end', onClose);
-        socket.off('close', onClose);
-        socket.off('error', onClose);
-      },
-    };
     let list = this.#idle.get(slot.key);
     if (!list) {
       list = [];
       this.#idle.set(slot.key, list);
     }
-    list.push(parked);
+    list.push(conn);
     this.#perTarget.set(slot.target, (this.#perTarget.get(slot.target) ?? 0) + 1);
+    conn.park(slot.limits.idleMs);
+    this.#events.returned(slot.target, 'parked');
   }
 
-  #forget(parked: Parked): void {
-    clearTimeout(parked.timer);
-    parked.unwatch();
-    const left = (this.#perTarget.get(parked.target) ?? 1) - 1;
-    if (left > 0) this.#perTarget.set(parked.target, left);
-    else this.#perTarget.delete(parked.target);
-    if (this.#idle.get(parked.key)?.length === 0) this.#idle.delete(parked.key);
+  #close(slot: PoolSlot, conn: PooledConnection, outcome: PoolReturnOutcome): void {
+    closeUpstream(conn.link);
+    this.#events.returned(slot.target, outcome);
+  }
+
+  /** A parked connection ended on its own (idle time over, the server spoke or closed). */
+  evict(conn: PooledConnection, slot: PoolSlot, reason: PoolIdleEnd): void {
+    const list = this.#idle.get(slot.key);
+    const at = list?.indexOf(conn) ?? -1;
+    if (!list || at < 0) return;
+    list.splice(at, 1);
+    this.#forget(slot, conn, list);
+    if (reason === 'upstream_closed') conn.link.socket.destroy();
+    else closeUpstream(conn.link);
+    this.#events.evicted(slot.target, reason);
+    this.#log.debug({ target: slot.target, reason }, 'pooled postgres connection closed');
+  }
+
+  #forget(slot: PoolSlot, conn: PooledConnection, list: PooledConnection[]): void {
+    conn.unpark();
+    const left = (this.#perTarget.get(slot.target) ?? 1) - 1;
+    if (left > 0) this.#perTarget.set(slot.target, left);
+    else this.#perTarget.delete(slot.target);
+    if (list.length === 0) this.#idle.delete(slot.key);
   }
 
   /** Closes every parked connection; connections in use are closed when they come back (a reload). */
   clear(): void {
     this.#generation++;
-    for (const list of [...this.#idle.values()]) {
-      for (const parked of list.splice(0)) {
-        this.#forget(parked);
-        closeUpstream(parked.conn.socket);
-        this.#events.evicted(parked.target, 'cleared');
+    for (const [key, list] of [...this.#idle]) {
+      for (const conn of list.splice(0)) {
+        const slot = conn.slot as PoolSlot;
+        this.#forget(slot, conn, list);
+        closeUpstream(conn.link);
+        this.#events.evicted(slot.target, 'cleared');
       }
+      this.#idle.delete(key);
     }
-    this.#idle.clear();
   }
 
   /** For a stop: closes everything and parks nothing more. */

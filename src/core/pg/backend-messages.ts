@@ -75,8 +75,21 @@ export interface BackendKey {
   readonly secret: number;
 }
 
+/** BackendKeyData on the wire: type, length, pid, secret. */
+export const BACKEND_KEY_DATA_BYTES = HEADER_BYTES + 8;
+
 export function encodeBackendKeyData(key: BackendKey): Buffer {
-  return message(BackendType.BACKEND_KEY_DATA, Buffer.concat([int32(key.pid), int32(key.secret)]));
+  const out = Buffer.allocUnsafe(BACKEND_KEY_DATA_BYTES);
+  writeBackendKeyData(out, 0, key);
+  return out;
+}
+
+/** Writes BackendKeyData into `out` at `at` (a greeting assembled in one buffer). */
+export function writeBackendKeyData(out: Buffer, at: number, key: BackendKey): void {
+  out[at] = BackendType.BACKEND_KEY_DATA;
+  out.writeInt32BE(4 + 8, at + 1);
+  out.writeInt32BE(key.pid, at + 5);
+  out.writeInt32BE(key.secret, at + 9);
 }
 
 export function decodeBackendKeyData(frame: Frame): BackendKey | undefined {

@@ -1,16 +1,17 @@
 /**
  * Tracks where messages end in a byte stream without decoding them (only type and length
- * headers are counted, nothing is copied), so the relay can place a shutdown notice between two
- * server messages instead of inside one.
+ * headers are counted, nothing is copied; a header split across chunks is assembled into a
+ * number), so the relay can place a shutdown notice between two server messages instead of
+ * inside one.
  */
 const HEADER_BYTES = 5;
 
 export class FrameBoundary {
   /** Bytes left of the current message body; 0 at a boundary. */
   #remaining = 0;
-  /** Header bytes seen of a header split across chunks. */
-  #header = Buffer.alloc(HEADER_BYTES);
+  /** Header bytes seen of a header split across chunks, and its length bytes so far. */
   #headerSeen = 0;
+  #length = 0;
 
   /** True when the bytes so far end exactly at a message boundary. */
   get atBoundary(): boolean {
@@ -31,14 +32,22 @@ export class FrameBoundary {
         if (this.#remaining === 0 && stopAtBoundary) return at;
         continue;
       }
-      if (stopAtBoundary && this.#headerSeen === 0) return at;
-      const take = Math.min(HEADER_BYTES - this.#headerSeen, chunk.length - at);
-      chunk.copy(this.#header, this.#headerSeen, at, at + take);
-      this.#headerSeen += take;
-      at += take;
+      if (this.#headerSeen === 0) {
+        if (stopAtBoundary) return at;
+        // The whole header is in this chunk: read its length in place.
+        if (chunk.length - at >= HEADER_BYTES) {
+          this.#remaining = Math.max(0, chunk.readInt32BE(at + 1) - 4);
+          at += HEADER_BYTES;
+          continue;
+        }
+      }
+      // One byte of a split header (the first is the type byte, which is not needed).
+      this.#length = this.#headerSeen === 0 ? 0 : this.#length * 256 + (chunk[at] as number);
+      this.#headerSeen++;
+      at++;
       if (this.#headerSeen === HEADER_BYTES) {
         this.#headerSeen = 0;
-        this.#remaining = Math.max(0, this.#header.readInt32BE(1) - 4);
+        this.#remaining = Math.max(0, (this.#length | 0) - 4);
         if (this.#remaining === 0 && stopAtBoundary) return at;
       }
     }

@@ -32,7 +32,7 @@ export interface MessageReaderOptions {
 export class MessageReader {
   #buffer: Buffer = EMPTY;
   #untyped: boolean;
-  readonly #max: number;
+  #max: number;
   readonly #peer: string;
 
   constructor(options: MessageReaderOptions) {
@@ -50,9 +50,10 @@ export class MessageReader {
     this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
   }
 
-  /** Switch between first-packet framing (untyped) and typed messages. */
-  expectStartup(untyped: boolean): void {
-    this.#untyped = untyped;
+  /** From the startup packet on to typed messages, with their own limit (the same reader and buffer, not a new one). */
+  expectTyped(maxMessageBytes: number): void {
+    this.#untyped = false;
+    this.#max = maxMessageBytes;
   }
 
   /** The next whole frame, or undefined until more bytes arrive; throws a PgPeerError on a bad length. */

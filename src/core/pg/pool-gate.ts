@@ -13,76 +13,33 @@
  * A connection is reusable only when the client's Terminate comes at a boundary, every request
  * was answered, the last server message was ReadyForQuery with status idle ('I'), both streams
  * are at a boundary and nothing tainted it.
+ *
+ * This runs on every relayed chunk, so the walks are written out for each direction (no
+ * callback per message, no closure per chunk) and read a header in place when the chunk holds all
+ * of it; a header split across chunks is assembled byte by byte into a number (no buffer per
+ * session).
  */
 const HEADER_BYTES = 5;
 
 const Z = 0x5a; // ReadyForQuery
 const TX_IDLE = 0x49; // 'I'
 const TERMINATE = 0x58; // 'X'
-/** Client messages the server answers with exactly one ReadyForQuery. */
-const CLIENT_SYNC_POINTS = new Set([0x51 /* Q */, 0x53 /* S Sync */, 0x46 /* F FunctionCall */]);
-/** Client messages of COPY: a session that used COPY is not reused. */
-const CLIENT_TAINT = new Set([0x64 /* d */, 0x63 /* c */, 0x66 /* f */]);
-/** Server messages after which a connection is not reused: errors, COPY, LISTEN/NOTIFY traffic. */
-const SERVER_TAINT = new Set([0x45 /* E */, 0x47 /* G */, 0x48 /* H */, 0x57 /* W */, 0x41 /* A */, 0x64 /* d */, 0x63 /* c */]);
 
-/** Header walker for one direction; calls `onType` with each message's type byte as it starts. */
-class HeaderWalker {
-  remaining = 0;
-  readonly #header = Buffer.alloc(HEADER_BYTES);
-  #seen = 0;
-  bad = false;
-
-  get atBoundary(): boolean {
-    return this.remaining === 0 && this.#seen === 0;
-  }
-
-  /**
-   * Walks a chunk. `onType(type, offset)` runs when a message's type byte is seen at `offset`
-   * and may return false to stop the walk there (the offset is returned). `onBody(first)` gets
-   * the first payload byte of a message whose type asked for it. Returns -1 when the whole
-   * chunk was walked.
-   */
-  walk(
-    chunk: Buffer,
-    onType: (type: number, offset: number) => boolean,
-    wantFirstByte?: (type: number) => boolean,
-    onFirst?: (byte: number) => void,
-  ): number {
-    let at = 0;
-    while (at < chunk.length) {
-      if (this.remaining > 0) {
-        if (this.#wantFirst) {
-          this.#wantFirst = false;
-          onFirst?.(chunk[at] as number);
-        }
-        const take = Math.min(this.remaining, chunk.length - at);
-        this.remaining -= take;
-        at += take;
-        continue;
-      }
-      if (this.#seen === 0 && !onType(chunk[at] as number, at)) return at;
-      const take = Math.min(HEADER_BYTES - this.#seen, chunk.length - at);
-      chunk.copy(this.#header, this.#seen, at, at + take);
-      this.#seen += take;
-      at += take;
-      if (this.#seen === HEADER_BYTES) {
-        this.#seen = 0;
-        const length = this.#header.readInt32BE(1);
-        if (length < 4) this.bad = true;
-        this.remaining = Math.max(0, length - 4);
-        this.#wantFirst = this.remaining > 0 && (wantFirstByte?.(this.#header[0] as number) ?? false);
-      }
-    }
-    return -1;
-  }
-
-  #wantFirst = false;
+/** A 256-entry table of message types: a lookup by type byte, no hashing. */
+function typeTable(types: readonly number[]): Uint8Array {
+  const table = new Uint8Array(256);
+  for (const type of types) table[type] = 1;
+  return table;
 }
 
+/** Client messages the server answers with exactly one ReadyForQuery. */
+const CLIENT_SYNC_POINTS = typeTable([0x51 /* Q */, 0x53 /* S Sync */, 0x46 /* F FunctionCall */]);
+/** Client messages of COPY: a session that used COPY is not reused. */
+const CLIENT_TAINT = typeTable([0x64 /* d */, 0x63 /* c */, 0x66 /* f */]);
+/** Server messages after which a connection is not reused: errors, COPY, LISTEN/NOTIFY traffic. */
+const SERVER_TAINT = typeTable([0x45 /* E */, 0x47 /* G */, 0x48 /* H */, 0x57 /* W */, 0x41 /* A */, 0x64 /* d */, 0x63 /* c */]);
+
 export class PoolGate {
-  readonly #client = new HeaderWalker();
-  readonly #server = new HeaderWalker();
   /** Sync points sent minus ReadyForQuery received. */
   #pending = 0;
   /** Extended-protocol messages sent since the last sync point. */
@@ -92,6 +49,18 @@ export class PoolGate {
   #tainted = false;
   #terminated = false;
 
+  // Client stream: payload bytes left of the current message; header bytes seen of a split
+  // header and the length bytes read so far.
+  #clientRemaining = 0;
+  #clientSeen = 0;
+  #clientLength = 0;
+  // Server stream, the same, the type of a split header, and whether the next payload byte is a ReadyForQuery status.
+  #serverRemaining = 0;
+  #serverSeen = 0;
+  #serverLength = 0;
+  #serverType = 0;
+  #wantStatus = false;
+
   /** True once the client sent Terminate at a message boundary. */
   get terminated(): boolean {
     return this.#terminated;
@@ -100,40 +69,96 @@ export class PoolGate {
   /** Feeds client bytes; returns the offset of a Terminate at a boundary (bytes from there on must not be forwarded), or -1. */
   client(chunk: Buffer): number {
     if (this.#terminated) return 0;
-    const stop = this.#client.walk(chunk, (type) => {
-      if (type === TERMINATE) {
-        this.#terminated = true;
-        return false;
+    const length = chunk.length;
+    let at = 0;
+    while (at < length) {
+      if (this.#clientRemaining > 0) {
+        const take = Math.min(this.#clientRemaining, length - at);
+        this.#clientRemaining -= take;
+        at += take;
+        continue;
       }
-      if (CLIENT_SYNC_POINTS.has(type)) {
-        this.#pending++;
-        this.#unsynced = false;
-      } else {
-        if (CLIENT_TAINT.has(type)) this.#tainted = true;
-        this.#unsynced = true;
+      if (this.#clientSeen === 0) {
+        const type = chunk[at] as number;
+        if (type === TERMINATE) {
+          this.#terminated = true;
+          return at;
+        }
+        if (CLIENT_SYNC_POINTS[type] === 1) {
+          this.#pending++;
+          this.#unsynced = false;
+        } else {
+          if (CLIENT_TAINT[type] === 1) this.#tainted = true;
+          this.#unsynced = true;
+        }
+        if (length - at >= HEADER_BYTES) {
+          this.#clientRemaining = this.#payload(chunk.readInt32BE(at + 1));
+          at += HEADER_BYTES;
+          continue;
+        }
       }
-      return true;
-    });
-    if (this.#client.bad) this.#tainted = true;
-    return stop;
+      // A header split across chunks: one byte at a time (the type byte was handled above).
+      if (this.#clientSeen > 0) this.#clientLength = this.#clientLength * 256 + (chunk[at] as number);
+      else this.#clientLength = 0;
+      this.#clientSeen++;
+      at++;
+      if (this.#clientSeen === HEADER_BYTES) {
+        this.#clientSeen = 0;
+        this.#clientRemaining = this.#payload(this.#clientLength | 0);
+      }
+    }
+    return -1;
   }
 
   /** Feeds server bytes (all of them; nothing is withheld). */
   server(chunk: Buffer): void {
-    this.#server.walk(
-      chunk,
-      (type) => {
+    const length = chunk.length;
+    let at = 0;
+    while (at < length) {
+      if (this.#serverRemaining > 0) {
+        if (this.#wantStatus) {
+          this.#wantStatus = false;
+          this.#lastStatus = chunk[at] as number;
+        }
+        const take = Math.min(this.#serverRemaining, length - at);
+        this.#serverRemaining -= take;
+        at += take;
+        continue;
+      }
+      if (this.#serverSeen === 0) {
+        const type = chunk[at] as number;
         this.#lastServerType = type;
         if (type === Z) this.#pending--;
-        else if (SERVER_TAINT.has(type)) this.#tainted = true;
-        return true;
-      },
-      (type) => type === Z,
-      (status) => {
-        this.#lastStatus = status;
-      },
-    );
-    if (this.#server.bad) this.#tainted = true;
+        else if (SERVER_TAINT[type] === 1) this.#tainted = true;
+        if (length - at >= HEADER_BYTES) {
+          this.#serverRemaining = this.#payload(chunk.readInt32BE(at + 1));
+          this.#wantStatus = type === Z && this.#serverRemaining > 0;
+          at += HEADER_BYTES;
+          continue;
+        }
+      }
+      if (this.#serverSeen > 0) this.#serverLength = this.#serverLength * 256 + (chunk[at] as number);
+      else {
+        this.#serverType = chunk[at] as number;
+        this.#serverLength = 0;
+      }
+      this.#serverSeen++;
+      at++;
+      if (this.#serverSeen === HEADER_BYTES) {
+        this.#serverSeen = 0;
+        this.#serverRemaining = this.#payload(this.#serverLength | 0);
+        this.#wantStatus = this.#serverType === Z && this.#serverRemaining > 0;
+      }
+    }
+  }
+
+  /** Payload bytes after a header's length field; a length below 4 is malformed and taints the connection. */
+  #payload(declared: number): number {
+    if (declared < 4) {
+      this.#tainted = true;
+      return 0;
+    }
+    return declared - 4;
   }
 
   /** Whether the upstream connection can be reset and parked now. */
@@ -145,7 +170,8 @@ export class PoolGate {
       !this.#unsynced &&
       this.#lastServerType === Z &&
       this.#lastStatus === TX_IDLE &&
-      this.#server.atBoundary
+      this.#serverRemaining === 0 &&
+      this.#serverSeen === 0
     );
   }
 }

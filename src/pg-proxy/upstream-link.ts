@@ -1,0 +1,58 @@
+/**
+ * An upstream connection after login, for the rest of its life (one client, or many with session
+ * pooling). Its socket's listeners are attached once, here, and each event goes to whoever holds
+ * the connection now: a relay, the pool's reset, the pool's idle watch. Handing the connection on
+ * is an assignment, not a round of `on`/`off` calls per session, and a pooled socket cannot
+ * collect listeners however often it is reused.
+ */
+import type { Socket } from 'node:net';
+
+/** Whoever holds an upstream connection receives its events. */
+export interface UpstreamSink {
+  /** Bytes from the server. */
+  upstreamData(link: UpstreamLink, chunk: Buffer): void;
+  /** The server ended its side (FIN). */
+  upstreamEnd(link: UpstreamLink): void;
+  /** The socket closed: after an error, an end or a destroy. */
+  upstreamClose(link: UpstreamLink): void;
+}
+
+/** Errors are followed by 'close', which is what the holders act on. */
+const ignore = () => {};
+
+export class UpstreamLink {
+  readonly socket: Socket;
+  #sink: UpstreamSink | undefined;
+  #closed = false;
+
+  constructor(socket: Socket) {
+    this.socket = socket;
+    socket.pause();
+    socket.on('data', (chunk: Buffer) => {
+      if (this.#sink) this.#sink.upstreamData(this, chunk);
+      // Nobody holds it, yet the server spoke (a socket is paused between holders): not reusable.
+      else socket.destroy();
+    });
+    socket.on('end', () => this.#sink?.upstreamEnd(this));
+    socket.on('close', () => {
+      this.#closed = true;
+      this.#sink?.upstreamClose(this);
+    });
+    socket.on('error', ignore);
+  }
+
+  /** True once the socket closed or was destroyed. */
+  get closed(): boolean {
+    return this.#closed || this.socket.destroyed;
+  }
+
+  /** Gives the connection's events to `sink` from now on; undefined: to nobody (pause the socket first). */
+  attach(sink: UpstreamSink | undefined): void {
+    this.#sink = sink;
+  }
+
+  /** True when `sink` holds the connection now. */
+  heldBy(sink: UpstreamSink): boolean {
+    return this.#sink === sink;
+  }
+}
