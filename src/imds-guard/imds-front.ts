@@ -14,7 +14,7 @@ import type { Front, FrontContext } from '../daemon/front.js';
 import { listen } from '../net/http-listen.js';
 import { AccessLog } from './access-log.js';
 import { CallerMap } from './caller-map.js';
-import { GuardConnection } from './guard-connection.js';
+import { GuardConnection, IdleSweeps } from './guard-connection.js';
 import { type GuardState, type HandlerDeps, handleImdsRequest } from './imds-request-handler.js';
 import { StaticCache } from './static-cache.js';
 import { TargetVerdicts } from './target-verdicts.js';
@@ -49,6 +49,7 @@ export function createImdsFront(ctx: FrontContext): ImdsFront {
   const tokens = new TokenBindings();
   const log = new AccessLog(ctx.logger, ctx.metrics);
   const connections = new Set<GuardConnection>();
+  const sweeps = new IdleSweeps(connections);
 
   /** What the handler needs, rebuilt when the state is (not once per request). */
   let deps: HandlerDeps | undefined;
@@ -83,12 +84,13 @@ export function createImdsFront(ctx: FrontContext): ImdsFront {
       setState(buildGuardState(config));
       listenText = formatListenAddress(config.listen);
       server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
-        const connection = new GuardConnection(socket, handle, log);
+        const connection = new GuardConnection(socket, handle, log, sweeps);
         connections.add(connection);
         socket.on('close', () => connections.delete(connection));
       });
       server.maxConnections = MAX_GUARD_CONNECTIONS;
       bound = await listen(server, config.listen);
+      sweeps.start();
       ctx.logger.info({ listen: formatListenAddress(bound), ...describe(config) }, 'metadata guard up');
     },
     async reload(next) {
@@ -121,6 +123,7 @@ export function createImdsFront(ctx: FrontContext): ImdsFront {
       timer.unref();
       await closed;
       clearTimeout(timer);
+      sweeps.stop();
       state?.upstream.close();
       server = undefined;
     },
