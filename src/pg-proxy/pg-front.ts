@@ -6,8 +6,7 @@
 import type { Socket } from 'node:net';
 import { formatListenAddress, type ListenAddress } from '../core/config/listen-address.js';
 import type { LoadedConfig } from '../core/config/load-config.js';
-import { auditLogger } from '../core/log/audit.js';
-import { type Logger, serializeError } from '../core/log/logger.js';
+import { serializeError } from '../core/log/logger.js';
 import type { BackendKey } from '../core/pg/backend-messages.js';
 import { CancelKeyRegistry } from '../core/pg/cancel-keys.js';
 import { IamTokenCache } from '../core/pg/iam-token-cache.js';
@@ -17,15 +16,9 @@ import { forwardCancel } from './cancel-forwarder.js';
 import { clientPolicy } from './client-policy.js';
 import { PgMetrics } from './pg-metrics.js';
 import { buildPgTarget, type PgTarget, serverTlsContext } from './pg-target.js';
-import {
-  type CancelRoute,
-  LOGIN_AUDIT_EVENT,
-  ProxySession,
-  type SessionHub,
-  type SessionLines,
-  type SessionPolicy,
-} from './proxy-session.js';
+import { type CancelRoute, ProxySession, type SessionHub, type SessionPolicy } from './proxy-session.js';
 import { serverPolicy } from './server-policy.js';
+import { SessionLines } from './session-lines.js';
 import { listenSockets, type SocketListener } from './socket-listener.js';
 import { UpstreamPool } from './upstream-pool.js';
 
@@ -84,19 +77,11 @@ export function createPgFront(ctx: FrontContext, options: PgFrontOptions = {}): 
   let started = false;
   let flushTimer: NodeJS.Timeout | undefined;
 
-  const lines = new Map<SessionPolicy['mode'], SessionLines & { readonly level: string }>();
-  /** Children keep the level their parent had when made: rebuilt when it changed since. */
-  const linesFor = (mode: SessionPolicy['mode']): SessionLines => {
-    const known = lines.get(mode);
-    if (known?.level === log.level) return known;
-    const made = { level: log.level, audit: auditLogger(log, LOGIN_AUDIT_EVENT, { mode }), closed: log.child({ mode }) as Logger };
-    lines.set(mode, made);
-    return made;
-  };
+  const lines = new SessionLines(log);
 
   const hub: SessionHub = {
     logger: log,
-    lines: linesFor,
+    lines,
     metrics,
     cancels,
     pool: upstreamPool,
@@ -183,6 +168,7 @@ export function createPgFront(ctx: FrontContext, options: PgFrontOptions = {}): 
       log.info({ listener: key, address: formatListenAddress(listener.address), mode: want.policy.mode }, 'postgres listener started');
     }
     tokens.clear();
+    lines.clear();
     // Parked connections were made with the old settings (user, password, identity, host): close them.
     upstreamPool.clear();
     loaded = next;

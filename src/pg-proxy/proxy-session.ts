@@ -31,6 +31,7 @@ import { acceptStartup } from './accept-startup.js';
 import { ByteRelay, type RelayCounters } from './byte-relay.js';
 import { type FrameSocket, PeerClosedError } from './frame-socket.js';
 import type { LoginOutcome, PgMetrics } from './pg-metrics.js';
+import { LOGIN_AUDIT_EVENT, type SessionLines } from './session-lines.js';
 import type { UpstreamEndpoint } from './upstream-endpoint.js';
 import { UpstreamLink } from './upstream-link.js';
 import { type UpstreamLoginRequest, upstreamLogin } from './upstream-login.js';
@@ -71,20 +72,11 @@ export interface CancelRoute {
   readonly key: BackendKey;
 }
 
-/**
- * The loggers for the two lines every session writes (its audit line and its end), with the fixed
- * fields bound once per listener mode instead of a child logger per session.
- */
-export interface SessionLines {
-  readonly audit: Logger;
-  readonly closed: Logger;
-}
-
 /** What the front shares with all its sessions. */
 export interface SessionHub {
   readonly logger: Logger;
-  /** The bound loggers for a listener mode (rebuilt by the front when the log level changes). */
-  lines(mode: SessionPolicy['mode']): SessionLines;
+  /** The loggers of the audit line and the end-of-session line, with their fixed fields bound. */
+  readonly lines: SessionLines;
   readonly metrics: PgMetrics;
   readonly cancels: CancelKeyRegistry<CancelRoute>;
   readonly pool: UpstreamPool;
@@ -109,8 +101,6 @@ const READY_IDLE = encodeReadyForQuery(TX_IDLE);
 const PROTOCOL_OPTION_PREFIX = '_pq_.';
 /** The abort reason when a session ends: stops a login still running on its behalf. */
 const SESSION_OVER = new Error('the session is over');
-/** The audit event of every login attempt. */
-export const LOGIN_AUDIT_EVENT = 'pg.login';
 
 /** The `_pq_.` options a client asked for, or undefined (the usual case: no array made). */
 function protocolOptions(params: ReadonlyMap<string, string>): string[] | undefined {
@@ -272,10 +262,8 @@ export class ProxySession {
       }
       const counters = relay.counters;
       // Flat fields: written by the audit module's serializer, the same bytes pino would write.
-      auditLine(this.#hub.lines(this.#policy.mode).closed, 'postgres session closed', {
+      auditLine(this.#hub.lines.bound(this.#policy.mode, plan.target, plan.dbUser).closed, 'postgres session closed', {
         client: this.#remote,
-        target: plan.target,
-        db_user: plan.dbUser,
         duration_ms: Date.now() - opened,
         reused_upstream: connected.reused,
         toUpstream: counters.toUpstream,
@@ -391,27 +379,26 @@ export class ProxySession {
     else this.#hub.metrics.login('(none)', outcome);
   }
 
-  /** One audit line per login attempt; the bound logger adds `audit` and mode. */
+  /** One audit line per login attempt; the bound logger adds `audit`, mode and, once known, target and DB user. */
   #audit(outcome: LoginOutcome): void {
     const plan = this.#plan;
     const target = plan?.target ?? '(unknown)';
     this.#hub.metrics.login(target, outcome);
-    const events = this.#hub.lines(this.#policy.mode).audit;
     if (outcome === 'ok' && plan) {
       // Every field is a string here: the audit module's flat serializer writes the line.
-      auditLine(events, LOGIN_AUDIT_EVENT, {
+      auditLine(this.#hub.lines.bound(this.#policy.mode, plan.target, plan.dbUser).audit, LOGIN_AUDIT_EVENT, {
         client: this.#remote,
         outcome,
-        target,
         local_user: plan.localUser,
-        db_user: plan.dbUser,
         upstream: this.#reused ? 'pooled' : 'new',
       });
       return;
     }
-    events.info(
-      { client: this.#remote, outcome, target, local_user: plan?.localUser ?? this.#localUser ?? null, db_user: plan?.dbUser ?? null },
-      LOGIN_AUDIT_EVENT,
-    );
+    this.#hub.lines
+      .audit(this.#policy.mode)
+      .info(
+        { client: this.#remote, outcome, target, local_user: plan?.localUser ?? this.#localUser ?? null, db_user: plan?.dbUser ?? null },
+        LOGIN_AUDIT_EVENT,
+      );
   }
 }
