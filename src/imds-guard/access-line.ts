@@ -18,19 +18,6 @@
 import { pino } from 'pino';
 import type { Logger } from '../core/log/logger.js';
 
-/**
- * Access lines are handed to the destination in batches. Each hand-over ends in a file write that
- * the destination does on libuv's thread pool, and a busy guard paid for that round trip (wake the
- * pool thread, write, wake the loop) about 2 us per request when it handed over once per
- * event-loop turn. So after a hand-over, later lines wait up to BATCH_HOLD_MS, or until
- * MAX_BATCH_CHARS are held, and go together; a line after a quiet spell still goes at the end of
- * its turn. The logger's own destination holds lines longer than this (see core/log/logger.ts),
- * so no line reaches the file much later than before.
- */
-export const BATCH_HOLD_MS = 10;
-/** Most characters of access lines held before they are handed over at once. */
-export const MAX_BATCH_CHARS = 64 * 1024;
-
 export interface AccessLineFields {
   readonly access: 'imds';
   readonly method: string | undefined;
@@ -145,21 +132,6 @@ function serializeFields(f: AccessLineFields): string | undefined {
   return fieldsText(f.method, f.target, f.host, f.ua, field('remote', f.remote), reply, f.ms);
 }
 
-/** Access lines with a batch not yet handed over; the exit hook empties them. */
-const pendingBatches = new Set<AccessLine>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const line of [...pendingBatches]) {
-      line.flush();
-      line.flushDestinationSync();
-    }
-  });
-}
-
 export class AccessLine {
   /** The message of every access line. */
   static readonly MESSAGE = 'imds request';
@@ -169,21 +141,11 @@ export class AccessLine {
   readonly #stream: { write(line: string): unknown };
   readonly #info: Template;
   readonly #warn: Template;
-  /** Lines written this turn, not yet handed to the destination. */
-  #batch = '';
-  /** A hand-over is scheduled (end of turn or end of the hold). */
-  #scheduled = false;
-  /** performance.now() at the last hand-over. */
-  #handedOverAt = Number.NEGATIVE_INFINITY;
   /** The last reply and peer written, with their parts of the line (reply objects never change). */
   #lastReply: AccessReplyFacts | undefined;
   #lastReplyParts: ReplyParts | undefined;
   #lastRemote: string | undefined;
   #lastRemotePart: string | undefined;
-  readonly #scheduledFlush = () => {
-    this.#scheduled = false;
-    this.flush();
-  };
 
   private constructor(logger: Logger, time: () => string, stream: { write(line: string): unknown }, info: Template, warn: Template) {
     this.#logger = logger;
@@ -222,7 +184,6 @@ export class AccessLine {
     const warn = template('warn');
     if (!info || !warn) return undefined;
     const timeOf = time as (this: Logger) => string;
-    installExitHook();
     return new AccessLine(logger, () => timeOf.call(logger), stream as { write(line: string): unknown }, info, warn);
   }
 
@@ -266,39 +227,10 @@ export class AccessLine {
     return true;
   }
 
+  /** One line, straight to the destination (the daemon's buffers lines and writes them in 64 KiB chunks). */
   #add(level: AccessLevel, body: string): void {
     const t = level === 'warn' ? this.#warn : this.#info;
-    const line = t.prefix + this.#time() + t.middle + body + t.tail;
-    if (this.#batch.length === 0) pendingBatches.add(this);
-    this.#batch += line;
-    if (this.#batch.length >= MAX_BATCH_CHARS) this.flush();
-    else if (!this.#scheduled) this.#schedule();
-  }
-
-  #schedule(): void {
-    this.#scheduled = true;
-    const wait = this.#handedOverAt + BATCH_HOLD_MS - performance.now();
-    if (wait <= 0) setImmediate(this.#scheduledFlush);
-    else setTimeout(this.#scheduledFlush, wait).unref();
-  }
-
-  /** Hands the lines held so far to the destination (end of turn or hold, a full batch, exit). */
-  flush(): void {
-    if (this.#batch.length === 0) return;
-    const batch = this.#batch;
-    this.#batch = '';
-    pendingBatches.delete(this);
-    this.#handedOverAt = performance.now();
-    this.#stream.write(batch);
-  }
-
-  /** At exit, after flush: the destination's own exit hook ran already, so push its buffer out now. */
-  flushDestinationSync(): void {
-    try {
-      (this.#stream as { flushSync?: () => void }).flushSync?.();
-    } catch {
-      // Not open yet, or already closed: nothing more can be written at exit.
-    }
+    this.#stream.write(t.prefix + this.#time() + t.middle + body + t.tail);
   }
 
   /** The logger these lines are written for (tests compare against its own output). */

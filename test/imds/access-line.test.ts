@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import { createLogger, type Logger, REDACTED } from '../../src/core/log/logger.js';
-import { AccessLine, type AccessLineFields, BATCH_HOLD_MS } from '../../src/imds-guard/access-line.js';
+import { AccessLine, type AccessLineFields } from '../../src/imds-guard/access-line.js';
 
 /** A daemon logger as `sidekey serve` builds it, writing into an array, as the guard front gets it. */
 function guardLogger(): { logger: Logger; written: string[] } {
@@ -34,10 +34,7 @@ const base: AccessLineFields = {
   ms: 0.012,
 };
 
-/** Waits until held lines are handed over (end of turn, or end of the hold after a hand-over). */
-const nextTurn = () => new Promise((resolve) => setTimeout(resolve, BATCH_HOLD_MS + 5));
-
-test('the hand-written line is exactly the line pino writes, at info and warn, with fields absent or present', async () => {
+test('the hand-written line is exactly the line pino writes, at info and warn, with fields absent or present', () => {
   const { logger, written } = guardLogger();
   const line = AccessLine.forLogger(logger);
   assert.ok(line, 'the daemon logger allows the hand-written line');
@@ -52,7 +49,6 @@ test('the hand-written line is exactly the line pino writes, at info and warn, w
     for (const level of ['info', 'warn'] as const) {
       written.length = 0;
       assert.equal(line.write(level, fields), true);
-      await nextTurn();
       logger[level](fields, AccessLine.MESSAGE);
       assert.equal(written.length, 2);
       const [mine, pinos] = written as [string, string];
@@ -64,7 +60,7 @@ test('the hand-written line is exactly the line pino writes, at info and warn, w
   }
 });
 
-test('writeRequest (the per-request path, reusing the reply and peer parts) writes the same lines', async () => {
+test('writeRequest (the per-request path, reusing the reply and peer parts) writes the same lines', () => {
   const { logger, written } = guardLogger();
   const line = AccessLine.forLogger(logger);
   assert.ok(line);
@@ -92,7 +88,6 @@ test('writeRequest (the per-request path, reusing the reply and peer parts) writ
   for (const [fields, reply] of requests) {
     written.length = 0;
     assert.equal(line.writeRequest('info', fields.method, fields.target, fields.host, fields.ua, fields.remote, reply, fields.ms), true);
-    await nextTurn();
     logger.info({ ...fields, path: reply.path, status: reply.status, decision: reply.decision, rule: reply.rule }, AccessLine.MESSAGE);
     const untimed = (text: string) => text.replace(/"time":"[^"]*"/, '"time":"T"');
     assert.equal(untimed(written[0] as string), untimed(written[1] as string), JSON.stringify(fields));
@@ -101,7 +96,7 @@ test('writeRequest (the per-request path, reusing the reply and peer parts) writ
   assert.equal(line.writeRequest('info', 'GET', '/a\\b', undefined, undefined, '127.0.0.1', denied, 0), false);
 });
 
-test('values that need JSON escaping are left to pino (write returns false, nothing written)', async () => {
+test('values that need JSON escaping are left to pino (write returns false, nothing written)', () => {
   const { logger, written } = guardLogger();
   const line = AccessLine.forLogger(logger);
   assert.ok(line);
@@ -109,32 +104,7 @@ test('values that need JSON escaping are left to pino (write returns false, noth
     assert.equal(line.write('info', { ...base, target }), false, JSON.stringify(target));
   }
   assert.equal(line.write('info', { ...base, ua: 'x"y' }), false);
-  await nextTurn();
   assert.deepEqual(written, []);
-});
-
-test('after a quiet spell, lines written in one turn reach the destination together at the end of the turn, in order', async () => {
-  const { logger, written } = guardLogger();
-  const line = AccessLine.forLogger(logger);
-  assert.ok(line);
-  for (let i = 0; i < 5; i++) line.write('info', { ...base, status: 400 + i });
-  assert.equal(written.length, 0, 'held until the end of the turn');
-  await new Promise((resolve) => setImmediate(resolve));
-  assert.equal(written.length, 1, 'one hand-over at the end of the turn');
-  const lines = (written[0] as string).split('\n').filter(Boolean);
-  assert.deepEqual(
-    lines.map((l) => JSON.parse(l).status),
-    [400, 401, 402, 403, 404],
-  );
-  // Right after a hand-over, lines are held (up to BATCH_HOLD_MS), then go together.
-  const handedOver = performance.now();
-  for (let i = 0; i < 3; i++) line.write('info', { ...base, status: 500 + i });
-  await new Promise((resolve) => setImmediate(resolve));
-  // (Unless this machine stalled this test for most of the hold.)
-  if (performance.now() - handedOver < BATCH_HOLD_MS / 2) assert.equal(written.length, 1, 'held after a hand-over');
-  await nextTurn();
-  assert.equal(written.length, 2, 'handed over at the end of the hold');
-  assert.equal((written[1] as string).split('\n').filter(Boolean).length, 3);
 });
 
 test('a redaction, mixin, hook or metadata stream that could change a line sends lines through pino', () => {

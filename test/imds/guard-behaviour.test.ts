@@ -8,14 +8,7 @@ import { test } from 'node:test';
 import { freePort } from '../helpers/free-port.js';
 import { assertNoSecrets } from '../helpers/log-capture.js';
 import { PEER_INSTANCE_SECRETS } from '../peers/imds-peer.js';
-import {
-  accessLines,
-  assertNothingForbiddenReached,
-  assertRefused,
-  assertSameAsUpstream,
-  logsSettled,
-  startGuard,
-} from './guard-fixtures.js';
+import { assertNothingForbiddenReached, assertRefused, assertSameAsUpstream, startGuard } from './guard-fixtures.js';
 import { rawGet } from './raw-http.js';
 
 const TTL = 'X-aws-ec2-metadata-token-ttl-seconds: 60';
@@ -106,7 +99,6 @@ test('an unreachable metadata service is a 502 with a JSON error, and the guard 
     }
     assert.equal((await rawGet(g.port, '/latest/api/token', [TTL], { method: 'PUT' })).status, 502);
     assertRefused(await rawGet(g.port, '/latest/user-data'), 'policy still applies', [403]);
-    await logsSettled();
     const line = g.running.lines.find((l) => l.includes('"rule":"upstream"'));
     assert.ok(line?.includes('ECONNREFUSED'), 'the log says why');
   } finally {
@@ -121,7 +113,7 @@ test('one access log line per request, with the deciding rule; metrics by decisi
     await rawGet(g.port, '/latest/meta-data/instance-id', [`X-aws-ec2-metadata-token: ${token}`, 'User-Agent: probe/1.0']);
     await rawGet(g.port, '/latest/meta-data/%2e%2e/user-data');
     await rawGet(g.port, CREDS);
-    const lines = await accessLines(g, 4);
+    const lines = g.running.lines.filter((l) => l.includes('"access":"imds"')).map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.equal(lines.length, 4);
     const [put, get, refused, denied] = lines;
     assert.deepEqual(
@@ -150,7 +142,6 @@ test('one access log line per request, with the deciding rule; metrics by decisi
     assert.equal(put?.rule, 'default:allow-rest');
     assert.deepEqual([refused?.status, refused?.rule, refused?.path], [400, 'canonical:encoded-dot', undefined]);
     assert.deepEqual([denied?.status, denied?.rule, denied?.decision], [403, 'floor:instance-credentials', 'deny']);
-    await logsSettled();
     assertNoSecrets(g.running.lines, [token, ...Object.values(PEER_INSTANCE_SECRETS)]);
     const metrics = g.running.daemon.metrics.render();
     assert.match(metrics, /sidekey_imds_requests_total\{caller="",decision="deny",rule="floor:instance-credentials"\} 1/);

@@ -1,6 +1,5 @@
 /** Set-up for metadata guard tests: an IMDS peer, a real daemon whose guard fronts it, comparisons. */
 import assert from 'node:assert/strict';
-import { BATCH_HOLD_MS } from '../../src/imds-guard/access-line.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
 import { type ImdsPeer, PEER_INSTANCE_SECRETS, startImdsPeer } from '../peers/imds-peer.js';
 import { type RawAnswer, rawGet } from './raw-http.js';
@@ -34,25 +33,6 @@ export async function startGuard(imds: Record<string, unknown> = {}, top: Record
       await peer.close();
     },
   };
-}
-
-/**
- * The guard's access lines once at least `count` are logged (they are handed to the log in batches,
- * up to BATCH_HOLD_MS late), parsed. Fails after a second.
- */
-export async function accessLines(g: GuardUnderTest, count: number): Promise<Record<string, unknown>[]> {
-  const deadline = Date.now() + 1000;
-  for (;;) {
-    const lines = g.running.lines.filter((l) => l.includes('"access":"imds"'));
-    if (lines.length >= count) return lines.map((l) => JSON.parse(l) as Record<string, unknown>);
-    if (Date.now() > deadline) assert.fail(`expected ${count} access lines, found ${lines.length}`);
-    await new Promise((resolve) => setTimeout(resolve, BATCH_HOLD_MS));
-  }
-}
-
-/** Resolves once every access line written so far has been handed to the log (see BATCH_HOLD_MS). */
-export function logsSettled(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 2 * BATCH_HOLD_MS + 5));
 }
 
 /** The guard refused: a 4xx answer of its own (JSON with a catalogue code), never an upstream body. */

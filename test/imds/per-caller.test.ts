@@ -11,7 +11,7 @@ import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
 import { assertNoSecrets } from '../helpers/log-capture.js';
 import { type ImdsPeer, PEER_INSTANCE_SECRETS, PEER_NOT_FOUND_BODY, startImdsPeer } from '../peers/imds-peer.js';
 import { STS_PEER_BASE_KEY, type StsPeer, startStsPeer } from '../peers/sts-peer.js';
-import { assertNothingForbiddenReached, assertRefused, logsSettled } from './guard-fixtures.js';
+import { assertNothingForbiddenReached, assertRefused } from './guard-fixtures.js';
 import { rawGet } from './raw-http.js';
 import { cliInstanceCredentials, cliMissing, sdkInstanceCredentials } from './real-clients.js';
 
@@ -101,7 +101,6 @@ test('source-IP mapping: each caller gets its own service, never the instance cr
     const c = await running.daemon.credentials.get(service);
     secrets.push(c.secretAccessKey, c.sessionToken);
   }
-  await logsSettled();
   assertNoSecrets(running.lines, secrets);
 });
 
