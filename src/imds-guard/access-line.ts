@@ -132,6 +132,25 @@ function serializeFields(f: AccessLineFields): string | undefined {
   return fieldsText(f.method, f.target, f.host, f.ua, field('remote', f.remote), reply, f.ms);
 }
 
+/** One string field's last value and its serialized part (`,"name":"value"`, or nothing when absent). */
+class LastField {
+  readonly #name: string;
+  value: string | undefined;
+  part = '';
+
+  constructor(name: string) {
+    this.#name = name;
+  }
+
+  /** Takes `value`; false (nothing changed) when it needs JSON escaping. */
+  set(value: string | undefined): boolean {
+    if (!plainOrAbsent(value)) return false;
+    this.value = value;
+    this.part = field(this.#name, value);
+    return true;
+  }
+}
+
 export class AccessLine {
   /** The message of every access line. */
   static readonly MESSAGE = 'imds request';
@@ -141,11 +160,17 @@ export class AccessLine {
   readonly #stream: { write(line: string): unknown };
   readonly #info: Template;
   readonly #warn: Template;
-  /** The last reply and peer written, with their parts of the line (reply objects never change). */
+  /** The last reply written and its parts of the line (reply objects never change). */
   #lastReply: AccessReplyFacts | undefined;
   #lastReplyParts: ReplyParts | undefined;
-  #lastRemote: string | undefined;
-  #lastRemotePart: string | undefined;
+  readonly #method = new LastField('method');
+  readonly #host = new LastField('host');
+  readonly #ua = new LastField('ua');
+  readonly #remote = new LastField('remote');
+  /** `{"level":...,"time":...` bindings and `,"access":"imds"`, for the time and template below. */
+  #head = '';
+  #headTime = '';
+  #headTemplate: Template | undefined;
 
   private constructor(logger: Logger, time: () => string, stream: { write(line: string): unknown }, info: Template, warn: Template) {
     this.#logger = logger;
@@ -196,8 +221,9 @@ export class AccessLine {
   }
 
   /**
-   * `write` for one guard request, without building the field object: the reply's and the peer's
-   * parts of the line are reused while they repeat (a flood of one denied target repeats both).
+   * `write` for one guard request, without building the field object. What repeats from line to
+   * line (the level, time and bindings within a millisecond, the method, host, user agent, peer and
+   * reply: a flood of one denied target repeats them all) is serialized once and reused.
    */
   writeRequest(
     level: AccessLevel,
@@ -209,22 +235,34 @@ export class AccessLine {
     reply: AccessReplyFacts,
     ms: number,
   ): boolean {
-    let parts = this.#lastReplyParts;
-    if (reply !== this.#lastReply || parts === undefined) {
-      parts = replyParts(reply);
-      if (parts === undefined) return false;
+    const parts = this.#replyParts(reply);
+    if (parts === undefined || !Number.isFinite(ms) || (target !== undefined && !isPlain(target))) return false;
+    if (method !== this.#method.value && !this.#method.set(method)) return false;
+    if (host !== this.#host.value && !this.#host.set(host)) return false;
+    if (ua !== this.#ua.value && !this.#ua.set(ua)) return false;
+    if (remote !== this.#remote.value && !this.#remote.set(remote)) return false;
+    const t = level === 'warn' ? this.#warn : this.#info;
+    const time = this.#time();
+    if (time !== this.#headTime || t !== this.#headTemplate) {
+      this.#headTime = time;
+      this.#headTemplate = t;
+      this.#head = `${t.prefix}${time}${t.middle},"access":"imds"`;
+    }
+    const targetPart = target === undefined ? '' : `,"target":"${target}"`;
+    this.#stream.write(
+      `${this.#head}${this.#method.part}${targetPart}${parts.path}${this.#host.part}${this.#ua.part}${this.#remote.part}${parts.outcome},"ms":${ms}${t.tail}`,
+    );
+    return true;
+  }
+
+  #replyParts(reply: AccessReplyFacts): ReplyParts | undefined {
+    if (reply === this.#lastReply && this.#lastReplyParts !== undefined) return this.#lastReplyParts;
+    const parts = replyParts(reply);
+    if (parts !== undefined) {
       this.#lastReply = reply;
       this.#lastReplyParts = parts;
     }
-    if (remote !== this.#lastRemote || this.#lastRemotePart === undefined) {
-      if (!plainOrAbsent(remote)) return false;
-      this.#lastRemote = remote;
-      this.#lastRemotePart = field('remote', remote);
-    }
-    const body = fieldsText(method, target, host, ua, this.#lastRemotePart, parts, ms);
-    if (body === undefined) return false;
-    this.#add(level, body);
-    return true;
+    return parts;
   }
 
   /** One line, straight to the destination (the daemon's buffers lines and writes them in 64 KiB chunks). */

@@ -84,16 +84,28 @@ test('writeRequest (the per-request path, reusing the reply and peer parts) writ
       cached,
     ],
     [base, denied],
+    [{ ...base, host: undefined, method: undefined, target: undefined, remote: undefined }, denied],
+    [{ ...base, ua: 'curl/8.5.0' }, denied],
+    [base, denied],
   ];
-  for (const [fields, reply] of requests) {
-    written.length = 0;
-    assert.equal(line.writeRequest('info', fields.method, fields.target, fields.host, fields.ua, fields.remote, reply, fields.ms), true);
-    logger.info({ ...fields, path: reply.path, status: reply.status, decision: reply.decision, rule: reply.rule }, AccessLine.MESSAGE);
-    const untimed = (text: string) => text.replace(/"time":"[^"]*"/, '"time":"T"');
-    assert.equal(untimed(written[0] as string), untimed(written[1] as string), JSON.stringify(fields));
+  for (const level of ['info', 'warn', 'info'] as const) {
+    for (const [fields, reply] of requests) {
+      written.length = 0;
+      assert.equal(line.writeRequest(level, fields.method, fields.target, fields.host, fields.ua, fields.remote, reply, fields.ms), true);
+      logger[level]({ ...fields, path: reply.path, status: reply.status, decision: reply.decision, rule: reply.rule }, AccessLine.MESSAGE);
+      const untimed = (text: string) => text.replace(/"time":"[^"]*"/, '"time":"T"');
+      assert.equal(untimed(written[0] as string), untimed(written[1] as string), `${level} ${JSON.stringify(fields)}`);
+    }
   }
   assert.equal(line.writeRequest('info', 'GET', '/a', undefined, undefined, '127.0.0.1', { ...denied, rule: 'a"b' }, 0), false);
   assert.equal(line.writeRequest('info', 'GET', '/a\\b', undefined, undefined, '127.0.0.1', denied, 0), false);
+  assert.equal(line.writeRequest('info', 'GET', '/a', 'h\u00e9', undefined, '127.0.0.1', denied, 0), false);
+  assert.equal(line.writeRequest('info', 'GET', '/a', undefined, 'a"b', '127.0.0.1', denied, 0), false);
+  assert.equal(line.writeRequest('info', 'G\u0000T', '/a', undefined, undefined, '127.0.0.1', denied, 0), false);
+  // A refused value does not stick: the next plain line is written whole.
+  written.length = 0;
+  assert.equal(line.writeRequest('info', 'GET', '/a', 'h', 'u', '127.0.0.1', denied, 0), true);
+  assert.match(written[0] as string, /"method":"GET","target":"\/a","path":"[^"]+","host":"h","ua":"u","remote":"127\.0\.0\.1"/);
 });
 
 test('values that need JSON escaping are left to pino (write returns false, nothing written)', () => {
