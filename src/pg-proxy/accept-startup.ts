@@ -98,6 +98,7 @@ export async function acceptStartup(socket: Socket, options: AcceptOptions): Pro
     // Anything sent before the handshake was not encrypted: PostgreSQL refuses it too (CVE-2021-23214).
     if (frames.reader.buffered > 0) throw new PgPeerError(SqlState.PROTOCOL_VIOLATION, 'received unencrypted data after SSL request');
     frames.write(Buffer.from([SSL_ACCEPT]));
+    socket.pause();
     frames.detach();
     const secure = await upgrade(socket, options.tls);
     tls = true;

@@ -7,7 +7,7 @@
  *
  * With a PoolGate (session pooling), the relay also walks the client's message headers: when the
  * client sends Terminate at a message boundary, the Terminate is not forwarded, the client socket
- * is ended and the upstream connection is released (paused, still open) for the pool to decide
+ * is ended and the upstream connection is released (still open) for the pool to decide
  * on; `released` is then true and `closed` settles at once, without waiting for the client's
  * socket to close (it is closed as soon as everything queued for it is written).
  *
@@ -96,8 +96,9 @@ export class ByteRelay implements UpstreamSink {
     if (toClient.length > 0) this.#fromUpstream(toClient);
     if (toUpstream.length > 0) this.#fromClient(toUpstream);
     if (this.#released) return;
-    client.resume();
-    this.#upstream.resume();
+    // Each resume is a stream round (nextTick, 'resume' event): only for a socket that is paused.
+    if (client.isPaused() && !this.#clientWaits) client.resume();
+    if (this.#upstream.isPaused() && !this.#upstreamWaits) this.#upstream.resume();
   }
 
   upstreamData(_link: UpstreamLink, chunk: Buffer): void {
@@ -156,9 +157,9 @@ export class ByteRelay implements UpstreamSink {
     client.off('end', this.#onClientEnd);
     client.off('close', this.#onClientClose);
     if (this.#upstreamWaits) client.off('drain', this.#onClientDrain);
-    // A pooled socket must not keep a listener of this session.
+    // A pooled socket must not keep a listener of this session. It is handed over flowing (the
+    // pool takes it within this turn of the event loop); one paused for a slow client stays so.
     if (this.#clientWaits) upstream.off('drain', this.#onUpstreamDrain);
-    upstream.pause();
     this.#link.attach(undefined);
     // As PostgreSQL does on Terminate: close at once. Bytes still queued for a slow client are
     // written first (end, then destroy when finished).

@@ -1,8 +1,10 @@
 /**
- * Reads whole protocol messages from a socket during login, one at a time: the socket stays
- * paused unless a read is waiting, so a peer cannot make the proxy buffer more than one message
- * (bounded by the reader's limit) plus one chunk. `detach()` hands the socket and any unread
- * bytes to the relay.
+ * Reads whole protocol messages from a socket during login, one at a time. The socket is paused
+ * as soon as bytes arrive that no read asked for, so a peer cannot make the proxy buffer more than
+ * one message (bounded by the reader's limit) plus one chunk. It is not paused after each read
+ * that got what it asked for: a pause and a resume cost a stream round (a nextTick, a 'resume'
+ * event) each, several times per connection otherwise. `detach()` hands the socket (flowing or
+ * paused; callers check) and any unread bytes to the relay.
  */
 import type { Socket } from 'node:net';
 import type { Frame, MessageReader } from '../core/pg/message-reader.js';
@@ -40,7 +42,7 @@ export class FrameSocket {
     this.socket = socket;
     this.reader = reader;
     this.#peer = peer;
-    socket.pause();
+    // A socket nobody read yet starts flowing with this listener; a paused one stays paused until a read waits.
     socket.on('data', this.#onData);
     socket.on('end', this.#onEnd);
     socket.on('close', this.#onEnd);
@@ -66,7 +68,7 @@ export class FrameSocket {
     this.#fail(error);
   }
 
-  /** Stops reading messages; returns the bytes received but not yet read. The socket stays paused. */
+  /** Stops reading messages; returns the bytes received but not yet read. The socket is left as it is (flowing or paused). */
   detach(): Buffer {
     this.#detached = true;
     this.socket.off('data', this.#onData);
@@ -82,13 +84,14 @@ export class FrameSocket {
     return new Promise((resolve, reject) => {
       this.#waiter = { take, resolve, reject };
       this.#serve();
-      if (this.#waiter) this.socket.resume();
+      if (this.#waiter && this.socket.isPaused()) this.socket.resume();
     });
   }
 
   #serve(): void {
     const waiter = this.#waiter;
     if (!waiter) {
+      // Bytes nobody asked for yet: hold them, and read no more until someone does.
       this.socket.pause();
       return;
     }
@@ -101,7 +104,6 @@ export class FrameSocket {
     }
     if (value !== undefined) {
       this.#waiter = undefined;
-      this.socket.pause();
       waiter.resolve(value);
       return;
     }

@@ -140,6 +140,7 @@ export async function openUpstream(endpoint: UpstreamEndpoint, signal: AbortSign
     if (plain.reader.buffered > 0) {
       throw new PgPeerError(SqlState.PROTOCOL_VIOLATION, `the ${endpoint.label} sent unencrypted data after accepting TLS`);
     }
+    socket.pause();
     plain.detach();
     const secure = await handshake(endpoint, socket, signal);
     return new FrameSocket(secure, new MessageReader({ maxMessageBytes: MAX_LOGIN_MESSAGE_BYTES, peer: endpoint.label }), endpoint.label);

@@ -3,7 +3,9 @@
  * pooling). Its socket's listeners are attached once, here, and each event goes to whoever holds
  * the connection now: a relay, the pool's reset, the pool's idle watch. Handing the connection on
  * is an assignment, not a round of `on`/`off` calls per session, and a pooled socket cannot
- * collect listeners however often it is reused.
+ * collect listeners however often it is reused. Once a relay has started it, the socket keeps
+ * flowing for life (it is paused only while a client is slow to take what the server sends):
+ * handovers happen within one turn of the event loop, so no event falls between two holders.
  */
 import type { Socket } from 'node:net';
 
@@ -27,10 +29,9 @@ export class UpstreamLink {
 
   constructor(socket: Socket) {
     this.socket = socket;
-    socket.pause();
     socket.on('data', (chunk: Buffer) => {
       if (this.#sink) this.#sink.upstreamData(this, chunk);
-      // Nobody holds it, yet the server spoke (a socket is paused between holders): not reusable.
+      // Nobody holds it, yet the server spoke: nobody can make sense of it, so the connection goes.
       else socket.destroy();
     });
     socket.on('end', () => this.#sink?.upstreamEnd(this));
@@ -46,7 +47,7 @@ export class UpstreamLink {
     return this.#closed || this.socket.destroyed;
   }
 
-  /** Gives the connection's events to `sink` from now on; undefined: to nobody (pause the socket first). */
+  /** Gives the connection's events to `sink` from now on; undefined: to nobody (only within one turn of the event loop, or when closing). */
   attach(sink: UpstreamSink | undefined): void {
     this.#sink = sink;
   }

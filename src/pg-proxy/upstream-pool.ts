@@ -11,7 +11,9 @@
  *
  * A PooledConnection is one object for the life of its upstream connection: it is the sink of
  * the connection's events while the pool holds it (reading the reset's answer, then watching the
- * parked connection), so a return and a checkout allocate nothing but the timers.
+ * parked connection), so a return and a checkout allocate nothing but the timers. The socket
+ * keeps flowing throughout (UpstreamLink): a parked connection must notice a server that speaks
+ * or closes, and handing it on needs no pause or resume.
  */
 import type { Logger } from '../core/log/logger.js';
 import { AUTHENTICATION_OK, type BackendKey } from '../core/pg/backend-messages.js';
@@ -72,7 +74,7 @@ export function closeUpstream(link: UpstreamLink): void {
   const socket = link.socket;
   if (socket.destroyed) return;
   socket.end(TERMINATE);
-  socket.resume(); // read (and drop) whatever the server still sends, so its FIN is seen
+  if (socket.isPaused()) socket.resume(); // read (and drop) whatever the server still sends, so its FIN is seen
   setTimeout(() => socket.destroy(), 1000).unref();
 }
 
@@ -143,14 +145,13 @@ export class PooledConnection implements UpstreamSink {
     this.#timer = setTimeout(() => this.#resetOver(false), POOL_RESET_TIMEOUT_MS);
     this.link.attach(this);
     socket.write(RESET);
-    socket.resume();
+    if (socket.isPaused()) socket.resume();
   }
 
   /** Watches the parked connection: a server that speaks or closes, or the idle time running out, ends it. */
   park(idleMs: number): void {
     this.#phase = 'parked';
     this.link.attach(this);
-    this.link.socket.resume();
     this.#timer = setTimeout(() => this.#evict('idle_timeout'), idleMs);
     this.#timer.unref();
   }
@@ -160,7 +161,6 @@ export class PooledConnection implements UpstreamSink {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#phase = 'in-use';
-    this.link.socket.pause();
     this.link.attach(undefined);
   }
 
@@ -210,7 +210,6 @@ export class PooledConnection implements UpstreamSink {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#phase = 'in-use';
-    this.link.socket.pause();
     this.link.attach(undefined);
     this.#reader?.drain();
     if (ok && this.#resetParameters) {
