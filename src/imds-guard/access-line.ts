@@ -265,7 +265,7 @@ export class AccessLine {
     return parts;
   }
 
-  /** One line, straight to the destination (the daemon's buffers lines and writes them in 64 KiB chunks). */
+  /** One line, straight to the destination (the daemon's destination buffers lines and writes 64 KiB at a time). */
   #add(level: AccessLevel, body: string): void {
     const t = level === 'warn' ? this.#warn : this.#info;
     this.#stream.write(t.prefix + this.#time() + t.middle + body + t.tail);
