@@ -89,10 +89,10 @@ export class ByteRelay implements UpstreamSink {
     client.on('end', this.#onClientEnd);
     client.on('close', this.#onClientClose);
     this.#link.attach(this);
-    // Either side may be gone already (closed while the login finished).
+    // Either side may be gone already (closed while the login finished): the other one is ended.
     if (this.#link.closed) this.upstreamClose();
     if (client.destroyed) this.#onClientClose();
-    if (this.#settled) return;
+    if (this.#clientClosed || this.#upstreamClosed) return;
     if (toClient.length > 0) this.#fromUpstream(toClient);
     if (toUpstream.length > 0) this.#fromClient(toUpstream);
     if (this.#released) return;

@@ -3,6 +3,7 @@
  * real PostgreSQL), and reloads that change a target while a session is open.
  */
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import type { PgFront } from '../../src/pg-proxy/pg-front.js';
@@ -67,6 +68,29 @@ async function session(
   } finally {
     await c.end();
   }
+}
+
+/** A StartupMessage (protocol 3.0) with these parameters. */
+function startupMessage(params: Record<string, string>): Buffer {
+  const body = Buffer.from(
+    `${Object.entries(params)
+      .map(([k, v]) => `${k}\0${v}\0`)
+      .join('')}\0`,
+  );
+  const head = Buffer.alloc(8);
+  head.writeInt32BE(8 + body.length, 0);
+  head.writeInt32BE(196608, 4);
+  return Buffer.concat([head, body]);
+}
+
+/** A typed frontend message. */
+function frontendMessage(type: string, body = ''): Buffer {
+  const payload = Buffer.from(body);
+  const out = Buffer.alloc(5 + payload.length);
+  out.write(type, 0, 'latin1');
+  out.writeInt32BE(4 + payload.length, 1);
+  payload.copy(out, 5);
+  return out;
 }
 
 const idle = (target: string) => new Map(front().pool.idleCounts()).get(target) ?? 0;
@@ -239,6 +263,33 @@ describe('session pooling', () => {
     await waitFor(() => idle('short') === 0, 'the dead connection to be dropped');
     const next = await session('short');
     assert.notEqual(next, pid);
+  });
+
+  test('a client that sends Terminate but never closes its side is ended at once, as PostgreSQL does; its connection is parked', async () => {
+    front().pool.clear();
+    // allowHalfOpen: this side stays open after the proxy's FIN, as a misbehaving client would.
+    const socket = connect({ port: portOf('pooled'), host: '127.0.0.1', allowHalfOpen: true });
+    let received = Buffer.alloc(0);
+    const readyCount = () => {
+      let count = 0;
+      for (let at = 0; at + 5 <= received.length; at += 1 + received.readInt32BE(at + 1)) if (received[at] === 0x5a) count++;
+      return count;
+    };
+    socket.on('data', (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+    });
+    const ended = new Promise<void>((resolve) => socket.once('end', () => resolve()));
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.write(startupMessage({ user: 'me', database: 'ignored' }));
+    await waitFor(() => readyCount() === 1, 'ReadyForQuery after the login');
+    socket.write(frontendMessage('Q', 'SELECT 1\0'));
+    await waitFor(() => readyCount() === 2, 'ReadyForQuery after the query');
+    socket.write(frontendMessage('X'));
+    await Promise.race([ended, new Promise((_, reject) => setTimeout(() => reject(new Error('the proxy did not end the session')), 2000))]);
+    // The upstream connection goes back to the pool while this client has still not closed its side.
+    await waitFor(() => idle('pooled') === 1, 'the connection to be parked');
+    assert.equal(socket.writableEnded, false);
+    socket.destroy();
   });
 
   test('max_idle: 0 turns pooling off', async () => {
