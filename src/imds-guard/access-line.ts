@@ -4,19 +4,18 @@
  * message), without pino's generic path (walking the object, the redaction formatter, a
  * stringifier per key), which was about 2 of the 3 us a line cost on the denied path.
  *
- * It is used only where it provably writes what pino would. `forLogger` has the logger itself
- * serialize a probe holding every access field, takes the line's template from that output, and
+ * It is used only where it provably writes what pino would: `forLogger` takes the line's template
+ * from pino itself (core/log/pino-line-template.ts) with a probe holding every access field, and
  * gives up (returning undefined: lines then go through pino) when pino's line is not exactly the
  * template with the fields in it, which is what a serializer, a redaction path or a formatter
- * touching one of these field names would cause, and when the logger has a feature that acts
- * outside that serialization (mixin, log-method or stream-write hooks, message prefix, a stream
- * that wants metadata). sidekey redacts by field name (core/log/logger.ts) and these names are
+ * touching one of these field names would cause, or when the logger has a feature that acts
+ * outside that serialization. sidekey redacts by field name (core/log/logger.ts) and these names are
  * fixed, so the probe is the redaction check. A value that would need JSON escaping (quotes,
  * backslashes, control or non-ASCII characters) is not written here either: `write` returns
  * false and the caller logs that line through pino.
  */
-import { pino } from 'pino';
 import type { Logger } from '../core/log/logger.js';
+import { pinoLineTemplate, type PinoLineTemplate as Template } from '../core/log/pino-line-template.js';
 
 export interface AccessLineFields {
   readonly access: 'imds';
@@ -36,20 +35,6 @@ export interface AccessLineFields {
 }
 
 export type AccessLevel = 'info' | 'warn';
-
-/** A line as pino lays it out: PREFIX time MIDDLE fields TAIL (bindings in MIDDLE, message in TAIL). */
-interface Template {
-  readonly prefix: string;
-  readonly middle: string;
-  readonly tail: string;
-}
-
-/** pino's internals used here; `pino.symbols` is its documented integration surface. */
-type PinoInternals = Record<symbol, unknown>;
-const symbols = pino.symbols as typeof pino.symbols & { readonly msgPrefixSym?: symbol };
-
-/** Stands for the time field while the template is taken (never in a real line: it is not JSON). */
-const TIME_MARK = '\u0000time\u0000';
 
 const PROBE: AccessLineFields = {
   access: 'imds',
@@ -182,34 +167,11 @@ export class AccessLine {
 
   /** The hand-written line for this logger, or undefined when only pino can write its lines faithfully. */
   static forLogger(logger: Logger): AccessLine | undefined {
-    const internals = logger as unknown as PinoInternals;
-    const hooks = internals[symbols.hooksSym] as { logMethod?: unknown; streamWrite?: unknown } | undefined;
-    const stream = internals[symbols.streamSym] as { write?: unknown } | undefined;
-    const time = internals[symbols.timeSym];
-    const asJson = internals[symbols.asJsonSym];
-    if (hooks?.logMethod || hooks?.streamWrite || internals[symbols.mixinSym]) return undefined;
-    if (symbols.msgPrefixSym === undefined || typeof internals[symbols.msgPrefixSym] === 'string') return undefined;
-    if (typeof time !== 'function' || typeof asJson !== 'function' || typeof stream?.write !== 'function') return undefined;
-    if ((stream as PinoInternals)[symbols.needsMetadataGsym] === true) return undefined;
-    const template = (level: AccessLevel): Template | undefined => {
-      const num = logger.levels.values[level];
-      if (num === undefined) return undefined;
-      const serialize = (fields: object) => String(asJson.call(logger, fields, AccessLine.MESSAGE, num, TIME_MARK));
-      const bare = serialize({});
-      const probed = serialize({ ...PROBE });
-      const fields = serializeFields(PROBE) as string;
-      const at = probed.indexOf(fields);
-      const mark = bare.indexOf(TIME_MARK);
-      if (at === -1 || probed.indexOf(fields, at + 1) !== -1) return undefined;
-      if (bare !== probed.slice(0, at) + probed.slice(at + fields.length)) return undefined;
-      if (mark === -1 || bare.indexOf(TIME_MARK, mark + 1) !== -1 || mark + TIME_MARK.length > at) return undefined;
-      return { prefix: bare.slice(0, mark), middle: bare.slice(mark + TIME_MARK.length, at), tail: bare.slice(at) };
-    };
-    const info = template('info');
-    const warn = template('warn');
+    const probeText = serializeFields(PROBE) as string;
+    const info = pinoLineTemplate(logger, 'info', AccessLine.MESSAGE, PROBE, probeText);
+    const warn = pinoLineTemplate(logger, 'warn', AccessLine.MESSAGE, PROBE, probeText);
     if (!info || !warn) return undefined;
-    const timeOf = time as (this: Logger) => string;
-    return new AccessLine(logger, () => timeOf.call(logger), stream as { write(line: string): unknown }, info, warn);
+    return new AccessLine(logger, info.time, info.stream, info, warn);
   }
 
   /** Writes one line; false (nothing written) when a value needs escaping: log it through pino then. */

@@ -1,5 +1,5 @@
-import { type DestinationStream, pino } from 'pino';
 import { isSecretKey, type Logger, REDACTED, redactSecrets } from './logger.js';
+import { type PinoLineTemplate, pinoLineTemplate } from './pino-line-template.js';
 
 /**
  * Writes one audit event: a log line with `audit: <event>` and a stable set of fields, so that
@@ -47,55 +47,19 @@ export type AuditValue = string | number | boolean;
 /** pino's level number for `info`. */
 const INFO_LEVEL = 30;
 
-/** What pino would write around an `auditLogger`'s lines, read once per logger from pino's own state. */
-interface LineFrame {
-  /** `{"level":"info"`, as the logger's level formatter writes it. */
-  readonly head: string;
-  readonly time: () => string;
-  /** The bound fields (`,"front":...,"audit":...`), already redacted when the child was made. */
-  readonly bindings: string;
-  readonly stream: DestinationStream;
-  /** The event the tail was made for, and `,"msg":"<event>"}` with the line end. */
-  readonly event: string;
-  readonly tail: string;
-  /** `,"msg":` and the line end, for another event on the same logger. */
-  readonly messageKey: string;
-  readonly end: string;
-}
+/** A field no real line has, to check that pino writes flat fields as they are given. */
+const PROBE = { sidekeyAuditProbe: 'probe' } as const;
+const PROBE_TEXT = ',"sidekeyAuditProbe":"probe"';
 
-const frames = new WeakMap<Logger, LineFrame | null>();
+/** Per events logger: the event its template was taken for, and the template (null: pino only). */
+const templates = new WeakMap<Logger, { readonly event: string; readonly template: PinoLineTemplate | null }>();
 
-function lineFrame(events: Logger, event: string): LineFrame | null {
-  let frame = frames.get(events);
-  if (frame !== undefined) return frame;
-  const state = events as unknown as Record<symbol, unknown>;
-  const head = (state[pino.symbols.lsCacheSym] as Record<number, string> | undefined)?.[INFO_LEVEL];
-  const time = state[pino.symbols.timeSym];
-  const bindings = state[pino.symbols.chindingsSym];
-  const stream = state[pino.symbols.streamSym] as DestinationStream | undefined;
-  const messageKey = state[pino.symbols.messageKeySym];
-  const end = state[pino.symbols.endSym];
-  const usable =
-    typeof head === 'string' &&
-    typeof time === 'function' &&
-    typeof bindings === 'string' &&
-    typeof stream?.write === 'function' &&
-    typeof messageKey === 'string' &&
-    typeof end === 'string';
-  frame = usable
-    ? {
-        head,
-        time: time as () => string,
-        bindings,
-        stream,
-        event,
-        tail: `,${JSON.stringify(messageKey)}:${JSON.stringify(event)}${end}`,
-        messageKey: `,${JSON.stringify(messageKey)}:`,
-        end,
-      }
-    : null;
-  frames.set(events, frame);
-  return frame;
+function templateFor(events: Logger, event: string): PinoLineTemplate | null {
+  const known = templates.get(events);
+  if (known?.event === event) return known.template;
+  const template = pinoLineTemplate(events, 'info', event, PROBE, PROBE_TEXT) ?? null;
+  templates.set(events, { event, template });
+  return template;
 }
 
 /**
@@ -107,8 +71,8 @@ function lineFrame(events: Logger, event: string): LineFrame | null {
  */
 export function auditLine(events: Logger, event: string, fields: Readonly<Record<string, AuditValue>>): void {
   if (events.levelVal > INFO_LEVEL) return;
-  const frame = lineFrame(events, event);
-  if (frame === null) {
+  const template = templateFor(events, event);
+  if (template === null) {
     events.info(fields, event);
     return;
   }
@@ -121,6 +85,5 @@ export function auditLine(events: Logger, event: string, fields: Readonly<Record
     else if (typeof value === 'number') body += Number.isFinite(value) ? String(value) : 'null';
     else body += typeof value === 'string' ? JSON.stringify(value) : String(value);
   }
-  const tail = event === frame.event ? frame.tail : `${frame.messageKey}${JSON.stringify(event)}${frame.end}`;
-  frame.stream.write(`${frame.head}${frame.time()}${frame.bindings}${body}${tail}`);
+  template.stream.write(`${template.prefix}${template.time()}${template.middle}${body}${template.tail}`);
 }
