@@ -379,19 +379,15 @@ export class ProxySession {
     else this.#hub.metrics.login('(none)', outcome);
   }
 
-  /** One audit line per login attempt; the bound logger adds `audit`, mode and, once known, target and DB user. */
+  /** One audit line per login attempt; a bound logger adds the fields that are the same for many sessions. */
   #audit(outcome: LoginOutcome): void {
     const plan = this.#plan;
     const target = plan?.target ?? '(unknown)';
     this.#hub.metrics.login(target, outcome);
     if (outcome === 'ok' && plan) {
-      // Every field is a string here: the audit module's flat serializer writes the line.
-      auditLine(this.#hub.lines.bound(this.#policy.mode, plan.target, plan.dbUser).audit, LOGIN_AUDIT_EVENT, {
-        client: this.#remote,
-        outcome,
-        local_user: plan.localUser,
-        upstream: this.#reused ? 'pooled' : 'new',
-      });
+      // Flat fields: the audit module's serializer writes the line, the same bytes pino would write.
+      const lines = this.#hub.lines.bound(this.#policy.mode, plan.target, plan.dbUser);
+      auditLine(this.#reused ? lines.pooled : lines.fresh, LOGIN_AUDIT_EVENT, { client: this.#remote, local_user: plan.localUser });
       return;
     }
     this.#hub.lines

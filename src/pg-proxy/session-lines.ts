@@ -1,9 +1,11 @@
 /**
  * The loggers for the two lines every Postgres session writes: its audit line (`pg.login`) and
- * the line when it ends. The fields that are the same for every session of one listener mode,
- * target and DB user (mode, target, db_user, and `audit` for the audit line) are bound once as
- * child-logger bindings, serialized when the child is made, instead of being serialized on each
- * line; a session's own fields (client, outcome, local user, duration, bytes) are written per line.
+ * the line when it ends. The fields that are the same for every successful login of one listener
+ * mode, target and DB user (`audit`, mode, target, db_user, outcome, and whether the upstream
+ * connection was pooled or new) are bound once as child-logger bindings, serialized when the
+ * child is made, instead of on each line; a session's own fields (client, local user, duration,
+ * bytes) are written per line. Refused logins go through the per-mode audit logger with all
+ * their fields.
  *
  * Children keep the level their parent had when they were made, so a set is rebuilt when the
  * front's logger changed level since. Targets and DB users come from the config (server mode
@@ -19,8 +21,10 @@ export type ListenerMode = 'client' | 'server';
 export const LOGIN_AUDIT_EVENT = 'pg.login';
 
 export interface BoundLines {
-  /** `audit: pg.login`, mode, target, db_user. */
-  readonly audit: Logger;
+  /** `audit: pg.login`, mode, target, db_user, `outcome: ok`, `upstream: pooled`. */
+  readonly pooled: Logger;
+  /** The same with `upstream: new`. */
+  readonly fresh: Logger;
   /** mode, target, db_user. */
   readonly closed: Logger;
 }
@@ -50,7 +54,7 @@ export class SessionLines {
     return value;
   }
 
-  /** The pair bound to a session's mode, target and DB user. */
+  /** The loggers bound to a session's mode, target and DB user. */
   bound(mode: ListenerMode, target: string, dbUser: string): BoundLines {
     let targets = this.#bound.get(mode);
     if (!targets) {
@@ -66,7 +70,8 @@ export class SessionLines {
     if (known?.level === this.#log.level) return known.value;
     const fixed = { mode, target, db_user: dbUser };
     const value: BoundLines = {
-      audit: auditLogger(this.#log, LOGIN_AUDIT_EVENT, fixed),
+      pooled: auditLogger(this.#log, LOGIN_AUDIT_EVENT, { ...fixed, outcome: 'ok', upstream: 'pooled' }),
+      fresh: auditLogger(this.#log, LOGIN_AUDIT_EVENT, { ...fixed, outcome: 'ok', upstream: 'new' }),
       closed: this.#log.child(fixed),
     };
     users.set(dbUser, { level: this.#log.level, value });
