@@ -14,6 +14,9 @@
  *   buffered, to /dev/null), pgbouncer its default connection and disconnection lines (to a file);
  * - so in -C, direct pays SCRAM and a backend fork per transaction, the pooled proxies pay
  *   neither; sidekey without pooling pays both plus its own hop.
+ *
+ * BENCH_PG_FLOOR=1 adds `node-floor` (bench/_pg-floor.ts): the least a Node.js proxy does per
+ * connection, with no checks and no logs, to show how much of sidekey's cost is Node's own.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chownSync, readFileSync, writeFileSync } from 'node:fs';
@@ -25,12 +28,15 @@ import { MetricsRegistry } from '../src/core/metrics/metrics-registry.js';
 import { createPgFront } from '../src/pg-proxy/pg-front.js';
 import { freePort, PG_USERS, startPostgres } from '../test/helpers/postgres-server.js';
 import { initPgbench, runTool } from '../test/pg/fixtures/pg-tools.js';
+import { type FloorProxy, startFloorProxy } from './_pg-floor.js';
 
 /** Seconds per pgbench run (BENCH_SECONDS overrides, for short runs while iterating). */
 const RUN_SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 /** Each (path, mode) runs this often, paths interleaved, and the median is reported (a shared machine is noisy). */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CLIENTS = 8;
+/** Also measure the Node.js floor (bench/_pg-floor.ts). */
+const WITH_FLOOR = process.env.BENCH_PG_FLOOR === '1';
 const THREADS = 2;
 
 interface Run {
@@ -129,6 +135,7 @@ async function startPgbouncer(dir: string, pgPort: number): Promise<{ port: numb
 export async function run(): Promise<void> {
   const postgres = await startPostgres();
   let bouncer: ChildProcess | undefined;
+  let floor: FloorProxy | undefined;
   try {
     await initPgbench(postgres, 'orders', 'app_user');
 
@@ -157,12 +164,14 @@ export async function run(): Promise<void> {
     const pgb = await startPgbouncer(postgres.dir, postgres.port);
     bouncer = pgb.child;
 
-    type Path = 'direct' | 'sidekey' | 'sidekey-nopool' | 'pgbouncer';
+    if (WITH_FLOOR) floor = await startFloorProxy(postgres.port, 'app_user', PG_USERS.app_user, 'orders');
+    type Path = 'direct' | 'sidekey' | 'sidekey-nopool' | 'pgbouncer' | 'node-floor';
     const paths: ReadonlyArray<readonly [Path, number]> = [
       ['direct', postgres.port],
       ['sidekey', proxyPort],
       ['sidekey-nopool', noPoolPort],
       ['pgbouncer', pgb.port],
+      ...(floor ? [['node-floor', floor.port] as const] : []),
     ];
     /** The proxy's CPU seconds, read around each run: this process for sidekey, /proc for pgbouncer. */
     const proxyCpu = (path: Path): number => {
@@ -218,7 +227,15 @@ export async function run(): Promise<void> {
         `proxy CPU per -C transaction, sidekey/pgbouncer: ${(cpuPerTx('sidekey', 'C') / cpuPerTx('pgbouncer', 'C')).toFixed(2)}; persistent: ${(cpuPerTx('sidekey', 'P') / cpuPerTx('pgbouncer', 'P')).toFixed(2)}\n` +
         `pool checkouts on "bench": ${hits} hits, ${misses} misses\n`,
     );
+    const f = results['node-floor'];
+    if (f) {
+      process.stdout.write(
+        `node-floor/pgbouncer -C:          ${(f.reconnect / b.reconnect).toFixed(2)}; sidekey/node-floor -C: ${(s.reconnect / f.reconnect).toFixed(2)}; ` +
+          `node-floor/direct persistent: ${(f.persistent / d.persistent).toFixed(2)}\n`,
+      );
+    }
   } finally {
+    floor?.close();
     bouncer?.kill('SIGINT');
     await postgres.stop();
   }
