@@ -14,7 +14,7 @@ import { audit, auditLine, auditLogger } from '../core/log/audit.js';
 import { type Logger, serializeError } from '../core/log/logger.js';
 import type { Counter, CounterHandle } from '../core/metrics/metrics-registry.js';
 import { sendAwsError, sendJson } from '../net/json-reply.js';
-import { forwardingHeader, hostAllowed } from '../net/request-guards.js';
+import { guardedHeaders, hostHeaderAllowed } from '../net/request-guards.js';
 import { ENDPOINT_ERROR_CODES, rfc3339, sendCredentials } from './credentials-response.js';
 import type { ServiceRateLimits } from './token-bucket.js';
 
@@ -131,9 +131,10 @@ export function createCredentialRequestHandler(
   };
 
   return (req, res, listener) => {
-    const forwarded = forwardingHeader(req);
-    if (forwarded) return fail(req, res, 'FORWARDED_REFUSED', `requests relayed by a proxy (${forwarded}) are refused`, 'refused');
-    if (!hostAllowed(req, listener.address, listener.hosts))
+    const headers = guardedHeaders(req);
+    if (headers.forwarded)
+      return fail(req, res, 'FORWARDED_REFUSED', `requests relayed by a proxy (${headers.forwarded}) are refused`, 'refused');
+    if (!hostHeaderAllowed(headers.host, listener.address, listener.hosts))
       return fail(req, res, 'HOST_REFUSED', 'the Host header does not name this endpoint', 'refused');
     const url = req.url ?? '/';
     const query = url.indexOf('?');
@@ -151,7 +152,7 @@ export function createCredentialRequestHandler(
       memo = {};
       memos.set(req.socket, memo);
     }
-    const service = broker.authenticate(req.headers.authorization, memo);
+    const service = broker.authenticate(headers.authorization, memo);
     if (service === undefined) return fail(req, res, 'UNAUTHORIZED', UNAUTHORIZED_MESSAGE, 'unauthorized');
     const bucket = limits.bucket(service);
     if (!bucket.take()) {
