@@ -44,11 +44,11 @@ test('lines reach a file in order, on flush, and the file is private (0600)', ()
   writer.close();
   const lines = readFileSync(path, 'utf8').trimEnd().split('\n');
   assert.equal(lines.length, count + 2);
-  lines.forEach((l, i) => {
+  for (const [i, l] of lines.entries()) {
     const parsed = JSON.parse(l) as { n?: number; long?: string };
     if (i === count) assert.equal(parsed.long?.length, LOG_BUFFER_BYTES, 'a line longer than the buffer is written whole');
-    else assert.equal(parsed.n, i < count ? i : count);
-  });
+    else assert.equal(parsed.n, Math.min(i, count));
+  }
   assert.equal(statSync(path).mode & 0o777, 0o600);
   dir.remove();
 });
@@ -69,7 +69,7 @@ test('a reader that falls behind (EAGAIN) loses nothing: the backlog is retried 
   }
   const lines = text.trimEnd().split('\n');
   assert.equal(lines.length, count);
-  lines.forEach((l, i) => assert.equal((JSON.parse(l) as { n: number }).n, i));
+  for (const [i, l] of lines.entries()) assert.equal((JSON.parse(l) as { n: number }).n, i);
   assert.equal(writer.droppedBytes, 0);
   writer.close();
   closeSync(pipe.writeFd);
