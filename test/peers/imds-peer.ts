@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeServer, listenLoopback, loopbackUrl } from './loopback-http.js';
 
 export const PEER_INSTANCE_ROLE = 'instance-role';
 /** Values only the instance's own secrets contain: finding one in any answer or log is a leak. */
@@ -151,13 +151,12 @@ export class ImdsPeer {
     this.#server.keepAliveTimeout = 30_000;
   }
 
-  async listen(port = 0): Promise<string> {
-    await new Promise<void>((resolve) => this.#server.listen(port, '127.0.0.1', resolve));
-    return this.url;
+  listen(port = 0): Promise<string> {
+    return listenLoopback(this.#server, port);
   }
 
   get url(): string {
-    return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+    return loopbackUrl(this.#server);
   }
 
   /** Requests whose path, under any lenient reading, names a forbidden leaf. */
@@ -171,8 +170,7 @@ export class ImdsPeer {
   }
 
   close(): Promise<void> {
-    this.#server.closeAllConnections();
-    return new Promise((resolve) => this.#server.close(() => resolve()));
+    return closeServer(this.#server);
   }
 
   /** Answers and returns true, so handlers can `return this.#send(...)`. */

@@ -7,7 +7,7 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeServer, listenLoopback } from './loopback-http.js';
 import { type KnownKey, verifyRequest } from './sigv4-verifier.js';
 
 export interface KmsCall {
@@ -224,11 +224,10 @@ export async function startKmsPeer(options: { region?: string } = {}): Promise<K
       reply(res, e.status, { __type: e.type, message: e.message }, e.type);
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
+  const url = await listenLoopback(server);
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     region,
     credentials,
     calls,
@@ -241,10 +240,6 @@ export async function startKmsPeer(options: { region?: string } = {}): Promise<K
     setAlias(alias, arn) {
       aliases.set(alias, resolveKey(arn));
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => closeServer(server),
   };
 }

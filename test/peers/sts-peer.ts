@@ -7,7 +7,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeServer, listenLoopback, loopbackUrl } from './loopback-http.js';
 import { type KnownKey, verifyRequest } from './sigv4-verifier.js';
 
 /** Base keys the peer trusts unless told otherwise (tests configure sidekey with these). */
@@ -72,18 +72,16 @@ export class StsPeer {
     });
   }
 
-  async listen(): Promise<string> {
-    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
-    return this.url;
+  listen(): Promise<string> {
+    return listenLoopback(this.#server);
   }
 
   get url(): string {
-    return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+    return loopbackUrl(this.#server);
   }
 
-  async close(): Promise<void> {
-    this.#server.closeAllConnections();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  close(): Promise<void> {
+    return closeServer(this.#server);
   }
 
   /** AssumeRole calls that verified for `roleArn` (all roles when omitted), failed ones included. */
