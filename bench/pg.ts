@@ -17,10 +17,15 @@
  *
  * BENCH_PG_FLOOR=1 adds `node-floor` (bench/_pg-floor.ts): the least a Node.js proxy does per
  * connection, with no checks and no logs, to show how much of sidekey's cost is Node's own.
+ *
+ * While iterating: BENCH_PG_PATHS and BENCH_PG_MODES pick paths and modes, and BENCH_PG_BASE=DIR
+ * runs another build of sidekey (a tsc output directory) as `sidekey-base` in the same rounds, for
+ * an A/B comparison of a change on a machine where runs minutes apart differ by 10 to 20%.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chownSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseConfig } from '../src/core/config/load-config.js';
 import { createCredentialBroker } from '../src/core/credentials/create-credential-broker.js';
 import { bufferedDestination, createLogger } from '../src/core/log/logger.js';
@@ -32,24 +37,36 @@ import { type FloorProxy, startFloorProxy } from './_pg-floor.js';
 
 /** Seconds per pgbench run (BENCH_SECONDS overrides, for short runs while iterating). */
 const RUN_SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
+/** Seconds of unrecorded pgbench per (path, mode) before the rounds: the first round otherwise pays the JIT's warm-up. */
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
 /** Each (path, mode) runs this often, paths interleaved, and the median is reported (a shared machine is noisy). */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CLIENTS = 8;
 /** Also measure the Node.js floor (bench/_pg-floor.ts). */
 const WITH_FLOOR = process.env.BENCH_PG_FLOOR === '1';
 const THREADS = 2;
+/** Only these paths (comma-separated names, e.g. `sidekey,pgbouncer`), for runs that compare a few; all by default. */
+const ONLY_PATHS = process.env.BENCH_PG_PATHS?.split(',').filter(Boolean);
+/** Only these modes (`P` persistent, `C` -C; comma-separated); both by default. */
+const MODES = (process.env.BENCH_PG_MODES ?? 'P,C').split(',').map((mode) => mode === 'C');
+/**
+ * Another build of sidekey (its tsc output directory, e.g. `.build/pg-base`) run as path
+ * `sidekey-base` in the same process and rounds, interleaved with this one: an A/B measurement of
+ * a change on a machine too noisy for runs made minutes apart to be compared.
+ */
+const BASE_BUILD = process.env.BENCH_PG_BASE;
 
 interface Run {
   readonly tps: number;
   readonly transactions: number;
 }
 
-async function pgbench(port: number, reconnect: boolean): Promise<Run> {
+async function pgbench(port: number, reconnect: boolean, seconds = RUN_SECONDS): Promise<Run> {
   const args = [
     '-n',
     '-S',
     '-T',
-    String(RUN_SECONDS),
+    String(seconds),
     '-c',
     String(CLIENTS),
     '-j',
@@ -67,7 +84,7 @@ async function pgbench(port: number, reconnect: boolean): Promise<Run> {
     'pgbench',
     args,
     { PGPASSWORD: PG_USERS.app_user, PGSSLMODE: 'disable' },
-    { timeoutMs: (RUN_SECONDS + 30) * 1000 },
+    { timeoutMs: (seconds + 30) * 1000 },
   );
   const tps = /tps = ([\d.]+)/.exec(result.stdout);
   const done = /number of transactions actually processed: (\d+)/.exec(result.stdout);
@@ -132,10 +149,33 @@ async function startPgbouncer(dir: string, pgPort: number): Promise<{ port: numb
   throw new Error('pgbouncer did not start');
 }
 
+type FrontFactory = typeof createPgFront;
+
+/** createPgFront and what it needs, from another build directory (BENCH_PG_BASE). */
+async function baseBuild(dir: string): Promise<{
+  createPgFront: FrontFactory;
+  parseConfig: typeof parseConfig;
+  createCredentialBroker: typeof createCredentialBroker;
+  createLogger: typeof createLogger;
+  bufferedDestination: typeof bufferedDestination;
+  MetricsRegistry: typeof MetricsRegistry;
+}> {
+  const load = (path: string) => import(pathToFileURL(resolve(dir, path)).href);
+  const [front, config, broker, logger, registry] = await Promise.all([
+    load('src/pg-proxy/pg-front.js'),
+    load('src/core/config/load-config.js'),
+    load('src/core/credentials/create-credential-broker.js'),
+    load('src/core/log/logger.js'),
+    load('src/core/metrics/metrics-registry.js'),
+  ]);
+  return { ...front, ...config, ...broker, ...logger, ...registry };
+}
+
 export async function run(): Promise<void> {
   const postgres = await startPostgres();
   let bouncer: ChildProcess | undefined;
   let floor: FloorProxy | undefined;
+  let stopBase: (() => Promise<void>) | undefined;
   try {
     await initPgbench(postgres, 'orders', 'app_user');
 
@@ -165,14 +205,33 @@ export async function run(): Promise<void> {
     bouncer = pgb.child;
 
     if (WITH_FLOOR) floor = await startFloorProxy(postgres.port, 'app_user', PG_USERS.app_user, 'orders');
-    type Path = 'direct' | 'sidekey' | 'sidekey-nopool' | 'pgbouncer' | 'node-floor';
-    const paths: ReadonlyArray<readonly [Path, number]> = [
-      ['direct', postgres.port],
-      ['sidekey', proxyPort],
-      ['sidekey-nopool', noPoolPort],
-      ['pgbouncer', pgb.port],
-      ...(floor ? [['node-floor', floor.port] as const] : []),
-    ];
+    let basePort: number | undefined;
+    if (BASE_BUILD) {
+      const base = await baseBuild(BASE_BUILD);
+      const baseLoaded = base.parseConfig(yaml, join(postgres.dir, 'sidekey-base.yaml'));
+      const baseLogger = base.createLogger({ destination: base.bufferedDestination('/dev/null') });
+      const baseMetrics = new base.MetricsRegistry();
+      const baseFront = base.createPgFront({
+        loaded: baseLoaded,
+        logger: baseLogger,
+        metrics: baseMetrics,
+        credentials: base.createCredentialBroker(baseLoaded, baseLogger, baseMetrics),
+      });
+      await baseFront.start();
+      basePort = (baseFront.listenerAddress('bench') as { port: number }).port;
+      stopBase = () => baseFront.stop(0);
+    }
+    type Path = 'direct' | 'sidekey' | 'sidekey-nopool' | 'pgbouncer' | 'node-floor' | 'sidekey-base';
+    const paths: ReadonlyArray<readonly [Path, number]> = (
+      [
+        ['direct', postgres.port],
+        ['sidekey', proxyPort],
+        ...(basePort === undefined ? [] : [['sidekey-base', basePort] as const]),
+        ['sidekey-nopool', noPoolPort],
+        ['pgbouncer', pgb.port],
+        ...(floor ? [['node-floor', floor.port] as const] : []),
+      ] as ReadonlyArray<readonly [Path, number]>
+    ).filter(([name]) => !ONLY_PATHS || ONLY_PATHS.includes(name));
     /** The proxy's CPU seconds, read around each run: this process for sidekey, /proc for pgbouncer. */
     const proxyCpu = (path: Path): number => {
       if (path === 'pgbouncer') return processCpuSeconds(pgb.child.pid as number);
@@ -180,10 +239,11 @@ export async function run(): Promise<void> {
       return path === 'direct' ? 0 : (usage.user + usage.system) / 1e6;
     };
     const runs = new Map<string, { tps: number[]; cpuUsPerTx: number[] }>();
+    if (WARMUP_SECONDS > 0) for (const [, port] of paths) for (const reconnect of MODES) await pgbench(port, reconnect, WARMUP_SECONDS);
     for (let round = 0; round < ROUNDS; round++) {
       for (let i = 0; i < paths.length; i++) {
         const [name, port] = paths[(i + round) % paths.length] as readonly [Path, number];
-        for (const reconnect of [false, true]) {
+        for (const reconnect of MODES) {
           const before = proxyCpu(name);
           const run = await pgbench(port, reconnect);
           const cpu = proxyCpu(name) - before;
@@ -201,10 +261,13 @@ export async function run(): Promise<void> {
     for (const [name] of paths) results[name] = { persistent: tps(name, 'P'), reconnect: tps(name, 'C') };
     const render = metrics.render();
     await front.stop(0);
-    const d = results.direct as { persistent: number; reconnect: number };
-    const s = results.sidekey as { persistent: number; reconnect: number };
-    const n = results['sidekey-nopool'] as { persistent: number; reconnect: number };
-    const b = results.pgbouncer as { persistent: number; reconnect: number };
+    await stopBase?.();
+    // A path left out (BENCH_PG_PATHS) reads as 0: its ratios print as NaN or Infinity.
+    const none = { persistent: 0, reconnect: 0 };
+    const d = results.direct ?? none;
+    const s = results.sidekey ?? none;
+    const n = results['sidekey-nopool'] ?? none;
+    const b = results.pgbouncer ?? none;
     const fmt = (v: number) => v.toFixed(0).padStart(8);
     const hits = Number(/sidekey_pg_pool_checkouts_total\{outcome="hit",target="bench"\} (\d+)/.exec(render)?.[1] ?? 0);
     const misses = Number(/sidekey_pg_pool_checkouts_total\{outcome="miss",target="bench"\} (\d+)/.exec(render)?.[1] ?? 0);
@@ -227,6 +290,18 @@ export async function run(): Promise<void> {
         `proxy CPU per -C transaction, sidekey/pgbouncer: ${(cpuPerTx('sidekey', 'C') / cpuPerTx('pgbouncer', 'C')).toFixed(2)}; persistent: ${(cpuPerTx('sidekey', 'P') / cpuPerTx('pgbouncer', 'P')).toFixed(2)}\n` +
         `pool checkouts on "bench": ${hits} hits, ${misses} misses\n`,
     );
+    // Every round's numbers, in run order, for a reader who wants the spread and not only the median.
+    for (const [key, entry] of runs) {
+      const list = (values: number[]) => values.map((v) => v.toFixed(0)).join(' ');
+      process.stdout.write(`  ${key.padEnd(18)} TPS ${list(entry.tps)}; CPU us/tx ${list(entry.cpuUsPerTx)}\n`);
+    }
+    const a = results['sidekey-base'];
+    if (a) {
+      process.stdout.write(
+        `sidekey/sidekey-base: -C TPS ${(s.reconnect / a.reconnect).toFixed(3)}, CPU us/tx ${(cpuPerTx('sidekey', 'C') / cpuPerTx('sidekey-base', 'C')).toFixed(3)}; ` +
+          `persistent TPS ${(s.persistent / a.persistent).toFixed(3)}, CPU us/tx ${(cpuPerTx('sidekey', 'P') / cpuPerTx('sidekey-base', 'P')).toFixed(3)}\n`,
+      );
+    }
     const f = results['node-floor'];
     if (f) {
       process.stdout.write(
