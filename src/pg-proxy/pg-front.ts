@@ -14,6 +14,7 @@ import { BYTE_METRICS_FLUSH_MS, SHUTDOWN_NOTICE_GRACE_MS } from '../core/pg/pg-l
 import type { Front, FrontContext } from '../daemon/front.js';
 import { forwardCancel } from './cancel-forwarder.js';
 import { clientPolicy } from './client-policy.js';
+import { DeadlineSweep } from './deadline-sweep.js';
 import { PgMetrics } from './pg-metrics.js';
 import { buildPgTarget, type PgTarget, serverTlsContext } from './pg-target.js';
 import { type CancelRoute, ProxySession, type SessionHub, type SessionPolicy } from './proxy-session.js';
@@ -43,6 +44,9 @@ export function wantsPgFront(config: LoadedConfig['config']): boolean {
   return section !== undefined && (Object.keys(section.targets).length > 0 || section.server !== undefined);
 }
 
+/** Every accepted socket's 'error' listener (one function, not a closure per socket). */
+const ignoreError = () => {};
+
 /** The listener key of the server-mode listener (target names cannot contain ':'). */
 const SERVER_LISTENER = 'server';
 
@@ -63,11 +67,21 @@ export function createPgFront(ctx: FrontContext, options: PgFrontOptions = {}): 
     () => perTarget.entries(),
     () => pool?.idleCounts() ?? [],
   );
-  pool = new UpstreamPool(log, {
-    checkout: (target, outcome) => metrics.poolCheckout(target, outcome),
-    returned: (target, outcome) => metrics.poolReturn(target, outcome),
-    evicted: (target, reason) => metrics.poolEviction(target, reason),
+  // One sweep checks every time limit of the sessions and the pool (no timer per connection).
+  const deadlines = new DeadlineSweep((now) => {
+    for (const session of sessions) session.expireIfDue(now);
+    const pooled = pool?.sweep() ?? false;
+    return pooled || sessions.size > 0;
   });
+  pool = new UpstreamPool(
+    log,
+    {
+      checkout: (target, outcome) => metrics.poolCheckout(target, outcome),
+      returned: (target, outcome) => metrics.poolReturn(target, outcome),
+      evicted: (target, reason) => metrics.poolEviction(target, reason),
+    },
+    () => deadlines.arm(),
+  );
   const upstreamPool = pool;
   const tokens = options.tokens ?? new IamTokenCache({ onLookup: (outcome, target) => metrics.token(outcome, target) });
   const cancels = new CancelKeyRegistry<CancelRoute>();
@@ -119,7 +133,7 @@ export function createPgFront(ctx: FrontContext, options: PgFrontOptions = {}): 
 
   function accept(key: string, socket: Socket): void {
     const entry = listeners.get(key);
-    socket.on('error', () => {}); // Every error is handled where the socket is read; never crash on one.
+    socket.on('error', ignoreError); // Every error is handled where the socket is read; never crash on one.
     if (!entry) {
       socket.destroy();
       return;
@@ -127,6 +141,7 @@ export function createPgFront(ctx: FrontContext, options: PgFrontOptions = {}): 
     metrics.connection(entry.policy.mode);
     const session = new ProxySession(socket, entry.policy, hub);
     sessions.add(session);
+    deadlines.arm(); // the session's startup has a time limit from now on
     void session.run(); // never rejects; hub.ended forgets the session
   }
 

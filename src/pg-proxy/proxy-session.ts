@@ -30,6 +30,7 @@ import { SqlState } from '../core/pg/sql-state.js';
 import { acceptStartup } from './accept-startup.js';
 import { ByteRelay, type RelayCounters } from './byte-relay.js';
 import { type FrameSocket, PeerClosedError } from './frame-socket.js';
+import { loginOutcome } from './login-outcome.js';
 import type { LoginOutcome, PgMetrics } from './pg-metrics.js';
 import { LOGIN_AUDIT_EVENT, type SessionLines } from './session-lines.js';
 import type { UpstreamEndpoint } from './upstream-endpoint.js';
@@ -126,18 +127,6 @@ interface Connected {
 
 const EMPTY = Buffer.alloc(0);
 
-function outcomeOf(error: unknown, state: SessionState): LoginOutcome {
-  if (error instanceof PeerClosedError) return 'client_gone';
-  if (!(error instanceof PgPeerError)) return 'internal_error';
-  const code = error.sqlState;
-  if (code === SqlState.TOO_MANY_CONNECTIONS) return 'too_many_connections';
-  if (code === SqlState.ADMIN_SHUTDOWN) return 'shutting_down';
-  if (code.startsWith('28')) return state === 'logging-in' ? 'upstream_auth_failed' : 'client_auth_failed';
-  if (code.startsWith('08') && state === 'logging-in') return 'upstream_unreachable';
-  if (code === SqlState.PROTOCOL_VIOLATION || code === SqlState.FEATURE_NOT_SUPPORTED) return 'protocol_error';
-  return 'refused';
-}
-
 export class ProxySession {
   #state: SessionState = 'startup';
   readonly #socket: Socket;
@@ -157,6 +146,10 @@ export class ProxySession {
   #localUser: string | undefined;
   #reused = false;
   readonly #reported: RelayCounters = { toUpstream: 0, toClient: 0 };
+  /** When the current phase's limit runs out (epoch ms; 0: none), and what it is, for the refusal. */
+  #deadline = 0;
+  #limitMs = 0;
+  #limitMessage = '';
 
   constructor(socket: Socket, policy: SessionPolicy, hub: SessionHub) {
     this.#socket = socket;
@@ -196,7 +189,7 @@ export class ProxySession {
   }
 
   async #run(): Promise<void> {
-    let phaseTimer = this.#phaseTimer(this.#hub.startupTimeoutMs ?? STARTUP_TIMEOUT_MS, 'timeout: no complete startup packet');
+    this.#limit(this.#hub.startupTimeoutMs ?? STARTUP_TIMEOUT_MS, 'timeout: no complete startup packet');
     let slot: string | undefined;
     try {
       const accepted = await acceptStartup(this.#socket, {
@@ -207,7 +200,7 @@ export class ProxySession {
         },
       });
       if (accepted.kind === 'cancel') {
-        clearTimeout(phaseTimer);
+        this.#deadline = 0;
         this.#socket.destroy();
         this.#state = 'closed';
         await this.#hub.forwardCancel(accepted.key, this.#remote);
@@ -220,15 +213,12 @@ export class ProxySession {
         frames.write(encodeNegotiateProtocolVersion(PROTOCOL_MINOR_SUPPORTED, pqOptions ?? []));
       }
       if (this.#hub.draining()) throw SHUTDOWN_ERROR;
-      if (this.#policy.authenticatesClient) {
-        clearTimeout(phaseTimer);
-        phaseTimer = this.#phaseTimer(CLIENT_AUTH_TIMEOUT_MS, 'timeout: client authentication did not finish');
-      }
+      if (this.#policy.authenticatesClient) this.#limit(CLIENT_AUTH_TIMEOUT_MS, 'timeout: client authentication did not finish');
       this.#enter('authenticating');
       const planned = this.#policy.plan({ params, tls: accepted.tls, remote: this.#remote }, frames);
       const plan = planned instanceof Promise ? await planned : planned;
       this.#plan = plan;
-      clearTimeout(phaseTimer);
+      this.#deadline = 0;
       if (!this.#hub.acquire(plan.target, plan.maxConnections)) {
         throw new PgPeerError(
           SqlState.TOO_MANY_CONNECTIONS,
@@ -270,12 +260,12 @@ export class ProxySession {
         toClient: counters.toClient,
       });
     } catch (error) {
-      clearTimeout(phaseTimer);
+      this.#deadline = 0;
       // An upstream connection made (or taken from the pool) for a session that never relayed.
       if (this.#upstream && !this.#relay) this.#upstream.link.socket.destroy();
       this.#refuse(error);
     } finally {
-      clearTimeout(phaseTimer);
+      this.#deadline = 0;
       // A fixed reason: abort() without one builds a DOMException (with a stack) per session.
       this.#abortController?.abort(SESSION_OVER);
       if (slot !== undefined) this.#hub.releaseSlot(slot);
@@ -347,22 +337,28 @@ export class ProxySession {
     this.#state = state;
   }
 
-  #phaseTimer(ms: number, message: string): NodeJS.Timeout {
-    const timer = setTimeout(() => {
-      const error = new PgPeerError(SqlState.PROTOCOL_VIOLATION, `${message} within ${ms} ms`);
-      this.#frames?.abort(error);
-      // A TLS handshake in progress has no reader to abort: drop the connection.
-      setImmediate(() => {
-        if (this.#state !== 'relaying' && this.#state !== 'logging-in') this.#socket.destroy();
-      });
-    }, ms);
-    timer.unref();
-    return timer;
+  /** The current phase must end within `ms` (the front's DeadlineSweep checks it; no timer per session). */
+  #limit(ms: number, message: string): void {
+    this.#deadline = Date.now() + ms;
+    this.#limitMs = ms;
+    this.#limitMessage = message;
+  }
+
+  /** Called by the front's sweep: refuses a client whose phase ran past its limit. */
+  expireIfDue(now: number): void {
+    if (this.#deadline === 0 || now < this.#deadline) return;
+    this.#deadline = 0;
+    const error = new PgPeerError(SqlState.PROTOCOL_VIOLATION, `${this.#limitMessage} within ${this.#limitMs} ms`);
+    this.#frames?.abort(error);
+    // A TLS handshake in progress has no reader to abort: drop the connection.
+    setImmediate(() => {
+      if (this.#state !== 'relaying' && this.#state !== 'logging-in') this.#socket.destroy();
+    });
   }
 
   #refuse(error: unknown): void {
     const state = this.#state;
-    const outcome = outcomeOf(error, state);
+    const outcome = loginOutcome(error, state);
     if (error instanceof PeerClosedError) {
       this.#log.debug({ state }, 'client closed the connection before login finished');
       this.#socket.destroy();

@@ -11,9 +11,10 @@
  *
  * A PooledConnection is one object for the life of its upstream connection: it is the sink of
  * the connection's events while the pool holds it (reading the reset's answer, then watching the
- * parked connection), so a return and a checkout allocate nothing but the timers. The socket
+ * parked connection), so a return and a checkout allocate nothing. The socket
  * keeps flowing throughout (UpstreamLink): a parked connection must notice a server that speaks
- * or closes, and handing it on needs no pause or resume.
+ * or closes, and handing it on needs no pause or resume. The reset's time limit and the idle time
+ * are deadlines on the connection that the front's DeadlineSweep checks (`sweep`), not timers.
  */
 import type { Logger } from '../core/log/logger.js';
 import { AUTHENTICATION_OK, type BackendKey } from '../core/pg/backend-messages.js';
@@ -94,7 +95,8 @@ export class PooledConnection implements UpstreamSink {
   // While the pool holds it: where it goes and what ends the current phase.
   #pool: UpstreamPool | undefined;
   #slot: PoolSlot | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  /** When the reset's time or the parked idle time runs out (epoch ms; 0: none). */
+  #dueAt = 0;
   #reader: MessageReader | undefined;
   #resetParameters: Map<string, Buffer> | undefined;
 
@@ -142,26 +144,31 @@ export class PooledConnection implements UpstreamSink {
     this.#phase = 'resetting';
     this.#reader ??= new MessageReader({ maxMessageBytes: MAX_LOGIN_MESSAGE_BYTES, peer: this.endpoint.label });
     this.#resetParameters = undefined;
-    this.#timer = setTimeout(() => this.#resetOver(false), POOL_RESET_TIMEOUT_MS);
+    this.#dueAt = pool.resetStarted(this) + POOL_RESET_TIMEOUT_MS;
     this.link.attach(this);
     socket.write(RESET);
     if (socket.isPaused()) socket.resume();
   }
 
   /** Watches the parked connection: a server that speaks or closes, or the idle time running out, ends it. */
-  park(idleMs: number): void {
+  park(now: number, idleMs: number): void {
     this.#phase = 'parked';
     this.link.attach(this);
-    this.#timer = setTimeout(() => this.#evict('idle_timeout'), idleMs);
-    this.#timer.unref();
+    this.#dueAt = now + idleMs;
   }
 
   /** The pool hands it out or closes it: no more watching. */
   unpark(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#dueAt = 0;
     this.#phase = 'in-use';
     this.link.attach(undefined);
+  }
+
+  /** The sweep: a reset that took too long fails; a parked connection idle too long is evicted. */
+  expireIfDue(now: number): void {
+    if (this.#dueAt === 0 || now < this.#dueAt) return;
+    if (this.#phase === 'resetting') this.#resetOver(false);
+    else this.#evict('idle_timeout');
   }
 
   upstreamData(_link: UpstreamLink, chunk: Buffer): void {
@@ -207,8 +214,7 @@ export class PooledConnection implements UpstreamSink {
 
   #resetOver(ok: boolean): void {
     if (this.#phase !== 'resetting') return;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#dueAt = 0;
     this.#phase = 'in-use';
     this.link.attach(undefined);
     this.#reader?.drain();
@@ -232,13 +238,40 @@ export class UpstreamPool {
   readonly #events: PoolEvents;
   readonly #log: Logger;
   readonly #now: () => number;
+  /** Connections waiting for their reset's answer (the sweep checks their time limit). */
+  readonly #resetting = new Set<PooledConnection>();
+  /** Tells the front's DeadlineSweep that a deadline was set. */
+  readonly #watch: () => void;
   #generation = 0;
   #closed = false;
 
-  constructor(log: Logger, events: PoolEvents, now: () => number = Date.now) {
+  constructor(log: Logger, events: PoolEvents, watch: () => void, now: () => number = Date.now) {
     this.#log = log;
     this.#events = events;
+    this.#watch = watch;
     this.#now = now;
+  }
+
+  /** A connection sent its reset; returns the time it did (its time limit starts then). */
+  resetStarted(conn: PooledConnection): number {
+    this.#resetting.add(conn);
+    this.#watch();
+    return this.#now();
+  }
+
+  /**
+   * One sweep of the deadlines: resets that took longer than POOL_RESET_TIMEOUT_MS fail, parked
+   * connections idle longer than their target's idle time are closed. Returns whether any
+   * connection is still resetting or parked.
+   */
+  sweep(): boolean {
+    const now = this.#now();
+    for (const conn of this.#resetting) conn.expireIfDue(now);
+    for (const list of this.#idle.values()) {
+      // Backwards: an eviction removes the connection from its list.
+      for (let at = list.length - 1; at >= 0; at--) list[at]?.expireIfDue(now);
+    }
+    return this.#resetting.size > 0 || this.#idle.size > 0;
   }
 
   get generation(): number {
@@ -289,6 +322,7 @@ export class UpstreamPool {
 
   /** The reset's answer came (or failed): park the connection, or close it. */
   resetDone(conn: PooledConnection, slot: PoolSlot, ok: boolean): void {
+    this.#resetting.delete(conn);
     // Checked again: a reload, a stop or other returns may have happened during the reset.
     const refused = ok ? this.#refusal(slot, conn, true) : 'reset_failed';
     if (refused) {
@@ -302,7 +336,8 @@ export class UpstreamPool {
     }
     list.push(conn);
     this.#perTarget.set(slot.target, (this.#perTarget.get(slot.target) ?? 0) + 1);
-    conn.park(slot.limits.idleMs);
+    conn.park(this.#now(), slot.limits.idleMs);
+    this.#watch();
     this.#events.returned(slot.target, 'parked');
   }
 
