@@ -11,14 +11,17 @@
  * on; `released` is then true and `closed` settles at once, without waiting for the client's
  * socket to close (it is closed as soon as everything queued for it is written).
  *
- * The relay is the upstream link's sink while it runs and puts three listeners on the client
- * socket ('data', 'end', 'close'; every client socket has a permanent 'error' listener and
- * 'close' follows any error); a 'drain' listener is added only while a side waits for one.
+ * The relay is the upstream link's sink while it runs, and the client's FrameSocket hands it the
+ * client socket's events through the listeners the login already had on it ('data', 'end',
+ * 'close'; 'close' follows any error): a session adds no listener for the relay and removes none
+ * when it releases the connection (events after that are ignored). A 'drain' listener is added
+ * only while a side waits for one.
  */
 import type { Socket } from 'node:net';
 import { FrameBoundary } from '../core/pg/frame-boundary.js';
 import { SHUTDOWN_NOTICE_GRACE_MS } from '../core/pg/pg-limits.js';
 import type { PoolGate } from '../core/pg/pool-gate.js';
+import type { ClientSink } from './frame-socket.js';
 import type { UpstreamLink, UpstreamSink } from './upstream-link.js';
 
 export interface RelayCounters {
@@ -31,7 +34,7 @@ function destroyWhenFinished(this: Socket): void {
   this.destroy();
 }
 
-export class ByteRelay implements UpstreamSink {
+export class ByteRelay implements UpstreamSink, ClientSink {
   readonly counters: RelayCounters = { toUpstream: 0, toClient: 0 };
   /** Settles when the client socket is closed and the upstream socket is closed, or when the upstream connection is released. */
   readonly closed: Promise<void>;
@@ -51,13 +54,6 @@ export class ByteRelay implements UpstreamSink {
   #clientWaits = false;
   #upstreamWaits = false;
 
-  readonly #onClientData = (chunk: Buffer) => this.#fromClient(chunk);
-  readonly #onClientEnd = () => this.#upstream.end();
-  readonly #onClientClose = () => {
-    this.#clientClosed = true;
-    this.#upstream.destroy();
-    this.#check();
-  };
   readonly #onUpstreamDrain = () => {
     this.#clientWaits = false;
     this.#client.resume();
@@ -82,16 +78,17 @@ export class ByteRelay implements UpstreamSink {
     return this.#released;
   }
 
-  /** Starts moving bytes; `toUpstream`/`toClient` are bytes already read that belong to the other side. */
+  /**
+   * Starts moving bytes; `toUpstream`/`toClient` are bytes already read that belong to the other
+   * side. The client socket's events come through clientData/clientEnd/clientClose from now on
+   * (FrameSocket.handOver).
+   */
   start(toUpstream: Buffer, toClient: Buffer): void {
     const client = this.#client;
-    client.on('data', this.#onClientData);
-    client.on('end', this.#onClientEnd);
-    client.on('close', this.#onClientClose);
     this.#link.attach(this);
     // Either side may be gone already (closed while the login finished): the other one is ended.
     if (this.#link.closed) this.upstreamClose();
-    if (client.destroyed) this.#onClientClose();
+    if (client.destroyed) this.clientClose();
     if (this.#clientClosed || this.#upstreamClosed) return;
     if (toClient.length > 0) this.#fromUpstream(toClient);
     if (toUpstream.length > 0) this.#fromClient(toUpstream);
@@ -99,6 +96,22 @@ export class ByteRelay implements UpstreamSink {
     // Each resume is a stream round (nextTick, 'resume' event): only for a socket that is paused.
     if (client.isPaused() && !this.#clientWaits) client.resume();
     if (this.#upstream.isPaused() && !this.#upstreamWaits) this.#upstream.resume();
+  }
+
+  clientData(chunk: Buffer): void {
+    this.#fromClient(chunk);
+  }
+
+  // After a release the upstream connection is the pool's: the client's end and close are no longer the relay's to act on.
+  clientEnd(): void {
+    if (!this.#released) this.#upstream.end();
+  }
+
+  clientClose(): void {
+    if (this.#released || this.#clientClosed) return;
+    this.#clientClosed = true;
+    this.#upstream.destroy();
+    this.#check();
   }
 
   upstreamData(_link: UpstreamLink, chunk: Buffer): void {
@@ -153,9 +166,6 @@ export class ByteRelay implements UpstreamSink {
     this.#released = true;
     const client = this.#client;
     const upstream = this.#upstream;
-    client.off('data', this.#onClientData);
-    client.off('end', this.#onClientEnd);
-    client.off('close', this.#onClientClose);
     if (this.#upstreamWaits) client.off('drain', this.#onClientDrain);
     // A pooled socket must not keep a listener of this session. It is handed over flowing (the
     // pool takes it within this turn of the event loop); one paused for a slow client stays so.

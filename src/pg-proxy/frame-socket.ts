@@ -4,7 +4,9 @@
  * one message (bounded by the reader's limit) plus one chunk. It is not paused after each read
  * that got what it asked for: a pause and a resume cost a stream round (a nextTick, a 'resume'
  * event) each, several times per connection otherwise. `detach()` hands the socket (flowing or
- * paused; callers check) and any unread bytes to the relay.
+ * paused; callers check) and any unread bytes on (to a TLS upgrade, or an upstream link);
+ * `handOver()` gives a client socket's later events to the relay through the listeners already in
+ * place, so a session adds and removes the client's listeners once, not once per phase.
  */
 import type { Socket } from 'node:net';
 import type { Frame, MessageReader } from '../core/pg/message-reader.js';
@@ -15,6 +17,15 @@ export class PeerClosedError extends Error {
     super(`the ${peer} closed the connection`, cause === undefined ? undefined : { cause });
     this.name = 'PeerClosedError';
   }
+}
+
+/** Whoever takes a client socket's events after login (the relay). */
+export interface ClientSink {
+  clientData(chunk: Buffer): void;
+  /** The client ended its side (FIN). */
+  clientEnd(): void;
+  /** The socket closed: after an error, an end or a destroy. */
+  clientClose(): void;
 }
 
 interface Waiter {
@@ -30,13 +41,29 @@ export class FrameSocket {
   #waiter: Waiter | undefined;
   #failure: unknown;
   #detached = false;
+  /** Set by handOver: the socket's events go there from then on. */
+  #sink: ClientSink | undefined;
 
   readonly #onData = (chunk: Buffer) => {
+    if (this.#sink) {
+      this.#sink.clientData(chunk);
+      return;
+    }
     this.reader.push(chunk);
     this.#serve();
   };
-  readonly #onEnd = () => this.#fail(new PeerClosedError(this.#peer));
-  readonly #onError = (error: Error) => this.#fail(new PeerClosedError(this.#peer, error));
+  readonly #onEnd = () => {
+    if (this.#sink) this.#sink.clientEnd();
+    else this.#fail(new PeerClosedError(this.#peer));
+  };
+  readonly #onClose = () => {
+    if (this.#sink) this.#sink.clientClose();
+    else this.#fail(new PeerClosedError(this.#peer));
+  };
+  /** A 'close' follows every error: after handOver that is what the sink acts on. */
+  readonly #onError = (error: Error) => {
+    if (!this.#sink) this.#fail(new PeerClosedError(this.#peer, error));
+  };
 
   constructor(socket: Socket, reader: MessageReader, peer: string) {
     this.socket = socket;
@@ -45,7 +72,7 @@ export class FrameSocket {
     // A socket nobody read yet starts flowing with this listener; a paused one stays paused until a read waits.
     socket.on('data', this.#onData);
     socket.on('end', this.#onEnd);
-    socket.on('close', this.#onEnd);
+    socket.on('close', this.#onClose);
     socket.on('error', this.#onError);
   }
 
@@ -73,8 +100,19 @@ export class FrameSocket {
     this.#detached = true;
     this.socket.off('data', this.#onData);
     this.socket.off('end', this.#onEnd);
-    this.socket.off('close', this.#onEnd);
+    this.socket.off('close', this.#onClose);
     this.socket.off('error', this.#onError);
+    return this.reader.drain();
+  }
+
+  /**
+   * Stops reading messages and sends the socket's events to `sink` from now on, through the
+   * listeners already on it (no listener is removed or added); returns the bytes received but not
+   * yet read. The socket is left as it is (flowing or paused).
+   */
+  handOver(sink: ClientSink): Buffer {
+    this.#detached = true;
+    this.#sink = sink;
     return this.reader.drain();
   }
 

@@ -239,7 +239,7 @@ export class ProxySession {
       const relay = new ByteRelay(frames.socket, conn.link, gate);
       this.#relay = relay;
       frames.socket.write(connected.greeting);
-      relay.start(frames.detach(), connected.leftover);
+      relay.start(frames.handOver(relay), connected.leftover);
       this.#reused = connected.reused;
       this.#audit('ok');
       const opened = Date.now();
