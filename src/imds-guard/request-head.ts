@@ -11,6 +11,7 @@
  */
 import { TOKEN_HEADER, TOKEN_TTL_HEADER } from '../core/imds/token-headers.js';
 import { FORWARDING_HEADERS } from '../net/request-guards.js';
+import { Latin1Intern } from './latin1-intern.js';
 
 /** Largest request head read, in bytes: request line and headers (8 KiB, like nginx's default buffers). */
 export const MAX_HEAD_BYTES = 8 * 1024;
@@ -26,6 +27,7 @@ const SP = 0x20;
 const TAB = 0x09;
 const COLON = 0x3a;
 const DEL = 0x7f;
+const NBSP = 0xa0;
 const CLOSE_TOKEN = /(?:^|,)\s*close\s*(?:,|$)/;
 
 /** RFC 9110 tchar: the bytes a header name may hold. */
@@ -86,6 +88,21 @@ export function headerValue(head: RequestHead, name: string): string | undefined
 }
 
 const latin1 = (buffer: Buffer, start: number, end: number): string => buffer.toString('latin1', start, end);
+
+/** Targets and guard header values seen recently, as strings made once (latin1-intern.ts). */
+const recent = new Latin1Intern();
+
+/** What String.prototype.trim removes that a header value can hold (control bytes are refused): HTAB, SP and NBSP (0xa0). */
+const isTrimmed = (b: number): boolean => b === SP || b === TAB || b === NBSP;
+
+/** The value in bytes [start, end) trimmed as String.prototype.trim would trim its latin1 string. */
+function trimmedText(buffer: Buffer, start: number, end: number): string {
+  let from = start;
+  let to = end;
+  while (from < to && isTrimmed(buffer[from] as number)) from++;
+  while (to > from && isTrimmed(buffer[to - 1] as number)) to--;
+  return recent.text(buffer, from, to);
+}
 
 /**
  * The header lines the guard acts on; every other line is checked (name and value bytes) and then
@@ -199,7 +216,7 @@ export function parseRequestHead(buffer: Buffer): HeadParse {
   if (sp1 === -1) return refused('request-line', latin1(buffer, 0, lineEnd));
   const targetEnd = sp2 === -1 ? lineEnd : sp2;
   const method = knownMethod(buffer, sp1) ?? latin1(buffer, 0, sp1);
-  const target = latin1(buffer, sp1 + 1, targetEnd);
+  const target = recent.text(buffer, sp1 + 1, targetEnd);
   if (spaces !== 2 || sp1 === 0 || targetEnd === sp1 + 1 || sp2 + 1 === lineEnd) return refused('request-line', method, target);
   if (!isMethodToken(buffer, 0, sp1)) return refused('method-token', method, target);
   const version = versionOf(buffer, sp2 + 1, lineEnd);
@@ -230,13 +247,13 @@ export function parseRequestHead(buffer: Buffer): HeadParse {
     const name = guardHeaderName(buffer, start, colon);
     start = stop + 2;
     if (name === undefined) continue;
-    const value = latin1(buffer, colon + 1, stop);
+    const value = recent.text(buffer, colon + 1, stop);
     headers.push([name, value]);
     if (name === 'host') {
       hosts++;
-      host = value.trim();
+      host = trimmedText(buffer, colon + 1, stop);
     } else if (name === 'user-agent') {
-      userAgent ??= value.trim();
+      userAgent ??= trimmedText(buffer, colon + 1, stop);
     } else if (name === 'connection') {
       connection ??= value;
     } else if (name === 'content-length') {
