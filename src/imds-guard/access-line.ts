@@ -14,6 +14,7 @@
  * backslashes, control or non-ASCII characters) is not written here either: `write` returns
  * false and the caller logs that line through pino.
  */
+import { FdLineWriter } from '../core/log/fd-line-writer.js';
 import type { Logger } from '../core/log/logger.js';
 import { pinoLineTemplate, type PinoLineTemplate as Template } from '../core/log/pino-line-template.js';
 
@@ -143,24 +144,33 @@ export class AccessLine {
   readonly #logger: Logger;
   readonly #time: () => string;
   readonly #stream: { write(line: string): unknown };
+  /** The stream, when it is the daemon's buffered writer: lines then go in as bytes (writeParts). */
+  readonly #writer: FdLineWriter | undefined;
   readonly #info: Template;
   readonly #warn: Template;
   /** The last reply written and its parts of the line (reply objects never change). */
   #lastReply: AccessReplyFacts | undefined;
   #lastReplyParts: ReplyParts | undefined;
   readonly #method = new LastField('method');
+  readonly #target = new LastField('target');
   readonly #host = new LastField('host');
   readonly #ua = new LastField('ua');
   readonly #remote = new LastField('remote');
   /** `{"level":...,"time":...` bindings and `,"access":"imds"`, for the time and template below. */
   #head = '';
+  #headBytes: Buffer = Buffer.alloc(0);
   #headTime = '';
   #headTemplate: Template | undefined;
+  /** The fields from method to the reply's outcome, rebuilt when one of them changes. */
+  #body = '';
+  #bodyBytes: Buffer = Buffer.alloc(0);
+  #bodyStale = true;
 
   private constructor(logger: Logger, time: () => string, stream: { write(line: string): unknown }, info: Template, warn: Template) {
     this.#logger = logger;
     this.#time = time;
     this.#stream = stream;
+    this.#writer = stream instanceof FdLineWriter ? stream : undefined;
     this.#info = info;
     this.#warn = warn;
   }
@@ -184,8 +194,9 @@ export class AccessLine {
 
   /**
    * `write` for one guard request, without building the field object. What repeats from line to
-   * line (the level, time and bindings within a millisecond, the method, host, user agent, peer and
-   * reply: a flood of one denied target repeats them all) is serialized once and reused.
+   * line (the level, time and bindings within a millisecond, the method, target, host, user agent,
+   * peer and reply: a flood of one denied target repeats them all) is serialized and encoded once
+   * and reused; only the duration is new.
    */
   writeRequest(
     level: AccessLevel,
@@ -198,22 +209,35 @@ export class AccessLine {
     ms: number,
   ): boolean {
     const parts = this.#replyParts(reply);
-    if (parts === undefined || !Number.isFinite(ms) || (target !== undefined && !isPlain(target))) return false;
-    if (method !== this.#method.value && !this.#method.set(method)) return false;
-    if (host !== this.#host.value && !this.#host.set(host)) return false;
-    if (ua !== this.#ua.value && !this.#ua.set(ua)) return false;
-    if (remote !== this.#remote.value && !this.#remote.set(remote)) return false;
+    if (parts === undefined || !Number.isFinite(ms)) return false;
+    if (target !== this.#target.value && !this.#change(this.#target, target)) return false;
+    if (method !== this.#method.value && !this.#change(this.#method, method)) return false;
+    if (host !== this.#host.value && !this.#change(this.#host, host)) return false;
+    if (ua !== this.#ua.value && !this.#change(this.#ua, ua)) return false;
+    if (remote !== this.#remote.value && !this.#change(this.#remote, remote)) return false;
     const t = level === 'warn' ? this.#warn : this.#info;
     const time = this.#time();
     if (time !== this.#headTime || t !== this.#headTemplate) {
       this.#headTime = time;
       this.#headTemplate = t;
       this.#head = `${t.prefix}${time}${t.middle},"access":"imds"`;
+      if (this.#writer) this.#headBytes = Buffer.from(this.#head, 'utf8');
     }
-    const targetPart = target === undefined ? '' : `,"target":"${target}"`;
-    this.#stream.write(
-      `${this.#head}${this.#method.part}${targetPart}${parts.path}${this.#host.part}${this.#ua.part}${this.#remote.part}${parts.outcome},"ms":${ms}${t.tail}`,
-    );
+    if (this.#bodyStale) {
+      this.#body = `${this.#method.part}${this.#target.part}${parts.path}${this.#host.part}${this.#ua.part}${this.#remote.part}${parts.outcome}`;
+      // Every part passed isPlain: ASCII, so one byte per character.
+      if (this.#writer) this.#bodyBytes = Buffer.from(this.#body, 'latin1');
+      this.#bodyStale = false;
+    }
+    if (this.#writer) this.#writer.writeParts(this.#headBytes, this.#bodyBytes, `,"ms":${ms}${t.tail}`);
+    else this.#stream.write(`${this.#head}${this.#body},"ms":${ms}${t.tail}`);
+    return true;
+  }
+
+  /** Takes a new value for one field (false when it needs escaping); the body is rebuilt before the next line. */
+  #change(field: LastField, value: string | undefined): boolean {
+    if (!field.set(value)) return false;
+    this.#bodyStale = true;
     return true;
   }
 
@@ -223,6 +247,7 @@ export class AccessLine {
     if (parts !== undefined) {
       this.#lastReply = reply;
       this.#lastReplyParts = parts;
+      this.#bodyStale = true;
     }
     return parts;
   }

@@ -4,17 +4,43 @@
  * redaction that would change a line sends lines back through pino.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { pino } from 'pino';
+import { type DestinationStream, pino } from 'pino';
+import { FdLineWriter } from '../../src/core/log/fd-line-writer.js';
 import { createLogger, type Logger, REDACTED } from '../../src/core/log/logger.js';
 import { AccessLine, type AccessLineFields } from '../../src/imds-guard/access-line.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
-/** A daemon logger as `sidekey serve` builds it, writing into an array, as the guard front gets it. */
+/** A daemon logger as `sidekey serve` builds it (front child, access-log redaction) on `destination`. */
+function guardLoggerOn(destination: DestinationStream): Logger {
+  const root = createLogger({ level: 'info', destination });
+  return root.child({ front: 'imds' }).child({}, { redact: { paths: ['token', 'authorization'], censor: REDACTED } });
+}
+
+/** A daemon logger writing into an array, as the guard front gets it. */
 function guardLogger(): { logger: Logger; written: string[] } {
   const written: string[] = [];
-  const root = createLogger({ level: 'info', destination: { write: (line: string) => written.push(line) } });
-  const logger = root.child({ front: 'imds' }).child({}, { redact: { paths: ['token', 'authorization'], censor: REDACTED } });
-  return { logger, written };
+  return { logger: guardLoggerOn({ write: (line: string) => written.push(line) }), written };
+}
+
+/**
+ * A daemon logger on the daemon's own buffered destination, writing to a file: the hand-written
+ * line then goes in as encoded parts (FdLineWriter.writeParts). `lines` flushes and gives the
+ * lines written since the last call.
+ */
+function bufferedGuardLogger(dir: string): { logger: Logger; lines: () => string[]; close: () => void } {
+  const file = join(dir, 'guard.log');
+  const writer = new FdLineWriter(file);
+  let read = 0;
+  const lines = () => {
+    writer.flushSync();
+    const text = readFileSync(file, 'latin1').slice(read);
+    read += text.length;
+    return text.split('\n').filter((line) => line !== '');
+  };
+  return { logger: guardLoggerOn(writer), lines, close: () => writer.close() };
 }
 
 const base: AccessLineFields = {
@@ -60,43 +86,57 @@ test('the hand-written line is exactly the line pino writes, at info and warn, w
   }
 });
 
-test('writeRequest (the per-request path, reusing the reply and peer parts) writes the same lines', () => {
-  const { logger, written } = guardLogger();
+/** Lines that are the same but for the time field (the two may fall in different milliseconds). */
+const untimed = (text: string) => text.replace(/"time":"[^"]*"/, '"time":"T"');
+
+const denied = { status: 403, decision: 'deny', rule: 'floor:instance-credentials', path: base.path };
+const cached = { status: 200, decision: 'allow', rule: 'default:allow-rest', path: '/latest/meta-data/', cache: 'hit', caller: '' };
+/** Requests in an order that changes one part at a time, then several, then returns to the first. */
+const REQUESTS: [AccessLineFields, typeof denied | typeof cached][] = [
+  [base, denied],
+  [{ ...base, target: '/latest/meta-data/iam/security-credentials/other', remote: '10.0.0.1' }, denied],
+  [{ ...base, remote: '10.0.0.1', ua: undefined }, denied],
+  [
+    {
+      ...base,
+      method: 'HEAD',
+      target: '/latest/meta-data/',
+      path: '/latest/meta-data/',
+      status: 200,
+      decision: 'allow',
+      rule: 'default:allow-rest',
+      cache: 'hit',
+    },
+    cached,
+  ],
+  [base, denied],
+  [{ ...base, host: undefined, method: undefined, target: undefined, remote: undefined }, denied],
+  [{ ...base, ua: 'curl/8.5.0' }, denied],
+  [{ ...base, ms: 12.5 }, denied],
+  [base, denied],
+];
+
+/** Writes each request with writeRequest and then through pino itself; `lines` gives the two lines written. */
+function assertSameAsPino(logger: Logger, lines: () => string[]): void {
   const line = AccessLine.forLogger(logger);
   assert.ok(line);
-  const denied = { status: 403, decision: 'deny', rule: 'floor:instance-credentials', path: base.path };
-  const cached = { status: 200, decision: 'allow', rule: 'default:allow-rest', path: '/latest/meta-data/', cache: 'hit', caller: '' };
-  const requests: [AccessLineFields, typeof denied | typeof cached][] = [
-    [base, denied],
-    [{ ...base, target: '/latest/meta-data/iam/security-credentials/other', remote: '10.0.0.1' }, denied],
-    [{ ...base, remote: '10.0.0.1', ua: undefined }, denied],
-    [
-      {
-        ...base,
-        method: 'HEAD',
-        target: '/latest/meta-data/',
-        path: '/latest/meta-data/',
-        status: 200,
-        decision: 'allow',
-        rule: 'default:allow-rest',
-        cache: 'hit',
-      },
-      cached,
-    ],
-    [base, denied],
-    [{ ...base, host: undefined, method: undefined, target: undefined, remote: undefined }, denied],
-    [{ ...base, ua: 'curl/8.5.0' }, denied],
-    [base, denied],
-  ];
   for (const level of ['info', 'warn', 'info'] as const) {
-    for (const [fields, reply] of requests) {
-      written.length = 0;
+    for (const [fields, reply] of REQUESTS) {
+      lines();
       assert.equal(line.writeRequest(level, fields.method, fields.target, fields.host, fields.ua, fields.remote, reply, fields.ms), true);
       logger[level]({ ...fields, path: reply.path, status: reply.status, decision: reply.decision, rule: reply.rule }, AccessLine.MESSAGE);
-      const untimed = (text: string) => text.replace(/"time":"[^"]*"/, '"time":"T"');
-      assert.equal(untimed(written[0] as string), untimed(written[1] as string), `${level} ${JSON.stringify(fields)}`);
+      const [mine, pinos, ...more] = lines();
+      assert.deepEqual(more, []);
+      assert.equal(untimed(mine as string), untimed(pinos as string), `${level} ${JSON.stringify(fields)}`);
     }
   }
+}
+
+test('writeRequest (the per-request path, reusing the reply and peer parts) writes the same lines', () => {
+  const { logger, written } = guardLogger();
+  assertSameAsPino(logger, () => written.splice(0));
+  const line = AccessLine.forLogger(logger);
+  assert.ok(line);
   assert.equal(line.writeRequest('info', 'GET', '/a', undefined, undefined, '127.0.0.1', { ...denied, rule: 'a"b' }, 0), false);
   assert.equal(line.writeRequest('info', 'GET', '/a\\b', undefined, undefined, '127.0.0.1', denied, 0), false);
   assert.equal(line.writeRequest('info', 'GET', '/a', 'h\u00e9', undefined, '127.0.0.1', denied, 0), false);
@@ -106,6 +146,27 @@ test('writeRequest (the per-request path, reusing the reply and peer parts) writ
   written.length = 0;
   assert.equal(line.writeRequest('info', 'GET', '/a', 'h', 'u', '127.0.0.1', denied, 0), true);
   assert.match(written[0] as string, /"method":"GET","target":"\/a","path":"[^"]+","host":"h","ua":"u","remote":"127\.0\.0\.1"/);
+});
+
+test("on the daemon's buffered destination (lines written as encoded parts) writeRequest writes the bytes pino writes", () => {
+  const dir = tempDir();
+  const { logger, lines, close } = bufferedGuardLogger(dir.path);
+  try {
+    assertSameAsPino(logger, lines);
+    // After a refused value, the next line carries the new values, not the ones encoded before.
+    const line = AccessLine.forLogger(logger);
+    assert.ok(line);
+    assert.equal(line.writeRequest('info', 'GET', '/a', 'h', 'u', '10.0.0.9', denied, 0.5), true);
+    assert.equal(line.writeRequest('info', 'GET', '/b"', 'h', 'u', '10.0.0.9', denied, 0.5), false);
+    assert.equal(line.writeRequest('info', 'GET', '/b', 'h2', 'u', '10.0.0.9', denied, 0.25), true);
+    const [first, second, ...more] = lines();
+    assert.deepEqual(more, []);
+    assert.match(first as string, /"target":"\/a","path":"[^"]+","host":"h","ua":"u","remote":"10\.0\.0\.9".*"ms":0\.5,/);
+    assert.match(second as string, /"target":"\/b","path":"[^"]+","host":"h2","ua":"u","remote":"10\.0\.0\.9".*"ms":0\.25,/);
+  } finally {
+    close();
+    dir.remove();
+  }
 });
 
 test('values that need JSON escaping are left to pino (write returns false, nothing written)', () => {

@@ -103,3 +103,33 @@ test('past the backlog limit chunks are dropped, counted, and reported once the 
   closeSync(pipe.readFd);
   dir.remove();
 });
+
+test('writeParts: lines of encoded parts and a tail keep their bytes and order, whole, across buffer boundaries', () => {
+  const dir = tempDir('sidekey-log-');
+  const path = join(dir.path, 'parts.log');
+  const writer = new FdLineWriter(path);
+  const head = Buffer.from('{"level":"info","host":"h\u00e9"', 'utf8');
+  const body = Buffer.from(`,"pad":"${'b'.repeat(300)}"`, 'latin1');
+  const expected: string[] = [];
+  // Enough lines to cross the buffer several times, with string lines and non-ASCII tails among them.
+  for (let i = 0; expected.join('').length < 3 * LOG_BUFFER_BYTES; i++) {
+    if (i % 7 === 3) {
+      writer.write(line(i));
+      expected.push(line(i));
+    } else {
+      const tail = i % 5 === 0 ? `,"ms":${i},"msg":"caf\u00e9 \u2028"}\n` : `,"ms":${i}}\n`;
+      writer.writeParts(head, body, tail);
+      expected.push(`${head.toString('utf8')}${body.toString('latin1')}${tail}`);
+    }
+  }
+  // A tail longer than what is copied char by char, and a line larger than the whole buffer.
+  const longTail = `,"t":"${'t'.repeat(100)}"}\n`;
+  writer.writeParts(head, body, longTail);
+  expected.push(`${head.toString('utf8')}${body.toString('latin1')}${longTail}`);
+  const huge = Buffer.from('h'.repeat(LOG_BUFFER_BYTES + 10), 'latin1');
+  writer.writeParts(huge, body, '}\n');
+  expected.push(`${huge.toString('latin1')}${body.toString('latin1')}}\n`);
+  writer.close();
+  assert.equal(readFileSync(path, 'utf8'), expected.join(''));
+  dir.remove();
+});

@@ -26,6 +26,9 @@ export const LOG_MAX_BACKLOG_BYTES = 8 * 1024 * 1024; // 8 MiB
 /** At exit, how long a reader that is behind is waited for before the rest is given up. */
 export const LOG_EXIT_WAIT_MS = 2_000;
 
+/** Longest tail `writeParts` copies char by char. */
+const MAX_COPIED_TAIL_CHARS = 64;
+
 /** Largest expansion of one UTF-16 code unit in UTF-8 (a surrogate pair is 2 units, 4 bytes). */
 const MAX_UTF8_BYTES_PER_UNIT = 3;
 
@@ -64,6 +67,44 @@ export class FdLineWriter {
     }
     this.#used += this.#buffer.write(line, this.#used, 'utf8');
     return true;
+  }
+
+  /**
+   * Buffers one line made of two encoded parts and an ASCII tail that ends it (a hot path's line
+   * whose head and body repeat: it keeps them encoded and copies them, with no string built).
+   * The whole line goes into the buffer, or is written after what is buffered: never cut in two.
+   */
+  writeParts(first: Uint8Array, second: Uint8Array, tail: string): void {
+    if (this.#closed) return;
+    const size = first.length + second.length + tail.length * MAX_UTF8_BYTES_PER_UNIT;
+    if (size > LOG_BUFFER_BYTES - this.#used) {
+      this.#drain();
+      if (size > LOG_BUFFER_BYTES) {
+        this.#send(Buffer.concat([first, second, Buffer.from(tail, 'utf8')]), true);
+        return;
+      }
+    }
+    const buffer = this.#buffer;
+    let used = this.#used;
+    buffer.set(first, used);
+    used += first.length;
+    buffer.set(second, used);
+    used += second.length;
+    // A short ASCII tail is copied char by char: cheaper than a call into the encoder.
+    if (tail.length <= MAX_COPIED_TAIL_CHARS) {
+      const start = used;
+      for (let i = 0; i < tail.length; i++) {
+        const code = tail.charCodeAt(i);
+        if (code >= 0x80) {
+          used = start + buffer.write(tail, start, 'utf8');
+          break;
+        }
+        buffer[used++] = code;
+      }
+    } else {
+      used += buffer.write(tail, used, 'utf8');
+    }
+    this.#used = used;
   }
 
   /** Writes what is buffered now; `cb` runs once it is handed to the descriptor (or kept in the backlog). */
