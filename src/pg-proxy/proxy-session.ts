@@ -10,7 +10,6 @@
  */
 import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
-import { auditLine } from '../core/log/audit.js';
 import { type Logger, serializeError } from '../core/log/logger.js';
 import {
   AUTHENTICATION_OK,
@@ -144,7 +143,6 @@ export class ProxySession {
   #registration: CancelRegistration | undefined;
   #plan: SessionPlan | undefined;
   #localUser: string | undefined;
-  #reused = false;
   readonly #reported: RelayCounters = { toUpstream: 0, toClient: 0 };
   /** When the current phase's limit runs out (epoch ms; 0: none), and what it is, for the refusal. */
   #deadline = 0;
@@ -240,8 +238,10 @@ export class ProxySession {
       this.#relay = relay;
       frames.socket.write(connected.greeting);
       relay.start(frames.handOver(relay), connected.leftover);
-      this.#reused = connected.reused;
-      this.#audit('ok');
+      // One audit line per login; the fields shared by many sessions are bound once (SessionLines).
+      const lines = this.#hub.lines.bound(this.#policy.mode, plan.target, plan.dbUser);
+      this.#hub.metrics.login(plan.target, 'ok');
+      lines.login(connected.reused, this.#remote, plan.localUser);
       const opened = Date.now();
       await relay.closed;
       this.flushBytes();
@@ -250,15 +250,7 @@ export class ProxySession {
         if (plan.pool) this.#hub.pool.giveBack(plan.pool, conn, gate?.reusable === true && !this.#hub.draining());
         else closeUpstream(conn.link);
       }
-      const counters = relay.counters;
-      // Flat fields: written by the audit module's serializer, the same bytes pino would write.
-      auditLine(this.#hub.lines.bound(this.#policy.mode, plan.target, plan.dbUser).closed, 'postgres session closed', {
-        client: this.#remote,
-        duration_ms: Date.now() - opened,
-        reused_upstream: connected.reused,
-        toUpstream: counters.toUpstream,
-        toClient: counters.toClient,
-      });
+      lines.ended(this.#remote, Date.now() - opened, connected.reused, relay.counters);
     } catch (error) {
       this.#deadline = 0;
       // An upstream connection made (or taken from the pool) for a session that never relayed.
@@ -375,17 +367,11 @@ export class ProxySession {
     else this.#hub.metrics.login('(none)', outcome);
   }
 
-  /** One audit line per login attempt; a bound logger adds the fields that are the same for many sessions. */
+  /** The audit line of a login attempt that failed (a successful one is written in #run). */
   #audit(outcome: LoginOutcome): void {
     const plan = this.#plan;
     const target = plan?.target ?? '(unknown)';
     this.#hub.metrics.login(target, outcome);
-    if (outcome === 'ok' && plan) {
-      // Flat fields: the audit module's serializer writes the line, the same bytes pino would write.
-      const lines = this.#hub.lines.bound(this.#policy.mode, plan.target, plan.dbUser);
-      auditLine(this.#reused ? lines.pooled : lines.fresh, LOGIN_AUDIT_EVENT, { client: this.#remote, local_user: plan.localUser });
-      return;
-    }
     this.#hub.lines
       .audit(this.#policy.mode)
       .info(
