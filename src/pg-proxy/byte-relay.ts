@@ -114,8 +114,10 @@ export class ByteRelay implements UpstreamSink, ClientSink {
     this.#check();
   }
 
-  upstreamData(_link: UpstreamLink, chunk: Buffer): void {
+  upstreamData(_link: UpstreamLink, chunk: Buffer): boolean {
     this.#fromUpstream(chunk);
+    // A write that could not go out at once is queued with (a view of) the chunk.
+    return this.#client.writableLength > 0;
   }
 
   // Either side ending ends the other once its pending writes are out; a close (error or not) destroys the other side.

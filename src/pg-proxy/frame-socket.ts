@@ -10,6 +10,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Frame, MessageReader } from '../core/pg/message-reader.js';
+import type { UpstreamReads } from './upstream-reads.js';
 
 /** The peer closed or reset the connection while a message was expected (internal: nobody to tell). */
 export class PeerClosedError extends Error {
@@ -37,6 +38,8 @@ interface Waiter {
 export class FrameSocket {
   readonly socket: Socket;
   readonly reader: MessageReader;
+  /** The socket's reads when it was opened with them (a plain-TCP upstream): its bytes come from there. */
+  readonly reads: UpstreamReads | undefined;
   readonly #peer: string;
   #waiter: Waiter | undefined;
   #failure: unknown;
@@ -65,12 +68,19 @@ export class FrameSocket {
     if (!this.#sink) this.#fail(new PeerClosedError(this.#peer, error));
   };
 
-  constructor(socket: Socket, reader: MessageReader, peer: string) {
+  constructor(socket: Socket, reader: MessageReader, peer: string, reads?: UpstreamReads) {
     this.socket = socket;
     this.reader = reader;
+    this.reads = reads;
     this.#peer = peer;
     // A socket nobody read yet starts flowing with this listener; a paused one stays paused until a read waits.
-    socket.on('data', this.#onData);
+    // Read bytes are copied: the reader keeps messages, and the socket reuses its buffer.
+    if (reads) {
+      reads.readTo((view) => {
+        this.#onData(Buffer.from(view));
+        return false;
+      });
+    } else socket.on('data', this.#onData);
     socket.on('end', this.#onEnd);
     socket.on('close', this.#onClose);
     socket.on('error', this.#onError);
@@ -98,7 +108,8 @@ export class FrameSocket {
   /** Stops reading messages; returns the bytes received but not yet read. The socket is left as it is (flowing or paused). */
   detach(): Buffer {
     this.#detached = true;
-    this.socket.off('data', this.#onData);
+    if (this.reads) this.reads.readTo(undefined);
+    else this.socket.off('data', this.#onData);
     this.socket.off('end', this.#onEnd);
     this.socket.off('close', this.#onClose);
     this.socket.off('error', this.#onError);

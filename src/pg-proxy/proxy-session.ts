@@ -312,7 +312,13 @@ export class ProxySession {
     const generation = this.#hub.pool.generation;
     const request = await plan.upstream();
     const upstream = await upstreamLogin(request, this.#abort().signal);
-    const conn = new PooledConnection(new UpstreamLink(upstream.socket), request.endpoint, upstream.key, upstream.greeting, generation);
+    const conn = new PooledConnection(
+      new UpstreamLink(upstream.socket, upstream.reads),
+      request.endpoint,
+      upstream.key,
+      upstream.greeting,
+      generation,
+    );
     this.#upstream = conn;
     const greeting = [AUTHENTICATION_OK, ...upstream.greeting];
     const key = this.#register(conn);

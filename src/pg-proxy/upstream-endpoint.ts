@@ -14,6 +14,7 @@ import { PgPeerError } from '../core/pg/pg-peer-error.js';
 import { SSL_ACCEPT, SSL_REFUSE } from '../core/pg/protocol-codes.js';
 import { SqlState } from '../core/pg/sql-state.js';
 import { FrameSocket, PeerClosedError } from './frame-socket.js';
+import { UpstreamReads } from './upstream-reads.js';
 
 /** Where and how to reach one upstream; built once per target at start-up (CA files read then). */
 export interface UpstreamEndpoint {
@@ -64,7 +65,7 @@ function tlsFailed(endpoint: UpstreamEndpoint, error: unknown): PgPeerError {
   });
 }
 
-function connectTcp(endpoint: UpstreamEndpoint, signal: AbortSignal): Promise<Socket> {
+function connectTcp(endpoint: UpstreamEndpoint, signal: AbortSignal, reads: UpstreamReads | undefined): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = tcpConnect({
       host: endpoint.host,
@@ -72,6 +73,7 @@ function connectTcp(endpoint: UpstreamEndpoint, signal: AbortSignal): Promise<So
       noDelay: true,
       keepAlive: true,
       keepAliveInitialDelay: endpoint.keepAliveMs,
+      ...(reads ? { onread: reads.onread } : {}),
     });
     const onAbort = () => socket.destroy();
     const settle = (error?: unknown) => {
@@ -118,11 +120,14 @@ function handshake(endpoint: UpstreamEndpoint, socket: Socket, signal: AbortSign
 
 /** Connects and negotiates TLS as the endpoint's mode says; returns a message reader on the result. */
 export async function openUpstream(endpoint: UpstreamEndpoint, signal: AbortSignal): Promise<FrameSocket> {
-  const socket = await connectTcp(endpoint, signal);
+  // Plain TCP for the whole connection: read with onread into a reused buffer (UpstreamReads).
+  const reads = endpoint.tlsMode === 'disable' ? new UpstreamReads() : undefined;
+  const socket = await connectTcp(endpoint, signal, reads);
   const plain = new FrameSocket(
     socket,
     new MessageReader({ maxMessageBytes: MAX_LOGIN_MESSAGE_BYTES, peer: endpoint.label }),
     endpoint.label,
+    reads,
   );
   if (endpoint.tlsMode === 'disable') return plain;
   try {

@@ -8,11 +8,16 @@
  * handovers happen within one turn of the event loop, so no event falls between two holders.
  */
 import type { Socket } from 'node:net';
+import type { UpstreamReads } from './upstream-reads.js';
 
 /** Whoever holds an upstream connection receives its events. */
 export interface UpstreamSink {
-  /** Bytes from the server. */
-  upstreamData(link: UpstreamLink, chunk: Buffer): void;
+  /**
+   * Bytes from the server. On a plain-TCP upstream `chunk` is a view of a buffer the socket reuses
+   * (UpstreamReads): return true when something still refers to it after returning (a queued
+   * write), so that the next read goes elsewhere.
+   */
+  upstreamData(link: UpstreamLink, chunk: Buffer): boolean;
   /** The server ended its side (FIN). */
   upstreamEnd(link: UpstreamLink): void;
   /** The socket closed: after an error, an end or a destroy. */
@@ -27,19 +32,24 @@ export class UpstreamLink {
   #sink: UpstreamSink | undefined;
   #closed = false;
 
-  constructor(socket: Socket) {
+  /** `reads`: the socket was opened with them (plain TCP); its bytes come from there, not from 'data' events. */
+  constructor(socket: Socket, reads: UpstreamReads | undefined) {
     this.socket = socket;
-    socket.on('data', (chunk: Buffer) => {
-      if (this.#sink) this.#sink.upstreamData(this, chunk);
-      // Nobody holds it, yet the server spoke: nobody can make sense of it, so the connection goes.
-      else socket.destroy();
-    });
+    if (reads) reads.readTo((view) => this.#data(view));
+    else socket.on('data', (chunk: Buffer) => this.#data(chunk));
     socket.on('end', () => this.#sink?.upstreamEnd(this));
     socket.on('close', () => {
       this.#closed = true;
       this.#sink?.upstreamClose(this);
     });
     socket.on('error', ignore);
+  }
+
+  #data(chunk: Buffer): boolean {
+    if (this.#sink) return this.#sink.upstreamData(this, chunk);
+    // Nobody holds it, yet the server spoke: nobody can make sense of it, so the connection goes.
+    this.socket.destroy();
+    return false;
   }
 
   /** True once the socket closed or was destroyed. */

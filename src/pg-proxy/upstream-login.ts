@@ -28,6 +28,7 @@ import { SCRAM_SHA_256 } from '../core/pg/scram-primitives.js';
 import { SqlState } from '../core/pg/sql-state.js';
 import { type FrameSocket, PeerClosedError } from './frame-socket.js';
 import { openUpstream, type UpstreamEndpoint } from './upstream-endpoint.js';
+import type { UpstreamReads } from './upstream-reads.js';
 
 /** What answers the upstream's password request: a password, an IAM token, or nothing (a server proxy authenticates by startup parameters). */
 export type UpstreamSecret =
@@ -52,6 +53,8 @@ export interface UpstreamSession {
   readonly greeting: readonly Buffer[];
   /** Bytes received after ReadyForQuery (normally none). */
   readonly leftover: Buffer;
+  /** Where a plain-TCP socket's bytes come from (it has no 'data' events); undefined over TLS. */
+  readonly reads: UpstreamReads | undefined;
 }
 
 const unsupported = (endpoint: UpstreamEndpoint, method: string) =>
@@ -196,7 +199,7 @@ export async function upstreamLogin(request: UpstreamLoginRequest, signal: Abort
     await authenticate(request, frames);
     const { key, greeting } = await collectGreeting(request, frames);
     const leftover = frames.detach();
-    return { socket: frames.socket, key, greeting, leftover };
+    return { socket: frames.socket, key, greeting, leftover, reads: frames.reads };
   } catch (error) {
     frames?.socket.destroy();
     if (combined.aborted && !signal.aborted && !(error instanceof PgPeerError && error !== timeout)) throw timeout;

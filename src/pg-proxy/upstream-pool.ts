@@ -171,12 +171,13 @@ export class PooledConnection implements UpstreamSink {
     else this.#evict('idle_timeout');
   }
 
-  upstreamData(_link: UpstreamLink, chunk: Buffer): void {
+  /** Returns true when the reader keeps part of `chunk` (a message not complete yet). */
+  upstreamData(_link: UpstreamLink, chunk: Buffer): boolean {
     if (this.#phase === 'parked') {
       this.#evict('upstream_spoke');
-      return;
+      return false;
     }
-    if (this.#phase !== 'resetting') return;
+    if (this.#phase !== 'resetting') return false;
     const reader = this.#reader as MessageReader;
     reader.push(chunk);
     try {
@@ -184,19 +185,21 @@ export class PooledConnection implements UpstreamSink {
         if (frame.type === BackendType.READY_FOR_QUERY) {
           // Anything after ReadyForQuery would be unexplained: do not park.
           this.#resetOver(frame.body[0] === TX_IDLE && reader.drain().length === 0);
-          return;
+          return false;
         }
         if (frame.type === BackendType.PARAMETER_STATUS) {
           this.#resetParameters ??= new Map(this.#parameters);
           this.#resetParameters.set(parameterName(frame.raw), Buffer.from(frame.raw));
         } else if (frame.type !== BackendType.NOTICE_RESPONSE && frame.type !== COMMAND_COMPLETE) {
           this.#resetOver(false);
-          return;
+          return false;
         }
       }
     } catch {
       this.#resetOver(false);
+      return false;
     }
+    return reader.buffered > 0;
   }
 
   upstreamEnd(): void {
