@@ -118,6 +118,35 @@ function serializeFields(f: AccessLineFields): string | undefined {
   return fieldsText(f.method, f.target, f.host, f.ua, field('remote', f.remote), reply, f.ms);
 }
 
+/** Durations below this many microseconds get their line ending made once (a synchronous answer takes a few). */
+export const CACHED_ENDING_MICROS = 1000;
+
+/**
+ * `,"ms":<duration><template tail>` for one level's template: the end of every line, the only part
+ * that is new per request. Durations are rounded to the microsecond, so those under
+ * CACHED_ENDING_MICROS repeat and each ending is made once.
+ */
+class LineEndings {
+  readonly #tail: string;
+  readonly #byMicros: (string | undefined)[] = new Array(CACHED_ENDING_MICROS).fill(undefined);
+
+  constructor(tail: string) {
+    this.#tail = tail;
+  }
+
+  /** Cached only for a duration rounded to three decimals as record rounds it (micros / 1000): then equal micros mean the same text. */
+  of(ms: number): string {
+    const micros = Math.round(ms * 1000);
+    if (micros < 0 || micros >= CACHED_ENDING_MICROS || micros / 1000 !== ms) return `,"ms":${ms}${this.#tail}`;
+    let ending = this.#byMicros[micros];
+    if (ending === undefined) {
+      ending = `,"ms":${ms}${this.#tail}`;
+      this.#byMicros[micros] = ending;
+    }
+    return ending;
+  }
+}
+
 /** One string field's last value and its serialized part (`,"name":"value"`, or nothing when absent). */
 class LastField {
   readonly #name: string;
@@ -148,6 +177,8 @@ export class AccessLine {
   readonly #writer: FdLineWriter | undefined;
   readonly #info: Template;
   readonly #warn: Template;
+  readonly #infoEndings: LineEndings;
+  readonly #warnEndings: LineEndings;
   /** The last reply written and its parts of the line (reply objects never change). */
   #lastReply: AccessReplyFacts | undefined;
   #lastReplyParts: ReplyParts | undefined;
@@ -173,6 +204,8 @@ export class AccessLine {
     this.#writer = stream instanceof FdLineWriter ? stream : undefined;
     this.#info = info;
     this.#warn = warn;
+    this.#infoEndings = new LineEndings(info.tail);
+    this.#warnEndings = new LineEndings(warn.tail);
   }
 
   /** The hand-written line for this logger, or undefined when only pino can write its lines faithfully. */
@@ -229,8 +262,9 @@ export class AccessLine {
       if (this.#writer) this.#bodyBytes = Buffer.from(this.#body, 'latin1');
       this.#bodyStale = false;
     }
-    if (this.#writer) this.#writer.writeParts(this.#headBytes, this.#bodyBytes, `,"ms":${ms}${t.tail}`);
-    else this.#stream.write(`${this.#head}${this.#body},"ms":${ms}${t.tail}`);
+    const ending = (level === 'warn' ? this.#warnEndings : this.#infoEndings).of(ms);
+    if (this.#writer) this.#writer.writeParts(this.#headBytes, this.#bodyBytes, ending);
+    else this.#stream.write(`${this.#head}${this.#body}${ending}`);
     return true;
   }
 
