@@ -134,7 +134,10 @@ function assertSameAsPino(logger: Logger, lines: () => string[]): void {
     for (const ms of [0, 0.001, 0.007, 0.012, 0.5, 0.999, 1, 1.234, 2001.25, 0.0071, 1e-7, 0.007, 0.001, 0.999, 0.0071]) {
       lines();
       assert.equal(line.writeRequest(level, base.method, base.target, base.host, base.ua, base.remote, denied, ms), true);
-      logger[level]({ ...base, ms, path: denied.path, status: denied.status, decision: denied.decision, rule: denied.rule }, AccessLine.MESSAGE);
+      logger[level](
+        { ...base, ms, path: denied.path, status: denied.status, decision: denied.decision, rule: denied.rule },
+        AccessLine.MESSAGE,
+      );
       const [mine, pinos] = lines();
       assert.equal(untimed(mine as string), untimed(pinos as string), `${level} ms ${ms}`);
     }
