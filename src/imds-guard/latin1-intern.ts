@@ -18,16 +18,31 @@ export const MAX_INTERNED_BYTES = 256;
 interface Slot {
   readonly bytes: Buffer;
   readonly text: string;
+  /** text.trim(), once asked for. */
+  trimmed: string | undefined;
 }
 
 export class Latin1Intern {
   readonly #slots: (Slot | undefined)[] = new Array(INTERN_SLOTS).fill(undefined);
+  /** The slot `text` found or filled last, or the string it made when the run was too long to keep. */
+  #last: Slot | string = '';
+
+  /** `text.trim()` for the string `text` returned last, made once per slot (header values: Host, User-Agent). */
+  lastTrimmed(): string {
+    const last = this.#last;
+    if (typeof last === 'string') return last.trim();
+    last.trimmed ??= last.text.trim();
+    return last.trimmed;
+  }
 
   /** `buffer.toString('latin1', start, end)`, as the same string object when these bytes were seen recently. */
   text(buffer: Buffer, start: number, end: number): string {
     const length = end - start;
-    if (length <= 0) return '';
-    if (length > MAX_INTERNED_BYTES) return buffer.toString('latin1', start, end);
+    if (length <= 0 || length > MAX_INTERNED_BYTES) {
+      const text = length <= 0 ? '' : buffer.toString('latin1', start, end);
+      this.#last = text;
+      return text;
+    }
     // The length and three bytes (the last two differ most between IMDS paths) pick the slot.
     const index =
       (length * 31 +
@@ -40,10 +55,15 @@ export class Latin1Intern {
       const bytes = slot.bytes;
       let i = 0;
       while (i < length && bytes[i] === buffer[start + i]) i++;
-      if (i === length) return slot.text;
+      if (i === length) {
+        this.#last = slot;
+        return slot.text;
+      }
     }
     const text = buffer.toString('latin1', start, end);
-    this.#slots[index] = { bytes: Buffer.from(buffer.subarray(start, end)), text };
+    const filled: Slot = { bytes: Buffer.from(buffer.subarray(start, end)), text, trimmed: undefined };
+    this.#slots[index] = filled;
+    this.#last = filled;
     return text;
   }
 }

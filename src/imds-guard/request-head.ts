@@ -27,7 +27,6 @@ const SP = 0x20;
 const TAB = 0x09;
 const COLON = 0x3a;
 const DEL = 0x7f;
-const NBSP = 0xa0;
 const CLOSE_TOKEN = /(?:^|,)\s*close\s*(?:,|$)/;
 
 /** RFC 9110 tchar: the bytes a header name may hold. */
@@ -91,18 +90,6 @@ const latin1 = (buffer: Buffer, start: number, end: number): string => buffer.to
 
 /** Targets and guard header values seen recently, as strings made once (latin1-intern.ts). */
 const recent = new Latin1Intern();
-
-/** What String.prototype.trim removes that a header value can hold (control bytes are refused): HTAB, SP and NBSP (0xa0). */
-const isTrimmed = (b: number): boolean => b === SP || b === TAB || b === NBSP;
-
-/** The value in bytes [start, end) trimmed as String.prototype.trim would trim its latin1 string. */
-function trimmedText(buffer: Buffer, start: number, end: number): string {
-  let from = start;
-  let to = end;
-  while (from < to && isTrimmed(buffer[from] as number)) from++;
-  while (to > from && isTrimmed(buffer[to - 1] as number)) to--;
-  return recent.text(buffer, from, to);
-}
 
 /**
  * The header lines the guard acts on; every other line is checked (name and value bytes) and then
@@ -251,9 +238,9 @@ export function parseRequestHead(buffer: Buffer): HeadParse {
     headers.push([name, value]);
     if (name === 'host') {
       hosts++;
-      host = trimmedText(buffer, colon + 1, stop);
+      host = recent.lastTrimmed();
     } else if (name === 'user-agent') {
-      userAgent ??= trimmedText(buffer, colon + 1, stop);
+      userAgent ??= recent.lastTrimmed();
     } else if (name === 'connection') {
       connection ??= value;
     } else if (name === 'content-length') {

@@ -43,3 +43,15 @@ test('empty, one-byte and over-long runs read back exactly', () => {
   long[5] = 0x79;
   assert.equal(intern.text(long, 0, long.length), long.toString('latin1'));
 });
+
+test('lastTrimmed is String.prototype.trim of the string returned last, kept or not', () => {
+  const intern = new Latin1Intern();
+  for (const value of [' \t169.254.169.254\u00a0 ', 'plain', '', '\u00a0\u00a0', ` ${'u'.repeat(MAX_INTERNED_BYTES + 5)}\t`]) {
+    const bytes = Buffer.from(`Host:${value}\r\n`, 'latin1');
+    for (let round = 0; round < 2; round++) {
+      const text = intern.text(bytes, 5, bytes.length - 2);
+      assert.equal(text, value);
+      assert.equal(intern.lastTrimmed(), value.trim());
+    }
+  }
+});
