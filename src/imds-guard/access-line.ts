@@ -118,6 +118,9 @@ function serializeFields(f: AccessLineFields): string | undefined {
   return fieldsText(f.method, f.target, f.host, f.ua, field('remote', f.remote), reply, f.ms);
 }
 
+/** How far the monotonic clock moves before writeRequest reads the wall clock (pino's time field) again, in milliseconds. */
+export const TIME_REREAD_MS = 1;
+
 /** Durations below this many microseconds get their line ending made once (a synchronous answer takes a few). */
 export const CACHED_ENDING_MICROS = 1000;
 
@@ -192,6 +195,8 @@ export class AccessLine {
   #headBytes: Buffer = Buffer.alloc(0);
   #headTime = '';
   #headTemplate: Template | undefined;
+  /** The monotonic reading (performance.now()) when the time field was last read. */
+  #headReadAt = Number.NEGATIVE_INFINITY;
   /** The fields from method to the reply's outcome, rebuilt when one of them changes. */
   #body = '';
   #bodyBytes: Buffer = Buffer.alloc(0);
@@ -229,7 +234,9 @@ export class AccessLine {
    * `write` for one guard request, without building the field object. What repeats from line to
    * line (the level, time and bindings within a millisecond, the method, target, host, user agent,
    * peer and reply: a flood of one denied target repeats them all) is serialized and encoded once
-   * and reused; only the duration is new.
+   * and reused; only the duration is new. `now`, a performance.now() reading, lets the time field
+   * be reused until the monotonic clock has moved TIME_REREAD_MS (the guard passes the reading it
+   * took for the duration).
    */
   writeRequest(
     level: AccessLevel,
@@ -240,6 +247,7 @@ export class AccessLine {
     remote: string | undefined,
     reply: AccessReplyFacts,
     ms: number,
+    now?: number,
   ): boolean {
     const parts = this.#replyParts(reply);
     if (parts === undefined || !Number.isFinite(ms)) return false;
@@ -249,12 +257,17 @@ export class AccessLine {
     if (ua !== this.#ua.value && !this.#change(this.#ua, ua)) return false;
     if (remote !== this.#remote.value && !this.#change(this.#remote, remote)) return false;
     const t = level === 'warn' ? this.#warn : this.#info;
-    const time = this.#time();
-    if (time !== this.#headTime || t !== this.#headTemplate) {
-      this.#headTime = time;
-      this.#headTemplate = t;
-      this.#head = `${t.prefix}${time}${t.middle},"access":"imds"`;
-      if (this.#writer) this.#headBytes = Buffer.from(this.#head, 'utf8');
+    // The wall clock is read again once the monotonic reading has moved a millisecond (or always,
+    // without one): the time field is pino's, late by less than a millisecond at most.
+    if (now === undefined || now - this.#headReadAt >= TIME_REREAD_MS || t !== this.#headTemplate) {
+      const time = this.#time();
+      this.#headReadAt = now ?? Number.NEGATIVE_INFINITY;
+      if (time !== this.#headTime || t !== this.#headTemplate) {
+        this.#headTime = time;
+        this.#headTemplate = t;
+        this.#head = `${t.prefix}${time}${t.middle},"access":"imds"`;
+        if (this.#writer) this.#headBytes = Buffer.from(this.#head, 'utf8');
+      }
     }
     if (this.#bodyStale) {
       this.#body = `${this.#method.part}${this.#target.part}${parts.path}${this.#host.part}${this.#ua.part}${this.#remote.part}${parts.outcome}`;

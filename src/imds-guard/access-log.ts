@@ -61,7 +61,8 @@ export class AccessLog {
 
   /** `startedAt` is a performance.now() reading taken when the head was complete. */
   record(request: AccessRequest, remote: string | undefined, startedAt: number, reply: GuardReply): void {
-    const ms = performance.now() - startedAt;
+    const now = performance.now();
+    const ms = now - startedAt;
     this.#count(reply);
     if (reply.cache) this.#cache.inc({ result: reply.cache });
     const level = reply.decision === 'error' ? 'warn' : 'info';
@@ -71,7 +72,7 @@ export class AccessLog {
     const ua = clip(request.userAgent);
     const rounded = Math.round(ms * 1000) / 1000;
     // The hand-written line when the logger allows it (AccessLine says when), else pino itself.
-    if (this.#line?.writeRequest(level, request.method, target, host, ua, remote, reply, rounded)) return;
+    if (this.#line?.writeRequest(level, request.method, target, host, ua, remote, reply, rounded, now)) return;
     // One shape for every line (absent fields are undefined, which pino leaves out): no spreads.
     const fields: AccessLineFields = {
       access: 'imds',

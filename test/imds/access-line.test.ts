@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { type DestinationStream, pino } from 'pino';
 import { FdLineWriter } from '../../src/core/log/fd-line-writer.js';
 import { createLogger, type Logger, REDACTED } from '../../src/core/log/logger.js';
-import { AccessLine, type AccessLineFields } from '../../src/imds-guard/access-line.js';
+import { AccessLine, type AccessLineFields, TIME_REREAD_MS } from '../../src/imds-guard/access-line.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 /** A daemon logger as `sidekey serve` builds it (front child, access-log redaction) on `destination`. */
@@ -141,6 +141,25 @@ function assertSameAsPino(logger: Logger, lines: () => string[]): void {
       const [mine, pinos] = lines();
       assert.equal(untimed(mine as string), untimed(pinos as string), `${level} ms ${ms}`);
     }
+    // With a monotonic reading, the time field is read again only once that reading has moved a
+    // millisecond: within it lines keep the time they had, after it they take the new time.
+    const clocked = AccessLine.forLogger(logger);
+    assert.ok(clocked);
+    const timeOf = (text: string | undefined) => /"time":"([^"]*)"/.exec(text ?? '')?.[1];
+    lines();
+    assert.equal(clocked.writeRequest(level, 'GET', '/a', 'h', 'u', 'r', denied, 0.001, 1000), true);
+    const [first] = lines();
+    const wait = Date.now() + 3;
+    while (Date.now() < wait) {
+      // let the wall clock move on a few milliseconds
+    }
+    assert.equal(clocked.writeRequest(level, 'GET', '/a', 'h', 'u', 'r', denied, 0.001, 1000 + TIME_REREAD_MS / 2), true);
+    const [same] = lines();
+    assert.equal(timeOf(same), timeOf(first), 'within TIME_REREAD_MS of the monotonic clock the time field is reused');
+    assert.equal(clocked.writeRequest(level, 'GET', '/a', 'h', 'u', 'r', denied, 0.001, 1000 + TIME_REREAD_MS), true);
+    const [moved] = lines();
+    assert.ok((timeOf(moved) as string) > (timeOf(first) as string), 'once the monotonic clock moved on, the time is read again');
+    assert.equal(untimed(moved as string), untimed(first as string));
   }
 }
 
