@@ -30,7 +30,7 @@ export interface AcceptOptions {
   readonly tls: SecureContext | undefined;
   /** Refuse a StartupMessage that did not come over TLS. */
   readonly requireTls: boolean;
-  /** Called with each FrameSocket in use, so a phase timer can abort the current one. */
+  /** Called with each FrameSocket in use, so a phase's time limit can abort the current one. */
   readonly onFrames: (frames: FrameSocket) => void;
 }
 

@@ -100,7 +100,7 @@ export class FrameSocket {
     if (!this.socket.destroyed) this.socket.write(data);
   }
 
-  /** Makes the pending and every later read fail with `error` (a phase timer, a shutdown). */
+  /** Makes the pending and every later read fail with `error` (a phase's time limit, a shutdown). */
   abort(error: unknown): void {
     this.#fail(error);
   }
