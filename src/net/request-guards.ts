@@ -72,14 +72,10 @@ export function hostNames(address: ListenAddress, extra: readonly string[] = [])
 }
 
 /**
- * True when the request's Host is acceptable. A unix socket has no meaningful Host, so any is
- * accepted there; a wildcard bind (0.0.0.0, ::) accepts any IP literal but no DNS name.
+ * True when a request's Host value (read with guardedHeaders) is acceptable. A unix socket has no
+ * meaningful Host, so any is accepted there; a wildcard bind (0.0.0.0, ::) accepts any IP literal
+ * but no DNS name.
  */
-export function hostAllowed(req: IncomingMessage, address: ListenAddress, allowed: ReadonlySet<string>): boolean {
-  return hostHeaderAllowed(guardedHeaders(req).host, address, allowed);
-}
-
-/** `hostAllowed` for a Host value already read (see guardedHeaders). */
 export function hostHeaderAllowed(hostHeader: string | undefined, address: ListenAddress, allowed: ReadonlySet<string>): boolean {
   if (address.kind === 'unix') return true;
   const host = hostHeader?.toLowerCase();

@@ -4,7 +4,9 @@
  * `{"Code","Message"}` with a meaningful status; internal errors say nothing internal.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { ListenAddress } from '../core/config/listen-address.js';
+import type { TokenMemo } from '../core/crypto/secret-equal.js';
 import { isSidekeyError, publicMessage, SidekeyError } from '../core/errors.js';
 import { audit } from '../core/log/audit.js';
 import type { Logger } from '../core/log/logger.js';
@@ -13,7 +15,7 @@ import { checkName, checkSerialNumber, parseSerial } from '../core/secrets/secre
 import type { SecretService } from '../core/secrets/secret-service.js';
 import type { VersionMeta } from '../core/secrets/secret-store.js';
 import { sendJson } from '../net/json-reply.js';
-import { forwardingHeader, hostAllowed } from '../net/request-guards.js';
+import { guardedHeaders, hostHeaderAllowed } from '../net/request-guards.js';
 import { type Caller, mayTouch, type SecretsAuth } from './secrets-auth.js';
 import { readJsonBody } from './secrets-body.js';
 import { matchRoute, type Route } from './secrets-routes.js';
@@ -184,6 +186,9 @@ export function createSecretsHandler(deps: SecretsHandlerDeps): (req: IncomingMe
     done(operation, fail(res, operation, error));
   };
 
+  /** What each keep-alive connection last authenticated (TokenMemo), dropped with the socket. */
+  const memos = new WeakMap<Socket, TokenMemo>();
+
   // No async wrapper per request: the checks run synchronously, the operation's promise is
   // settled by two handlers; every error ends in `failed` as before.
   return (req, res) => {
@@ -197,14 +202,20 @@ export function createSecretsHandler(deps: SecretsHandlerDeps): (req: IncomingMe
     let result: Promise<unknown>;
     try {
       const query = mark < 0 ? undefined : new URLSearchParams(target.slice(mark + 1));
-      const forwarded = forwardingHeader(req);
+      const headers = guardedHeaders(req);
+      const forwarded = headers.forwarded;
       if (forwarded) throw new SidekeyError('FORWARDED_REFUSED', `requests relayed by a proxy are refused (${forwarded} header present)`);
-      if (!hostAllowed(req, deps.address(), deps.hosts()))
+      if (!hostHeaderAllowed(headers.host, deps.address(), deps.hosts()))
         throw new SidekeyError('HOST_REFUSED', 'the Host header does not name this listener');
       const route = matchRoute(method, pathname);
       operation = route.operation;
       try {
-        caller = deps.auth().authenticate(req);
+        let memo = memos.get(req.socket);
+        if (memo === undefined) {
+          memo = {};
+          memos.set(req.socket, memo);
+        }
+        caller = deps.auth().authenticate(headers.authorization, memo);
       } catch (error) {
         audit(deps.logger, 'secrets.auth', { operation, outcome: (error as SidekeyError).code });
         throw error;

@@ -4,6 +4,7 @@
  * 500 that reveals nothing.
  */
 import assert from 'node:assert/strict';
+import { Agent, request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { randomToken } from '../../src/core/crypto/random-token.js';
@@ -283,4 +284,32 @@ describe('the admin/reader split holds on every route', () => {
     assert.equal(reply.status, 404);
     assert.match(String(reply.body.Message), /in application "other-app"/);
   });
+});
+
+test('one keep-alive connection: each request is judged by its own token (a wrong one of the same length, another role, the first again)', async () => {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const ports = new Set<number>();
+  const get = (token: string) =>
+    new Promise<number>((resolve, reject) => {
+      const req = request(`${base}/latest/secrets/db-conn`, { agent, headers: { authorization: `Bearer ${token}` } }, (res) => {
+        ports.add(res.socket.localPort as number);
+        res.resume();
+        res.on('end', () => resolve(res.statusCode as number));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  await call(base, 'POST', '/latest/secrets/db-conn', { token: tokens.admin, body: { payload: secret('value-of-conn') } });
+  try {
+    const sameLength = randomToken().slice(0, tokens.reader.length).padEnd(tokens.reader.length, 'x');
+    assert.equal(await get(tokens.reader), 200);
+    assert.equal(await get(sameLength), 401, 'a wrong token after a good one on the same connection');
+    assert.equal(await get(tokens.reader), 200);
+    assert.equal(await get(tokens.admin), 403, 'the admin token acts as admin, not as the reader before it');
+    assert.equal(await get(tokens.web), 200, 'the db-* reader may read db-conn');
+    assert.equal(await get(`${tokens.reader.slice(0, -1)}!`), 401);
+    assert.equal(ports.size, 1, 'every request went over the one connection');
+  } finally {
+    agent.destroy();
+  }
 });
