@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { auditLine, auditLogger } from '../../src/core/log/audit.js';
+import { audit, auditLine, auditLogger } from '../../src/core/log/audit.js';
 import { REDACTED, redactSecrets } from '../../src/core/log/logger.js';
 import { assertNoSecrets, captureLogger } from '../helpers/log-capture.js';
 
@@ -75,4 +75,22 @@ test('an audit line written by auditLine is the line pino writes, secrets redact
   auditLine(auditLogger(logger, 'credentials.request'), 'credentials.request', fields);
   await new Promise((r) => setImmediate(r));
   assert.equal(lines.length, 3, 'nothing below the level');
+});
+
+test('audit() writes flat fields by hand and anything else through pino: the same lines either way, secrets redacted', async () => {
+  const { logger, lines } = captureLogger('info');
+  const child = logger.child({ front: 'secrets' });
+  const flat = { actor: 'app-reader', app: 'shop', name: 'db "main"', serial: 3, ok: true, skipped: undefined, password: SECRET };
+  audit(child, 'secrets.fetch', flat);
+  child.child({ audit: 'secrets.fetch' }).info(flat, 'secrets.fetch');
+  const nested = { actor: 'app-reader', details: { token: SECRET, n: 1 } };
+  audit(child, 'secrets.denied', nested);
+  child.child({ audit: 'secrets.denied' }).info(nested, 'secrets.denied');
+  await new Promise((r) => setImmediate(r));
+  assert.equal(lines.length, 4);
+  const withoutTime = (line: string) => line.replace(/,"time":"[^"]+"/, '');
+  assert.equal(withoutTime(lines[0] as string), withoutTime(lines[1] as string), 'flat fields: byte for byte what pino writes');
+  assert.equal(withoutTime(lines[2] as string), withoutTime(lines[3] as string), 'nested fields: pino itself');
+  assertNoSecrets(lines, [SECRET]);
+  assert.equal((JSON.parse(lines[0] as string) as Record<string, unknown>).password, REDACTED);
 });

@@ -6,7 +6,19 @@ import { type PinoLineTemplate, pinoLineTemplate } from './pino-line-template.js
  * log pipelines can select and index them. Fields must never include a secret value.
  */
 export function audit(logger: Logger, event: string, fields: Readonly<Record<string, unknown>>): void {
-  eventLogger(logger, event).info(fields, event);
+  const events = eventLogger(logger, event);
+  // Flat fields (the usual case) are written by hand, the same bytes pino writes (auditLine).
+  if (isFlat(fields)) auditLine(events, event, fields);
+  else events.info(fields, event);
+}
+
+/** True when every field is a string, a number, a boolean or undefined (what auditLine writes). */
+function isFlat(fields: Readonly<Record<string, unknown>>): fields is Readonly<Record<string, AuditValue>> {
+  for (const key in fields) {
+    const type = typeof fields[key];
+    if (type !== 'string' && type !== 'number' && type !== 'boolean' && type !== 'undefined') return false;
+  }
+  return true;
 }
 
 /** Most distinct events remembered per logger (events are constants; this only bounds a misuse). */
