@@ -9,6 +9,7 @@ import pg from 'pg';
 import type { PgFront } from '../../src/pg-proxy/pg-front.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
 import { freePort, PG_USERS, startPostgres, type TestPostgres } from '../helpers/postgres-server.js';
+import { startupPacket } from './fixtures/startup-packet.js';
 
 let postgres: TestPostgres;
 let daemon: RunningDaemon;
@@ -68,19 +69,6 @@ async function session(
   } finally {
     await c.end();
   }
-}
-
-/** A StartupMessage (protocol 3.0) with these parameters. */
-function startupMessage(params: Record<string, string>): Buffer {
-  const body = Buffer.from(
-    `${Object.entries(params)
-      .map(([k, v]) => `${k}\0${v}\0`)
-      .join('')}\0`,
-  );
-  const head = Buffer.alloc(8);
-  head.writeInt32BE(8 + body.length, 0);
-  head.writeInt32BE(196608, 4);
-  return Buffer.concat([head, body]);
 }
 
 /** A typed frontend message. */
@@ -280,7 +268,7 @@ describe('session pooling', () => {
     });
     const ended = new Promise<void>((resolve) => socket.once('end', () => resolve()));
     await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-    socket.write(startupMessage({ user: 'me', database: 'ignored' }));
+    socket.write(startupPacket({ user: 'me', database: 'ignored' }));
     await waitFor(() => readyCount() === 1, 'ReadyForQuery after the login');
     socket.write(frontendMessage('Q', 'SELECT 1\0'));
     await waitFor(() => readyCount() === 2, 'ReadyForQuery after the query');

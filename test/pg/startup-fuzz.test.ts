@@ -17,6 +17,7 @@ import { MAX_STARTUP_PACKET_BYTES } from '../../src/core/pg/pg-limits.js';
 import { createPgFront, type PgFront } from '../../src/pg-proxy/pg-front.js';
 import { captureLogger } from '../helpers/log-capture.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { startupPacket } from './fixtures/startup-packet.js';
 import { createTestCa } from './fixtures/test-ca.js';
 
 const STARTUP_TIMEOUT_MS = 300;
@@ -25,18 +26,6 @@ let front: PgFront;
 let port: number;
 let tlsPort: number;
 const dir = tempDir();
-
-function startup(params: Record<string, string>, version = 196608): Buffer {
-  const body = Buffer.from(
-    `${Object.entries(params)
-      .map(([k, v]) => `${k}\0${v}\0`)
-      .join('')}\0`,
-  );
-  const head = Buffer.alloc(8);
-  head.writeInt32BE(8 + body.length, 0);
-  head.writeInt32BE(version, 4);
-  return Buffer.concat([head, body]);
-}
 
 /** Sends parts (with a pause between), returns everything received until the proxy closes or `waitMs` passes. */
 function exchange(parts: Buffer[], target = port, waitMs = 2000): Promise<Buffer> {
@@ -109,7 +98,7 @@ after(async () => {
 });
 
 test('a valid startup packet split in the middle, at the end, or byte by byte still logs in', async () => {
-  const packet = startup({ user: 'me', database: 'db', application_name: 'fuzz' });
+  const packet = startupPacket({ user: 'me', database: 'db', application_name: 'fuzz' });
   const middle = packet.length >> 1;
   for (const parts of [
     [packet.subarray(0, middle), packet.subarray(middle)],
@@ -132,12 +121,12 @@ test('an oversized startup packet is refused from its header alone', async () =>
 
 test('malformed first packets get 08P01, 0A000 or 28000', async () => {
   const undersized = Buffer.from([0, 0, 0, 4]);
-  const noTerminator = startup({ user: 'me' }).subarray(0, -1);
+  const noTerminator = startupPacket({ user: 'me' }).subarray(0, -1);
   noTerminator.writeInt32BE(noTerminator.length, 0);
   const cases: Array<[Buffer, string]> = [
     [undersized, '08P01'],
-    [startup({ user: 'me' }, 2 << 16), '0A000'],
-    [startup({ database: 'x' }), '28000'],
+    [startupPacket({ user: 'me' }, 2 << 16), '0A000'],
+    [startupPacket({ database: 'x' }), '28000'],
     [noTerminator, '08P01'],
     [Buffer.concat([Buffer.from([0, 0, 0, 12]), Buffer.from([0x04, 0xd2, 0x16, 0x2f]), Buffer.alloc(4)]), '08P01'], // SSLRequest code, wrong length
   ];
@@ -154,11 +143,11 @@ test('a slow client is refused after the startup timeout', async () => {
 
 test('GSSENCRequest gets N; unencrypted bytes smuggled after SSLRequest are refused', async () => {
   const gssenc = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x30]);
-  const reply = await exchange([Buffer.concat([gssenc, startup({ user: 'me' })])], port, 1000);
+  const reply = await exchange([Buffer.concat([gssenc, startupPacket({ user: 'me' })])], port, 1000);
   assert.equal(reply[0], 0x4e);
   assert.ok(loggedIn(reply.subarray(1)));
   const ssl = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
-  const smuggled = await exchange([Buffer.concat([ssl, startup({ user: 'me' })])], tlsPort);
+  const smuggled = await exchange([Buffer.concat([ssl, startupPacket({ user: 'me' })])], tlsPort);
   assert.equal(sqlState(smuggled), '08P01');
   assert.match(smuggled.toString('latin1'), /unencrypted data after SSL request/);
 });
@@ -174,6 +163,6 @@ test('random bytes never crash the proxy, which still serves a valid login after
       }),
     );
   for (let round = 0; round < 10; round++) await batch(20);
-  assert.ok(loggedIn(await exchange([startup({ user: 'me' })], port, 1000)));
+  assert.ok(loggedIn(await exchange([startupPacket({ user: 'me' })], port, 1000)));
   assert.equal(front.sessions().filter((s) => s.state !== 'closed' && s.state !== 'relaying').length, 0);
 });
