@@ -10,7 +10,9 @@
  * process shared by both sides; runs alternate nginx/guard `BENCH_ROUNDS` times (default 3) and
  * medians are reported. Server CPU counts nginx's master and worker, and the guard's process; the
  * IMDS peer's CPU (nginx forwards every static request, the guard answers from its cache) is not
- * counted on either side. `BENCH_SECONDS` sets each run's length (default 5 s). Not part of `npm test`.
+ * counted on either side. The denied path also runs the Node floor (bench/_imds-floor.ts: node:net
+ * writing the guard's denied reply on every read, nothing else) in the same rounds: what any
+ * Node.js server pays per request here, so the guard's own share is measured, not guessed. `BENCH_SECONDS` sets each run's length (default 5 s). Not part of `npm test`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -18,7 +20,8 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { freePort } from '../test/helpers/free-port.js';
 import { tempDir } from '../test/helpers/temp-dir.js';
-import { CLIENT, formatResult, interleaved, type LoadResult, startNodeChild, withChildren } from './_load.js';
+import { rawReply, startImdsFloor } from './_imds-floor.js';
+import { CLIENT, formatResult, interleaved, startNodeChild, withChildren } from './_load.js';
 
 const NGINX = '/usr/sbin/nginx';
 /** Connections per run, as issue 4 asks. */
@@ -151,27 +154,39 @@ export async function run(): Promise<void> {
     );
     const nginxPids = withChildren(nginx.child.pid as number);
     const guardPids = [guard.child.pid as number];
+    // The floor replays the guard's own denied answer, byte for byte.
+    const floor = await startImdsFloor(await rawReply(guard.url, DENIED_PATH));
+    children.push(floor.child);
     for (const [label, path] of [
       ['static', STATIC_PATH],
       ['denied', DENIED_PATH],
     ] as const) {
-      const [n, g] = (await interleaved(
+      const withFloor = path === DENIED_PATH;
+      const [n, g, f] = await interleaved(
         [
           { url: `${nginx.url}${path}`, connections: CONNECTIONS, pids: nginxPids },
           { url: `${guard.url}${path}`, connections: CONNECTIONS, pids: guardPids },
+          ...(withFloor ? [{ url: `${floor.url}${path}`, connections: CONNECTIONS, pids: [floor.child.pid as number] }] : []),
         ],
         SECONDS,
         ROUNDS,
-      )) as [LoadResult, LoadResult];
+      );
+      if (!n || !g) throw new Error('imds: a run returned no result');
       const what = path.length > 30 ? 'iam creds' : 'instance-id';
       process.stdout.write(`${formatResult(`  nginx  ${label} ${what}`, n)}\n`);
       process.stdout.write(`${formatResult(`  guard  ${label} ${what}`, g)}\n`);
+      if (f) process.stdout.write(`${formatResult(`  floor  ${label} ${what}`, f)}\n`);
       const ratio = g.rps / n.rps;
       const verdict = ratio >= 1 && g.p99 <= n.p99 ? 'meets' : 'MISSES';
       process.stdout.write(
         `  ${label}: throughput ratio ${ratio.toFixed(2)}x (target >= 1.0), p99 ${g.p99.toFixed(2)} ms vs ${n.p99.toFixed(2)} ms (target: no worse): ${verdict} the target; ` +
           `CPU-efficiency ratio (nginx us/req / guard us/req) ${(n.cpuMicros / g.cpuMicros).toFixed(2)}x\n`,
       );
+      if (f)
+        process.stdout.write(
+          `  ${label}, Node floor (node:net, the same reply bytes, no work): ${(f.rps / n.rps).toFixed(2)}x nginx's throughput, p99 ${f.p99.toFixed(2)} ms vs ${n.p99.toFixed(2)} ms; ` +
+            `guard/floor ${(g.rps / f.rps).toFixed(2)}x, ${(g.cpuMicros - f.cpuMicros).toFixed(1)} us/req of CPU above it\n`,
+        );
     }
   } finally {
     for (const child of children.reverse()) child.kill('SIGTERM');

@@ -15,8 +15,9 @@
  * - so in -C, direct pays SCRAM and a backend fork per transaction, the pooled proxies pay
  *   neither; sidekey without pooling pays both plus its own hop.
  *
- * BENCH_PG_FLOOR=1 adds `node-floor` (bench/_pg-floor.ts): the least a Node.js proxy does per
- * connection, with no checks and no logs, to show how much of sidekey's cost is Node's own.
+ * `node-floor` (bench/_pg-floor.ts) runs in the same rounds: the least a Node.js proxy does per
+ * connection, with no checks and no logs, to show how much of sidekey's cost is Node's own and
+ * whether a target is within reach of any Node.js proxy here (BENCH_PG_FLOOR=0 leaves it out).
  *
  * While iterating: BENCH_PG_PATHS and BENCH_PG_MODES pick paths and modes, and BENCH_PG_BASE=DIR
  * runs another build of sidekey (a tsc output directory) as `sidekey-base` in the same rounds, for
@@ -42,8 +43,8 @@ const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
 /** Each (path, mode) runs this often, paths interleaved, and the median is reported (a shared machine is noisy). */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CLIENTS = 8;
-/** Also measure the Node.js floor (bench/_pg-floor.ts). */
-const WITH_FLOOR = process.env.BENCH_PG_FLOOR === '1';
+/** Also measure the Node.js floor (bench/_pg-floor.ts); on unless BENCH_PG_FLOOR=0. */
+const WITH_FLOOR = process.env.BENCH_PG_FLOOR !== '0';
 const THREADS = 2;
 /** Only these paths (comma-separated names, e.g. `sidekey,pgbouncer`), for runs that compare a few; all by default. */
 const ONLY_PATHS = process.env.BENCH_PG_PATHS?.split(',').filter(Boolean);
