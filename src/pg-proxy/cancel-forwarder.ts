@@ -5,7 +5,7 @@
  */
 import { encodeCancelRequest } from '../core/pg/frontend-messages.js';
 import { CANCEL_FORWARD_TIMEOUT_MS } from '../core/pg/pg-limits.js';
-import type { CancelRoute } from './proxy-session.js';
+import type { CancelRoute } from './session-hub.js';
 import { openUpstream } from './upstream-endpoint.js';
 
 export async function forwardCancel(route: CancelRoute): Promise<void> {

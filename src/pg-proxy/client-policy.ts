@@ -11,8 +11,8 @@ import { SqlState } from '../core/pg/sql-state.js';
 import type { FrameSocket } from './frame-socket.js';
 import { scramAuthenticate } from './local-auth.js';
 import type { PgTarget } from './pg-target.js';
-import type { SessionPlan, SessionPolicy, StartupInfo } from './proxy-session.js';
 import { isForwarded, TARGET_PARAM, TOKEN_PARAM, upstreamParams } from './session-params.js';
+import type { SessionPlan, SessionPolicy, StartupInfo } from './session-policy.js';
 import type { UpstreamLoginRequest } from './upstream-login.js';
 import type { PoolSlot } from './upstream-pool.js';
 

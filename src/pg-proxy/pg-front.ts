@@ -17,9 +17,11 @@ import { clientPolicy } from './client-policy.js';
 import { DeadlineSweep } from './deadline-sweep.js';
 import { PgMetrics } from './pg-metrics.js';
 import { buildPgTarget, type PgTarget, serverTlsContext } from './pg-target.js';
-import { type CancelRoute, ProxySession, type SessionHub, type SessionPolicy } from './proxy-session.js';
+import { ProxySession } from './proxy-session.js';
 import { serverPolicy } from './server-policy.js';
+import type { CancelRoute, SessionHub } from './session-hub.js';
 import { SessionLines } from './session-lines.js';
+import type { SessionPolicy } from './session-policy.js';
 import { listenSockets, type SocketListener } from './socket-listener.js';
 import { UpstreamPool } from './upstream-pool.js';
 

@@ -9,7 +9,6 @@
  * shutdown, audit) is here.
  */
 import type { Socket } from 'node:net';
-import type { SecureContext } from 'node:tls';
 import { type Logger, serializeError } from '../core/log/logger.js';
 import {
   AUTHENTICATION_OK,
@@ -20,7 +19,7 @@ import {
   encodeReadyForQuery,
   writeBackendKeyData,
 } from '../core/pg/backend-messages.js';
-import type { CancelKeyRegistry, CancelRegistration } from '../core/pg/cancel-keys.js';
+import type { CancelRegistration } from '../core/pg/cancel-keys.js';
 import { CLIENT_AUTH_TIMEOUT_MS, STARTUP_TIMEOUT_MS } from '../core/pg/pg-limits.js';
 import { PgPeerError, toPeerError } from '../core/pg/pg-peer-error.js';
 import { PoolGate } from '../core/pg/pool-gate.js';
@@ -30,65 +29,15 @@ import { acceptStartup } from './accept-startup.js';
 import { ByteRelay, type RelayCounters } from './byte-relay.js';
 import { type FrameSocket, PeerClosedError } from './frame-socket.js';
 import { loginOutcome } from './login-outcome.js';
-import type { LoginOutcome, PgMetrics } from './pg-metrics.js';
-import { LOGIN_AUDIT_EVENT, type SessionLines } from './session-lines.js';
-import type { UpstreamEndpoint } from './upstream-endpoint.js';
-import { UpstreamLink } from './upstream-link.js';
-import { type UpstreamLoginRequest, upstreamLogin } from './upstream-login.js';
-import { closeUpstream, PooledConnection, type PoolSlot, type UpstreamPool } from './upstream-pool.js';
+import type { LoginOutcome } from './pg-metrics.js';
+import { PooledConnection } from './pooled-connection.js';
+import type { SessionHub } from './session-hub.js';
+import { LOGIN_AUDIT_EVENT } from './session-lines.js';
+import type { SessionPlan, SessionPolicy } from './session-policy.js';
+import { closeUpstream, UpstreamLink } from './upstream-link.js';
+import { upstreamLogin } from './upstream-login.js';
 
 export type SessionState = 'startup' | 'authenticating' | 'logging-in' | 'relaying' | 'closed';
-
-export interface StartupInfo {
-  readonly params: ReadonlyMap<string, string>;
-  readonly tls: boolean;
-  readonly remote: string;
-}
-
-/** Where a session logs in, decided by the policy once the client is authenticated. */
-export interface SessionPlan {
-  readonly target: string;
-  readonly localUser: string;
-  readonly dbUser: string;
-  readonly maxConnections: number;
-  /** Where the upstream connection may be pooled (client mode with pooling on); undefined: never. */
-  readonly pool?: PoolSlot;
-  /** Builds the upstream login (signs or fetches the IAM token when needed). */
-  upstream(): Promise<UpstreamLoginRequest>;
-}
-
-export interface SessionPolicy {
-  readonly mode: 'client' | 'server';
-  readonly tls: SecureContext | undefined;
-  readonly requireTls: boolean;
-  /** Whether plan() exchanges messages with the client (SCRAM): it then gets CLIENT_AUTH_TIMEOUT_MS of its own. */
-  readonly authenticatesClient: boolean;
-  /** Authenticates the client and picks the target; throws (or rejects with) a PgPeerError to refuse. */
-  plan(startup: StartupInfo, frames: FrameSocket): SessionPlan | Promise<SessionPlan>;
-}
-
-export interface CancelRoute {
-  readonly endpoint: UpstreamEndpoint;
-  readonly key: BackendKey;
-}
-
-/** What the front shares with all its sessions. */
-export interface SessionHub {
-  readonly logger: Logger;
-  /** The loggers of the audit line and the end-of-session line, with their fixed fields bound. */
-  readonly lines: SessionLines;
-  readonly metrics: PgMetrics;
-  readonly cancels: CancelKeyRegistry<CancelRoute>;
-  readonly pool: UpstreamPool;
-  readonly startupTimeoutMs?: number;
-  draining(): boolean;
-  /** Takes a connection slot for the target; false when it is full. A slot taken is given back with releaseSlot. */
-  acquire(target: string, max: number): boolean;
-  releaseSlot(target: string): void;
-  forwardCancel(key: BackendKey, remote: string): Promise<void>;
-  /** The session is over (whatever happened): the front forgets it. */
-  ended(session: ProxySession): void;
-}
 
 /** What the proxy tells sessions still open when a stop's drain time is over (PostgreSQL's own wording). */
 export const SHUTDOWN_ERROR = new PgPeerError(SqlState.ADMIN_SHUTDOWN, 'terminating connection due to administrator command', {

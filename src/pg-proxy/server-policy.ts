@@ -9,8 +9,8 @@ import type { SecureContext } from 'node:tls';
 import { PgPeerError } from '../core/pg/pg-peer-error.js';
 import { SqlState } from '../core/pg/sql-state.js';
 import { allowedDbUsers, type PgTarget } from './pg-target.js';
-import type { SessionPlan, SessionPolicy, StartupInfo } from './proxy-session.js';
 import { TARGET_PARAM, TOKEN_PARAM, upstreamParams } from './session-params.js';
+import type { SessionPlan, SessionPolicy, StartupInfo } from './session-policy.js';
 import type { UpstreamLoginRequest } from './upstream-login.js';
 
 /** The host:port an RDS token was signed for (a token is a presigned URL without its scheme). */

@@ -67,3 +67,17 @@ export class UpstreamLink {
     return this.#sink === sink;
   }
 }
+
+const TERMINATE = Buffer.from([0x58, 0, 0, 0, 4]);
+/** How long a closing upstream connection may take to see the server's FIN before it is destroyed, in milliseconds. */
+const CLOSE_GRACE_MS = 1000;
+
+/** Ends an upstream connection politely: Terminate, then the FIN; destroyed after CLOSE_GRACE_MS. */
+export function closeUpstream(link: UpstreamLink): void {
+  link.attach(undefined);
+  const socket = link.socket;
+  if (socket.destroyed) return;
+  socket.end(TERMINATE);
+  if (socket.isPaused()) socket.resume(); // read (and drop) whatever the server still sends, so its FIN is seen
+  setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+}
