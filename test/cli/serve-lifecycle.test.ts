@@ -3,6 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import { freePort } from '../helpers/free-port.js';
 import { startCli } from '../helpers/run-cli.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -14,11 +15,11 @@ after(() => {
   dir.remove();
 });
 
-async function start() {
+async function start(env?: NodeJS.ProcessEnv) {
   const port = await freePort();
   const file = join(dir.path, `sidekey-${port}.yaml`);
   writeFileSync(file, `admin:\n  listen: 127.0.0.1:${port}\nlogging:\n  level: info\n`);
-  const running = await startCli(['serve', '--config', file], /sidekey started/);
+  const running = await startCli(['serve', '--config', file], /sidekey started/, { env });
   children.push(running.child);
   return { ...running, file, base: `http://127.0.0.1:${port}` };
 }
@@ -62,3 +63,66 @@ test('a valid reload is applied', async () => {
   child.kill('SIGTERM');
   assert.equal((await exited).code, 143);
 });
+
+/**
+ * Preloaded into the daemon (NODE_OPTIONS --import): on SIGUSR2 it makes the process emit a
+ * warning, throw from a callback, or leave a rejection unhandled, as SK_TEST_EVENT says.
+ */
+const HOOK = `process.on('SIGUSR2', () => {
+  const event = process.env.SK_TEST_EVENT;
+  if (event === 'throw') setImmediate(() => { throw new Error('thrown by the test hook'); });
+  else if (event === 'reject') Promise.reject(new Error('rejected by the test hook'));
+  else process.emitWarning('emitted by the test hook', 'HookWarning');
+});
+`;
+
+async function startHooked(event: 'warning' | 'throw' | 'reject') {
+  const hook = join(dir.path, 'process-event-hook.mjs');
+  writeFileSync(hook, HOOK);
+  return start({ NODE_OPTIONS: `--import=${pathToFileURL(hook).href}`, SK_TEST_EVENT: event });
+}
+
+/** The JSON log line whose text includes `needle`. */
+function jsonLine(output: string, needle: string): Record<string, unknown> {
+  const line = output.split('\n').find((l) => l.includes(needle));
+  assert.ok(line, `no line with ${needle} in: ${output}`);
+  return JSON.parse(line) as Record<string, unknown>;
+}
+
+/** How Node prints a warning or a crash itself (raw text on stderr). */
+const NODE_OWN_WARNING = /^\(node:\d+\) /m;
+
+test('a Node.js warning is a JSON log line, not raw text on stderr, and the daemon keeps serving', async () => {
+  const { child, output, exited, base } = await startHooked('warning');
+  child.kill('SIGUSR2');
+  await waitFor(() => output().includes('emitted by the test hook'));
+  const line = jsonLine(output(), 'emitted by the test hook');
+  assert.equal(line.level, 'warn');
+  assert.equal(line.msg, 'node.js warning');
+  assert.deepEqual(line.warning, { type: 'HookWarning', message: 'emitted by the test hook' });
+  assert.doesNotMatch(output(), NODE_OWN_WARNING);
+  assert.equal((await fetch(`${base}/health`)).status, 200);
+  child.kill('SIGTERM');
+  assert.equal((await exited).code, 143);
+});
+
+for (const [event, origin, text] of [
+  ['throw', 'uncaughtException', 'thrown by the test hook'],
+  ['reject', 'unhandledRejection', 'rejected by the test hook'],
+] as const) {
+  test(`an uncaught ${event === 'throw' ? 'exception' : 'rejection'} is logged as a fatal JSON line with its stack, and the daemon exits 1`, async () => {
+    const { child, output, exited } = await startHooked(event);
+    child.kill('SIGUSR2');
+    const { code } = await exited;
+    assert.equal(code, 1);
+    const line = jsonLine(output(), text);
+    assert.equal(line.level, 'fatal');
+    assert.equal(line.msg, 'uncaught error: exiting');
+    assert.equal(line.origin, origin);
+    const err = line.err as { type: string; message: string; stack: string };
+    assert.equal(err.type, 'Error');
+    assert.equal(err.message, text);
+    assert.match(err.stack, /process-event-hook\.mjs/);
+    assert.doesNotMatch(output(), NODE_OWN_WARNING);
+  });
+}

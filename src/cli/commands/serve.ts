@@ -4,6 +4,7 @@ import { createLogger, serializeError } from '../../core/log/logger.js';
 import { Daemon } from '../../daemon/daemon.js';
 import { DEFAULT_CONFIG_FILE } from '../default-config-file.js';
 import { ExitCode } from '../exit-codes.js';
+import { logProcessEvents } from '../process-events.js';
 
 export function registerServe(program: Command): void {
   program
@@ -13,6 +14,7 @@ export function registerServe(program: Command): void {
     .action(async (options: { config: string }) => {
       const loaded = loadConfig(options.config);
       const logger = createLogger({ level: loaded.config.logging.level });
+      logProcessEvents(logger);
       const daemon = new Daemon({ loaded, logger });
       let stopping = false;
       const stop = (signal: 'SIGTERM' | 'SIGINT') => {
