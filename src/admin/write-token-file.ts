@@ -14,7 +14,8 @@ export function writeTokenFile(file: string, token: string): void {
   const fd = openSync(temp, 'wx', TOKEN_FILE_MODE);
   try {
     try {
-      writeSync(fd, `${token}\n`);
+      // No line ending: SDKs send a token file's content as it is (see cli/commands/token.ts).
+      writeSync(fd, token);
       fsyncSync(fd);
     } finally {
       closeSync(fd);

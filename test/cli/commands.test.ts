@@ -2,18 +2,21 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { tokenOutput } from '../../src/cli/commands/token.js';
 import { runCli } from '../helpers/run-cli.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const dir = tempDir();
 after(() => dir.remove());
 
-test('token prints a fresh URL-safe token of at least 32 characters', async () => {
+test('token prints a fresh URL-safe token of at least 32 characters, with no line ending when redirected', async () => {
   const a = await runCli(['token']);
   const b = await runCli(['token']);
   assert.equal(a.code, 0);
-  assert.match(a.stdout, /^[A-Za-z0-9_-]{43}\n$/);
+  // stdout is a pipe here, as in `sidekey token > file`: the file must hold the token and nothing else.
+  assert.match(a.stdout, /^[A-Za-z0-9_-]{43}$/);
   assert.notEqual(a.stdout, b.stdout);
+  assert.equal(tokenOutput('abc', { isTTY: true }), 'abc\n', 'a terminal still gets its line ending');
 });
 
 test('validate says ok for a good file and exits 0', async () => {
@@ -67,7 +70,7 @@ test('init creates missing token files 0600 in 0700 directories and never overwr
   const web = join(dir.path, 'state/tokens/web.token');
   assert.equal(statSync(web).mode & 0o777, 0o600);
   assert.equal(statSync(join(dir.path, 'state/tokens')).mode & 0o777, 0o700);
-  assert.match(readFileSync(web, 'utf8'), /^[A-Za-z0-9_-]{43}\n$/);
+  assert.match(readFileSync(web, 'utf8'), /^[A-Za-z0-9_-]{43}$/, 'the token and no line ending');
   assert.equal(readFileSync(join(dir.path, 'state/tokens/api.token'), 'utf8'), 'existing-token-value-that-is-long-enough-0001\n');
   assert.doesNotMatch(result.stderr, /[A-Za-z0-9_-]{43}/, 'init never prints a token');
   const validated = await runCli(['validate', '--config', file]);

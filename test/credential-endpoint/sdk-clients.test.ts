@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -15,6 +15,7 @@ import type { AwsCredentialIdentity } from '@smithy/types';
 import { randomToken } from '../../src/core/crypto/random-token.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
 import { assertNoSecrets } from '../helpers/log-capture.js';
+import { runCli } from '../helpers/run-cli.js';
 import { STS_PEER_BASE_KEY, type StsPeer, startStsPeer } from '../peers/sts-peer.js';
 import { daemonConfig, ROLE_WEB, TOKEN_WEB, waitFor } from './fixtures.js';
 
@@ -24,6 +25,8 @@ let peer: StsPeer;
 let d: RunningDaemon;
 let fullUri: string;
 let tokenFile: string;
+/** The token in tokenFile, made by `sidekey token`; it belongs to the service `made`. */
+let tokenFileToken: string;
 
 /** Only the variables a container would have: nothing that could lend the client other credentials. */
 function containerEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
@@ -48,18 +51,29 @@ async function whoAmI(credentials: AwsCredentialIdentity | (() => Promise<AwsCre
 
 before(async () => {
   peer = await startStsPeer();
-  d = await startDaemon(daemonConfig(peer.url, { web: { role: ROLE_WEB, token: TOKEN_WEB } }));
+  // A token file as a user makes it, `sidekey token > file`, read both by the daemon (the service
+  // `made`'s auth_token_file) and by the SDKs (AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE). The SDKs
+  // send its content as it is: a line ending in it would fail them.
+  const made = await runCli(['token']);
+  assert.equal(made.code, 0, made.stderr);
+  tokenFileToken = made.stdout;
+  d = await startDaemon(
+    daemonConfig(peer.url, { web: { role: ROLE_WEB, token: TOKEN_WEB }, made: { role: ROLE_WEB, tokenFile: 'container-token' } }),
+    {
+      files: { 'container-token': tokenFileToken },
+    },
+  );
   fullUri = `${d.url('credential-endpoint')}/v1/credentials`;
   tokenFile = join(d.dir, 'container-token');
-  // No trailing newline: SDKs send the file's content as is (the JS SDK then fails on the "\n").
-  writeFileSync(tokenFile, TOKEN_WEB, { mode: 0o600 });
   await waitFor(() => d.daemon.credentials.ready(), 'prefetch');
 });
 
 after(async () => {
-  await d.stop();
-  await peer.close();
-  assertNoSecrets(d.lines, [TOKEN_WEB, STS_PEER_BASE_KEY.secretAccessKey, ...peer.issuedSecrets()]);
+  // A set-up that failed half-way (say, a refused config) must still close what it opened, or the run hangs.
+  await d?.stop();
+  await peer?.close();
+  if (!d || !peer) return;
+  assertNoSecrets(d.lines, [TOKEN_WEB, tokenFileToken, STS_PEER_BASE_KEY.secretAccessKey, ...peer.issuedSecrets()]);
 });
 
 test('JS SDK fromHttp with the token from options', async () => {
@@ -72,6 +86,7 @@ test('JS SDK fromHttp with the token from options', async () => {
 test('JS SDK fromHttp with the token in a file (re-read on every fetch)', async () => {
   const credentials = await fromHttp({ awsContainerCredentialsFullUri: fullUri, awsContainerAuthorizationTokenFile: tokenFile })();
   assert.match(credentials.accessKeyId, /^ASIA/);
+  assert.equal(await whoAmI(credentials), 'arn:aws:sts::123456789012:assumed-role/web/sidekey-made');
 });
 
 test('JS SDK fromHttp with a wrong token fails with the 401 Code', async () => {

@@ -9,6 +9,7 @@ import { writeTokenFile } from '../../admin/write-token-file.js';
 import { nameProblem } from '../../core/config/validators.js';
 import { SidekeyError } from '../../core/errors.js';
 import { readTokenFile } from '../../core/hygiene/secret-values.js';
+import { tokenOutput } from './token.js';
 
 /** The admin listener's default address. */
 export const DEFAULT_ADMIN_ENDPOINT = 'http://127.0.0.1:9090';
@@ -105,7 +106,7 @@ export function registerAdmin(program: Command): void {
       const body = await call(flags, 'POST', `/admin/services/${encodeURIComponent(serviceName(flags))}/rotate-token`);
       const token = String(body.token ?? '');
       if (flags.out) writeTokenFile(flags.out, token);
-      else process.stdout.write(`${token}\n`);
+      else process.stdout.write(tokenOutput(token));
       process.stderr.write(
         `sidekey admin: ${String(body.service)}'s token replaced (${body.persisted === 'file' ? `written to ${String(body.file)}` : String(body.warning)})\n`,
       );

@@ -41,7 +41,8 @@ export function registerInit(program: Command): void {
       for (const path of tokenFiles(tree, dirname(file))) {
         if (existsSync(path)) continue;
         mkdirSync(dirname(path), { recursive: true, mode: SECRET_DIR_MODE });
-        writeFileSync(path, `${randomToken()}\n`, { mode: SECRET_FILE_MODE, flag: 'wx' });
+        // No line ending: the same file may be an application's AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (see token.ts).
+        writeFileSync(path, randomToken(), { mode: SECRET_FILE_MODE, flag: 'wx' });
         process.stderr.write(`sidekey init: created ${path} (mode 0600)\n`);
       }
     });
