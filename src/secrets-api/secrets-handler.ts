@@ -12,7 +12,7 @@ import { audit } from '../core/log/audit.js';
 import type { Logger } from '../core/log/logger.js';
 import type { CounterHandle, MetricsRegistry } from '../core/metrics/metrics-registry.js';
 import { checkName, checkSerialNumber, parseSerial } from '../core/secrets/secret-errors.js';
-import type { SecretService } from '../core/secrets/secret-service.js';
+import type { SecretService, SecretValue } from '../core/secrets/secret-service.js';
 import type { VersionMeta } from '../core/secrets/secret-store.js';
 import { sendJson } from '../net/json-reply.js';
 import { guardedHeaders, hostHeaderAllowed } from '../net/request-guards.js';
@@ -42,11 +42,38 @@ function historyJson(v: VersionMeta): Record<string, unknown> {
   };
 }
 
-/** A 200 JSON answer; the header list is a flat array, which node:http writes without walking an object. */
-function sendOk(res: ServerResponse, value: unknown): void {
+/** A JSON body and its Content-Length, serialized once. */
+interface Serialized {
+  readonly text: string;
+  readonly length: string;
+}
+
+/**
+ * Bodies of cached secret values, by value: a cached value is one frozen object for its whole
+ * time in the cache (SecretService), so its JSON is built on its first fetch, not on every one.
+ * An entry goes when its value is collected.
+ */
+const cachedBodies = new WeakMap<object, Serialized>();
+
+function serialize(value: unknown): Serialized {
   const text = JSON.stringify(value);
-  res.writeHead(200, ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(text)), 'cache-control', 'no-store']);
-  res.end(text);
+  return { text, length: String(Buffer.byteLength(text)) };
+}
+
+/** A 200 JSON answer; the header list is a flat array, which node:http writes without walking an object. */
+function sendOk(res: ServerResponse, value: unknown, body: Serialized = serialize(value)): void {
+  res.writeHead(200, ['content-type', 'application/json', 'content-length', body.length, 'cache-control', 'no-store']);
+  res.end(body.text);
+}
+
+/** A cached secret value's 200 answer, its body serialized once per cached value. */
+function sendCached(res: ServerResponse, value: object): void {
+  let body = cachedBodies.get(value);
+  if (body === undefined) {
+    body = serialize(value);
+    cachedBodies.set(value, body);
+  }
+  sendOk(res, value, body);
 }
 
 function expectedSerial(body: Record<string, unknown>): number | undefined {
@@ -60,7 +87,7 @@ export function createSecretsHandler(deps: SecretsHandlerDeps): (req: IncomingMe
    * Input checks and authorization run synchronously (a throw here is caught by the caller like a
    * rejection); a fetch then goes straight to the service, without an async frame of its own.
    */
-  const run = (req: IncomingMessage, route: Route, caller: Caller, query: URLSearchParams | undefined): Promise<unknown> => {
+  const run = (req: IncomingMessage, route: Route, caller: Caller, query: URLSearchParams | undefined): Promise<unknown> | SecretValue => {
     const name = route.name === undefined ? undefined : checkName(route.name, 'secret name');
     const serial = route.serial === undefined ? undefined : parseSerial(route.serial);
     if (query !== undefined) {
@@ -71,7 +98,11 @@ export function createSecretsHandler(deps: SecretsHandlerDeps): (req: IncomingMe
       }
     }
     deps.auth().authorize(caller, route.operation, name);
-    if (route.operation === 'fetch') return deps.service.fetch(caller.application, name as string, serial, caller.id);
+    if (route.operation === 'fetch') {
+      const cached = deps.service.fetchCached(caller.application, name as string, serial, caller.id);
+      // A cached value is answered synchronously (the handler settles no promise for it).
+      return cached ?? deps.service.fetch(caller.application, name as string, serial, caller.id);
+    }
     return operate(req, route, caller, query, name, serial);
   };
 
@@ -199,7 +230,7 @@ export function createSecretsHandler(deps: SecretsHandlerDeps): (req: IncomingMe
     const pathname = mark < 0 ? target : target.slice(0, mark);
     let operation = 'unknown';
     let caller: Caller | undefined;
-    let result: Promise<unknown>;
+    let result: Promise<unknown> | SecretValue;
     try {
       const query = mark < 0 ? undefined : new URLSearchParams(target.slice(mark + 1));
       const headers = guardedHeaders(req);
@@ -223,6 +254,16 @@ export function createSecretsHandler(deps: SecretsHandlerDeps): (req: IncomingMe
       result = run(req, route, caller, query);
     } catch (error) {
       failed(res, operation, caller, error);
+      return;
+    }
+    if (!(result instanceof Promise)) {
+      // A cached fetch: answered now, no promise to settle.
+      try {
+        sendCached(res, result);
+        done(operation, 200);
+      } catch (error) {
+        failed(res, operation, caller, error);
+      }
       return;
     }
     const op = operation;

@@ -97,6 +97,22 @@ test('a local write invalidates the cache at once', async () => {
     payload: next,
     active: true,
   });
+  // Cache hits (answered from the cached value, its JSON built once) send the same bytes and are each audited.
+  const fetchOk = () =>
+    api.daemon.lines.filter(
+      (l) => l.includes('"audit":"secrets.fetch"') && l.includes('"name":"db-cached"') && l.includes('"outcome":"ok"'),
+    ).length;
+  const raw = async () => {
+    const res = await fetch(`${base}/latest/secrets/db-cached`, { headers: { authorization: `Bearer ${tokens.reader}` } });
+    return { text: await res.text(), length: res.headers.get('content-length'), type: res.headers.get('content-type') };
+  };
+  const before = fetchOk();
+  const first = await raw();
+  const again = await raw();
+  assert.deepEqual(again, first);
+  assert.equal(first.length, String(Buffer.byteLength(first.text)));
+  assert.deepEqual(JSON.parse(first.text), { name: 'db-cached', serial: 2, payload: next, active: true });
+  assert.equal(fetchOk(), before + 2, 'one audit line per cache hit');
   await call(base, 'POST', '/latest/revoke/db-cached/2', { token: tokens.admin });
   assert.equal((await call(base, 'GET', '/latest/secrets/db-cached', { token: tokens.reader })).body.serial, 1);
   assert.equal((await call(base, 'GET', '/latest/secrets/db-cached/2', { token: tokens.reader })).status, 410);

@@ -184,20 +184,29 @@ export class SecretService {
       throw latest === 0 ? notFound(app, name) : revoked(app, name, latest, true);
     }
     if (!row.active) throw revoked(app, name, row.serial, false);
-    const value: SecretValue = { name, serial: row.serial, payload: await openVersion(this.keyring, row), active: true };
+    // Frozen: the cache hands this same object to every hit, and the API keeps its JSON by object.
+    const value: SecretValue = Object.freeze({ name, serial: row.serial, payload: await openVersion(this.keyring, row), active: true });
     this.#cache.set(app, name, serial, value);
     return value;
   }
 
+  /**
+   * The hot path of `fetch`, synchronous: the cached value (counted and audited as a fetch), or
+   * undefined when it is not cached and only `fetch` can answer. Only validated names are ever
+   * cached, so a hit needs no checks and no store; a caller that answers from it settles no promise.
+   */
+  fetchCached(app: string, name: string, serial: number | undefined, actor: string): SecretValue | undefined {
+    const cached = this.#cache.get(app, name, serial);
+    if (cached === undefined) return undefined;
+    this.#cacheResults?.inc({ result: 'hit' });
+    if (this.#logger) audit(this.#logger, 'secrets.fetch', { actor, app, name, serial: cached.serial, outcome: 'ok' });
+    return cached;
+  }
+
   /** The latest active version, or the given serial. Revoked: SECRET_REVOKED (410). */
   fetch(app: string, name: string, serial: number | undefined, actor: string): Promise<SecretValue> {
-    // The hot path: only validated names are ever cached, so a hit needs no checks and no store.
-    const cached = this.#cache.get(app, name, serial);
-    if (cached) {
-      this.#cacheResults?.inc({ result: 'hit' });
-      if (this.#logger) audit(this.#logger, 'secrets.fetch', { actor, app, name, serial: cached.serial, outcome: 'ok' });
-      return Promise.resolve(cached);
-    }
+    const cached = this.fetchCached(app, name, serial, actor);
+    if (cached) return Promise.resolve(cached);
     return this.#audited('fetch', { actor, app, name, ...(serial !== undefined ? { serial } : {}) }, () => {
       checkName(app, 'application name');
       checkName(name, 'secret name');
