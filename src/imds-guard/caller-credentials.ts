@@ -2,8 +2,11 @@
  * Per-caller mode: a mapped caller asking for `.../meta-data/iam/security-credentials/` gets its
  * service's role name, and `.../ROLE` that service's cached credentials in IMDS's JSON shape.
  * Nothing here ever reaches the metadata service: the instance's own credentials never pass.
- * A token, when presented, must have been issued through the guard to this same address while it
- * mapped to this same service (source-IP reuse inherits nothing).
+ * Every such answer needs an IMDSv2 token issued through the guard to this same address while it
+ * mapped to this same service, whatever `require_token` says for the paths that go to IMDS: the
+ * source address alone would hand a departed container's credentials to whatever container
+ * inherits its address (source-IP reuse inherits nothing), and every SDK since 2019 asks for a
+ * token first.
  */
 
 import type { CredentialBroker } from '../core/credentials/credential-broker.js';
@@ -13,6 +16,7 @@ import { isVersionSegment } from '../core/imds/canonical-target.js';
 import { IMDS_HTML_TYPE, IMDS_MOVED_BODY, IMDS_NOT_FOUND_BODY, IMDS_TEXT_TYPE } from '../core/imds/imds-answers.js';
 import { imdsCredentialsDocument, roleNameOf } from '../core/imds/imds-credentials-document.js';
 import type { TokenBindings } from '../core/imds/token-bindings.js';
+import { TOKEN_HEADER } from '../core/imds/token-headers.js';
 import { type CallerEntry, plainAddress } from './caller-map.js';
 import { errorReply, type GuardReply } from './guard-reply.js';
 
@@ -53,16 +57,26 @@ export async function answerCallerCredentials(
       path,
     });
   const service = caller.service;
-  if (request.token !== undefined) {
-    const binding = tokens.lookup(request.token);
-    if (!binding || binding.address !== plainAddress(request.remote ?? '') || binding.service !== service) {
-      return errorReply('UNAUTHORIZED', 'the token was not issued through the guard to this caller', {
+  if (request.token === undefined) {
+    return errorReply(
+      'UNAUTHORIZED',
+      `per-caller credentials need a token (PUT /latest/api/token through the guard, then send ${TOKEN_HEADER})`,
+      {
         decision: 'refuse',
-        rule: 'caller:token-mismatch',
+        rule: 'caller:token-required',
         path,
         caller: service,
-      });
-    }
+      },
+    );
+  }
+  const binding = tokens.lookup(request.token);
+  if (!binding || binding.address !== plainAddress(request.remote ?? '') || binding.service !== service) {
+    return errorReply('UNAUTHORIZED', 'the token was not issued through the guard to this caller', {
+      decision: 'refuse',
+      rule: 'caller:token-mismatch',
+      path,
+      caller: service,
+    });
   }
   const roleArn = credentials.roleArn(service);
   if (roleArn === undefined) {

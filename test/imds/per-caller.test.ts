@@ -63,15 +63,29 @@ after(async () => {
 const from = (localAddress: string, target: string, lines: string[] = [], method = 'GET') =>
   rawGet(port, target, lines, { localAddress, method });
 
+/** A token issued through the guard to `localAddress`, as the header line that sends it. */
+async function tokenFor(localAddress: string): Promise<string> {
+  const put = await from(localAddress, '/latest/api/token', [TTL], 'PUT');
+  assert.equal(put.status, 200, put.body);
+  return `X-aws-ec2-metadata-token: ${put.body}`;
+}
+
 test('source-IP mapping: each caller gets its own service, never the instance credentials', async () => {
   for (const [address, role, service] of [
     ['127.0.0.2', 'web-role', 'web'],
     ['127.0.0.3', 'worker-role', 'worker'],
   ] as const) {
-    const listing = await from(address, `${CREDS}/`);
+    // Without a token (IMDSv1), a mapped caller gets nothing: the address alone proves nothing.
+    for (const target of [`${CREDS}/`, `${CREDS}/${role}`]) {
+      const bare = await from(address, target);
+      assertRefused(bare, `${address} ${target} without a token`, [401]);
+      assert.match(bare.body, /per-caller credentials need a token/);
+    }
+    const token = await tokenFor(address);
+    const listing = await from(address, `${CREDS}/`, [token]);
     assert.equal(listing.status, 200);
     assert.equal(listing.body, role);
-    const answer = await from(address, `${CREDS}/${role}`);
+    const answer = await from(address, `${CREDS}/${role}`, [token]);
     assert.equal(answer.status, 200, answer.body);
     const doc = JSON.parse(answer.body) as Record<string, string>;
     assert.deepEqual(Object.keys(doc), ['Code', 'LastUpdated', 'Type', 'AccessKeyId', 'SecretAccessKey', 'Token', 'Expiration']);
@@ -84,16 +98,23 @@ test('source-IP mapping: each caller gets its own service, never the instance cr
     assert.equal(answer.headers['cache-control'], 'no-store');
     // Other roles, deeper paths and the instance's own role are IMDS-style 404s; no slash is a 301.
     for (const other of ['instance-role', role === 'web-role' ? 'worker-role' : 'web-role', `${role}/x`, role.toUpperCase()]) {
-      const missing = await from(address, `${CREDS}/${other}`);
+      const missing = await from(address, `${CREDS}/${other}`, [token]);
       assert.equal(missing.status, 404, other);
       assert.equal(missing.body, PEER_NOT_FOUND_BODY);
     }
-    assert.equal((await from(address, CREDS)).status, 301);
-    assert.equal((await from(address, `/2009-04-04/meta-data/iam/security-credentials/${role}`)).status, 200, 'any version prefix');
+    assert.equal((await from(address, CREDS, [token])).status, 301);
+    assert.equal(
+      (await from(address, `/2009-04-04/meta-data/iam/security-credentials/${role}`, [token])).status,
+      200,
+      'any version prefix',
+    );
   }
-  // Unmapped callers are refused on the IAM paths; their other paths follow the policy.
-  for (const target of [`${CREDS}/`, `${CREDS}/instance-role`, `${CREDS}/web-role`])
+  // Unmapped callers are refused on the IAM paths, token or not; their other paths follow the policy.
+  const unmappedToken = await tokenFor('127.0.0.4');
+  for (const target of [`${CREDS}/`, `${CREDS}/instance-role`, `${CREDS}/web-role`]) {
     assertRefused(await from('127.0.0.4', target), `unmapped ${target}`, [403]);
+    assertRefused(await from('127.0.0.4', target, [unmappedToken]), `unmapped ${target} with a token`, [403]);
+  }
   assert.equal((await from('127.0.0.4', '/latest/meta-data/instance-id')).status, 200);
   assertNothingForbiddenReached(peer);
   const secrets: string[] = [...Object.values(PEER_INSTANCE_SECRETS)];
@@ -105,9 +126,7 @@ test('source-IP mapping: each caller gets its own service, never the instance cr
 });
 
 test('source-IP reuse: a token binds the address and the service it mapped to', async () => {
-  const put = await from('127.0.0.2', '/latest/api/token', [TTL], 'PUT');
-  assert.equal(put.status, 200);
-  const token = `X-aws-ec2-metadata-token: ${put.body}`;
+  const token = await tokenFor('127.0.0.2');
   assert.equal((await from('127.0.0.2', `${CREDS}/web-role`, [token])).status, 200);
   // The same token from another mapped address: refused (and not that address's service either).
   assertRefused(await from('127.0.0.3', `${CREDS}/worker-role`, [token]), 'token from another address', [401]);
@@ -124,6 +143,8 @@ test('source-IP reuse: a token binds the address and the service it mapped to', 
   );
   assertRefused(await from('127.0.0.2', `${CREDS}/worker-role`, [token]), 'old token after the address was reassigned', [401]);
   assertRefused(await from('127.0.0.2', `${CREDS}/web-role`, [token]), 'old token, old role', [401]);
+  // The new container on the old address leaving the token out gets nothing either.
+  assertRefused(await from('127.0.0.2', `${CREDS}/worker-role`), 'no token after the address was reassigned', [401]);
   const fresh = await from('127.0.0.2', '/latest/api/token', [TTL], 'PUT');
   const worker = await from('127.0.0.2', `${CREDS}/worker-role`, [`X-aws-ec2-metadata-token: ${fresh.body}`]);
   assert.equal(worker.status, 200);
