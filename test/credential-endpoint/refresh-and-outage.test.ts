@@ -117,8 +117,11 @@ test('served credentials keep more than 15 minutes left across hours of refreshe
   await w.cache.start();
   await w.settle();
   assert.ok(
-    w.lines.some((l) => l.includes('botocore will refetch on every call') && l.includes('"worker"')),
-    'warned about 900 s sessions',
+    w.lines.some(
+      (l) =>
+        l.includes('fetch again on every call: raise DurationSeconds') && l.includes('"worker"') && l.includes('"least_left_seconds":450'),
+    ),
+    'warned about 900 s sessions, naming the setting to raise',
   );
   const keys = new Set<unknown>();
   for (let minute = 0; minute < 4 * 60; minute++) {

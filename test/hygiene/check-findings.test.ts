@@ -196,5 +196,15 @@ describe('process and credentials', () => {
       ['credentials.refresh_buffer_seconds'],
     );
     assert.deepEqual(await findings(role(', DurationSeconds: 3600')), []);
+    // A buffer as long as the session: refreshed at half-life, handed out with 1800 s left: fine.
+    assert.deepEqual(
+      await findings(
+        plus('credentials:\n  refresh_buffer_seconds: 3600\n').replace(
+          `assumed_role: { RoleArn: ${ROLE} }`,
+          `assumed_role: { RoleArn: ${ROLE}, DurationSeconds: 3600 }`,
+        ),
+      ),
+      [],
+    );
   });
 });

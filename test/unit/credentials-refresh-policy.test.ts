@@ -6,8 +6,10 @@ import {
   EXPIRY_SAFETY_MS,
   isServable,
   keepsAboveBotocoreThreshold,
+  leastLeftMs,
   MIN_REFRESH_DELAY_MS,
   refreshDelayMs,
+  shortSessionFix,
 } from '../../src/core/credentials/refresh-policy.js';
 import { defaultSessionName } from '../../src/core/credentials/service-definition.js';
 import { TokenBucket } from '../../src/credential-endpoint/token-bucket.js';
@@ -28,6 +30,14 @@ test('long sessions are refreshed buffer-before-expiry; short ones at half-life,
   assert.equal(keepsAboveBotocoreThreshold(1800, 30 * MINUTE), false, 'exactly 15 minutes left is not more than 15');
   assert.ok(keepsAboveBotocoreThreshold(2700, 30 * MINUTE));
   assert.equal(BOTOCORE_ADVISORY_REFRESH_MS, 15 * MINUTE);
+});
+
+test('the least lifetime handed out, and which setting to raise when it is too little', () => {
+  assert.equal(leastLeftMs(3600, 30 * MINUTE), 30 * MINUTE, 'the buffer');
+  assert.equal(leastLeftMs(3600, 60 * MINUTE), 30 * MINUTE, 'a buffer as long as the session: half the session');
+  assert.equal(leastLeftMs(900, 30 * MINUTE), 7.5 * MINUTE);
+  assert.equal(shortSessionFix(900, 30 * MINUTE), 'DurationSeconds', 'half the session is the limit');
+  assert.equal(shortSessionFix(3600, 5 * MINUTE), 'credentials.refresh_buffer_seconds', "CredProxy's 300 s buffer is the limit");
 });
 
 test('credentials stop being served a few seconds before they expire', () => {

@@ -38,8 +38,22 @@ export function isServable(expiresAt: number, now: number): boolean {
  * threshold under this policy (used to warn about DurationSeconds 900, CredProxy's default).
  */
 export function keepsAboveBotocoreThreshold(sessionSeconds: number, bufferMs: number): boolean {
+  return leastLeftMs(sessionSeconds, bufferMs) > BOTOCORE_ADVISORY_REFRESH_MS;
+}
+
+/**
+ * The least lifetime fresh credentials of a `sessionSeconds` session still have when they are
+ * replaced: `bufferMs`, or half the session when the buffer is longer than that.
+ */
+export function leastLeftMs(sessionSeconds: number, bufferMs: number): number {
   const lifetime = sessionSeconds * 1000;
-  return lifetime - refreshDelayMs(0, lifetime, bufferMs) > BOTOCORE_ADVISORY_REFRESH_MS;
+  return lifetime - refreshDelayMs(0, lifetime, bufferMs);
+}
+
+/** Which setting to raise when a session cannot keep served credentials above botocore's threshold. */
+export function shortSessionFix(sessionSeconds: number, bufferMs: number): 'DurationSeconds' | 'credentials.refresh_buffer_seconds' {
+  // Half the session is the limit: only a longer session helps. Otherwise the buffer is.
+  return leastLeftMs(sessionSeconds, bufferMs) < bufferMs ? 'DurationSeconds' : 'credentials.refresh_buffer_seconds';
 }
 
 /**

@@ -17,7 +17,7 @@ import { type Clock, systemClock, type TimerHandle } from './clock.js';
 import type { ManagedCredentialBroker, RateLimit, ServiceCredentials, ServiceStatus } from './credential-broker.js';
 import { CredentialSlot, type SlotPolicy } from './credential-slot.js';
 import { DynamicServiceFiles } from './dynamic-service-files.js';
-import { keepsAboveBotocoreThreshold } from './refresh-policy.js';
+import { keepsAboveBotocoreThreshold, leastLeftMs, shortSessionFix } from './refresh-policy.js';
 import { defineService, type ServiceDefinition } from './service-definition.js';
 import { ServiceTokens } from './service-tokens.js';
 import { type AssumeRoleFn, StsAssumeRole } from './sts-assume-role.js';
@@ -249,10 +249,16 @@ export class ServiceCredentialCache implements ManagedCredentialBroker {
       }
       existing?.stop();
       this.#slots.set(def.name, this.#newSlot(def, policy));
-      if (!keepsAboveBotocoreThreshold(def.config.assumed_role.DurationSeconds, policy.refreshBufferMs)) {
+      const duration = def.config.assumed_role.DurationSeconds;
+      if (!keepsAboveBotocoreThreshold(duration, policy.refreshBufferMs)) {
         this.#logger.warn(
-          { service: def.name, DurationSeconds: def.config.assumed_role.DurationSeconds },
-          'sessions this short cannot keep more than 15 minutes left: botocore will refetch on every call; raise DurationSeconds',
+          {
+            service: def.name,
+            DurationSeconds: duration,
+            refresh_buffer_seconds: policy.refreshBufferMs / 1000,
+            least_left_seconds: Math.floor(leastLeftMs(duration, policy.refreshBufferMs) / 1000),
+          },
+          `credentials can be handed out with 15 minutes or less left, and the AWS SDKs then fetch again on every call: raise ${shortSessionFix(duration, policy.refreshBufferMs)}`,
         );
       }
       this.#startSlot(def.name);
