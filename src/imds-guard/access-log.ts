@@ -49,7 +49,11 @@ export class AccessLog {
   /** Most series remembered; past it (never with a sane config) keys are built per request. */
   static readonly MAX_SERIES = 4096;
 
-  constructor(logger: Logger, metrics: MetricsRegistry) {
+  /** The service a source address maps to in per-caller mode (metrics of requests not answered per caller). */
+  readonly #callerOf: (remote: string | undefined) => string | undefined;
+
+  constructor(logger: Logger, metrics: MetricsRegistry, callerOf: (remote: string | undefined) => string | undefined = () => undefined) {
+    this.#callerOf = callerOf;
     this.#logger = logger.child({}, { redact: { paths: ACCESS_REDACT_PATHS, censor: REDACTED } });
     this.#line = AccessLine.forLogger(this.#logger);
     this.#requests = metrics.counter(
@@ -63,7 +67,7 @@ export class AccessLog {
   record(request: AccessRequest, remote: string | undefined, startedAt: number, reply: GuardReply): void {
     const now = performance.now();
     const ms = now - startedAt;
-    this.#count(reply);
+    this.#count(reply, remote);
     if (reply.cache) this.#cache.inc({ result: reply.cache });
     const level = reply.decision === 'error' ? 'warn' : 'info';
     if (!this.#logger.isLevelEnabled(level)) return;
@@ -94,8 +98,9 @@ export class AccessLog {
     else this.#logger.info(fields, AccessLine.MESSAGE);
   }
 
-  #count(reply: GuardReply): void {
-    const caller = reply.caller ?? '';
+  /** Counts the request under its decision, rule and caller: the service that answered, else the one the source address maps to. */
+  #count(reply: GuardReply, remote: string | undefined): void {
+    const caller = reply.caller ?? this.#callerOf(remote) ?? '';
     const known = this.#byRule.get(reply.rule);
     if (known !== undefined && known.decision === reply.decision && known.caller === caller) {
       known.handle.inc();

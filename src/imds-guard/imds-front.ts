@@ -22,6 +22,8 @@ import { UpstreamClient } from './upstream-client.js';
 
 /** Most client connections open at once. */
 export const MAX_GUARD_CONNECTIONS = 4096;
+/** Most source addresses whose caller service is remembered for the metrics (the memo starts over past it). */
+export const MAX_REMEMBERED_CALLERS = 4096;
 
 export interface ImdsFront extends Front {
   /** Forgets cached static answers (tests, and reloads). */
@@ -47,7 +49,20 @@ export function createImdsFront(ctx: FrontContext): ImdsFront {
   let bound: ListenAddress | undefined;
   let listenText = '';
   const tokens = new TokenBindings();
-  const log = new AccessLog(ctx.logger, ctx.metrics);
+  /** Source address to mapped service ('' for none), for the current caller map only. */
+  let callerMemo = new Map<string, string>();
+  const callerOf = (remote: string | undefined): string | undefined => {
+    const callers = state?.callers;
+    if (callers === undefined || callers.size === 0 || remote === undefined) return undefined;
+    let service = callerMemo.get(remote);
+    if (service === undefined) {
+      service = callers.lookup(remote)?.service ?? '';
+      if (callerMemo.size >= MAX_REMEMBERED_CALLERS) callerMemo.clear();
+      callerMemo.set(remote, service);
+    }
+    return service || undefined;
+  };
+  const log = new AccessLog(ctx.logger, ctx.metrics, callerOf);
   const connections = new Set<GuardConnection>();
   const sweeps = new IdleSweeps(connections);
 
@@ -55,6 +70,7 @@ export function createImdsFront(ctx: FrontContext): ImdsFront {
   let deps: HandlerDeps | undefined;
   const setState = (next: GuardState) => {
     state = next;
+    callerMemo = new Map();
     deps = { state: next, tokens, credentials: ctx.credentials };
   };
 

@@ -172,3 +172,18 @@ test('botocore (AWS CLI v2 export-credentials) gets the mapped service credentia
   assert.equal(creds.SessionToken, web.sessionToken);
   assertNothingForbiddenReached(peer);
 });
+
+test('every decision is counted under the service the source address maps to, not only credential answers', async () => {
+  assert.equal((await from('127.0.0.2', '/latest/user-data')).status, 403);
+  assert.equal((await from('127.0.0.3', '/latest/meta-data/%2e%2e/user-data')).status, 400);
+  assert.equal((await from('127.0.0.4', '/latest/user-data')).status, 403);
+  const metrics = await (await fetch(`${running.url('admin')}/metrics`)).text();
+  const count = (caller: string, decision: string, rule: string) =>
+    Number(
+      new RegExp(`sidekey_imds_requests_total\\{caller="${caller}",decision="${decision}",rule="${rule}"\\} (\\d+)`).exec(metrics)?.[1] ??
+        0,
+    );
+  assert.ok(count('web', 'deny', 'default:user-data') >= 1, 'a mapped caller denied: its service');
+  assert.ok(count('worker', 'refuse', 'canonical:encoded-dot') >= 1, 'a mapped caller refused: its service');
+  assert.ok(count('', 'deny', 'default:user-data') >= 1, 'an unmapped caller: no service');
+});
