@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { randomToken } from '../../src/core/crypto/random-token.js';
 import { daemonConfig, getCredentials, httpRequest, ROLE_WEB, ROLE_WORKER, TOKEN_WEB, waitFor } from '../credential-endpoint/fixtures.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
+import { freePort } from '../helpers/free-port.js';
 import { assertNoSecrets } from '../helpers/log-capture.js';
 import { StsPeer } from '../peers/sts-peer.js';
 
@@ -157,4 +158,32 @@ test('sidekey admin drives the API: status, disable, enable, rotate-token --out'
   const refused = await cli(['admin', 'status', '--endpoint', admin, '--token-file', wrong]);
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /401/);
+});
+
+test('/health and /ready need no token; /ready is 200 once every service holds credentials', async () => {
+  assert.equal((await call('/health', 'GET', null)).status, 200);
+  const ready = await call('/ready', 'GET', null);
+  assert.equal(ready.status, 200, ready.text);
+  const body = ready.json() as { status: string; services: { service: string; ready: boolean; enabled: boolean }[] };
+  assert.equal(body.status, 'ready');
+  assert.deepEqual(
+    body.services.filter((s) => s.service === 'web'),
+    [{ service: 'web', ready: true, enabled: true }],
+  );
+});
+
+test('/ready is 503 and names the service while STS cannot be reached; /health stays 200', async () => {
+  const deadSts = `http://127.0.0.1:${await freePort()}`;
+  const down = await startDaemon(
+    daemonConfig(deadSts, { web: { role: ROLE_WEB, token: TOKEN_WEB } }, { admin: { listen: '127.0.0.1:0' } }),
+  );
+  try {
+    const base = down.url('admin');
+    assert.equal((await httpRequest(`${base}/health`, {})).status, 200);
+    const ready = await httpRequest(`${base}/ready`, {});
+    assert.equal(ready.status, 503, ready.text);
+    assert.deepEqual(ready.json(), { status: 'not ready', services: [{ service: 'web', ready: false, enabled: true }] });
+  } finally {
+    await down.stop();
+  }
 });
