@@ -85,6 +85,7 @@ export function clientPolicy(target: PgTarget, tokens: IamTokenCache): SessionPo
       dbUser,
       maxConnections: config.max_connections,
       ...(pool ? { pool } : {}),
+      ...(target.logins ? { logins: target.logins } : {}),
       async upstream(): Promise<UpstreamLoginRequest> {
         if (target.via) {
           const token = await iamToken(target, dbUser, tokens);

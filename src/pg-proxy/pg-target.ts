@@ -5,10 +5,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContext } from 'node:tls';
-import type { PgServerTlsConfig, PgTargetConfig, PgTlsConfig } from '../core/config/sections/postgres-section.js';
+import {
+  loginsPerSecond,
+  type PgServerTlsConfig,
+  type PgTargetConfig,
+  type PgTlsConfig,
+} from '../core/config/sections/postgres-section.js';
 import type { SidekeyConfig } from '../core/config/sidekey-config.js';
 import type { AwsCredentialIdentityProvider, CredentialBroker } from '../core/credentials/credential-broker.js';
 import { SidekeyError } from '../core/errors.js';
+import { LoginPacer } from '../core/pg/login-pacer.js';
 import { type ScramVerifier, scramVerifier } from '../core/pg/scram-server.js';
 import type { UpstreamEndpoint } from './upstream-endpoint.js';
 
@@ -24,6 +30,8 @@ export interface PgTarget {
   /** Undefined for password targets. */
   readonly region: string | undefined;
   readonly credentials: AwsCredentialIdentityProvider;
+  /** Paces new upstream logins (max_logins_per_second); undefined: unpaced. */
+  readonly logins: LoginPacer | undefined;
 }
 
 function readPem(file: string, key: string): Buffer {
@@ -74,6 +82,11 @@ export function splitHostPort(text: string): { host: string; port: number } {
   return { host: (match[1] ?? match[2]) as string, port: Number(match[3]) };
 }
 
+function pacerFor(target: PgTargetConfig): LoginPacer | undefined {
+  const perSecond = loginsPerSecond(target);
+  return perSecond === undefined ? undefined : new LoginPacer(perSecond);
+}
+
 export function buildPgTarget(name: string, config: SidekeyConfig, broker: CredentialBroker, keepAliveMs: number): PgTarget {
   const target = config.postgres?.targets[name];
   if (!target) throw new SidekeyError('CONFIG_INVALID', `no target named "${name}" under postgres.targets`);
@@ -100,6 +113,7 @@ export function buildPgTarget(name: string, config: SidekeyConfig, broker: Crede
     clientVerifier: target.client_auth === 'trust' ? undefined : scramVerifier(target.client_auth.password),
     region: target.auth === 'iam' ? region : undefined,
     credentials: target.service ? broker.serviceProvider(target.service) : broker.baseCredentials(),
+    logins: pacerFor(target),
   };
 }
 

@@ -77,6 +77,7 @@ export function serverPolicy(targets: ReadonlyMap<string, PgTarget>, allow: Read
         localUser: dbUser,
         dbUser,
         maxConnections: config.max_connections,
+        ...(target.logins ? { logins: target.logins } : {}),
         upstream: async () => ({
           endpoint: target.database,
           user: dbUser,

@@ -4,6 +4,7 @@
  * it; proxy-session.ts does everything else.
  */
 import type { SecureContext } from 'node:tls';
+import type { LoginPacer } from '../core/pg/login-pacer.js';
 import type { FrameSocket } from './frame-socket.js';
 import type { UpstreamLoginRequest } from './upstream-login.js';
 import type { PoolSlot } from './upstream-pool.js';
@@ -22,6 +23,8 @@ export interface SessionPlan {
   readonly maxConnections: number;
   /** Where the upstream connection may be pooled (client mode with pooling on); undefined: never. */
   readonly pool?: PoolSlot;
+  /** Paces new upstream logins to the target (pool hits are not paced); undefined: unpaced. */
+  readonly logins?: LoginPacer;
   /** Builds the upstream login (signs or fetches the IAM token when needed). */
   upstream(): Promise<UpstreamLoginRequest>;
 }

@@ -22,9 +22,9 @@ const ROWS = 300_000;
 /** A corrupted stream can leave the client waiting for bytes that never come: fail instead. */
 const TEST_TIMEOUT_MS = 60_000;
 
-const port = () => {
+const port = (target = 'plain') => {
   const front = daemon.daemon.fronts.find((f) => f.name === 'postgres') as PgFront;
-  const address = front.listenerAddress('plain');
+  const address = front.listenerAddress(target);
   assert.ok(address && address.kind === 'tcp');
   return address.port;
 };
@@ -44,6 +44,17 @@ before(async () => {
       `      auth: { password: "${PG_USERS.app_user}" }`,
       '      tls: { mode: disable }',
       '      listen: 127.0.0.1:0',
+      // The same database, new logins paced at one a second and no pool (every session logs in).
+      '    paced:',
+      '      host: 127.0.0.1',
+      `      port: ${postgres.port}`,
+      '      database: orders',
+      '      user: app_user',
+      `      auth: { password: "${PG_USERS.app_user}" }`,
+      '      tls: { mode: disable }',
+      '      listen: 127.0.0.1:0',
+      '      max_logins_per_second: 1',
+      '      pool: { max_idle: 0 }',
     ].join('\n'),
   );
 });
@@ -100,4 +111,38 @@ test('plain-TCP upstream connections are reset, parked and reused', { timeout: T
   const name = (await client.query('SHOW application_name')).rows[0].application_name as string;
   await client.end();
   assert.equal(name, '', 'the reset undid the last session settings');
+});
+
+test('max_logins_per_second: a burst of new connections is spaced out, and one that would wait past 5 s gets 53300 at once', {
+  timeout: TEST_TIMEOUT_MS,
+}, async () => {
+  const started = performance.now();
+  // At one login a second, logins wait 0 to 5 s: six get in, the seventh would wait 6 s.
+  const attempts = Array.from({ length: 7 }, async () => {
+    const client = new pg.Client({ host: '127.0.0.1', port: port('paced'), user: 'me', database: 'x' });
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+      return { ok: true as const, at: performance.now() - started, client };
+    } catch (error) {
+      await client.end().catch(() => {});
+      return { ok: false as const, at: performance.now() - started, error: error as Error & { code?: string; hint?: string } };
+    }
+  });
+  const results = await Promise.all(attempts);
+  const connected = results.filter((r) => r.ok);
+  const refused = results.filter((r) => !r.ok);
+  try {
+    assert.equal(connected.length, 6, 'six logins fit in the 5 s queue');
+    assert.equal(refused.length, 1);
+    const [no] = refused;
+    assert.equal(no?.error.code, '53300');
+    assert.match(no?.error.message ?? '', /at most 1 logins per second/);
+    assert.match(no?.error.hint ?? '', /max_logins_per_second/);
+    assert.ok((no?.at ?? Infinity) < 1000, `refused at once, not after waiting (${no?.at} ms)`);
+    const times = connected.map((r) => r.at).sort((a, b) => a - b);
+    assert.ok((times[5] ?? 0) >= 4500, `the sixth login waited its turn (${times.map(Math.round).join(', ')} ms)`);
+  } finally {
+    for (const r of connected) await r.client.end();
+  }
 });

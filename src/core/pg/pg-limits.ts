@@ -27,6 +27,12 @@ export const MAX_SCRAM_ITERATIONS = 1_000_000;
 /** SCRAM iterations used when the proxy itself verifies a local client's password. */
 export const LOCAL_SCRAM_ITERATIONS = 4096;
 /** Longest a pooled upstream connection lives in total, however often it is reused (pgbouncer's server_lifetime default). */
+/** Longest a new upstream login waits for its turn under max_logins_per_second before it is refused (53300). */
+export const LOGIN_PACE_MAX_WAIT_MS = 5_000;
+/** New upstream logins per second to an `auth: iam` target unless configured (AWS advises under 200 per database). */
+export const DEFAULT_IAM_LOGINS_PER_SECOND = 100;
+/** Most logins per second that can be configured. */
+export const MAX_LOGINS_PER_SECOND = 100_000;
 export const POOL_MAX_AGE_MS = 60 * 60 * 1000; // 1 h
 /** Time for `DISCARD ALL` to answer before a returned connection is closed instead of parked. */
 export const POOL_RESET_TIMEOUT_MS = 5_000;

@@ -1,8 +1,10 @@
 /**
  * The Postgres IAM proxy's part of the config (issue 5's shape; docs/postgres.md documents every
- * key). Additions to the issue's shape: `client_auth`, `client_tls`, `users`, `via_tls`, `pool` per
+ * key). Additions to the issue's shape: `client_auth`, `client_tls`, `users`, `via_tls`, `pool`, `max_logins_per_second` per
  * target, and `keepalive_seconds` for the whole section.
  */
+
+import { DEFAULT_IAM_LOGINS_PER_SECOND, MAX_LOGINS_PER_SECOND } from '../../pg/pg-limits.js';
 import { isLoopback, listenAddress } from '../listen-address.js';
 import { obj, record, section } from '../mapping-schemas.js';
 import { anyOf, arr, filePath, type Infer, int, oneOf, optional, str, withDefault } from '../schema.js';
@@ -62,6 +64,12 @@ export const pgTargetSchema = obj(
     /** TLS to the server proxy named by `via` (the target's `tls` is then the server proxy's business). */
     via_tls: section(tlsUpstream),
     max_connections: withDefault(int({ min: 1, max: 100_000 }), DEFAULT_PG_MAX_CONNECTIONS),
+    /**
+     * New upstream logins per second (pool hits do not count); logins beyond wait their turn up to
+     * LOGIN_PACE_MAX_WAIT_MS, then 53300. Default: DEFAULT_IAM_LOGINS_PER_SECOND for auth: iam,
+     * unpaced for password targets (loginsPerSecond).
+     */
+    max_logins_per_second: optional(int({ min: 1, max: MAX_LOGINS_PER_SECOND })),
     /** Session pooling of upstream connections (client mode; a server proxy never pools). */
     pool: section(
       obj({
@@ -73,6 +81,11 @@ export const pgTargetSchema = obj(
   { rules: targetRules },
 );
 export type PgTargetConfig = Infer<typeof pgTargetSchema>;
+
+/** The target's login pace: its own setting, else DEFAULT_IAM_LOGINS_PER_SECOND for IAM and none for passwords. */
+export function loginsPerSecond(target: PgTargetConfig): number | undefined {
+  return target.max_logins_per_second ?? (target.auth === 'iam' ? DEFAULT_IAM_LOGINS_PER_SECOND : undefined);
+}
 
 function targetRules(v: Record<string, unknown>): { path?: string; message: string }[] {
   const t = v as unknown as PgTargetConfig;
