@@ -34,6 +34,7 @@ import { MetricsRegistry } from '../src/core/metrics/metrics-registry.js';
 import { createPgFront } from '../src/pg-proxy/pg-front.js';
 import { freePort, PG_USERS, startPostgres } from '../test/helpers/postgres-server.js';
 import { initPgbench, runTool } from '../test/pg/fixtures/pg-tools.js';
+import { plainTargetYaml } from '../test/pg/fixtures/plain-target.js';
 import { type FloorProxy, startFloorProxy } from './_pg-floor.js';
 
 /** Seconds per pgbench run (BENCH_SECONDS overrides, for short runs while iterating). */
@@ -181,18 +182,7 @@ export async function run(): Promise<void> {
     await initPgbench(postgres, 'orders', 'app_user');
 
     // The same target twice: pooled (the default pool) and with pooling off.
-    const target = (name: string, extra: string[] = []) => [
-      `    ${name}:`,
-      '      host: 127.0.0.1',
-      `      port: ${postgres.port}`,
-      '      database: orders',
-      '      user: app_user',
-      `      auth: { password: "${PG_USERS.app_user}" }`,
-      '      tls: { mode: disable }',
-      '      listen: 127.0.0.1:0',
-      '      max_connections: 1000',
-      ...extra,
-    ];
+    const target = (name: string, extra: string[] = []) => plainTargetYaml(name, postgres.port, ['      max_connections: 1000', ...extra]);
     const yaml = ['postgres:', '  targets:', ...target('bench'), ...target('bench-nopool', ['      pool: { max_idle: 0 }'])].join('\n');
     const loaded = parseConfig(yaml, join(postgres.dir, 'sidekey.yaml'));
     // Real JSON logging (an audit line per login, a line per session end) through the daemon's buffered destination, to /dev/null.
@@ -273,7 +263,9 @@ export async function run(): Promise<void> {
     const hits = Number(/sidekey_pg_pool_checkouts_total\{outcome="hit",target="bench"\} (\d+)/.exec(render)?.[1] ?? 0);
     const misses = Number(/sidekey_pg_pool_checkouts_total\{outcome="miss",target="bench"\} (\d+)/.exec(render)?.[1] ?? 0);
     const verdict = (ratio: number, target: number) =>
-      `${ratio.toFixed(2)} (target >= ${target.toFixed(2)}: ${ratio >= target ? 'met' : 'NOT met'})`;
+      Number.isFinite(ratio) && ratio > 0
+        ? `${ratio.toFixed(2)} (target >= ${target.toFixed(2)}: ${ratio >= target ? 'met' : 'NOT met'})`
+        : 'n/a (a path of this ratio was not run)';
     process.stdout.write(
       `pgbench -S, ${CLIENTS} clients, ${THREADS} threads, ${RUN_SECONDS} s per run, median of ${ROUNDS} interleaved rounds; plain TCP on loopback everywhere\n`,
     );

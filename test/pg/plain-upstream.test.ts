@@ -12,7 +12,8 @@ import { after, before, test } from 'node:test';
 import pg from 'pg';
 import type { PgFront } from '../../src/pg-proxy/pg-front.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
-import { PG_USERS, startPostgres, type TestPostgres } from '../helpers/postgres-server.js';
+import { startPostgres, type TestPostgres } from '../helpers/postgres-server.js';
+import { plainTargetYaml } from './fixtures/plain-target.js';
 
 let postgres: TestPostgres;
 let daemon: RunningDaemon;
@@ -36,25 +37,9 @@ before(async () => {
       'admin: { listen: 127.0.0.1:0 }',
       'postgres:',
       '  targets:',
-      '    plain:',
-      '      host: 127.0.0.1',
-      `      port: ${postgres.port}`,
-      '      database: orders',
-      '      user: app_user',
-      `      auth: { password: "${PG_USERS.app_user}" }`,
-      '      tls: { mode: disable }',
-      '      listen: 127.0.0.1:0',
+      ...plainTargetYaml('plain', postgres.port),
       // The same database, new logins paced at one a second and no pool (every session logs in).
-      '    paced:',
-      '      host: 127.0.0.1',
-      `      port: ${postgres.port}`,
-      '      database: orders',
-      '      user: app_user',
-      `      auth: { password: "${PG_USERS.app_user}" }`,
-      '      tls: { mode: disable }',
-      '      listen: 127.0.0.1:0',
-      '      max_logins_per_second: 1',
-      '      pool: { max_idle: 0 }',
+      ...plainTargetYaml('paced', postgres.port, ['      max_logins_per_second: 1', '      pool: { max_idle: 0 }']),
     ].join('\n'),
   );
 });
