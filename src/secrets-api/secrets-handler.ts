@@ -101,7 +101,7 @@ export function createSecretsHandler(deps: SecretsHandlerDeps): (req: IncomingMe
     if (route.operation === 'fetch') {
       const cached = deps.service.fetchCached(caller.application, name as string, serial, caller.id);
       // A cached value is answered synchronously (the handler settles no promise for it).
-      return cached ?? deps.service.fetch(caller.application, name as string, serial, caller.id);
+      return cached ?? deps.service.fetchStored(caller.application, name as string, serial, caller.id);
     }
     return operate(req, route, caller, query, name, serial);
   };

@@ -206,7 +206,11 @@ export class SecretService {
   /** The latest active version, or the given serial. Revoked: SECRET_REVOKED (410). */
   fetch(app: string, name: string, serial: number | undefined, actor: string): Promise<SecretValue> {
     const cached = this.fetchCached(app, name, serial, actor);
-    if (cached) return Promise.resolve(cached);
+    return cached ? Promise.resolve(cached) : this.fetchStored(app, name, serial, actor);
+  }
+
+  /** `fetch` for a caller that already found the cache empty (fetchCached): from the store, audited. */
+  fetchStored(app: string, name: string, serial: number | undefined, actor: string): Promise<SecretValue> {
     return this.#audited('fetch', { actor, app, name, ...(serial !== undefined ? { serial } : {}) }, () => {
       checkName(app, 'application name');
       checkName(name, 'secret name');
