@@ -1,6 +1,6 @@
 /**
  * The composition root: builds the core (logger, metrics, credential broker) and the fronts from
- * one validated config, reloads on request, and stops in reverse order.
+ * one validated config, reloads on request, and stops every front at once within the drain time.
  */
 import { type LoadedConfig, loadConfig } from '../core/config/load-config.js';
 import { createCredentialBroker, type ManagedCredentialBroker } from '../core/credentials/create-credential-broker.js';
@@ -8,9 +8,6 @@ import { type Logger, serializeError } from '../core/log/logger.js';
 import { MetricsRegistry } from '../core/metrics/metrics-registry.js';
 import { createFronts } from './create-fronts.js';
 import type { Front } from './front.js';
-
-/** How long a stop lets in-flight requests and sessions finish. */
-export const DEFAULT_SHUTDOWN_DRAIN_MS = 10_000;
 
 export interface DaemonOptions {
   readonly loaded: LoadedConfig;
@@ -102,14 +99,18 @@ export class Daemon {
     return this.credentials.ready() && this.#fronts.every((f) => f.ready?.() ?? true);
   }
 
-  async stop(drainMs = DEFAULT_SHUTDOWN_DRAIN_MS): Promise<void> {
-    for (const front of [...this.#fronts].reverse()) {
-      try {
-        await front.stop(drainMs);
-      } catch (error) {
-        this.logger.error({ err: serializeError(error), front: front.name }, 'front stop failed');
-      }
-    }
+  /**
+   * Stops every front at once, each letting its in-flight work finish for up to `drainMs`
+   * (shutdown.drain_seconds by default), so the whole stop takes at most that long, then the core.
+   */
+  async stop(drainMs = this.#loaded.config.shutdown.drain_seconds * 1000): Promise<void> {
+    await Promise.all(
+      this.#fronts.map((front) =>
+        front.stop(drainMs).catch((error: unknown) => {
+          this.logger.error({ err: serializeError(error), front: front.name }, 'front stop failed');
+        }),
+      ),
+    );
     await this.credentials.stop();
     this.logger.info('sidekey stopped');
   }

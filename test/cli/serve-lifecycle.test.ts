@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
@@ -15,10 +16,10 @@ after(() => {
   dir.remove();
 });
 
-async function start(env?: NodeJS.ProcessEnv) {
+async function start(env?: NodeJS.ProcessEnv, extra = '') {
   const port = await freePort();
   const file = join(dir.path, `sidekey-${port}.yaml`);
-  writeFileSync(file, `admin:\n  listen: 127.0.0.1:${port}\nlogging:\n  level: info\n`);
+  writeFileSync(file, `admin:\n  listen: 127.0.0.1:${port}\nlogging:\n  level: info\n${extra}`);
   const running = await startCli(['serve', '--config', file], /sidekey started/, { env });
   children.push(running.child);
   return { ...running, file, base: `http://127.0.0.1:${port}` };
@@ -126,3 +127,21 @@ for (const [event, origin, text] of [
     assert.doesNotMatch(output(), NODE_OWN_WARNING);
   });
 }
+
+test('shutdown.drain_seconds bounds how long a stop waits for a request still in flight', async () => {
+  const { child, exited, base } = await start(undefined, 'shutdown:\n  drain_seconds: 1\n');
+  // A request whose head never completes: in flight for node:http, so the stop has to wait for it.
+  const socket = connect(Number(new URL(base).port), '127.0.0.1');
+  await new Promise((resolve) => socket.once('connect', resolve));
+  socket.write('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+  socket.on('error', () => {});
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const stoppedAt = performance.now();
+  child.kill('SIGTERM');
+  const { code } = await exited;
+  const took = performance.now() - stoppedAt;
+  socket.destroy();
+  assert.equal(code, 143);
+  assert.ok(took >= 900, `the stop waited for the request (${Math.round(took)} ms)`);
+  assert.ok(took < 5000, `and no longer than the drain time, not the 10 s default (${Math.round(took)} ms)`);
+});

@@ -4,7 +4,7 @@ import { adminListen } from './admin-listen.js';
 import { formatListenAddress } from './listen-address.js';
 import { obj, section } from './mapping-schemas.js';
 import { type Infer, optional, withDefault } from './schema.js';
-import { adminSchema, loggingSchema, metricsSchema } from './sections/admin-section.js';
+import { adminSchema, loggingSchema, metricsSchema, shutdownSchema } from './sections/admin-section.js';
 import {
   credentialsSchema,
   dynamicServicesSchema,
@@ -71,6 +71,7 @@ export const sidekeyConfigSchema = obj(
     metrics: section(metricsSchema),
     admin: section(adminSchema),
     logging: section(loggingSchema),
+    shutdown: section(shutdownSchema),
     secrets: optional(secretsSchema),
     imds: optional(imdsSchema),
     postgres: optional(postgresSchema),

@@ -1,4 +1,4 @@
-/** The admin listener (health, readiness, metrics, incident-response API), metrics and logging. */
+/** The admin listener (health, readiness, metrics, incident-response API), metrics, logging and shutdown. */
 import { listenAddress } from '../listen-address.js';
 import { obj, section } from '../mapping-schemas.js';
 import { bool, type Infer, int, oneOf, optional, str, withDefault } from '../schema.js';
@@ -29,3 +29,16 @@ export const loggingSchema = obj({
   level: withDefault(oneOf(LOG_LEVELS), 'info'),
 });
 export type LoggingConfig = Infer<typeof loggingSchema>;
+
+/** How long a stop (SIGTERM, SIGINT) lets in-flight requests and sessions finish unless configured, in seconds. */
+export const DEFAULT_DRAIN_SECONDS = 10;
+/** Longest configurable drain, in seconds. */
+export const MAX_DRAIN_SECONDS = 3600;
+
+export const shutdownSchema = obj({
+  /**
+   * How long a stop lets in-flight requests and sessions finish before closing them, for every front
+   * at once (cloud-sql-proxy's --max-sigterm-delay); keep it under the orchestrator's grace period.
+   */
+  drain_seconds: withDefault(int({ min: 0, max: MAX_DRAIN_SECONDS, unit: 'seconds' }), DEFAULT_DRAIN_SECONDS),
+});
