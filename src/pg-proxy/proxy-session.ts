@@ -20,8 +20,7 @@ import {
   writeBackendKeyData,
 } from '../core/pg/backend-messages.js';
 import type { CancelRegistration } from '../core/pg/cancel-keys.js';
-import type { LoginPacer } from '../core/pg/login-pacer.js';
-import { CLIENT_AUTH_TIMEOUT_MS, LOGIN_PACE_MAX_WAIT_MS, STARTUP_TIMEOUT_MS } from '../core/pg/pg-limits.js';
+import { CLIENT_AUTH_TIMEOUT_MS, STARTUP_TIMEOUT_MS } from '../core/pg/pg-limits.js';
 import { PgPeerError, toPeerError } from '../core/pg/pg-peer-error.js';
 import { PoolGate } from '../core/pg/pool-gate.js';
 import { TX_IDLE } from '../core/pg/protocol-codes.js';
@@ -75,25 +74,6 @@ interface Connected {
 }
 
 const EMPTY = Buffer.alloc(0);
-
-/** Resolves after `ms`; rejects with the signal's reason when the session ends first. */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 export class ProxySession {
   #state: SessionState = 'startup';
@@ -278,7 +258,7 @@ export class ProxySession {
 
   /** A new upstream login: the client's greeting is the server's own, with the minted key in place of the real one. */
   async #login(plan: SessionPlan): Promise<Connected> {
-    if (plan.logins) await this.#pace(plan.target, plan.logins);
+    if (plan.logins) await plan.logins.wait(plan.target, this.#abort().signal);
     const generation = this.#hub.pool.generation;
     const request = await plan.upstream();
     const upstream = await upstreamLogin(request, this.#abort().signal);
@@ -294,19 +274,6 @@ export class ProxySession {
     const key = this.#register(conn);
     if (key) greeting.splice(greeting.length - 1, 0, encodeBackendKeyData(key));
     return { conn, reused: false, greeting: Buffer.concat(greeting), leftover: upstream.leftover };
-  }
-
-  /** Waits for the target's next login slot (max_logins_per_second), or refuses with 53300 when the wait would be too long. */
-  async #pace(target: string, logins: LoginPacer): Promise<void> {
-    const wait = logins.reserve(LOGIN_PACE_MAX_WAIT_MS);
-    if (wait === undefined) {
-      throw new PgPeerError(
-        SqlState.TOO_MANY_CONNECTIONS,
-        `too many new connections to target "${target}" (at most ${logins.perSecond} logins per second; the queue is ${LOGIN_PACE_MAX_WAIT_MS} ms long)`,
-        { hint: `retry in a moment, use session pooling, or raise postgres.targets.${target}.max_logins_per_second` },
-      );
-    }
-    if (wait > 0) await pause(wait, this.#abort().signal);
   }
 
   #abort(): AbortController {

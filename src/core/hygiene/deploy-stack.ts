@@ -3,6 +3,7 @@
  * then follows its events until it settles, reporting each one. A stack that cannot be updated
  * (rolled back on creation, or busy) is refused with what to do about it.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type CloudFormationClient,
   CreateStackCommand,
@@ -68,8 +69,6 @@ function outputsOf(stack: Stack | undefined): Record<string, string> {
     (stack?.Outputs ?? []).filter((o) => o.OutputKey && o.OutputValue !== undefined).map((o) => [o.OutputKey, o.OutputValue]),
   );
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function describeEvent(e: StackEvent): string {
   return `${e.ResourceType ?? '?'} ${e.LogicalResourceId ?? '?'} ${e.ResourceStatus ?? '?'}${e.ResourceStatusReason ? `: ${e.ResourceStatusReason}` : ''}`;

@@ -8,6 +8,9 @@
  * number per target.
  */
 import { performance } from 'node:perf_hooks';
+import { LOGIN_PACE_MAX_WAIT_MS } from './pg-limits.js';
+import { PgPeerError } from './pg-peer-error.js';
+import { SqlState } from './sql-state.js';
 
 export class LoginPacer {
   readonly perSecond: number;
@@ -38,4 +41,39 @@ export class LoginPacer {
     this.#due = due + this.#intervalMs;
     return wait;
   }
+
+  /**
+   * Waits for the next login slot to `target`; refuses with 53300 when the wait would exceed
+   * LOGIN_PACE_MAX_WAIT_MS, and with the signal's reason when the session ends while it waits.
+   */
+  async wait(target: string, signal: AbortSignal): Promise<void> {
+    const wait = this.reserve(LOGIN_PACE_MAX_WAIT_MS);
+    if (wait === undefined) {
+      throw new PgPeerError(
+        SqlState.TOO_MANY_CONNECTIONS,
+        `too many new connections to target "${target}" (at most ${this.perSecond} logins per second; the queue is ${LOGIN_PACE_MAX_WAIT_MS} ms long)`,
+        { hint: `retry in a moment, use session pooling, or raise postgres.targets.${target}.max_logins_per_second` },
+      );
+    }
+    if (wait > 0) await pause(wait, signal);
+  }
+}
+
+/** Resolves after `ms`; rejects with the signal's reason when the session ends first. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
 }

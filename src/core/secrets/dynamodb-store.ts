@@ -6,6 +6,7 @@
  * `CreatedBy`, `RevokedAt`, `RevokedBy`, `Format`). Every write is conditional: a version is put
  * only if its serial does not exist, and revoke only if the version is still active.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type AttributeValue,
   BatchWriteItemCommand,
@@ -44,8 +45,6 @@ export interface DynamoDbStoreOptions {
   readonly region?: string;
   readonly credentials?: AwsCredentialIdentityProvider;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class DynamoDbStore implements SecretStore {
   readonly kind = 'dynamodb' as const;

@@ -4,24 +4,22 @@
  * restore, rotate, delete, rewrap. No sockets here: the REST front and the CLI both call this.
  * Every operation writes one audit line (actor, app, name, serial, outcome; never the payload).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { isSidekeyError, SidekeyError } from '../errors.js';
 import { audit } from '../log/audit.js';
 import type { Logger } from '../log/logger.js';
 import type { MetricsRegistry } from '../metrics/metrics-registry.js';
-import { encryptionContext } from './encryption-context.js';
-import { decodeWrappedKey, encodeWrappedKey, type WrappedKey } from './key-envelope.js';
 import { KeyedMutex } from './keyed-mutex.js';
+
 import type { Keyring } from './keyring.js';
-import { EnvelopeError } from './payload-envelope.js';
 import { type GeneratorSpec, generatePayload } from './payload-generator.js';
+import { type RewrapReport, rewrapDataKeys } from './rewrap-data-keys.js';
 import { type CachedVersion, SecretCache } from './secret-cache.js';
 import { openVersion, sealVersion } from './secret-crypto.js';
-import { checkName, conflict, describeVersion, notFound, revoked } from './secret-errors.js';
+import { checkName, conflict, notFound, revoked } from './secret-errors.js';
 import { MAX_ACTOR_LENGTH, MAX_CREATE_ATTEMPTS, MAX_PAYLOAD_BYTES } from './secret-limits.js';
 import type { SecretStore, VersionMeta } from './secret-store.js';
 
-/** Damaged rows named in rewrap's log line at most (the report lists them all). */
-export const MAX_REPORTED_FAILURES = 100;
 /** Upper bound of the random pause before retrying a create that lost its serial, in ms. */
 export const CREATE_RETRY_JITTER_MS = 5;
 
@@ -40,15 +38,6 @@ export interface WriteOptions {
   readonly expectedSerial?: number;
 }
 
-export interface RewrapReport {
-  readonly rewrapped: number;
-  readonly unchanged: number;
-  /** Rows revoked or changed while rewrap ran. */
-  readonly skipped: number;
-  /** Rows whose wrapped key failed its integrity check, as app/name#serial; left untouched. */
-  readonly failed: readonly string[];
-}
-
 export interface SecretServiceOptions {
   readonly store: SecretStore;
   readonly keyring: Keyring;
@@ -56,8 +45,6 @@ export interface SecretServiceOptions {
   readonly logger?: Logger;
   readonly metrics?: MetricsRegistry;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Checks a payload and returns its UTF-8 bytes. */
 export function payloadBytes(payload: unknown): Buffer {
@@ -293,38 +280,9 @@ export class SecretService {
     });
   }
 
-  /**
-   * Re-wraps every data key under the keyring's newest master key; payloads are not touched. A row
-   * whose wrapped key fails its integrity check is reported (as app/name#serial) and left as it
-   * is, so one damaged row does not stop a key rotation; any other failure stops the run.
-   */
+  /** Re-wraps every data key under the keyring's newest master key (rewrap-data-keys.ts), audited. */
   rewrap(actor: string): Promise<RewrapReport> {
-    return this.#audited('rewrap', { actor, app: '*' }, async () => {
-      let rewrapped = 0;
-      let unchanged = 0;
-      let skipped = 0;
-      const failed: string[] = [];
-      await this.keyring.prepareRewrap();
-      for await (const ref of this.store.scanKeys()) {
-        let next: WrappedKey | undefined;
-        try {
-          next = await this.keyring.rewrap(decodeWrappedKey(ref.dataKey), encryptionContext(ref.app, ref.name, ref.serial));
-        } catch (error) {
-          if (!(error instanceof EnvelopeError) && !isSidekeyError(error, 'SECRET_INTEGRITY')) throw error;
-          failed.push(describeVersion(ref.app, ref.name, ref.serial));
-          continue;
-        }
-        if (!next) {
-          unchanged++;
-          continue;
-        }
-        if (await this.store.replaceDataKey(ref, encodeWrappedKey(next))) rewrapped++;
-        else skipped++;
-      }
-      if (failed.length > 0)
-        this.#logger?.warn({ failed: failed.slice(0, MAX_REPORTED_FAILURES) }, 'rewrap left rows that failed their integrity check');
-      return { rewrapped, unchanged, skipped, failed };
-    });
+    return this.#audited('rewrap', { actor, app: '*' }, () => rewrapDataKeys(this.store, this.keyring, this.#logger));
   }
 
   async close(): Promise<void> {
