@@ -22,6 +22,7 @@ const TOKEN_DYN = randomToken();
 const TOKEN_DYN2 = randomToken();
 const ROLE_BATCH = 'arn:aws:iam::123456789012:role/batch';
 const ROLE_DYN = 'arn:aws:iam::123456789012:role/dyn';
+const ALLOWED_ROLES = ['arn:aws:iam::123456789012:role/*'];
 let peer: StsPeer;
 let d: RunningDaemon;
 let base: string;
@@ -29,7 +30,7 @@ let servicesDir: string;
 const dynamicDir = tempDir('sidekey-dynamic-');
 
 const config = (services: Parameters<typeof daemonConfig>[1]) =>
-  daemonConfig(peer.url, services, { dynamic_services: { enabled: true, directories: [{ path: servicesDir }], reload_interval: 3600 } });
+  daemonConfig(peer.url, services, { dynamic_services: { enabled: true, directories: [{ path: servicesDir }], reload_interval: 3600, allowed_role_arns: ALLOWED_ROLES } });
 
 const dynamicFile = (token: string, role: string, extra = '') =>
   `services:\n  dyn-a:\n    auth_token: "${token}"\n    assumed_role:\n      RoleArn: "${role}"\n${extra}`;
@@ -141,7 +142,7 @@ test('a reload rescans the dynamic directories: changed, added and removed files
 
 test('a reload adds and removes endpoint listeners; an address that cannot be bound is reported and the rest applies', async () => {
   const services = { web: { role: ROLE_WEB, token: TOKEN_WEB }, worker: { role: ROLE_WORKER, token: TOKEN_WORKER_NEW } };
-  const dynamic = { enabled: true, directories: [{ path: servicesDir }], reload_interval: 3600 };
+  const dynamic = { enabled: true, directories: [{ path: servicesDir }], reload_interval: 3600, allowed_role_arns: ALLOWED_ROLES };
   const withListeners = (listeners: string[]) => daemonConfig(peer.url, services, { server: { listeners }, dynamic_services: dynamic });
   const port = await freePort();
   const added = `http://127.0.0.1:${port}`;

@@ -69,6 +69,7 @@ dynamic_services:
     - path: ./services.d
       include_patterns: ["*.yaml"]
   reload_interval: 10
+  allowed_role_arns: ["arn:aws:iam::123456789012:role/apps-*"]
 metrics:
   prometheus:
     enabled: true

@@ -15,6 +15,7 @@ after(() => dir.remove());
 const TOKEN = 'tok-0123456789abcdefghijklmnopqrstuvwxyz';
 const TOKEN2 = 'tok-zyxwvutsrqponmlkjihgfedcba9876543210';
 const ROLE = 'arn:aws:iam::123456789012:role/AppRole';
+const POLICY = { allowedRoleArns: ['arn:aws:iam::123456789012:role/*'], tokenDirectories: undefined };
 
 function problems(yaml: string): string {
   try {
@@ -127,12 +128,12 @@ const cases: [string, string, RegExp][] = [
   ],
   [
     'reload interval',
-    'dynamic_services: { enabled: true, reload_interval: 0 }\n',
+    'dynamic_services: { enabled: true, reload_interval: 0, allowed_role_arns: ["arn:aws:iam::*:role/*"] }\n',
     /dynamic_services\.reload_interval: expected an integer from 1 to 86400/,
   ],
   [
     'directory without path',
-    'dynamic_services: { enabled: true, directories: [{ include_patterns: ["*.yaml"] }] }\n',
+    'dynamic_services: { enabled: true, allowed_role_arns: ["arn:aws:iam::*:role/*"], directories: [{ include_patterns: ["*.yaml"] }] }\n',
     /dynamic_services\.directories\[0\]\.path: is required/,
   ],
   ['server rate limit', 'server: { rate_limit: { burst: -1 } }\n', /server\.rate_limit\.burst: expected an integer from 1 to 1000000/],
@@ -162,7 +163,7 @@ test('config: x- keys are ignored, CredProxy style', () => {
 test('service files: every problem names the file and the key path', () => {
   const file = join(dir.path, 'svc.yaml');
   assert.throws(
-    () => parseServiceFile(`services:\n  web:\n    auth_token: short\n    assumed_role: { RoleArn: nope }\n  Bad_Name: {}\n`, file),
+    () => parseServiceFile(`services:\n  web:\n    auth_token: short\n    assumed_role: { RoleArn: nope }\n  Bad_Name: {}\n`, file, POLICY),
     (error: Error) =>
       error.message.startsWith(`${file}: `) &&
       /services\.web\.auth_token: must be at least 32 characters/.test(error.message) &&
@@ -170,10 +171,10 @@ test('service files: every problem names the file and the key path', () => {
       /services\.Bad_Name: invalid name/.test(error.message) &&
       !error.message.includes('short'),
   );
-  assert.throws(() => parseServiceFile('server: {}\n', file), /server: unknown key; allowed here: services/);
-  assert.throws(() => parseServiceFile('services: [oops', file), new RegExp(`${file}: line 1, column \\d+: `));
+  assert.throws(() => parseServiceFile('server: {}\n', file, POLICY), /server: unknown key; allowed here: services/);
+  assert.throws(() => parseServiceFile('services: [oops', file, POLICY), new RegExp(`${file}: line 1, column \\d+: `));
   assert.deepEqual(
-    Object.keys(parseServiceFile(`services:\n  web:\n    auth_token: "${TOKEN}"\n    assumed_role: { RoleArn: ${ROLE} }\n`, file)),
+    Object.keys(parseServiceFile(`services:\n  web:\n    auth_token: "${TOKEN}"\n    assumed_role: { RoleArn: ${ROLE} }\n`, file, POLICY)),
     ['web'],
   );
 });

@@ -93,7 +93,8 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     return `${where(keyPath)}${e.message}`;
   });
   // Validate even when substitution failed, so every problem shows in one pass.
-  const result = validate(sidekeyConfigSchema, substituted, dirname(absolute));
+  const concealed = new Set(substitutions.map((record) => record.keyPath));
+  const result = validate(sidekeyConfigSchema, substituted, dirname(absolute), concealed);
   if (!result.ok) {
     const failedKeys = new Set(substitutionErrors.map((e) => String(e.details?.keyPath ?? '')));
     for (const issue of result.issues) {

@@ -3,7 +3,7 @@
  * named entries, tagged unions picked by a `type` key, and whole config sections.
  */
 import { suggest } from './did-you-mean.js';
-import { describeValue, fail, INVALID, type Infer, joinPath, make, type Schema } from './schema.js';
+import { fail, INVALID, type Infer, joinPath, make, type Schema, shown } from './schema.js';
 
 type Shape = Record<string, Schema<unknown>>;
 type MaybeKeys<S extends Shape> = { [K in keyof S]: undefined extends Infer<S[K]> ? K : never }[keyof S];
@@ -16,6 +16,8 @@ export type ObjectOf<S extends Shape> = Simplify<
 export interface ObjectOptions {
   /** Keys that used to exist: rejected with this hint, e.g. `{ token: 'use auth_token' }`. */
   renamed?: Readonly<Record<string, string>>;
+  /** Keys that exist elsewhere but may not be set here: rejected with this reason. */
+  refused?: Readonly<Record<string, string>>;
   /** Keys with this prefix are accepted and ignored (CredProxy's `x-` extension keys). */
   ignorePrefix?: string;
   /** Cross-field rules, run only when every field is valid. Return messages (with key names). */
@@ -27,7 +29,7 @@ export function obj<S extends Shape>(shape: S, options: ObjectOptions = {}): Sch
   const expected = 'a mapping';
   return make<ObjectOf<S>>(expected, (value, path, ctx) => {
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      return fail(ctx, path, `expected a mapping with keys ${keys.join(', ')}, got ${describeValue(value, false)}`);
+      return fail(ctx, path, `expected a mapping with keys ${keys.join(', ')}, got ${shown(ctx, path, value, false)}`);
     }
     const input = value as Record<string, unknown>;
     let ok = true;
@@ -35,6 +37,11 @@ export function obj<S extends Shape>(shape: S, options: ObjectOptions = {}): Sch
       if (Object.hasOwn(shape, key)) continue;
       if (options.ignorePrefix && key.startsWith(options.ignorePrefix)) continue;
       ok = false;
+      const refused = options.refused?.[key];
+      if (refused) {
+        fail(ctx, joinPath(path, key), `may not be set here: ${refused}`);
+        continue;
+      }
       const renamed = options.renamed?.[key];
       if (renamed) {
         fail(ctx, joinPath(path, key), `this key is no longer accepted: ${renamed}`);
@@ -75,7 +82,7 @@ export function record<T>(value: Schema<T>, options: RecordOptions = {}): Schema
   const expected = `a mapping of names to ${value.expected}`;
   return make<Readonly<Record<string, T>>>(expected, (input, path, ctx) => {
     if (input === null || typeof input !== 'object' || Array.isArray(input)) {
-      return fail(ctx, path, `expected ${expected}, got ${describeValue(input, false)}`);
+      return fail(ctx, path, `expected ${expected}, got ${shown(ctx, path, input, false)}`);
     }
     const entries = Object.entries(input as Record<string, unknown>).filter(
       ([key]) => !(options.ignorePrefix && key.startsWith(options.ignorePrefix)),
@@ -89,7 +96,7 @@ export function record<T>(value: Schema<T>, options: RecordOptions = {}): Schema
       const keyRule = options.key;
       if (keyRule && (!keyRule.pattern.test(key) || (keyRule.max !== undefined && key.length > keyRule.max))) {
         ok = false;
-        fail(ctx, joinPath(path, key), `invalid name ${describeValue(key, false)}: expected ${keyRule.expected}`);
+        fail(ctx, joinPath(path, key), `invalid name ${shown(ctx, joinPath(path, key), key, false)}: expected ${keyRule.expected}`);
         continue;
       }
       const parsed = value.parse(raw, joinPath(path, key), ctx);
@@ -114,7 +121,7 @@ export function tagged<V extends Variants>(
   const expected = `a mapping with ${tag}: ${names.join(' | ')}`;
   return make(expected, (value, path, ctx) => {
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      return fail(ctx, path, `expected ${expected}, got ${describeValue(value, false)}`);
+      return fail(ctx, path, `expected ${expected}, got ${shown(ctx, path, value, false)}`);
     }
     const { [tag]: kind, ...rest } = value as Record<string, unknown>;
     if (typeof kind !== 'string' || !Object.hasOwn(variants, kind)) {
@@ -122,7 +129,7 @@ export function tagged<V extends Variants>(
       return fail(
         ctx,
         joinPath(path, tag),
-        `expected one of ${names.join(', ')}, got ${describeValue(kind, false)}${hint ? ` (did you mean "${hint}"?)` : ''}`,
+        `expected one of ${names.join(', ')}, got ${shown(ctx, joinPath(path, tag), kind, false)}${hint ? ` (did you mean "${hint}"?)` : ''}`,
       );
     }
     const parsed = (variants[kind] as Schema<unknown>).parse(rest, path, ctx);

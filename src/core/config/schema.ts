@@ -33,6 +33,11 @@ export interface ParseContext {
   readonly issues: Issue[];
   /** Directory of the config file; relative file paths resolve against it. */
   readonly baseDir: string;
+  /**
+   * Key paths whose value came from `${fromFile:}` or `${fromEnv:}`: never echoed, since the
+   * file or variable may hold a secret whatever the key is (a token put into a name).
+   */
+  readonly concealed?: ReadonlySet<string>;
 }
 
 export type Infer<S> = S extends Schema<infer T> ? T : never;
@@ -40,17 +45,29 @@ export type Infer<S> = S extends Schema<infer T> ? T : never;
 /** The largest excerpt of a rejected value echoed back in a message. */
 const MAX_ECHO_CHARS = 60;
 
-export function describeValue(value: unknown, secret: boolean): string {
+/** `scheme://user:password@host` -> `scheme://(credentials not shown)@host`, wherever it appears. */
+function withoutUserinfo(text: string): string {
+  return text.replace(/\/\/[^/?#@\s]*@/g, '//(credentials not shown)@');
+}
+
+export function describeValue(value: unknown, secret: boolean | 'substituted'): string {
+  if (secret === 'substituted') return 'a value (not shown: it came from ${fromFile:} or ${fromEnv:})';
   if (secret) return 'a value (not shown: it is secret)';
   if (value === null) return 'null';
   if (value === undefined) return 'nothing';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
   if (typeof value === 'string') {
-    const text = value.length > MAX_ECHO_CHARS ? `${value.slice(0, MAX_ECHO_CHARS)}...` : value;
+    const clean = withoutUserinfo(value);
+    const text = clean.length > MAX_ECHO_CHARS ? `${clean.slice(0, MAX_ECHO_CHARS)}...` : clean;
     return JSON.stringify(text);
   }
   return String(value);
+}
+
+/** How a message shows the value at `path`: as describeValue does, concealed when it was substituted. */
+export function shown(ctx: ParseContext, path: string, value: unknown, secret: boolean): string {
+  return describeValue(value, !secret && ctx.concealed?.has(path) ? 'substituted' : secret);
 }
 
 /** Records an issue and returns INVALID (for schema modules). */
@@ -88,16 +105,16 @@ export function str(options: StringOptions = {}): Schema<string> {
   return make<string>(
     expected,
     (value, path, ctx) => {
-      if (typeof value !== 'string') return fail(ctx, path, `expected ${expected}, got ${describeValue(value, secret)}`);
+      if (typeof value !== 'string') return fail(ctx, path, `expected ${expected}, got ${shown(ctx, path, value, secret)}`);
       if (value.length < min) {
         return fail(ctx, path, `must be at least ${min} characters long (it has ${value.length})`);
       }
       if (max !== undefined && value.length > max) {
         return fail(ctx, path, `must be at most ${max} characters long (it has ${value.length})`);
       }
-      if (pattern && !pattern.test(value)) return fail(ctx, path, `expected ${expected}, got ${describeValue(value, secret)}`);
+      if (pattern && !pattern.test(value)) return fail(ctx, path, `expected ${expected}, got ${shown(ctx, path, value, secret)}`);
       const problem = check?.(value);
-      if (problem) return fail(ctx, path, secret ? problem : `${problem}, got ${describeValue(value, false)}`);
+      if (problem) return fail(ctx, path, secret ? problem : `${problem}, got ${shown(ctx, path, value, false)}`);
       return value;
     },
     secret,
@@ -124,7 +141,7 @@ export function int(options: IntOptions = {}): Schema<number> {
   const expected = `an integer${range}${unit ? ` (${unit})` : ''}`;
   return make<number>(expected, (value, path, ctx) => {
     if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
-      return fail(ctx, path, `expected ${expected}, got ${describeValue(value, false)}`);
+      return fail(ctx, path, `expected ${expected}, got ${shown(ctx, path, value, false)}`);
     }
     if ((min !== undefined && value < min) || (max !== undefined && value > max)) {
       return fail(ctx, path, `expected ${expected}, got ${value}`);
@@ -135,7 +152,7 @@ export function int(options: IntOptions = {}): Schema<number> {
 
 export function bool(): Schema<boolean> {
   return make<boolean>('true or false', (value, path, ctx) =>
-    typeof value === 'boolean' ? value : fail(ctx, path, `expected true or false, got ${describeValue(value, false)}`),
+    typeof value === 'boolean' ? value : fail(ctx, path, `expected true or false, got ${shown(ctx, path, value, false)}`),
   );
 }
 
@@ -144,7 +161,7 @@ export function oneOf<const V extends string>(values: readonly V[]): Schema<V> {
   return make<V>(expected, (value, path, ctx) => {
     if (typeof value === 'string' && (values as readonly string[]).includes(value)) return value as V;
     const hint = typeof value === 'string' ? suggest(value, values) : undefined;
-    return fail(ctx, path, `expected ${expected}, got ${describeValue(value, false)}${hint ? ` (did you mean "${hint}"?)` : ''}`);
+    return fail(ctx, path, `expected ${expected}, got ${shown(ctx, path, value, false)}${hint ? ` (did you mean "${hint}"?)` : ''}`);
   });
 }
 
@@ -157,7 +174,7 @@ export function arr<T>(item: Schema<T>, options: ArrayOptions = {}): Schema<read
   const { min = 0, max } = options;
   const expected = `a list of ${item.expected}`;
   return make<readonly T[]>(expected, (value, path, ctx) => {
-    if (!Array.isArray(value)) return fail(ctx, path, `expected ${expected}, got ${describeValue(value, item.secret)}`);
+    if (!Array.isArray(value)) return fail(ctx, path, `expected ${expected}, got ${shown(ctx, path, value, item.secret)}`);
     if (value.length < min) return fail(ctx, path, `must have at least ${min} entr${min === 1 ? 'y' : 'ies'}`);
     if (max !== undefined && value.length > max) return fail(ctx, path, `must have at most ${max} entries (it has ${value.length})`);
     const out: T[] = [];
@@ -240,9 +257,10 @@ export function validate<T>(
   schema: Schema<T>,
   value: unknown,
   baseDir: string = process.cwd(),
+  concealed?: ReadonlySet<string>,
 ): { ok: true; value: T } | { ok: false; issues: Issue[] } {
   const issues: Issue[] = [];
-  const parsed = schema.parse(value, '', { issues, baseDir });
+  const parsed = schema.parse(value, '', { issues, baseDir, ...(concealed ? { concealed } : {}) });
   if (parsed === INVALID || issues.length > 0) return { ok: false, issues };
   return { ok: true, value: parsed };
 }
@@ -262,7 +280,8 @@ export function deepFreeze<T>(value: T): T {
  */
 export function filePath(expected = 'a file path'): Schema<string> {
   return make<string>(expected, (value, path, ctx) => {
-    if (typeof value !== 'string' || value.length === 0) return fail(ctx, path, `expected ${expected}, got ${describeValue(value, false)}`);
+    if (typeof value !== 'string' || value.length === 0)
+      return fail(ctx, path, `expected ${expected}, got ${shown(ctx, path, value, false)}`);
     if (value.includes('\0')) return fail(ctx, path, 'a path must not contain NUL bytes');
     return isAbsolute(value) ? value : resolve(ctx.baseDir, value);
   });

@@ -4,9 +4,10 @@
  * A value produced by a substitution is never scanned again, so a file cannot inject another
  * reference. `$${` stands for a literal `${`.
  */
-import { readFileSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { isAbsolute, resolve, sep } from 'node:path';
 import { SidekeyError } from '../errors.js';
+import { FileRefused, readRegularFile } from './read-regular-file.js';
 import { joinPath } from './schema.js';
 
 /** How deeply references may nest inside each other. */
@@ -28,6 +29,12 @@ export interface SubstitutionOptions {
   env?: NodeJS.ProcessEnv;
   /** Collected references, for `sidekey check` (file permissions, literal secrets). */
   records?: SubstitutionRecord[];
+  /**
+   * For a less-trusted writer (a dynamic service file): `${fromEnv:}` is refused (the daemon's
+   * environment holds its own secrets), and `${fromFile:}` may only read files under these
+   * directories, symlinks resolved. Undefined: the main config, which may read anything.
+   */
+  restricted?: { readonly fileRoots: readonly string[]; readonly why: string };
 }
 
 interface Cursor {
@@ -48,7 +55,30 @@ function trimOneNewline(text: string): string {
   return text;
 }
 
+/** Whether `file`, symlinks resolved, lies inside one of `roots` (also resolved). */
+export function isUnder(file: string, roots: readonly string[]): boolean {
+  let real: string;
+  try {
+    real = realpathSync(file);
+  } catch {
+    return false;
+  }
+  return roots.some((root) => {
+    let base: string;
+    try {
+      base = realpathSync(root);
+    } catch {
+      return false;
+    }
+    return real === base || real.startsWith(base.endsWith(sep) ? base : base + sep);
+  });
+}
+
 function resolveReference(kind: string, arg: string, keyPath: string, options: SubstitutionOptions): string {
+  const restricted = options.restricted;
+  if (kind === 'fromEnv' && restricted) {
+    throw substitutionError(keyPath, `\${fromEnv:...} is not allowed ${restricted.why}: the daemon's environment is not theirs to read`);
+  }
   if (kind === 'fromEnv') {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(arg)) {
       throw substitutionError(keyPath, `\${fromEnv:${arg}} is not a valid environment variable name`);
@@ -60,15 +90,18 @@ function resolveReference(kind: string, arg: string, keyPath: string, options: S
   }
   if (arg === '') throw substitutionError(keyPath, '${fromFile:} needs a path');
   const file = isAbsolute(arg) ? arg : resolve(options.baseDir, arg);
+  if (restricted && !isUnder(file, restricted.fileRoots)) {
+    throw substitutionError(
+      keyPath,
+      `\${fromFile:${file}} is outside the directories allowed ${restricted.why} (${restricted.fileRoots.join(', ')})`,
+    );
+  }
   let content: Buffer;
   try {
-    content = readFileSync(file);
+    content = readRegularFile(file, MAX_SUBSTITUTED_FILE_BYTES);
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code ?? 'read failed';
+    const reason = error instanceof FileRefused ? error.reason : 'read failed';
     throw substitutionError(keyPath, `cannot read ${file} for \${fromFile:...} (${reason})`, error);
-  }
-  if (content.length > MAX_SUBSTITUTED_FILE_BYTES) {
-    throw substitutionError(keyPath, `${file} is larger than ${MAX_SUBSTITUTED_FILE_BYTES} bytes`);
   }
   options.records?.push({ keyPath, source: 'file', ref: file });
   return trimOneNewline(content.toString('utf8'));

@@ -79,10 +79,7 @@ export class ServiceCredentialCache implements ManagedCredentialBroker {
       }),
     );
     this.#tokens = new ServiceTokens((message) => logger.error({ problem: message }, 'service token problem'));
-    this.#dynamic = new DynamicServiceFiles(
-      (message, file) => logger.error({ problem: message, file }, 'dynamic service file refused'),
-      options.env ?? process.env,
-    );
+    this.#dynamic = new DynamicServiceFiles((message, file) => logger.error({ problem: message, file }, 'dynamic service file refused'));
     this.#apply(this.#resolve(loaded.config), true);
   }
 
@@ -221,7 +218,8 @@ export class ServiceCredentialCache implements ManagedCredentialBroker {
     const defs = new Map<string, ServiceDefinition>();
     for (const [name, service] of Object.entries(config.services)) defs.set(name, defineService(name, service, config.aws_defaults));
     const dynamic = this.#dynamic.scan(config.dynamic_services, new Set(defs.keys()));
-    for (const [name, { config: service, file }] of dynamic) defs.set(name, defineService(name, service, config.aws_defaults, file));
+    for (const [name, { config: service, file, fileRoots }] of dynamic)
+      defs.set(name, defineService(name, service, config.aws_defaults, file, fileRoots));
     return defs;
   }
 

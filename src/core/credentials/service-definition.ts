@@ -4,8 +4,9 @@
  * says whether a reloaded definition would get the same credentials from STS.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { FileRefused, readRegularFile } from '../config/read-regular-file.js';
 import type { ServiceConfig, SourceCredentialsConfig } from '../config/sections/credentials-section.js';
+import { isUnder } from '../config/substitute.js';
 import { MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH } from '../config/validators.js';
 import { SidekeyError } from '../errors.js';
 
@@ -21,6 +22,8 @@ export interface ServiceDefinition {
   readonly config: ServiceConfig;
   /** `config`, or the path of the dynamic service file that defines it. */
   readonly origin: string;
+  /** For a dynamic service: the directories its token file must stay under, checked at every read. */
+  readonly fileRoots?: readonly string[];
   /** The service's own source credentials merged over `aws_defaults` (keys/profile as a unit, region alone). */
   readonly source: SourceCredentialsConfig | undefined;
   readonly sessionName: string;
@@ -54,6 +57,7 @@ export function defineService(
   config: ServiceConfig,
   awsDefaults: SourceCredentialsConfig | undefined,
   origin: string = CONFIG_ORIGIN,
+  fileRoots?: readonly string[],
 ): ServiceDefinition {
   const source = mergeSource(config.source_credentials, awsDefaults);
   const sessionName = config.assumed_role.RoleSessionName ?? defaultSessionName(name);
@@ -61,23 +65,27 @@ export function defineService(
   const identity = createHash('sha256')
     .update(JSON.stringify({ role: config.assumed_role, sessionName, source: source ?? null }))
     .digest('base64url');
-  return { name, config, origin, source, sessionName, identity };
+  return { name, config, origin, ...(fileRoots ? { fileRoots } : {}), source, sessionName, identity };
 }
 
 /**
  * Reads a service token from `auth_token_file`: one trailing newline is trimmed, and the token must
- * meet the same rules as `auth_token`. Messages name the file, never its content.
+ * meet the same rules as `auth_token`. Messages name the file, never its content. With `roots`
+ * (a dynamic service), the file, symlinks resolved, must still lie under one of them: a token file
+ * swapped for a link elsewhere is refused.
  */
-export function readTokenFile(path: string, keyPath: string): string {
+export function readTokenFile(path: string, keyPath: string, roots?: readonly string[]): string {
+  if (roots && !isUnder(path, roots)) {
+    throw new SidekeyError('CONFIG_INVALID', `${keyPath}: ${path} is not under ${roots.join(', ')} (dynamic_services.token_directories)`);
+  }
   let text: string;
   try {
-    const content = readFileSync(path);
-    if (content.length > MAX_TOKEN_LENGTH + 2)
-      throw new SidekeyError('CONFIG_INVALID', `${keyPath}: ${path} is larger than a token can be`);
-    text = content.toString('utf8').replace(/\r?\n$/, '');
+    // A trailing CRLF may follow the longest token.
+    text = readRegularFile(path, MAX_TOKEN_LENGTH + 2)
+      .toString('utf8')
+      .replace(/\r?\n$/, '');
   } catch (error) {
-    if (error instanceof SidekeyError) throw error;
-    const reason = (error as NodeJS.ErrnoException).code ?? 'read failed';
+    const reason = error instanceof FileRefused ? error.reason : 'read failed';
     throw new SidekeyError('CONFIG_INVALID', `${keyPath}: cannot read token file ${path} (${reason})`, {
       cause: error,
       details: { file: path },

@@ -58,7 +58,7 @@ export class ServiceTokens {
       if (token === undefined && service.config.auth_token_file !== undefined) {
         files.set(service.config.auth_token_file, fileSignature(service.config.auth_token_file));
         try {
-          token = readTokenFile(service.config.auth_token_file, where(service, 'auth_token_file'));
+          token = readTokenFile(service.config.auth_token_file, where(service, 'auth_token_file'), service.fileRoots);
         } catch (error) {
           problems.push(error instanceof Error ? error.message : String(error));
           token = this.#configured.get(service.name);

@@ -110,28 +110,42 @@ const rateLimit = obj({
   burst: withDefault(int({ min: 1, max: 1_000_000, unit: 'requests' }), DEFAULT_RATE_BURST),
 });
 
-export const serviceSchema = obj(
-  {
-    auth_token: optional(token()),
-    auth_token_file: optional(filePath('a file holding the service token')),
-    source_credentials: optional(sourceCredentialsSchema),
-    assumed_role: assumedRoleSchema,
-    rate_limit: optional(rateLimit),
-    enabled: withDefault(bool(), true),
+/** What a service file in a dynamic_services directory may set: everything but where credentials come from. */
+const serviceFields = {
+  auth_token: optional(token()),
+  auth_token_file: optional(filePath('a file holding the service token')),
+  assumed_role: assumedRoleSchema,
+  rate_limit: optional(rateLimit),
+  enabled: withDefault(bool(), true),
+};
+
+const serviceOptions = {
+  ignorePrefix: 'x-',
+  renamed: { token: 'use auth_token (or auth_token_file)', role_arn: 'use assumed_role.RoleArn' },
+  rules: (v: Record<string, unknown>) => {
+    if (v.auth_token !== undefined && v.auth_token_file !== undefined)
+      return [{ message: 'cannot specify auth_token and auth_token_file together' }];
+    if (v.auth_token === undefined && v.auth_token_file === undefined)
+      return [{ path: 'auth_token', message: 'is required (or auth_token_file); sidekey token makes one' }];
+    return [];
   },
-  {
-    ignorePrefix: 'x-',
-    renamed: { token: 'use auth_token (or auth_token_file)', role_arn: 'use assumed_role.RoleArn' },
-    rules: (v) => {
-      if (v.auth_token !== undefined && v.auth_token_file !== undefined)
-        return [{ message: 'cannot specify auth_token and auth_token_file together' }];
-      if (v.auth_token === undefined && v.auth_token_file === undefined)
-        return [{ path: 'auth_token', message: 'is required (or auth_token_file); sidekey token makes one' }];
-      return [];
-    },
-  },
-);
+};
+
+export const serviceSchema = obj({ ...serviceFields, source_credentials: optional(sourceCredentialsSchema) }, serviceOptions);
 export type ServiceConfig = Infer<typeof serviceSchema>;
+
+/**
+ * A service in a dynamic service file. Whoever may drop such a file is trusted less than the main
+ * config: base credentials and profiles are where command execution (credential_process) and the
+ * daemon's own keys live, so they come from the main config only.
+ */
+export const dynamicServiceSchema = obj(serviceFields, {
+  ...serviceOptions,
+  refused: {
+    source_credentials:
+      'a dynamic service file cannot choose base credentials, profiles or endpoints; they come from the main config (aws_defaults)',
+  },
+});
 
 export const SERVICE_NAME_RULE = {
   pattern: /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/,
@@ -154,6 +168,11 @@ function sharedTokenProblem(services: Readonly<Record<string, ServiceConfig>>): 
 
 export const servicesSchema = refine(
   record(serviceSchema, { key: SERVICE_NAME_RULE, max: MAX_SERVICES, ignorePrefix: 'x-' }),
+  sharedTokenProblem,
+);
+
+export const dynamicServicesRecordSchema = refine(
+  record(dynamicServiceSchema, { key: SERVICE_NAME_RULE, max: MAX_SERVICES, ignorePrefix: 'x-' }),
   sharedTokenProblem,
 );
 
@@ -219,18 +238,47 @@ export const credentialsSchema = obj(
   },
 );
 
-export const dynamicServicesSchema = obj({
-  enabled: withDefault(bool(), false),
-  directories: withDefault(
-    arr(
-      obj({
-        path: filePath('a directory of service files'),
-        include_patterns: withDefault(arr(str({ min: 1, max: 256 })), ['*.yaml', '*.yml']),
-        exclude_patterns: withDefault(arr(str({ min: 1, max: 256 })), []),
-      }),
-      { max: 32 },
-    ),
-    [],
-  ),
-  reload_interval: withDefault(int({ min: 1, max: 86400, unit: 'seconds' }), 30),
+/** An ARN pattern: `*` stands for any run of characters, nothing else is special. */
+const roleArnPattern = str({
+  min: 1,
+  max: 2048,
+  pattern: /^arn:aws[\w*-]*:iam::(?:\d{12}|\*):role\/[\w+=,.@/*-]+$/,
+  expected: 'an IAM role ARN, * standing for any run of characters (arn:aws:iam::123456789012:role/apps/*)',
 });
+
+export const dynamicServicesSchema = obj(
+  {
+    enabled: withDefault(bool(), false),
+    directories: withDefault(
+      arr(
+        obj({
+          path: filePath('a directory of service files'),
+          include_patterns: withDefault(arr(str({ min: 1, max: 256 })), ['*.yaml', '*.yml']),
+          exclude_patterns: withDefault(arr(str({ min: 1, max: 256 })), []),
+        }),
+        { max: 32 },
+      ),
+      [],
+    ),
+    reload_interval: withDefault(int({ min: 1, max: 86400, unit: 'seconds' }), 30),
+    /** The roles a service file may name: without a match the service is refused. */
+    allowed_role_arns: withDefault(arr(roleArnPattern, { max: 256 }), []),
+    /**
+     * Where a service file's auth_token_file and ${fromFile:} may point (symlinks resolved).
+     * Default: the directory the service file is in.
+     */
+    token_directories: optional(arr(filePath('a directory of token files'), { min: 1, max: 32 })),
+  },
+  {
+    rules: (v) =>
+      v.enabled === true && (v.allowed_role_arns as readonly string[]).length === 0
+        ? [
+            {
+              path: 'allowed_role_arns',
+              message:
+                'is required when dynamic_services is enabled: list the role ARNs (or patterns with *) a service file may assume, so whoever writes one cannot pick any role the daemon can reach',
+            },
+          ]
+        : [],
+  },
+);
