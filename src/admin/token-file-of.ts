@@ -4,8 +4,10 @@
  * that file. A literal or `${fromEnv:...}` token has no file; the rotated token then lives in
  * memory only.
  */
-import { readFileSync } from 'node:fs';
+
 import type { LoadedConfig } from '../core/config/load-config.js';
+import { readRegularFile } from '../core/config/read-regular-file.js';
+import { MAX_SUBSTITUTED_FILE_BYTES } from '../core/config/substitute.js';
 
 export interface TokenFile {
   readonly file: string;
@@ -23,7 +25,9 @@ export function tokenFileOf(loaded: LoadedConfig, service: string): TokenFile | 
   if (only?.source !== 'file') return undefined;
   try {
     // Only when the file is the whole value (not `prefix-${fromFile:...}`).
-    const content = readFileSync(only.ref, 'utf8').replace(/\r?\n$/, '');
+    const content = readRegularFile(only.ref, MAX_SUBSTITUTED_FILE_BYTES)
+      .toString('utf8')
+      .replace(/\r?\n$/, '');
     return content === config.auth_token ? { file: only.ref, key } : undefined;
   } catch {
     return undefined;

@@ -30,7 +30,9 @@ let servicesDir: string;
 const dynamicDir = tempDir('sidekey-dynamic-');
 
 const config = (services: Parameters<typeof daemonConfig>[1]) =>
-  daemonConfig(peer.url, services, { dynamic_services: { enabled: true, directories: [{ path: servicesDir }], reload_interval: 3600, allowed_role_arns: ALLOWED_ROLES } });
+  daemonConfig(peer.url, services, {
+    dynamic_services: { enabled: true, directories: [{ path: servicesDir }], reload_interval: 3600, allowed_role_arns: ALLOWED_ROLES },
+  });
 
 const dynamicFile = (token: string, role: string, extra = '') =>
   `services:\n  dyn-a:\n    auth_token: "${token}"\n    assumed_role:\n      RoleArn: "${role}"\n${extra}`;

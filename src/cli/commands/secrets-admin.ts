@@ -56,7 +56,7 @@ export function registerSecretsAdmin(secrets: Command): void {
             '--add-key works with a local keyring read from key_file; rotate a KMS key in KMS, then run rewrap',
           );
         }
-        const id = addMasterKey(config.keyring.key_file ?? DEFAULT_MASTER_KEY_FILE);
+        const id = addMasterKey(config.keyring.key_file as string);
         stderr(`sidekey secrets rewrap: added master key ${id}\n`);
       }
       const service = createSecretService({ secrets: config, awsDefaults, cacheTtlSeconds: 0 });

@@ -1,12 +1,12 @@
 /**
  * Key and token files must be readable by sidekey alone (mode 0600 or 0400). Covers every
- * `${fromFile:...}` the config read, service token files, the local master key, the Postgres
- * server's TLS key and shared credentials files of profiles.
+ * `${fromFile:...}` the config read, service token files, the local master key, the SQLite store,
+ * the Postgres server's TLS key and shared credentials files of profiles; and none may sit in a
+ * directory every user can write to, where it could be replaced by rename.
  */
 import { statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname } from 'node:path';
 import type { LoadedConfig } from '../config/load-config.js';
-import { DEFAULT_MASTER_KEY_FILE } from '../config/sections/secrets-section.js';
 import { type Finding, finding } from './finding.js';
 
 /** Permission bits for other users: any of them on a key file is a failure. */
@@ -32,8 +32,11 @@ export function secretFiles(loaded: LoadedConfig): SecretFile[] {
   }
   const keyring = config.secrets?.keyring;
   if (keyring?.type === 'local' && keyring.keys === undefined) {
-    add(resolve(dirname(loaded.file), keyring.key_file ?? DEFAULT_MASTER_KEY_FILE), 'secrets.keyring.key_file');
+    add(keyring.key_file, 'secrets.keyring.key_file');
   }
+  // The store holds ciphertext only, but its names, history and wrapped keys are nobody else's.
+  const store = config.secrets?.store;
+  if (store?.type === 'sqlite') add(store.path, 'secrets.store.path');
   for (const [name, target] of Object.entries(config.postgres?.targets ?? {}))
     add(target.client_tls?.key_file, `postgres.targets.${name}.client_tls.key_file`);
   add(config.postgres?.server?.tls.key_file, 'postgres.server.tls.key_file');
@@ -57,6 +60,21 @@ export function checkFileModes(loaded: LoadedConfig): Finding[] {
       continue; // missing files are reported by the token checks, or created on first use (master key)
     }
     const fix = `chmod 600 ${file} (and chown it to the user sidekey runs as)`;
+    const dir = dirname(file);
+    let dirMode = 0;
+    try {
+      dirMode = statSync(dir).mode;
+    } catch {}
+    if (dirMode & 0o002) {
+      findings.push(
+        finding(
+          'file-directory-writable',
+          path,
+          `${file} is in ${dir}, which every user may write to (mode ${octal(dirMode)}): another user can put their own file in its place (rename over it), and sidekey reads it within seconds`,
+          `keep ${file} in a directory only sidekey's user can write to (chmod 700 or 755, owned by that user)`,
+        ),
+      );
+    }
     if (mode & OTHER_ACCESS_BITS) {
       findings.push(
         finding('file-permissions', path, `${file} has mode ${octal(mode)}: every user on this host can read or change it`, fix),

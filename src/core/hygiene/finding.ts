@@ -16,6 +16,7 @@ export const CHECKS = {
   'secret-file-missing': { severity: 'warn', title: 'a token or key file named in the config cannot be read' },
   'file-permissions': { severity: 'fail', title: 'a key or token file is accessible by other users' },
   'file-permissions-group': { severity: 'warn', title: 'a key or token file is accessible by its group' },
+  'file-directory-writable': { severity: 'fail', title: 'a key or token file is in a directory every user may write to' },
   'listener-exposed': { severity: 'fail', title: 'a listener without TLS is on a non-loopback address' },
   'listener-container-endpoint': { severity: 'info', title: 'a listener is on an ECS container-credentials address' },
   'pg-tls-unverified': { severity: 'fail', title: 'a Postgres target does not verify the server certificate and host name' },

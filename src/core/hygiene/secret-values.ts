@@ -3,8 +3,9 @@
  * `${fromEnv:...}` or `${fromFile:...}`), for the token and literal-secret checks. Values stay in
  * memory only; findings name key paths, never values.
  */
-import { readFileSync } from 'node:fs';
+
 import type { LoadedConfig } from '../config/load-config.js';
+import { FileRefused, readRegularFile } from '../config/read-regular-file.js';
 import type { SourceCredentialsConfig } from '../config/sections/credentials-section.js';
 import { MAX_SUBSTITUTED_FILE_BYTES } from '../config/substitute.js';
 
@@ -25,9 +26,9 @@ const IAM_KEY_SECRETS = ['aws_secret_access_key', 'secret_access_key', 'session_
 
 /** Reads a token file as the daemon does: one trailing newline is not part of the token. */
 export function readTokenFile(file: string): string {
-  const buffer = readFileSync(file);
-  if (buffer.length > MAX_SUBSTITUTED_FILE_BYTES) throw Object.assign(new Error('too large'), { code: 'EFBIG' });
-  return buffer.toString('utf8').replace(/\r?\n$/, '');
+  return readRegularFile(file, MAX_SUBSTITUTED_FILE_BYTES)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 export function collectSecretValues(loaded: LoadedConfig): SecretValue[] {
@@ -56,7 +57,7 @@ export function collectSecretValues(loaded: LoadedConfig): SecretValue[] {
       try {
         out.push({ path, kind: 'token', source: 'file', value: readTokenFile(service.auth_token_file), context: [name] });
       } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code ?? 'read failed';
+        const code = error instanceof FileRefused ? error.reason : 'read failed';
         out.push({
           path,
           kind: 'token',

@@ -34,7 +34,7 @@ export function createKeyring(secrets: SecretsConfig, awsDefaults?: SidekeyConfi
   if (keyring.type === 'local') {
     return keyring.keys !== undefined
       ? new LocalKeyring({ keys: keyring.keys })
-      : new LocalKeyring({ keyFile: keyring.key_file ?? DEFAULT_MASTER_KEY_FILE });
+      : new LocalKeyring({ keyFile: keyring.key_file as string });
   }
   const region = pickRegion(keyring.region, awsDefaults?.region);
   return new KmsKeyring({ keyId: keyring.key_id, credentials: baseCredentialProvider(awsDefaults), ...(region ? { region } : {}) });

@@ -2,9 +2,10 @@
  * The secrets store's part of the config (issue 3's shape; docs/secrets.md documents every key).
  * Relative paths, including the defaults, resolve against the config file's directory.
  */
+import { resolve } from 'node:path';
 import { listenAddress } from '../listen-address.js';
 import { obj, tagged } from '../mapping-schemas.js';
-import { arr, filePath, type Infer, int, oneOf, optional, type Schema, str, withDefault } from '../schema.js';
+import { arr, filePath, INVALID, type Infer, int, oneOf, optional, type Schema, str, withDefault } from '../schema.js';
 import { name, region, token } from '../validators.js';
 
 export const DEFAULT_SECRETS_LISTEN = { kind: 'tcp', host: '127.0.0.1', port: 8080 } as const;
@@ -29,18 +30,30 @@ export const secretsStoreSchema = tagged('type', {
   }),
 });
 
+const localKeyringFields = obj(
+  {
+    key_file: optional(filePath('the master key file')),
+    /** Key material in the key file's format, e.g. `${fromFile:/run/secrets/master.key}`. */
+    keys: optional(str({ secret: true, min: 1, max: 1024 * 1024, expected: 'master keys as ID:BASE64 lines' })),
+  },
+  {
+    rules: (v) =>
+      v.key_file !== undefined && v.keys !== undefined ? [{ message: 'cannot specify key_file and keys together: pick one source' }] : [],
+  },
+);
+
+/** Without `keys`, `key_file` defaults to DEFAULT_MASTER_KEY_FILE beside the config file, never the working directory. */
+const localKeyring: typeof localKeyringFields = {
+  ...localKeyringFields,
+  parse: (value, path, ctx) => {
+    const parsed = localKeyringFields.parse(value, path, ctx);
+    if (parsed === INVALID || parsed.keys !== undefined || parsed.key_file !== undefined) return parsed;
+    return { ...parsed, key_file: resolve(ctx.baseDir, DEFAULT_MASTER_KEY_FILE) };
+  },
+};
+
 export const keyringSchema = tagged('type', {
-  local: obj(
-    {
-      key_file: optional(filePath('the master key file')),
-      /** Key material in the key file's format, e.g. `${fromFile:/run/secrets/master.key}`. */
-      keys: optional(str({ secret: true, min: 1, max: 1024 * 1024, expected: 'master keys as ID:BASE64 lines' })),
-    },
-    {
-      rules: (v) =>
-        v.key_file !== undefined && v.keys !== undefined ? [{ message: 'cannot specify key_file and keys together: pick one source' }] : [],
-    },
-  ),
+  local: localKeyring,
   kms: obj({
     key_id: str({ min: 1, max: 2048, expected: 'a KMS key id, ARN or alias/NAME' }),
     region: optional(region()),
