@@ -84,8 +84,8 @@ describe('direct mode: SQLite store, local key file', () => {
     const json = JSON.parse((await cli(['export', '--name', 'dbpassword', '--name', 'cert'])).stdout) as Record<string, string>;
     assert.deepEqual(Object.keys(json), ['dbpassword', 'cert']);
     const dotenv = (await cli(['export', '--format', 'dotenv'])).stdout;
-    assert.match(dotenv, /^CERT="-----BEGIN-----\\nabc\\n-----END-----\\n"$/m);
-    assert.match(dotenv, /^DBPASSWORD="from-stdin"$/m);
+    assert.match(dotenv, /^CERT='-----BEGIN-----\nabc\n-----END-----\n'$/m);
+    assert.match(dotenv, /^DBPASSWORD='from-stdin'$/m);
     const script = 'process.stdout.write(JSON.stringify([process.env.DB_PASSWORD, process.env.HOME ?? null])); process.exit(7)';
     const exec = await cli(['exec', '--env', 'DB_PASSWORD=dbpassword:1', '--pristine', '--', process.execPath, '-e', script]);
     assert.equal(exec.code, 7, exec.stderr);

@@ -24,8 +24,16 @@ export function envNameOf(name: string): string {
   return name.toUpperCase().replaceAll('-', '_');
 }
 
-function dotenvValue(value: string): string {
-  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\$/g, '\\$').replace(/\n/g, '\\n').replace(/\r/g, '\\r')}"`;
+/**
+ * A value quoted for POSIX sh: in single quotes nothing is special (no $, backtick, backslash or
+ * history expansion), so sourcing the file never runs anything; a ' ends the quote, is escaped,
+ * and the quote reopens. Line breaks stay as they are, so sh, bash and dash read the value back
+ * byte for byte. A NUL cannot be in an environment variable at all.
+ */
+function dotenvValue(name: string, value: string): string {
+  if (value.includes('\0'))
+    throw new SidekeyError('USAGE', `secret "${name}" contains a NUL byte and cannot be exported as dotenv; use --format json`);
+  return `'${value.replaceAll("'", "'\\''")}'`;
 }
 
 export const EXPORT_FORMATS = ['json', 'dotenv'] as const;
@@ -33,5 +41,5 @@ export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export function formatExport(values: ReadonlyMap<string, string>, format: ExportFormat): string {
   if (format === 'json') return `${JSON.stringify(Object.fromEntries(values), null, 2)}\n`;
-  return [...values].map(([name, value]) => `${envNameOf(name)}=${dotenvValue(value)}\n`).join('');
+  return [...values].map(([name, value]) => `${envNameOf(name)}=${dotenvValue(name, value)}\n`).join('');
 }
