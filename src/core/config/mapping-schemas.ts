@@ -113,10 +113,10 @@ type Variants = Record<string, Schema<unknown>>;
  * A mapping whose `tag` key picks the shape of the rest, e.g. `{ type: sqlite, path: ... }` or
  * `{ type: dynamodb, table: ... }`. The variant schemas describe the keys other than the tag.
  */
-export function tagged<V extends Variants>(
-  tag: string,
+export function tagged<const Tag extends string, V extends Variants>(
+  tag: Tag,
   variants: V,
-): Schema<{ [K in keyof V]: { readonly [T in typeof tag]: K } & Infer<V[K]> }[keyof V]> {
+): Schema<{ [K in keyof V]: { readonly [T in Tag]: K } & Infer<V[K]> }[keyof V]> {
   const names = Object.keys(variants);
   const expected = `a mapping with ${tag}: ${names.join(' | ')}`;
   return make(expected, (value, path, ctx) => {

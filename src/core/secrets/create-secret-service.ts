@@ -37,7 +37,12 @@ export function createKeyring(secrets: SecretsConfig, awsDefaults?: SidekeyConfi
       : new LocalKeyring({ keyFile: keyring.key_file as string });
   }
   const region = pickRegion(keyring.region, awsDefaults?.region);
-  return new KmsKeyring({ keyId: keyring.key_id, credentials: baseCredentialProvider(awsDefaults), ...(region ? { region } : {}) });
+  return new KmsKeyring({
+    keyId: keyring.key_id,
+    previousKeyIds: keyring.previous_key_ids,
+    credentials: baseCredentialProvider(awsDefaults),
+    ...(region ? { region } : {}),
+  });
 }
 
 export function createSecretService(parts: SecretServiceParts): SecretService {

@@ -29,6 +29,8 @@ const INTEGRITY_ERRORS = new Set(['InvalidCiphertextException', 'IncorrectKeyExc
 export interface KmsKeyringOptions {
   /** Key id, key ARN, alias/NAME or alias ARN. */
   readonly keyId: string;
+  /** Keys data keys may still be wrapped under (before a move to keyId and a rewrap); the same forms. */
+  readonly previousKeyIds?: readonly string[];
   readonly region?: string;
   readonly credentials?: AwsCredentialIdentityProvider;
 }
@@ -37,11 +39,14 @@ export class KmsKeyring implements Keyring {
   readonly provider = 'kms' as const;
   readonly #client: KMSClient;
   readonly #keyId: string;
+  /** The keys unwrap may decrypt with: the configured one first, then earlier ones. */
+  readonly #decryptKeys: readonly string[];
   /** The ARN the configured key id resolves to now (an alias may have moved), learned by prepareRewrap. */
   #currentArn: string | undefined;
 
   constructor(options: KmsKeyringOptions) {
     this.#keyId = options.keyId;
+    this.#decryptKeys = [options.keyId, ...(options.previousKeyIds ?? []).filter((id) => id !== options.keyId)];
     this.#client = new KMSClient({
       ...(options.region ? { region: options.region } : {}),
       ...(options.credentials ? { credentials: options.credentials } : {}),
@@ -96,14 +101,27 @@ export class KmsKeyring implements Keyring {
         `this data key is wrapped by the ${wrapped.provider} keyring, but the configured keyring is kms`,
       );
     }
-    let out: DecryptCommandOutput;
-    try {
-      // KeyId pins the key: KMS refuses a blob made under another key (IncorrectKeyException).
-      out = await this.#client.send(
-        new DecryptCommand({ CiphertextBlob: wrapped.wrapped, KeyId: wrapped.keyId, EncryptionContext: { ...context } }),
+    // The envelope's key id is only a hint: whoever can write the table writes it too. Decrypt
+    // names a configured key every time, so KMS refuses a blob made under any other key
+    // (IncorrectKeyException), however permissive kms:Decrypt is on that other key.
+    const hinted = this.#decryptKeys.filter((id) => id === wrapped.keyId);
+    let out: DecryptCommandOutput | undefined;
+    for (const keyId of [...hinted, ...this.#decryptKeys.filter((id) => id !== wrapped.keyId)]) {
+      try {
+        out = await this.#client.send(
+          new DecryptCommand({ CiphertextBlob: wrapped.wrapped, KeyId: keyId, EncryptionContext: { ...context } }),
+        );
+        break;
+      } catch (error) {
+        if (error instanceof KMSServiceException && error.name === 'IncorrectKeyException') continue;
+        throw this.#fail('Decrypt', error);
+      }
+    }
+    if (!out) {
+      throw new SidekeyError(
+        'SECRET_INTEGRITY',
+        `this data key was not made under the configured KMS key (secrets.keyring.key_id ${this.#keyId}${this.#decryptKeys.length > 1 ? ' or previous_key_ids' : ''}); the envelope names ${wrapped.keyId.slice(0, 2048)}: refused`,
       );
-    } catch (error) {
-      throw this.#fail('Decrypt', error);
     }
     if (!out.Plaintext || out.Plaintext.length !== DATA_KEY_BYTES)
       throw new SidekeyError('KEYRING_FAILED', 'KMS Decrypt returned no data key');

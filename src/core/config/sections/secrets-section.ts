@@ -56,6 +56,8 @@ export const keyringSchema = tagged('type', {
   local: localKeyring,
   kms: obj({
     key_id: str({ min: 1, max: 2048, expected: 'a KMS key id, ARN or alias/NAME' }),
+    /** Keys older versions may still be wrapped under; every other key is refused. */
+    previous_key_ids: withDefault(arr(str({ min: 1, max: 2048, expected: 'a KMS key id, ARN or alias/NAME' }), { max: 16 }), []),
     region: optional(region()),
   }),
 });
