@@ -27,6 +27,8 @@ export interface KmsPeer {
   createKey(alias?: string): string;
   /** Points an alias at another key (as UpdateAlias does), for key rotation tests. */
   setAlias(alias: string, arn: string): void;
+  /** Holds Decrypt answers until release(), so a test can act while a decrypt is in flight. */
+  holdDecrypts(): { waiting(): number; release(): void };
   close(): Promise<void>;
 }
 
@@ -196,8 +198,15 @@ export async function startKmsPeer(options: { region?: string } = {}): Promise<K
     res.end(text);
   };
 
+  let hold: { gate: Promise<void>; waiting: number } | undefined;
+
   const server: Server = createServer(async (req, res) => {
     const body = await readJson(req);
+    if (hold && String(req.headers['x-amz-target']) === 'TrentService.Decrypt') {
+      const held = hold;
+      held.waiting += 1;
+      await held.gate;
+    }
     try {
       if (req.method !== 'POST') throw new KmsError('UnknownOperationException', 'KMS answers POST only', 404);
       const verified = verifyRequest(
@@ -239,6 +248,18 @@ export async function startKmsPeer(options: { region?: string } = {}): Promise<K
     },
     setAlias(alias, arn) {
       aliases.set(alias, resolveKey(arn));
+    },
+    holdDecrypts() {
+      let release = () => {};
+      const held = { gate: new Promise<void>((resolve) => (release = resolve)), waiting: 0 };
+      hold = held;
+      return {
+        waiting: () => held.waiting,
+        release: () => {
+          if (hold === held) hold = undefined;
+          release();
+        },
+      };
     },
     close: () => closeServer(server),
   };

@@ -12,20 +12,28 @@ test('cache: expires after the TTL, invalidates a whole name, evicts the oldest'
   let now = 0;
   const cache = new SecretCache(30, { maxEntries: 2, now: () => now });
   const v = (serial: number) => ({ name: 'db', serial, payload: `p${serial}`, active: true as const });
-  cache.set('app', 'db', undefined, v(2));
-  cache.set('app', 'db', 1, v(1));
+  cache.set('app', 'db', undefined, v(2), cache.epoch);
+  cache.set('app', 'db', 1, v(1), cache.epoch);
   assert.equal(cache.get('app', 'db', undefined)?.serial, 2);
   cache.invalidate('app', 'db');
   assert.equal(cache.get('app', 'db', undefined), undefined);
   assert.equal(cache.get('app', 'db', 1), undefined);
-  cache.set('app', 'a', undefined, v(1));
-  cache.set('app', 'b', undefined, v(1));
-  cache.set('app', 'c', undefined, v(1));
+  cache.set('app', 'a', undefined, v(1), cache.epoch);
+  cache.set('app', 'b', undefined, v(1), cache.epoch);
+  cache.set('app', 'c', undefined, v(1), cache.epoch);
   assert.equal(cache.size, 2);
   assert.equal(cache.get('app', 'a', undefined), undefined, 'the oldest went first');
   now = 30_000;
   assert.equal(cache.get('app', 'c', undefined), undefined, 'expired');
   assert.equal(new SecretCache(0).enabled, false);
+});
+
+test('cache: a fill that began before an invalidation is dropped', () => {
+  const cache = new SecretCache(30);
+  const before = cache.epoch;
+  cache.invalidate('app', 'db');
+  cache.set('app', 'db', undefined, { name: 'db', serial: 1, payload: 'revoked', active: true }, before);
+  assert.equal(cache.get('app', 'db', undefined), undefined);
 });
 
 test('generator: length and alphabet honoured, every character possible, bounds enforced', () => {
@@ -64,7 +72,7 @@ test('name patterns: *, prefix*, exact', () => {
 test('config: default paths resolve against the config file, and key sources are exclusive', () => {
   const loaded = parseConfig('secrets: {}\n', '/etc/sidekey/sidekey.yaml');
   assert.deepEqual(loaded.config.secrets?.store, { type: 'sqlite', path: '/etc/sidekey/data/secrets.db' });
-  assert.deepEqual(loaded.config.secrets?.keyring, { type: 'local' });
+  assert.deepEqual(loaded.config.secrets?.keyring, { type: 'local', key_file: '/etc/sidekey/data/master.key' });
   assert.deepEqual(loaded.config.secrets?.listen, { kind: 'tcp', host: '127.0.0.1', port: 8080 });
   assert.throws(
     () => parseConfig('secrets:\n  keyring: { type: local, key_file: ./k, keys: "x" }\n', '/etc/sidekey/sidekey.yaml'),

@@ -1,7 +1,9 @@
 /**
  * Decrypted values held in memory for a short TTL, so a hot fetch costs no store read and no
- * KMS call. Every local write to a name drops that name's entries at once; writes made by other
- * processes are seen after at most the TTL (docs/secrets.md says so).
+ * KMS call. Every local write to a name drops that name's entries at once, and a fetch that
+ * started before that write may not fill the cache afterwards (its value may be the revoked one):
+ * it passes the epoch it read before going to the store, and a write moves the epoch on. Writes
+ * made by other processes are seen after at most the TTL (docs/secrets.md says so).
  */
 import { MAX_CACHE_ENTRIES } from './secret-limits.js';
 
@@ -25,6 +27,8 @@ export class SecretCache {
   readonly #entries = new Map<string, Entry>();
   /** Names (app/name) to their cache keys, for invalidation. */
   readonly #byName = new Map<string, Set<string>>();
+  /** Moves on at every invalidation: a fill that began in an earlier epoch is dropped. */
+  #epoch = 0;
 
   constructor(ttlSeconds: number, options: { maxEntries?: number; now?: () => number } = {}) {
     this.#ttlMs = ttlSeconds * 1000;
@@ -34,6 +38,11 @@ export class SecretCache {
 
   get enabled(): boolean {
     return this.#ttlMs > 0;
+  }
+
+  /** Read before going to the store; pass it to set(). */
+  get epoch(): number {
+    return this.#epoch;
   }
 
   get size(): number {
@@ -56,8 +65,9 @@ export class SecretCache {
     return entry.value;
   }
 
-  set(app: string, name: string, serial: number | undefined, value: CachedVersion): void {
-    if (!this.enabled) return;
+  /** Caches a value read from the store, unless a write has happened since `epoch` was read. */
+  set(app: string, name: string, serial: number | undefined, value: CachedVersion, epoch: number): void {
+    if (!this.enabled || epoch !== this.#epoch) return;
     const key = SecretCache.key(app, name, serial);
     this.#entries.delete(key);
     while (this.#entries.size >= this.#maxEntries) {
@@ -76,12 +86,14 @@ export class SecretCache {
 
   /** Drops every cached version of a name. */
   invalidate(app: string, name: string): void {
+    this.#epoch += 1;
     const nameKey = `${app}/${name}`;
     for (const key of this.#byName.get(nameKey) ?? []) this.#entries.delete(key);
     this.#byName.delete(nameKey);
   }
 
   clear(): void {
+    this.#epoch += 1;
     this.#entries.clear();
     this.#byName.clear();
   }

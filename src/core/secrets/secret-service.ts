@@ -164,6 +164,7 @@ export class SecretService {
 
   async #fetch(app: string, name: string, serial: number | undefined): Promise<SecretValue> {
     if (this.#cache.enabled) this.#cacheResults?.inc({ result: 'miss' });
+    const epoch = this.#cache.epoch;
     const row = serial === undefined ? await this.store.latestActive(app, name) : await this.store.get(app, name, serial);
     if (!row) {
       if (serial !== undefined) throw notFound(app, name, serial);
@@ -173,7 +174,7 @@ export class SecretService {
     if (!row.active) throw revoked(app, name, row.serial, false);
     // Frozen: the cache hands this same object to every hit, and the API keeps its JSON by object.
     const value: SecretValue = Object.freeze({ name, serial: row.serial, payload: await openVersion(this.keyring, row), active: true });
-    this.#cache.set(app, name, serial, value);
+    this.#cache.set(app, name, serial, value, epoch);
     return value;
   }
 
