@@ -117,7 +117,12 @@ export function createAdminApi(ctx: AdminApiContext) {
     }
     const parts = path.slice(ADMIN_PREFIX.length).split('/');
     if (parts[0] !== 'services' || parts.length > 3) return reply(404, { Code: 'NotFound', Message: 'try /admin/services' });
-    const service = parts[1] ? decodeURIComponent(parts[1]) : undefined;
+    let service: string | undefined;
+    try {
+      service = parts[1] ? decodeURIComponent(parts[1]) : undefined;
+    } catch {
+      return reply(400, { Code: 'BadRequest', Message: 'the service name in the path has a malformed percent-escape' });
+    }
     const action = parts[2] as Action | undefined;
     if (action === undefined) {
       if (req.method !== 'GET' && req.method !== 'HEAD')

@@ -11,7 +11,11 @@ import type { LoadedConfig } from '../core/config/load-config.js';
 import type { Front, FrontContext } from '../daemon/front.js';
 import { close, listen } from '../net/http-listen.js';
 import { sendJson } from '../net/json-reply.js';
+import { guardedHeaders, hostHeaderAllowed, hostNames } from '../net/request-guards.js';
 import { ADMIN_PREFIX, createAdminApi } from './admin-api.js';
+
+/** The paths counted under their own name; anything else is `other`, so no request can add a series. */
+const KNOWN_PATHS = new Set(['/health', '/ready', '/metrics']);
 
 export interface AdminFront extends Front {
   /** The bound address (with the real port when 0 was configured). */
@@ -22,18 +26,26 @@ export function createAdminFront(ctx: FrontContext, fronts: () => readonly Front
   let loaded: LoadedConfig = ctx.loaded;
   let server: Server | undefined;
   let bound: ListenAddress | undefined;
+  let hosts: ReadonlySet<string> = new Set();
   const requests = ctx.metrics.counter('sidekey_admin_requests_total', 'Admin listener requests by path and status.');
 
   const adminApi = createAdminApi({ config: () => loaded, credentials: ctx.credentials, logger: ctx.logger });
   const isReady = () => ctx.credentials.ready() && fronts().every((f) => f === front || (f.ready?.() ?? true));
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0] ?? '';
+    const label = KNOWN_PATHS.has(path) ? path : path.startsWith(ADMIN_PREFIX) ? ADMIN_PREFIX : 'other';
     const reply = (status: number, body: unknown) => {
-      requests.inc({ path: path ?? '', status: String(status) });
+      requests.inc({ path: label, status: String(status) });
       sendJson(res, status, body);
     };
-    if (path?.startsWith(ADMIN_PREFIX)) {
+    // A page that rebinds its own DNS name to 127.0.0.1 would read /ready (service names) and
+    // /metrics; its requests carry that name as Host.
+    if (!hostHeaderAllowed(guardedHeaders(req).host, bound as ListenAddress, hosts)) {
+      reply(403, { Code: 'HostRefused', Message: 'the Host header does not name this listener; add it to admin.allowed_hosts' });
+      return;
+    }
+    if (path.startsWith(ADMIN_PREFIX)) {
       adminApi(req, res, path, (status) => requests.inc({ path: ADMIN_PREFIX, status: String(status) })).catch((error: unknown) => {
         ctx.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'admin API failed');
         if (!res.headersSent) sendJson(res, 500, { Code: 'InternalError', Message: 'internal error; the daemon log has the details' });
@@ -77,6 +89,7 @@ export function createAdminFront(ctx: FrontContext, fronts: () => readonly Front
     async start() {
       server = createServer(handle);
       bound = await listen(server, adminListen(loaded.config));
+      hosts = hostNames(bound, loaded.config.admin.allowed_hosts);
       ctx.logger.info({ listen: formatListenAddress(bound) }, 'admin listener up');
     },
     async stop(drainMs) {
@@ -84,6 +97,7 @@ export function createAdminFront(ctx: FrontContext, fronts: () => readonly Front
     },
     async reload(next) {
       loaded = next;
+      if (bound) hosts = hostNames(bound, next.config.admin.allowed_hosts);
     },
   };
   return front;

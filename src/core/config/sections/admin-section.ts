@@ -1,7 +1,7 @@
 /** The admin listener (health, readiness, metrics, incident-response API), metrics, logging and shutdown. */
 import { listenAddress } from '../listen-address.js';
 import { obj, section } from '../mapping-schemas.js';
-import { bool, type Infer, int, oneOf, optional, str, withDefault } from '../schema.js';
+import { arr, bool, type Infer, int, oneOf, optional, str, withDefault } from '../schema.js';
 import { token } from '../validators.js';
 
 export const DEFAULT_ADMIN_LISTEN = { kind: 'tcp', host: '127.0.0.1', port: 9090 } as const;
@@ -10,6 +10,8 @@ export const adminSchema = obj({
   listen: optional(listenAddress()),
   /** Bearer token for the incident-response API (`/admin/...`); without it that API is off. */
   token: optional(token()),
+  /** Extra Host header values accepted besides the listener's own address (a Service DNS name a scraper uses). */
+  allowed_hosts: withDefault(arr(str({ min: 1, max: 253 }), { max: 64 }), []),
 });
 
 /** CredProxy's `metrics.prometheus`; its default host was 0.0.0.0, ours is loopback. */
