@@ -5,6 +5,7 @@
  * over verified TLS, or through a server proxy, passing the target name and token as extra
  * StartupMessage parameters over TLS.
  */
+import { isLoopback } from '../core/config/listen-address.js';
 import type { IamTokenCache } from '../core/pg/iam-token-cache.js';
 import { PgPeerError } from '../core/pg/pg-peer-error.js';
 import { SqlState } from '../core/pg/sql-state.js';
@@ -88,6 +89,16 @@ export function clientPolicy(target: PgTarget, tokens: IamTokenCache): SessionPo
       ...(target.logins ? { logins: target.logins } : {}),
       async upstream(): Promise<UpstreamLoginRequest> {
         if (target.via) {
+          // To an IAM target the token is the proof; to a password target the server proxy asks
+          // for the password (its client_auth) by SCRAM, and logs in upstream with its own.
+          if (config.auth !== 'iam') {
+            return {
+              endpoint: target.via,
+              user: dbUser,
+              params: upstreamParams(startup.params, dbUser, database, [[TARGET_PARAM, target.name]]),
+              secret: { kind: 'password', password: config.auth.password },
+            };
+          }
           const token = await iamToken(target, dbUser, tokens);
           return {
             endpoint: target.via,
@@ -111,12 +122,15 @@ export function clientPolicy(target: PgTarget, tokens: IamTokenCache): SessionPo
   return {
     mode: 'client',
     tls: target.clientTls,
-    requireTls: false,
+    // Beyond loopback a listener with client_tls takes TLS only (hostssl): its sessions cross the network.
+    requireTls: target.clientTls !== undefined && config.listen !== undefined && !isLoopback(config.listen),
     authenticatesClient: target.clientVerifier !== undefined,
     // Synchronous for a trusted client (the common local case): no promise per connection.
     plan(startup: StartupInfo, frames: FrameSocket): SessionPlan | Promise<SessionPlan> {
       const localUser = startup.params.get('user') as string;
-      const dbUser = config.users ? config.users[localUser] : config.user;
+      // Own keys only: a plain object also answers "constructor", "toString" or "__proto__".
+      const users = config.users;
+      const dbUser = users ? (Object.hasOwn(users, localUser) ? users[localUser] : undefined) : config.user;
       if (dbUser === undefined) {
         throw new PgPeerError(SqlState.INVALID_AUTHORIZATION, `local user "${localUser}" may not use target "${target.name}"`, {
           hint: `connect as one of the users under postgres.targets.${target.name}.users`,

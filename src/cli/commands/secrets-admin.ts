@@ -1,6 +1,5 @@
 /** `sidekey secrets setup` and `sidekey secrets rewrap`: operator commands on the store itself. */
 import type { Command } from 'commander';
-import { DEFAULT_MASTER_KEY_FILE } from '../../core/config/sections/secrets-section.js';
 import { SidekeyError } from '../../core/errors.js';
 import { createKeyring, createSecretService, createStore } from '../../core/secrets/create-secret-service.js';
 import { addMasterKey } from '../../core/secrets/master-key-file.js';

@@ -93,6 +93,12 @@ export function record<T>(value: Schema<T>, options: RecordOptions = {}): Schema
     const out: Record<string, T> = {};
     let ok = true;
     for (const [key, raw] of entries) {
+      if (key === '__proto__') {
+        // Assigning it would replace the result's prototype instead of adding an entry.
+        ok = false;
+        fail(ctx, joinPath(path, key), 'is not allowed as a name');
+        continue;
+      }
       const keyRule = options.key;
       if (keyRule && (!keyRule.pattern.test(key) || (keyRule.max !== undefined && key.length > keyRule.max))) {
         ok = false;

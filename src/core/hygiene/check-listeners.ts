@@ -72,5 +72,27 @@ export function checkListeners(loaded: LoadedConfig): Finding[] {
       ),
     );
   }
+  findings.push(...checkServerProxy(loaded));
   return findings;
+}
+
+/**
+ * A server proxy beyond loopback: password targets without client_auth are refused by validation;
+ * IAM targets without it are reachable by anyone who can present a token, which only the database
+ * verifies, so say so.
+ */
+function checkServerProxy(loaded: LoadedConfig): Finding[] {
+  const postgres = loaded.config.postgres;
+  const server = postgres?.server;
+  if (!server || isLoopback(server.listen) || server.listen.kind !== 'tcp') return [];
+  const open = server.allow.filter((name) => postgres.targets[name]?.client_auth === 'trust');
+  if (open.length === 0) return [];
+  return [
+    finding(
+      'pg-server-unauthenticated',
+      'postgres.server.listen',
+      `${formatListenAddress(server.listen)} is not loopback-only, and ${open.map((n) => `"${n}"`).join(', ')} ${open.length === 1 ? 'has' : 'have'} no client_auth: anyone who reaches it may present IAM tokens, checked only by the database`,
+      `set postgres.targets.NAME.client_auth: { password: ... } on the server proxy (and the same password as auth on the client proxies), and keep the listener reachable only from the client proxies (security group)`,
+    ),
+  ];
 }

@@ -19,6 +19,10 @@ export const CHECKS = {
   'file-directory-writable': { severity: 'fail', title: 'a key or token file is in a directory every user may write to' },
   'listener-exposed': { severity: 'fail', title: 'a listener without TLS is on a non-loopback address' },
   'listener-container-endpoint': { severity: 'info', title: 'a listener is on an ECS container-credentials address' },
+  'pg-server-unauthenticated': {
+    severity: 'warn',
+    title: 'a Postgres server proxy beyond loopback has targets without client authentication',
+  },
   'pg-tls-unverified': { severity: 'fail', title: 'a Postgres target does not verify the server certificate and host name' },
   'imds-guard-absent': { severity: 'warn', title: 'the instance-metadata guard is not configured' },
   'imds-user-data-allowed': { severity: 'fail', title: 'an allow rule re-opens user-data in the metadata guard' },

@@ -1,7 +1,6 @@
 /** Builds the store, keyring and service a `secrets` config section describes. */
 import { baseCredentialProvider, pickRegion } from '../aws/base-credentials.js';
 import type { SecretsConfig } from '../config/sections/secrets-section.js';
-import { DEFAULT_MASTER_KEY_FILE } from '../config/sections/secrets-section.js';
 import type { SidekeyConfig } from '../config/sidekey-config.js';
 import type { Logger } from '../log/logger.js';
 import type { MetricsRegistry } from '../metrics/metrics-registry.js';

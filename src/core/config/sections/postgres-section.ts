@@ -108,27 +108,43 @@ function targetRules(v: Record<string, unknown>): { path?: string; message: stri
       message: 'cannot specify via and via_tls.mode: disable together: tokens travel to the server proxy only over TLS',
     });
   }
-  if (t.via !== undefined && t.auth !== 'iam') {
-    problems.push({
-      path: 'auth',
-      message: 'cannot specify via and auth: { password } together: the server proxy logs in with its own auth for this target',
-    });
-  }
   return problems;
 }
 
-export const postgresSchema = obj({
-  targets: withDefault(
-    record(pgTargetSchema, { key: { pattern: /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/, expected: NAME_EXPECTED, max: MAX_NAME_LENGTH } }),
-    {},
-  ),
-  server: optional(
-    obj({
-      listen: listenAddress(),
-      tls: tlsServer,
-      allow: arr(name(), { min: 1, max: 1000 }),
-    }),
-  ),
-  keepalive_seconds: withDefault(int({ min: 1, max: 7200, unit: 'seconds' }), DEFAULT_PG_KEEPALIVE_SECONDS),
-});
+export const postgresSchema = obj(
+  {
+    targets: withDefault(
+      record(pgTargetSchema, { key: { pattern: /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/, expected: NAME_EXPECTED, max: MAX_NAME_LENGTH } }),
+      {},
+    ),
+    server: optional(
+      obj({
+        listen: listenAddress(),
+        tls: tlsServer,
+        allow: arr(name(), { min: 1, max: 1000 }),
+      }),
+    ),
+    keepalive_seconds: withDefault(int({ min: 1, max: 7200, unit: 'seconds' }), DEFAULT_PG_KEEPALIVE_SECONDS),
+  },
+  { rules: serverRules },
+);
+
+/** A server proxy lends a target's stored password only to a client that proved the target's client_auth password. */
+function serverRules(v: Record<string, unknown>): { path?: string; message: string }[] {
+  const targets = v.targets as Readonly<Record<string, PgTargetConfig>>;
+  const server = v.server as { allow: readonly string[] } | undefined;
+  const problems: { path?: string; message: string }[] = [];
+  server?.allow.forEach((name, i) => {
+    const target = Object.hasOwn(targets, name) ? targets[name] : undefined;
+    if (target === undefined) {
+      problems.push({ path: `server.allow[${i}]`, message: `no target named "${name}" under postgres.targets` });
+    } else if (target.auth !== 'iam' && target.client_auth === 'trust') {
+      problems.push({
+        path: `server.allow[${i}]`,
+        message: `target "${name}" logs in with a stored password: set postgres.targets.${name}.client_auth: { password: ... } so every client of the server proxy must prove it first (the client proxy's target sets the same password as auth)`,
+      });
+    }
+  });
+  return problems;
+}
 export type PostgresConfig = Infer<typeof postgresSchema>;
