@@ -3,6 +3,8 @@
  * - item 2: server mode logged anyone in (no client authentication, the target's stored password
  *   lent upstream, the client's database taking over the target's);
  * - item 14: the `users` allow-list answered `constructor`, `toString` and `__proto__`;
+ * - item 9: `sidekey pg connect`'s ephemeral listener was a loopback port any local user could
+ *   reach while psql ran (another user got the operator's session);
  * - item 19: a client listener with client_tls never required TLS (settled here either way).
  */
 import assert from 'node:assert/strict';
@@ -17,6 +19,7 @@ import { iamTokenProblem } from '../../src/pg-proxy/server-policy.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
 import { assertNoSecrets } from '../helpers/log-capture.js';
 import { PG_USERS, startPostgres, type TestPostgres } from '../helpers/postgres-server.js';
+import { runCli } from '../helpers/run-cli.js';
 import { type RdsIamPeer, startRdsIamPeer } from '../peers/rds-iam-peer.js';
 import { startupPacket } from '../pg/fixtures/startup-packet.js';
 
@@ -208,6 +211,31 @@ test('item 19: a client listener beyond loopback with client_tls takes TLS only;
   );
   const ssl = { ca: readFileSync(ca, 'utf8'), servername: 'localhost' };
   assert.equal(await query(portOf(client, 'remote'), 'SELECT current_user', { password: SERVER_PASSWORD, ssl }), 'app_user');
+});
+
+test("item 9: pg connect's listener is a unix socket in a 0700 directory that other users cannot reach", async () => {
+  const asNobody =
+    process.getuid?.() === 0 ? 'runuser -u nobody -- psql -w -Atc "SELECT 1" 2>&1 || echo NOBODY-REFUSED' : 'echo NOBODY-REFUSED';
+  const result = await runCli([
+    'pg',
+    'connect',
+    '--target',
+    'remote',
+    '--config',
+    client.configFile,
+    '--',
+    '-At',
+    '-c',
+    'SELECT current_user',
+    '-c',
+    `\\! stat -c 'mode=%a owner=%u' "$PGHOST"; ls -A "$PGHOST"; ${asNobody}`,
+  ]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /^app_user$/m);
+  assert.match(result.stdout, new RegExp(`^mode=700 owner=${process.getuid?.() ?? 0}$`, 'm'));
+  assert.match(result.stdout, /^\.s\.PGSQL\.5432$/m);
+  assert.match(result.stdout, /NOBODY-REFUSED/);
+  assert.doesNotMatch(result.stdout, /^1$/m, 'another user ran a query through the listener');
 });
 
 test('no log line of either proxy holds a password or token signature', () => {

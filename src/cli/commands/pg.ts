@@ -1,8 +1,13 @@
 /**
  * `sidekey pg token` prints an RDS IAM token for a target (for tools that take one);
- * `sidekey pg connect` opens psql through an ephemeral local listener of the proxy.
+ * `sidekey pg connect` opens psql through an ephemeral listener of the proxy: a unix socket in a
+ * fresh 0700 directory, so no other local user can reach the operator's session while psql runs
+ * (a loopback TCP port would be open to every user of the machine).
  */
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { type LoadedConfig, loadConfig } from '../../core/config/load-config.js';
 import { createCredentialBroker, type ManagedCredentialBroker } from '../../core/credentials/create-credential-broker.js';
@@ -92,7 +97,11 @@ export function registerPg(program: Command): void {
       const loaded = loadConfig(options.config);
       const config = targetConfig(loaded, options.target);
       const postgres = loaded.config.postgres as NonNullable<LoadedConfig['config']['postgres']>;
-      // Only this target, on an ephemeral loopback port, trusted (the listener lives as long as psql).
+      // mkdtemp makes the directory 0700: only this user can reach the socket inside it.
+      const socketDir = mkdtempSync(join(tmpdir(), 'sidekey-pg-'));
+      // psql finds a server at DIR/.s.PGSQL.PORT when given -h DIR -p PORT.
+      const socketPort = 5432;
+      // Only this target, trusted, on that socket (the listener lives as long as psql).
       const ephemeral: LoadedConfig = {
         ...loaded,
         config: {
@@ -103,7 +112,7 @@ export function registerPg(program: Command): void {
             targets: {
               [options.target]: {
                 ...config,
-                listen: { kind: 'tcp', host: '127.0.0.1', port: 0 },
+                listen: { kind: 'unix', path: join(socketDir, `.s.PGSQL.${socketPort}`) },
                 client_auth: 'trust',
                 client_tls: undefined,
               },
@@ -116,19 +125,11 @@ export function registerPg(program: Command): void {
         const front = createPgFront({ loaded: ephemeral, logger, metrics: new MetricsRegistry(), credentials: broker });
         await front.start();
         try {
-          const address = front.listenerAddress(options.target);
-          if (address?.kind !== 'tcp') throw new SidekeyError('LISTEN_FAILED', 'the ephemeral listener did not start');
-          const args = [
-            '-h',
-            '127.0.0.1',
-            '-p',
-            String(address.port),
-            '-U',
-            config.user,
-            ...(config.database ? ['-d', config.database] : []),
-            ...psqlArgs,
-          ];
-          const child = spawn('psql', args, { stdio: 'inherit', env: { ...process.env, PGSSLMODE: 'disable' } });
+          if (front.listenerAddress(options.target)?.kind !== 'unix')
+            throw new SidekeyError('LISTEN_FAILED', 'the ephemeral listener did not start');
+          const args = ['-U', config.user, ...(config.database ? ['-d', config.database] : []), ...psqlArgs];
+          const env = { ...process.env, PGHOST: socketDir, PGPORT: String(socketPort), PGSSLMODE: 'disable' };
+          const child = spawn('psql', args, { stdio: 'inherit', env });
           return await new Promise<number>((resolve, reject) => {
             child.once('error', (error) =>
               reject(
@@ -142,7 +143,7 @@ export function registerPg(program: Command): void {
         } finally {
           await front.stop(0);
         }
-      });
+      }).finally(() => rmSync(socketDir, { recursive: true, force: true }));
       process.exitCode = code;
     });
 }
