@@ -5,10 +5,12 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { adminListen } from '../core/config/admin-listen.js';
+import { ADMIN_CAPS, capsOf } from '../core/config/connection-limits.js';
 import type { ListenAddress } from '../core/config/listen-address.js';
 import { formatListenAddress } from '../core/config/listen-address.js';
 import type { LoadedConfig } from '../core/config/load-config.js';
 import type { Front, FrontContext } from '../daemon/front.js';
+import { capConnections, HTTP_SERVER_TIMEOUTS, REFUSED_CONNECTIONS_HELP, REFUSED_CONNECTIONS_METRIC } from '../net/connection-limits.js';
 import { close, listen } from '../net/http-listen.js';
 import { sendJson } from '../net/json-reply.js';
 import { guardedHeaders, hostHeaderAllowed, hostNames } from '../net/request-guards.js';
@@ -87,7 +89,13 @@ export function createAdminFront(ctx: FrontContext, fronts: () => readonly Front
     address: () => bound,
     addresses: () => (bound ? [bound] : []),
     async start() {
-      server = createServer(handle);
+      server = createServer(HTTP_SERVER_TIMEOUTS, handle);
+      const refused = ctx.metrics.counter(REFUSED_CONNECTIONS_METRIC, REFUSED_CONNECTIONS_HELP);
+      capConnections(
+        server,
+        () => capsOf(loaded.config.admin, ADMIN_CAPS),
+        (reason) => refused.inc({ front: 'admin', reason }),
+      );
       bound = await listen(server, adminListen(loaded.config));
       hosts = hostNames(bound, loaded.config.admin.allowed_hosts);
       ctx.logger.info({ listen: formatListenAddress(bound) }, 'admin listener up');

@@ -3,23 +3,19 @@
  * on every configured listener (default 127.0.0.1:1338). See docs/credential-endpoint.md.
  */
 import { createServer, type Server } from 'node:http';
+import { CREDENTIAL_ENDPOINT_CAPS, capsOf } from '../core/config/connection-limits.js';
 import { formatListenAddress, type ListenAddress } from '../core/config/listen-address.js';
 import type { LoadedConfig } from '../core/config/load-config.js';
 import { DEFAULT_RATE_BURST, DEFAULT_RATE_PER_SECOND, endpointListeners } from '../core/config/sections/credentials-section.js';
 import { serializeError } from '../core/log/logger.js';
 import type { Front, FrontContext } from '../daemon/front.js';
+import { capConnections, HTTP_SERVER_TIMEOUTS, REFUSED_CONNECTIONS_HELP, REFUSED_CONNECTIONS_METRIC } from '../net/connection-limits.js';
 import { close, listen } from '../net/http-listen.js';
 import { hostNames } from '../net/request-guards.js';
 import { createCredentialRequestHandler, type ListenerState } from './credential-request-handler.js';
 import { ServiceRateLimits } from './token-bucket.js';
 
 export const CREDENTIAL_ENDPOINT_FRONT = 'credential-endpoint';
-/** Time allowed for a client to send its request headers (slowloris guard). */
-export const HEADERS_TIMEOUT_MS = 10_000; // 10 s
-/** Time allowed for a whole request; a cold STS call is bounded by credentials.request_timeout well inside it. */
-export const REQUEST_TIMEOUT_MS = 30_000; // 30 s
-/** Idle keep-alive connections are closed after this (SDKs reuse them between refreshes rarely). */
-export const KEEP_ALIVE_TIMEOUT_MS = 5_000; // 5 s
 /** Largest request header block accepted: a token is at most 4 KiB, the rest is small. */
 export const MAX_HEADER_BYTES = 16 * 1024; // 16 KiB
 
@@ -56,14 +52,16 @@ export function createCredentialEndpointFront(ctx: FrontContext): CredentialEndp
     logHealthChecks: () => loaded.config.server?.log_health_checks === true,
   });
   const allowedHosts = () => loaded.config.server?.allowed_hosts ?? [];
+  const refused = ctx.metrics.counter(REFUSED_CONNECTIONS_METRIC, REFUSED_CONNECTIONS_HELP);
 
   const open = async (address: ListenAddress): Promise<void> => {
     const state: ListenerState = { address, hosts: new Set() };
-    const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: REQUEST_TIMEOUT_MS }, (req, res) =>
-      handle(req, res, state),
+    const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, ...HTTP_SERVER_TIMEOUTS }, (req, res) => handle(req, res, state));
+    capConnections(
+      server,
+      () => capsOf(loaded.config.server, CREDENTIAL_ENDPOINT_CAPS),
+      (reason) => refused.inc({ front: CREDENTIAL_ENDPOINT_FRONT, reason }),
     );
-    server.headersTimeout = HEADERS_TIMEOUT_MS;
-    server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
     const bound = await listen(server, address);
     state.address = bound;
     state.hosts = hostNames(bound, allowedHosts());

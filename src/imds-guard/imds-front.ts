@@ -4,6 +4,7 @@
  * service before the policy is loaded; a reload that does not compile keeps the running policy.
  */
 import { createServer, type Server } from 'node:net';
+import { capsOf, IMDS_GUARD_CAPS } from '../core/config/connection-limits.js';
 import { formatListenAddress, type ListenAddress } from '../core/config/listen-address.js';
 import type { ImdsConfig } from '../core/config/sections/imds-section.js';
 import { SidekeyError } from '../core/errors.js';
@@ -11,6 +12,7 @@ import { ImdsPolicy } from '../core/imds/imds-policy.js';
 import { TokenBindings } from '../core/imds/token-bindings.js';
 import { serializeError } from '../core/log/logger.js';
 import type { Front, FrontContext } from '../daemon/front.js';
+import { capConnections, REFUSED_CONNECTIONS_HELP, REFUSED_CONNECTIONS_METRIC } from '../net/connection-limits.js';
 import { listen } from '../net/http-listen.js';
 import { AccessLog } from './access-log.js';
 import { CallerMap } from './caller-map.js';
@@ -20,8 +22,6 @@ import { StaticCache } from './static-cache.js';
 import { TargetVerdicts } from './target-verdicts.js';
 import { UpstreamClient } from './upstream-client.js';
 
-/** Most client connections open at once. */
-export const MAX_GUARD_CONNECTIONS = 4096;
 /** Most source addresses whose caller service is remembered for the metrics (the memo starts over past it). */
 export const MAX_REMEMBERED_CALLERS = 4096;
 
@@ -64,6 +64,7 @@ export function createImdsFront(ctx: FrontContext): ImdsFront {
   };
   const log = new AccessLog(ctx.logger, ctx.metrics, callerOf);
   const connections = new Set<GuardConnection>();
+  let caps = IMDS_GUARD_CAPS;
   const sweeps = new IdleSweeps(connections);
 
   /** What the handler needs, rebuilt when the state is (not once per request). */
@@ -104,13 +105,20 @@ export function createImdsFront(ctx: FrontContext): ImdsFront {
         connections.add(connection);
         socket.on('close', () => connections.delete(connection));
       });
-      server.maxConnections = MAX_GUARD_CONNECTIONS;
+      caps = capsOf(config, IMDS_GUARD_CAPS);
+      const refused = ctx.metrics.counter(REFUSED_CONNECTIONS_METRIC, REFUSED_CONNECTIONS_HELP);
+      capConnections(
+        server,
+        () => caps,
+        (reason) => refused.inc({ front: 'imds', reason }),
+      );
       bound = await listen(server, config.listen);
       sweeps.start();
       ctx.logger.info({ listen: formatListenAddress(bound), ...describe(config) }, 'metadata guard up');
     },
     async reload(next) {
       const config = next.config.imds;
+      if (config) caps = capsOf(config, IMDS_GUARD_CAPS);
       if (!config) {
         ctx.logger.warn('the imds section was removed: the guard keeps its policy until restarted');
         return;

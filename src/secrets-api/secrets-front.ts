@@ -4,22 +4,18 @@
  * the store, keyring, listener and cache TTL take effect on restart.
  */
 import { createServer, type Server } from 'node:http';
+import { capsOf, SECRETS_API_CAPS } from '../core/config/connection-limits.js';
 import { formatListenAddress, isLoopback, type ListenAddress } from '../core/config/listen-address.js';
 import type { SecretsConfig } from '../core/config/sections/secrets-section.js';
 import { SidekeyError } from '../core/errors.js';
 import { createSecretService } from '../core/secrets/create-secret-service.js';
 import type { SecretService } from '../core/secrets/secret-service.js';
 import type { Front, FrontContext } from '../daemon/front.js';
+import { capConnections, HTTP_SERVER_TIMEOUTS, REFUSED_CONNECTIONS_HELP, REFUSED_CONNECTIONS_METRIC } from '../net/connection-limits.js';
 import { close, listen } from '../net/http-listen.js';
 import { hostNames } from '../net/request-guards.js';
 import { SecretsAuth } from './secrets-auth.js';
 import { createSecretsHandler } from './secrets-handler.js';
-
-/** Time a client has to send its request headers, and the whole request, in milliseconds. */
-export const HEADERS_TIMEOUT_MS = 10_000;
-export const REQUEST_TIMEOUT_MS = 30_000;
-/** Idle keep-alive connections are closed after this long, in milliseconds. */
-export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 
 export interface SecretsFront extends Front {
   /** The service behind the front (for the daemon harness and tests). */
@@ -55,6 +51,7 @@ export function createSecretsFront(ctx: FrontContext): SecretsFront {
       if (!isLoopback(config.listen))
         ctx.logger.warn({ listen: formatListenAddress(config.listen) }, 'the secrets API listens beyond loopback');
       server = createServer(
+        HTTP_SERVER_TIMEOUTS,
         createSecretsHandler({
           service,
           auth: () => auth,
@@ -64,9 +61,12 @@ export function createSecretsFront(ctx: FrontContext): SecretsFront {
           metrics: ctx.metrics,
         }),
       );
-      server.headersTimeout = HEADERS_TIMEOUT_MS;
-      server.requestTimeout = REQUEST_TIMEOUT_MS;
-      server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+      const refused = ctx.metrics.counter(REFUSED_CONNECTIONS_METRIC, REFUSED_CONNECTIONS_HELP);
+      capConnections(
+        server,
+        () => capsOf(config, SECRETS_API_CAPS),
+        (reason) => refused.inc({ front: 'secrets', reason }),
+      );
       bound = await listen(server, config.listen);
       hosts = hostNames(bound);
       ctx.logger.info(

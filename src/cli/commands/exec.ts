@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import type { Command } from 'commander';
 import { pino } from 'pino';
+import { CREDENTIAL_ENDPOINT_CAPS } from '../../core/config/connection-limits.js';
 import { formatListenAddress } from '../../core/config/listen-address.js';
 import { type LoadedConfig, loadConfig } from '../../core/config/load-config.js';
 import type { ServiceConfig } from '../../core/config/sections/credentials-section.js';
@@ -55,6 +56,8 @@ function ephemeralConfig(loaded: LoadedConfig, name: string, token: string): Loa
       allowed_hosts: [],
       debug: false,
       log_health_checks: false,
+      max_connections: CREDENTIAL_ENDPOINT_CAPS.max,
+      max_connections_per_source: CREDENTIAL_ENDPOINT_CAPS.perSource,
     },
     services: { [name]: { ...service, auth_token: token, enabled: true } },
     dynamic_services: { ...loaded.config.dynamic_services, enabled: false },

@@ -1,4 +1,5 @@
 /** The admin listener (health, readiness, metrics, incident-response API), metrics, logging and shutdown. */
+import { ADMIN_CAPS, connectionCapFields } from '../connection-limits.js';
 import { listenAddress } from '../listen-address.js';
 import { obj, section } from '../mapping-schemas.js';
 import { arr, bool, type Infer, int, oneOf, optional, str, withDefault } from '../schema.js';
@@ -12,6 +13,7 @@ export const adminSchema = obj({
   token: optional(token()),
   /** Extra Host header values accepted besides the listener's own address (a Service DNS name a scraper uses). */
   allowed_hosts: withDefault(arr(str({ min: 1, max: 253 }), { max: 64 }), []),
+  ...connectionCapFields(ADMIN_CAPS),
 });
 
 /** CredProxy's `metrics.prometheus`; its default host was 0.0.0.0, ours is loopback. */

@@ -2,6 +2,7 @@
  * The credential endpoint's part of the config. Key names follow CredProxy's JSON schema so a
  * CredProxy file loads unchanged (docs/config.md lists the differences: safer defaults).
  */
+import { CREDENTIAL_ENDPOINT_CAPS, connectionCapFields } from '../connection-limits.js';
 import { type ListenAddress, listenAddress } from '../listen-address.js';
 import { obj, record } from '../mapping-schemas.js';
 import { arr, bool, filePath, type Infer, int, optional, refine, str, withDefault } from '../schema.js';
@@ -186,6 +187,7 @@ export const serverSchema = obj(
     debug: withDefault(bool(), false),
     log_health_checks: withDefault(bool(), false),
     rate_limit: optional(rateLimit),
+    ...connectionCapFields(CREDENTIAL_ENDPOINT_CAPS),
   },
   {
     rules: (v) =>

@@ -1,5 +1,6 @@
 /** The metadata guard's part of the config (issue 4's shape; docs/imds.md documents it). */
 import { MAX_PATTERN_LENGTH, pathPatternProblem } from '../../imds/path-pattern.js';
+import { connectionCapFields, IMDS_GUARD_CAPS } from '../connection-limits.js';
 import { listenAddress } from '../listen-address.js';
 import { obj } from '../mapping-schemas.js';
 import { arr, bool, type Infer, int, oneOf, str, withDefault } from '../schema.js';
@@ -40,6 +41,7 @@ export const imdsSchema = obj(
     require_token: withDefault(bool(), false),
     cache_ttl_seconds: withDefault(int({ min: 0, max: MAX_IMDS_CACHE_TTL_SECONDS, unit: 'seconds' }), DEFAULT_IMDS_CACHE_TTL_SECONDS),
     callers: withDefault(arr(caller, { max: MAX_IMDS_CALLERS }), []),
+    ...connectionCapFields(IMDS_GUARD_CAPS),
   },
   {
     rules: (v) => {

@@ -3,6 +3,7 @@
  * Relative paths, including the defaults, resolve against the config file's directory.
  */
 import { resolve } from 'node:path';
+import { connectionCapFields, SECRETS_API_CAPS } from '../connection-limits.js';
 import { listenAddress } from '../listen-address.js';
 import { obj, tagged } from '../mapping-schemas.js';
 import { arr, filePath, INVALID, type Infer, int, oneOf, optional, type Schema, str, withDefault } from '../schema.js';
@@ -88,6 +89,7 @@ export const secretsSchema = obj(
     keyring: parsedDefault(keyringSchema, { type: 'local' }),
     cache_ttl_seconds: withDefault(int({ min: 0, max: MAX_SECRETS_CACHE_TTL_SECONDS, unit: 'seconds' }), DEFAULT_SECRETS_CACHE_TTL_SECONDS),
     tokens: withDefault(arr(secretsTokenSchema, { max: MAX_SECRETS_TOKENS }), []),
+    ...connectionCapFields(SECRETS_API_CAPS),
   },
   {
     rules: (v) => {
