@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { ListenAddress } from '../core/config/listen-address.js';
 import type { CredentialBroker, ServiceCredentials } from '../core/credentials/credential-broker.js';
 import type { TokenMemo } from '../core/crypto/secret-equal.js';
@@ -16,13 +17,15 @@ import type { Counter, CounterHandle } from '../core/metrics/metrics-registry.js
 import { sendAwsError, sendJson } from '../net/json-reply.js';
 import { guardedHeaders, hostHeaderAllowed } from '../net/request-guards.js';
 import { ENDPOINT_ERROR_CODES, rfc3339, sendCredentials } from './credentials-response.js';
-import type { ServiceRateLimits } from './token-bucket.js';
+import { type ServiceRateLimits, TokenBucket } from './token-bucket.js';
 
 export const CREDENTIALS_PATH = '/v1/credentials';
 /** CredProxy's health path on the endpoint port, kept so existing container health checks work. */
 export const HEALTH_PATH = '/health';
 /** The one message for a missing or wrong token: it must not say whether any service exists. */
 export const UNAUTHORIZED_MESSAGE = 'missing or invalid authorization token';
+/** Refused-token requests logged one by one per second (twice that in a burst); the rest are summed up. */
+export const UNAUTHORIZED_LOG_RATE = 20;
 /** The audit event every request ends in. */
 export const AUDIT_EVENT = 'credentials.request';
 
@@ -99,6 +102,31 @@ export function createCredentialRequestHandler(
     audit(logger, AUDIT_EVENT, fields);
   };
 
+  /**
+   * Refused tokens are logged at most UNAUTHORIZED_LOG_RATE lines a second (a burst of twice
+   * that); past it one line a second says how many went unlogged. The metric counts every one.
+   * They are not slowed down: a 32-character random token cannot be guessed at any rate, and a
+   * 401 costs no more than a 429 would.
+   */
+  const unauthorizedLines = new TokenBucket({ per_second: UNAUTHORIZED_LOG_RATE, burst: 2 * UNAUTHORIZED_LOG_RATE });
+  let unlogged = 0;
+  let lastSummary = Number.NEGATIVE_INFINITY;
+  const refuseToken = (req: IncomingMessage, res: ServerResponse) => {
+    if (unauthorizedLines.take()) return fail(req, res, 'UNAUTHORIZED', UNAUTHORIZED_MESSAGE, 'unauthorized');
+    sendAwsError(res, ErrorCodes.UNAUTHORIZED.status, ENDPOINT_ERROR_CODES.UNAUTHORIZED ?? 'Unauthorized', UNAUTHORIZED_MESSAGE);
+    count('', 'unauthorized');
+    unlogged += 1;
+    const now = performance.now();
+    if (now - lastSummary >= 1000) {
+      logger.warn(
+        { outcome: 'unauthorized', unlogged },
+        'refused-token requests beyond the log rate were answered 401 and not logged one by one',
+      );
+      unlogged = 0;
+      lastSummary = now;
+    }
+  };
+
   const fail = (
     req: IncomingMessage,
     res: ServerResponse,
@@ -153,7 +181,7 @@ export function createCredentialRequestHandler(
       memos.set(req.socket, memo);
     }
     const service = broker.authenticate(headers.authorization, memo);
-    if (service === undefined) return fail(req, res, 'UNAUTHORIZED', UNAUTHORIZED_MESSAGE, 'unauthorized');
+    if (service === undefined) return refuseToken(req, res);
     const bucket = limits.bucket(service);
     if (!bucket.take()) {
       const headers = { 'retry-after': String(bucket.retryAfterSeconds()) };

@@ -42,6 +42,7 @@ function crossSectionRules(v: Record<string, unknown>): Problem[] {
       problems.push({ path: `postgres.server.allow[${i}]`, message: `no target named "${allowed}" under postgres.targets` });
     }
   }
+  problems.push(...sharedTokens(config));
   // Two fronts on one address would fail at start-up with EADDRINUSE; say which keys collide.
   const owners = new Map<string, string>();
   const claim = (address: string, key: string) => {
@@ -58,6 +59,32 @@ function crossSectionRules(v: Record<string, unknown>): Problem[] {
     if (target.listen) claim(formatListenAddress(target.listen), `postgres.targets.${targetName}.listen`);
   }
   if (config.postgres?.server) claim(formatListenAddress(config.postgres.server.listen), 'postgres.server.listen');
+  return problems;
+}
+
+/**
+ * One token in two places (a service and the admin API, or two secrets roles) would let whoever
+ * holds it act as both, and a lookup could not tell which was meant. Token files are compared
+ * when they are read (ServiceTokens); messages name keys, never tokens.
+ */
+function sharedTokens(config: SidekeyConfig): Problem[] {
+  const keys: [string, string | undefined][] = [
+    ...Object.entries(config.services).map(([name, s]) => [`services.${name}.auth_token`, s.auth_token] as [string, string | undefined]),
+    ['admin.token', config.admin.token],
+    ...(config.secrets?.tokens ?? []).map((t, i) => [`secrets.tokens[${i}].token`, t.token] as [string, string]),
+  ];
+  const owners = new Map<string, string>();
+  const problems: Problem[] = [];
+  for (const [key, token] of keys) {
+    if (token === undefined) continue;
+    const owner = owners.get(token);
+    if (owner === undefined) owners.set(token, key);
+    // Two services sharing one are already reported by the services section.
+    else if (!(owner.startsWith('services.') && key.startsWith('services.')))
+      problems.push({
+        message: `${key} is the same token as ${owner}: each service, the admin API and every secrets token needs its own (sidekey token makes one)`,
+      });
+  }
   return problems;
 }
 

@@ -122,7 +122,12 @@ export class ServiceCredentialCache implements ManagedCredentialBroker {
     const slot = this.#slots.get(service);
     if (!slot) return Promise.reject(new SidekeyError('NOT_FOUND', `no service named "${service}"`));
     if (!this.#enabled(service)) return Promise.reject(new SidekeyError('SERVICE_DISABLED', 'this service is disabled'));
-    return slot.get();
+    // Asked again once the fetch settles: a service disabled while its STS call was in flight
+    // must not hand out what that call returns to the callers who were waiting for it.
+    return slot.get().then((credentials) => {
+      if (!this.#enabled(service)) throw new SidekeyError('SERVICE_DISABLED', 'this service is disabled');
+      return credentials;
+    });
   }
 
   /** The credentials a caller may be handed right now, without waiting; undefined when none are. */

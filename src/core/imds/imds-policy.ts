@@ -30,6 +30,21 @@ const compile = (spec: RuleSpec): CompiledRule => ({
   pattern: compilePathPattern(spec.pattern),
 });
 
+/**
+ * IMDS serves its tree only under a version (`latest`, `1.0` or a date such as `2009-04-04`), and
+ * `/` lists the versions. Anything else is refused before any rule: the floor's `/*` patterns need a
+ * version segment, so a versionless or deeper path must never reach IMDS to be interpreted there.
+ */
+const VERSION_SEGMENT = /^\/(?:latest|1\.0|\d{4}-\d{2}-\d{2})(?:\/|$)/;
+const UNVERSIONED: PolicyDecision = Object.freeze({ effect: 'deny', rule: 'floor:unversioned' });
+
+const CREDENTIALS_ANYWHERE = /\/(?:iam\/security-credentials|identity-credentials)/;
+const CREDENTIALS_DEEPER: PolicyDecision = Object.freeze({ effect: 'deny', rule: 'floor:credentials-at-depth' });
+
+function isVersioned(key: string): boolean {
+  return key === '/' || VERSION_SEGMENT.test(key);
+}
+
 export class ImdsPolicy {
   readonly preset: ImdsPresetName;
   readonly #denyFirst: readonly CompiledRule[];
@@ -56,14 +71,23 @@ export class ImdsPolicy {
   }
 
   decide(target: CanonicalTarget): PolicyDecision {
-    for (const list of [this.#denyFirst, this.#floor, this.#rest]) {
+    if (!isVersioned(target.key)) return UNVERSIONED;
+    for (const list of [this.#denyFirst, this.#floor]) {
       for (const rule of list) if (rule.pattern.matches(target.key)) return rule.decision;
     }
+    // The floor at any depth (/latest/x/meta-data/iam/...), not only right under the version.
+    if (CREDENTIALS_ANYWHERE.test(target.key)) return CREDENTIALS_DEEPER;
+    for (const rule of this.#rest) if (rule.pattern.matches(target.key)) return rule.decision;
     return this.#fallback;
   }
 
   /** Every rule name this policy can answer with (for docs and metrics). */
   ruleNames(): string[] {
-    return [...this.#denyFirst, ...this.#floor, ...this.#rest].map((r) => r.decision.rule).concat(this.#fallback.rule);
+    return [
+      UNVERSIONED.rule,
+      CREDENTIALS_DEEPER.rule,
+      ...[...this.#denyFirst, ...this.#floor, ...this.#rest].map((r) => r.decision.rule),
+      this.#fallback.rule,
+    ];
   }
 }

@@ -8,7 +8,12 @@
 import { createHash } from 'node:crypto';
 
 /** Most tokens tracked at once; the oldest are forgotten first (their holders just fetch a new one). */
-export const MAX_TRACKED_TOKENS = 10_000;
+export const MAX_TRACKED_TOKENS = 65_536;
+/**
+ * Most tokens one source address holds: past it that address's own oldest is forgotten, so one
+ * caller asking for tokens in a loop cannot push out the bindings of the others.
+ */
+export const MAX_TOKENS_PER_CALLER = 64;
 
 export interface TokenBinding {
   readonly address: string;
@@ -21,7 +26,10 @@ export interface TokenBinding {
 const hash = (token: string) => createHash('sha256').update(token).digest('base64');
 
 export class TokenBindings {
+  /** Insertion-ordered, so the first key is the oldest. */
   readonly #bindings = new Map<string, TokenBinding>();
+  /** Token hashes per address, oldest first. */
+  readonly #byAddress = new Map<string, string[]>();
   readonly #now: () => number;
 
   constructor(now: () => number = Date.now) {
@@ -30,12 +38,28 @@ export class TokenBindings {
 
   record(token: string, address: string, service: string | undefined, ttlSeconds: number): void {
     const key = hash(token);
-    this.#bindings.delete(key);
+    this.#forget(key);
+    const own = this.#byAddress.get(address) ?? [];
+    if (own.length >= MAX_TOKENS_PER_CALLER) this.#forget(own[0] as string);
     if (this.#bindings.size >= MAX_TRACKED_TOKENS) {
       const oldest = this.#bindings.keys().next();
-      if (!oldest.done) this.#bindings.delete(oldest.value);
+      if (!oldest.done) this.#forget(oldest.value);
     }
     this.#bindings.set(key, { address, service, expiresAt: this.#now() + ttlSeconds * 1000 });
+    const list = this.#byAddress.get(address);
+    if (list) list.push(key);
+    else this.#byAddress.set(address, [key]);
+  }
+
+  #forget(key: string): void {
+    const binding = this.#bindings.get(key);
+    if (!binding) return;
+    this.#bindings.delete(key);
+    const list = this.#byAddress.get(binding.address);
+    if (!list) return;
+    const at = list.indexOf(key);
+    if (at >= 0) list.splice(at, 1);
+    if (list.length === 0) this.#byAddress.delete(binding.address);
   }
 
   /** The binding of a token issued through the guard and not yet expired. */
@@ -43,7 +67,7 @@ export class TokenBindings {
     const key = hash(token);
     const binding = this.#bindings.get(key);
     if (binding && binding.expiresAt <= this.#now()) {
-      this.#bindings.delete(key);
+      this.#forget(key);
       return undefined;
     }
     return binding;
@@ -55,5 +79,6 @@ export class TokenBindings {
 
   clear(): void {
     this.#bindings.clear();
+    this.#byAddress.clear();
   }
 }

@@ -17,7 +17,7 @@ import { type RewrapReport, rewrapDataKeys } from './rewrap-data-keys.js';
 import { type CachedVersion, SecretCache } from './secret-cache.js';
 import { openVersion, sealVersion } from './secret-crypto.js';
 import { checkName, conflict, notFound, revoked } from './secret-errors.js';
-import { MAX_ACTOR_LENGTH, MAX_CREATE_ATTEMPTS, MAX_PAYLOAD_BYTES } from './secret-limits.js';
+import { MAX_ACTOR_LENGTH, MAX_CREATE_ATTEMPTS, MAX_PAYLOAD_BYTES, MAX_SERIAL } from './secret-limits.js';
 import type { SecretStore, VersionMeta } from './secret-store.js';
 
 /** Upper bound of the random pause before retrying a create that lost its serial, in ms. */
@@ -124,6 +124,14 @@ export class SecretService {
     return this.#locks.run(`${app}/${name}`, async () => {
       for (let attempt = 1; attempt <= MAX_CREATE_ATTEMPTS; attempt++) {
         const current = await this.store.latestSerial(app, name);
+        // A serial no create could follow (1E+300, NaN) was not written by sidekey: say so at once
+        // instead of losing MAX_CREATE_ATTEMPTS races against a number that does not move.
+        if (!Number.isSafeInteger(current) || current < 0 || current >= MAX_SERIAL) {
+          throw new SidekeyError(
+            'SECRET_CONFLICT',
+            `secret "${name}" in application "${app}" has a stored serial (${String(current).slice(0, 32)}) beyond the highest serial ${MAX_SERIAL}: that row was not written by sidekey; remove it from the store`,
+          );
+        }
         if (options.expectedSerial !== undefined && current !== options.expectedSerial)
           throw conflict(app, name, options.expectedSerial, current);
         const serial = current + 1;

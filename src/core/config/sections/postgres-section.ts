@@ -135,10 +135,9 @@ function serverRules(v: Record<string, unknown>): { path?: string; message: stri
   const server = v.server as { allow: readonly string[] } | undefined;
   const problems: { path?: string; message: string }[] = [];
   server?.allow.forEach((name, i) => {
+    // A missing target is reported by the cross-section rules.
     const target = Object.hasOwn(targets, name) ? targets[name] : undefined;
-    if (target === undefined) {
-      problems.push({ path: `server.allow[${i}]`, message: `no target named "${name}" under postgres.targets` });
-    } else if (target.auth !== 'iam' && target.client_auth === 'trust') {
+    if (target !== undefined && target.auth !== 'iam' && target.client_auth === 'trust') {
       problems.push({
         path: `server.allow[${i}]`,
         message: `target "${name}" logs in with a stored password: set postgres.targets.${name}.client_auth: { password: ... } so every client of the server proxy must prove it first (the client proxy's target sets the same password as auth)`,
