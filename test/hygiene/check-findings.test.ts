@@ -58,12 +58,22 @@ describe('tokens', () => {
     assert.deepEqual(await findings(yaml), []);
   });
 
-  test('token-reused: the admin token equal to a service token fails, without printing it', async () => {
+  test('token-reused: a service token file holding the admin token fails, without printing it', async () => {
     const shared = randomToken();
-    const list = await findings(CLEAN, { files: { 'web-app-token': shared, 'admin-token': shared } });
+    const fromFile = CLEAN.replace('auth_token: ${fromFile:/run/secrets/web-app-token}', 'auth_token_file: /run/secrets/web-app-token');
+    const list = await findings(fromFile, { files: { 'web-app-token': shared, 'admin-token': shared } });
     assert.deepEqual(ids(list), ['token-reused']);
-    assert.match(list[0]?.path ?? '', /services\.web-app\.auth_token, admin\.token/);
+    assert.match(list[0]?.path ?? '', /services\.web-app\.auth_token_file, admin\.token/);
     assert.ok(!JSON.stringify(list).includes(shared));
+  });
+
+  test('token-reused: the same value in a service token and admin.token is already a config error', async () => {
+    const shared = randomToken();
+    assert.throws(
+      () => materialize(CLEAN, { files: { 'web-app-token': shared, 'admin-token': shared } }),
+      (error: Error) =>
+        /admin\.token is the same token as services\.web-app\.auth_token/.test(error.message) && !error.message.includes(shared),
+    );
   });
 
   test('secret-inline: a literal token or password fails; ${fromFile:} and ${fromEnv:} pass', async () => {
