@@ -44,8 +44,9 @@ export function createSecretsFront(ctx: FrontContext): SecretsFront {
         logger: ctx.logger,
         metrics: ctx.metrics,
       });
-      // Fail at start-up, not on the first request: open the store, load or create the key file.
-      await service.store.setup();
+      // Fail at start-up, not on the first request: open the store (creating no table), load or
+      // create the local key file.
+      await service.store.open(config.application);
       await service.keyring.setup();
       if (config.tokens.length === 0) ctx.logger.warn('secrets.tokens is empty: every request will be refused with 401');
       if (!isLoopback(config.listen))
@@ -68,7 +69,7 @@ export function createSecretsFront(ctx: FrontContext): SecretsFront {
         (reason) => refused.inc({ front: 'secrets', reason }),
       );
       bound = await listen(server, config.listen);
-      hosts = hostNames(bound);
+      hosts = hostNames(bound, config.allowed_hosts);
       ctx.logger.info(
         { listen: formatListenAddress(bound), store: config.store.type, keyring: service.keyring.describe(), tokens: config.tokens.length },
         'secrets API up',
@@ -85,6 +86,7 @@ export function createSecretsFront(ctx: FrontContext): SecretsFront {
         return;
       }
       auth = new SecretsAuth(secrets.tokens);
+      if (bound) hosts = hostNames(bound, secrets.allowed_hosts);
       const restartKeys = (['listen', 'store', 'keyring', 'cache_ttl_seconds'] as const).filter(
         (key) => JSON.stringify(secrets[key]) !== JSON.stringify(config[key]),
       );

@@ -65,9 +65,9 @@ describe('direct mode: SQLite store, local key file', () => {
     assert.equal(revoked.code, 1);
     assert.match(revoked.stderr, /serial 2 of secret "dbpassword" in application "cryptex" is revoked/);
     assert.equal(JSON.parse((await cli(['fetch', '--name', 'dbpassword'])).stdout).serial, 1);
-    const badName = await cli(['fetch', '--name', 'DB']);
+    const badName = await cli(['fetch', '--name', 'db..x']);
     assert.equal(badName.code, 1);
-    assert.match(badName.stderr, /invalid secret name "DB": must be lowercase/);
+    assert.match(badName.stderr, /invalid secret name "db\.\.x": must not contain path traversal/);
     assert.match((await cli(['fetch', '--name', 'x', '--serial', '0'])).stderr, /invalid --serial "0"/);
     assert.equal((await cli(['delete', '--name', 'cert'])).code, 2);
     const cas = await cli(['create', '--name', 'dbpassword', '--expected-serial', '0'], 'x');

@@ -201,7 +201,7 @@ for (const [storeKind, keyringKind] of combos) {
     });
 
     test('bad names and payloads are refused before any write', async () => {
-      await assert.rejects(service.create(APP, 'Bad_Name', 'v', { actor: ACTOR }), expectError('NAME_INVALID', /must be lowercase/));
+      await assert.rejects(service.create(APP, 'Bad Name', 'v', { actor: ACTOR }), expectError('NAME_INVALID', /may contain only letters/));
       await assert.rejects(service.create(APP, 'ok', '', { actor: ACTOR }), expectError('BAD_REQUEST', /must not be empty/));
       await assert.rejects(service.create(APP, 'ok', 42, { actor: ACTOR }), expectError('BAD_REQUEST', /must be a string/));
       await assert.rejects(

@@ -6,9 +6,10 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { randomToken } from '../../src/core/crypto/random-token.js';
+import { DynamoDbStore } from '../../src/core/secrets/dynamodb-store.js';
 import { httpRequest, waitFor } from '../credential-endpoint/fixtures.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
-import { type Backends, KMS_ALIAS, REGION, startBackends } from '../secrets/backends.js';
+import { type Backends, DYNAMO_CREDENTIALS, KMS_ALIAS, REGION, startBackends } from '../secrets/backends.js';
 
 const READER = randomToken();
 const ADMIN = randomToken();
@@ -21,6 +22,8 @@ before(async () => {
     AWS_ACCESS_KEY_ID: backends.kms.credentials.accessKeyId,
     AWS_SECRET_ACCESS_KEY: backends.kms.credentials.secretAccessKey,
   });
+  // serve creates no table: secrets setup does, once.
+  await new DynamoDbStore({ table: 'sidekey-revoke-race', region: REGION, credentials: async () => DYNAMO_CREDENTIALS }).setup();
   d = await startDaemon(`
 admin: { listen: 127.0.0.1:0 }
 secrets:

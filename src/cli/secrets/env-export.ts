@@ -19,9 +19,10 @@ export function parseEnvSpec(text: string): EnvSpec {
   return { variable, name, ...(match[3] !== undefined ? { serial: parseSerial(match[3], `serial in --env ${variable}`) } : {}) };
 }
 
-/** The variable a secret is exported as in dotenv: db-password -> DB_PASSWORD. */
+/** The variable a secret is exported as in dotenv: db-password -> DB_PASSWORD, com.foo.mysql -> COM_FOO_MYSQL. */
 export function envNameOf(name: string): string {
-  return name.toUpperCase().replaceAll('-', '_');
+  const variable = name.toUpperCase().replace(/[.-]/g, '_');
+  return /^[0-9]/.test(variable) ? `_${variable}` : variable;
 }
 
 /**

@@ -17,6 +17,7 @@ import {
   PutItemCommand,
   QueryCommand,
   ResourceInUseException,
+  ResourceNotFoundException,
   ScanCommand,
   UpdateItemCommand,
   type WriteRequest,
@@ -87,6 +88,37 @@ export class DynamoDbStore implements SecretStore {
       }
       await waitUntilTableExists({ client: this.#client, maxWaitTime: TABLE_WAIT_SECONDS }, { TableName: this.#table });
     });
+  }
+
+  /**
+   * One Query under the application's own key prefix (what a least-privilege role may read; no
+   * DescribeTable or CreateTable needed): a missing table is a start-up error that says how to
+   * create it, not a failure on the first request.
+   */
+  async open(app: string): Promise<void> {
+    try {
+      await this.#client.send(
+        new QueryCommand({
+          TableName: this.#table,
+          KeyConditionExpression: '#n = :n',
+          ExpressionAttributeNames: { '#n': 'Name' },
+          // No secret name starts with a dot: this key never holds a version.
+          ExpressionAttributeValues: { ':n': { S: `${app}/.sidekey-probe` } },
+          Limit: 1,
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ResourceNotFoundException) {
+        throw new SidekeyError(
+          'STORE_FAILED',
+          `the DynamoDB table ${this.#table} does not exist: create it once with sidekey secrets setup (or sidekey setup --deploy); serve never creates tables, so the daemon's role needs no dynamodb:CreateTable`,
+          { cause: error },
+        );
+      }
+      throw new SidekeyError('STORE_FAILED', `DynamoDB Query on table ${this.#table} failed at start-up (${(error as Error).name})`, {
+        cause: error,
+      });
+    }
   }
 
   async latestSerial(app: string, name: string): Promise<number> {

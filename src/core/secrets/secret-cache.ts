@@ -3,7 +3,8 @@
  * KMS call. Every local write to a name drops that name's entries at once, and a fetch that
  * started before that write may not fill the cache afterwards (its value may be the revoked one):
  * it passes the epoch it read before going to the store, and a write moves the epoch on. Writes
- * made by other processes are seen after at most the TTL (docs/secrets.md says so).
+ * made by other processes empty it when the store can tell (SQLite), else they are seen after at
+ * most the TTL (docs/secrets.md says so).
  */
 import { MAX_CACHE_ENTRIES } from './secret-limits.js';
 

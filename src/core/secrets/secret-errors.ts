@@ -37,9 +37,31 @@ export function integrity(app: string, name: string, serial: number, why: string
   );
 }
 
+/** The longest secret name, in characters. */
+export const MAX_SECRET_NAME_LENGTH = 255;
+const SECRET_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
+export const SECRET_NAME_EXPECTED = `letters of either case, digits, ".", "_" and "-", starting with a letter, digit or "_", at most ${MAX_SECRET_NAME_LENGTH} characters`;
+
+/**
+ * Says which rule a secret name breaks, or undefined. Names as ecs-secrets users write them
+ * (`com.foo.app1.mysql`, `DB_PASSWORD`) are accepted; only URL-unreserved characters are, so a
+ * name means the same encoded or not, and no separator, `..` or control character gets through.
+ */
+export function secretNameProblem(name: string): string | undefined {
+  if (name.length === 0) return 'must not be empty';
+  if (name.length > MAX_SECRET_NAME_LENGTH) return `must be at most ${MAX_SECRET_NAME_LENGTH} characters (it has ${name.length})`;
+  if (name.includes('..') || name.includes('/') || name.includes('\\')) return 'must not contain path traversal (/, \\ or ..)';
+  for (let i = 0; i < name.length; i++) {
+    const code = name.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) return 'must not contain control characters';
+  }
+  if (!SECRET_NAME.test(name)) return `may contain only ${SECRET_NAME_EXPECTED}`;
+  return undefined;
+}
+
 /** Throws NAME_INVALID when `value` is not a valid secret or application name. */
 export function checkName(value: string, what: 'secret name' | 'application name'): string {
-  const problem = nameProblem(value);
+  const problem = what === 'secret name' ? secretNameProblem(value) : nameProblem(value);
   if (problem) {
     const shown = JSON.stringify(value.length > 70 ? `${value.slice(0, 70)}...` : value);
     throw new SidekeyError('NAME_INVALID', `invalid ${what} ${shown}: ${problem}`);

@@ -192,6 +192,9 @@ export class SecretService {
    * cached, so a hit needs no checks and no store; a caller that answers from it settles no promise.
    */
   fetchCached(app: string, name: string, serial: number | undefined, actor: string): SecretValue | undefined {
+    if (!this.#cache.enabled) return undefined;
+    // A revoke by the CLI or another daemon on the same store is seen at the next fetch, not after the TTL.
+    if (this.store.writtenElsewhere?.()) this.#cache.clear();
     const cached = this.#cache.get(app, name, serial);
     if (cached === undefined) return undefined;
     this.#cacheResults?.inc({ result: 'hit' });

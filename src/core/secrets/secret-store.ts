@@ -34,8 +34,19 @@ export interface KeyRef {
 
 export interface SecretStore {
   readonly kind: 'sqlite' | 'dynamodb';
-  /** Creates the schema or table; safe to run again. */
+  /** Creates the schema or table; safe to run again. Only `secrets setup` calls it. */
   setup(): Promise<void>;
+  /**
+   * Checks the store is there for a daemon to serve `app` from, with the reads its role allows,
+   * creating no table (the embedded SQLite file is the exception: it is local and needs no IAM).
+   */
+  open(app: string): Promise<void>;
+  /**
+   * True when another process wrote to the store since the last call, so cached values may be
+   * stale (a revoke from the CLI). Synchronous and cheap, for the cached-fetch path; a store
+   * that cannot tell cheaply has none, and its writes from elsewhere are seen within the TTL.
+   */
+  writtenElsewhere?(): boolean;
   /** The highest serial of a name (active or not), 0 when it has none. */
   latestSerial(app: string, name: string): Promise<number>;
   /** Writes a new version; false when its serial already exists (another writer won). */

@@ -98,6 +98,8 @@ function prepareStatements(db: Database.Database) {
     keys: db.prepare<[], { app: string; name: string; serial: number; encrypted_data_key: Buffer }>(
       'SELECT app, name, serial, encrypted_data_key FROM secret_versions WHERE encrypted_data_key IS NOT NULL ORDER BY app, name, serial',
     ),
+    // Moves on whenever another connection (another process: the CLI, a second daemon) commits.
+    dataVersion: db.prepare('PRAGMA data_version').pluck(),
     replaceKey: db.prepare(
       'UPDATE secret_versions SET encrypted_data_key = ? WHERE app = ? AND name = ? AND serial = ? AND encrypted_data_key = ?',
     ),
@@ -111,6 +113,7 @@ export class SqliteStore implements SecretStore {
   #db: Database.Database | undefined;
   #statements: Statements | undefined;
   #pending: Pending[] = [];
+  #dataVersion: number | undefined;
   #flushScheduled = false;
 
   constructor(path: string) {
@@ -163,6 +166,19 @@ export class SqliteStore implements SecretStore {
 
   async setup(): Promise<void> {
     this.#open();
+  }
+
+  async open(_app: string): Promise<void> {
+    this.#open();
+    this.writtenElsewhere();
+  }
+
+  /** True when another connection committed since the last call: one PRAGMA, about a microsecond. */
+  writtenElsewhere(): boolean {
+    const version = this.#s.dataVersion.get() as number;
+    const changed = this.#dataVersion !== undefined && version !== this.#dataVersion;
+    this.#dataVersion = version;
+    return changed;
   }
 
   async latestSerial(app: string, name: string): Promise<number> {

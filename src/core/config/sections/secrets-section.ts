@@ -66,8 +66,8 @@ export const keyringSchema = tagged('type', {
 /** A name pattern: a secret name, optionally ending in `*` (prefix match); `*` alone is any name. */
 const namePattern = str({
   min: 1,
-  max: 64,
-  pattern: /^(?:\*|[a-z0-9][a-z0-9-]*\*?)$/,
+  max: 256,
+  pattern: /^(?:\*|[A-Za-z0-9_][A-Za-z0-9._-]*\*?)$/,
   expected: 'a secret name or a prefix ending in * (such as db-*), or * for all',
 });
 
@@ -89,6 +89,11 @@ export const secretsSchema = obj(
     keyring: parsedDefault(keyringSchema, { type: 'local' }),
     cache_ttl_seconds: withDefault(int({ min: 0, max: MAX_SECRETS_CACHE_TTL_SECONDS, unit: 'seconds' }), DEFAULT_SECRETS_CACHE_TTL_SECONDS),
     tokens: withDefault(arr(secretsTokenSchema, { max: MAX_SECRETS_TOKENS }), []),
+    /**
+     * Host header values accepted besides the listener's own address: the names clients use
+     * (a compose service or docker link, `ecs-secrets:8080`). Others are refused (DNS rebinding).
+     */
+    allowed_hosts: withDefault(arr(str({ min: 1, max: 253 }), { max: 64 }), []),
     ...connectionCapFields(SECRETS_API_CAPS),
   },
   {
