@@ -47,7 +47,7 @@ export function createSecretsFront(ctx: FrontContext): SecretsFront {
       // Fail at start-up, not on the first request: open the store (creating no table), load or
       // create the local key file.
       await service.store.open(config.application);
-      await service.keyring.setup();
+      await service.codec.setup();
       if (config.tokens.length === 0) ctx.logger.warn('secrets.tokens is empty: every request will be refused with 401');
       if (!isLoopback(config.listen))
         ctx.logger.warn({ listen: formatListenAddress(config.listen) }, 'the secrets API listens beyond loopback');
@@ -71,7 +71,7 @@ export function createSecretsFront(ctx: FrontContext): SecretsFront {
       bound = await listen(server, config.listen);
       hosts = hostNames(bound, config.allowed_hosts);
       ctx.logger.info(
-        { listen: formatListenAddress(bound), store: config.store.type, keyring: service.keyring.describe(), tokens: config.tokens.length },
+        { listen: formatListenAddress(bound), store: config.store.type, keyring: service.codec.describe(), tokens: config.tokens.length },
         'secrets API up',
       );
     },

@@ -1,7 +1,9 @@
 /** `sidekey secrets setup` and `sidekey secrets rewrap`: operator commands on the store itself. */
 import type { Command } from 'commander';
 import { SidekeyError } from '../../core/errors.js';
-import { createKeyring, createSecretService, createStore } from '../../core/secrets/create-secret-service.js';
+import { applicationsOf, createCodec, createKeyring, createSecretService, createStore } from '../../core/secrets/create-secret-service.js';
+import { ECS_SECRETS_KEY_ALIAS_PREFIX } from '../../core/secrets/ecs-secrets-codec.js';
+import { ecsSecretsTable } from '../../core/secrets/ecs-secrets-table.js';
 import { addMasterKey } from '../../core/secrets/master-key-file.js';
 import { checkName } from '../../core/secrets/secret-errors.js';
 import { DEFAULT_CONFIG_FILE } from '../default-config-file.js';
@@ -20,14 +22,26 @@ export function registerSecretsAdmin(secrets: Command): void {
       const { secrets: config, awsDefaults } = loadSecretsConfig(flags.config);
       const app = checkName(flags.applicationName ?? config.application, 'application name');
       const store = createStore(config, awsDefaults);
-      const keyring = createKeyring(config, awsDefaults);
+      const codec = createCodec(config, createKeyring(config, awsDefaults), awsDefaults);
       try {
         await store.setup();
-        await keyring.setup();
+        await codec.setup();
       } finally {
         await store.close();
       }
-      stderr(`sidekey secrets setup: ${config.store.type} store ready; keyring: ${keyring.describe()}\n`);
+      stderr(`sidekey secrets setup: ${config.store.type} store ready; keyring: ${codec.describe()}\n`);
+      if (config.store.type === 'ecs-secrets') {
+        stderr(
+          `sidekey secrets setup: ecs-secrets' tables (${applicationsOf(config).map(ecsSecretsTable).join(', ')}) need the KMS aliases ${applicationsOf(
+            config,
+          )
+            .map((a) => `${ECS_SECRETS_KEY_ALIAS_PREFIX}${a}`)
+            .join(
+              ', ',
+            )}; grant readers dynamodb:GetItem and Query and kms:Decrypt, writers PutItem, Query and UpdateItem and kms:GenerateDataKey, as ecs-secrets' own setup does\n`,
+        );
+        return;
+      }
       const policies = iamPolicies(config, app, awsDefaults?.region);
       if (!policies) {
         stderr(

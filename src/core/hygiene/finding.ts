@@ -32,6 +32,7 @@ export const CHECKS = {
   'access-key-old': { severity: 'fail', title: 'an access key is older than the rotation limit' },
   'access-key-age-unknown': { severity: 'info', title: 'the age of an access key could not be read from IAM' },
   'session-too-short': { severity: 'fail', title: 'credentials can be handed out with too little lifetime left' },
+  'secrets-legacy-format': { severity: 'warn', title: "the secrets store is ecs-secrets' own format, without sidekey's bindings" },
   'admin-api-off': { severity: 'info', title: 'the incident-response API is off (no admin.token)' },
 } as const satisfies Record<string, { severity: Severity; title: string }>;
 

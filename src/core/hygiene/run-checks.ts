@@ -11,6 +11,7 @@ import { checkListeners } from './check-listeners.js';
 import { checkPostgresTls } from './check-postgres-tls.js';
 import { checkProcess } from './check-process.js';
 import { checkSecrets } from './check-secrets.js';
+import { checkSecretsStore } from './check-secrets-store.js';
 import { checkSessions } from './check-sessions.js';
 import { type Finding, SEVERITIES } from './finding.js';
 import { checkLongLivedKeys, longLivedKeys } from './long-lived-keys.js';
@@ -39,6 +40,7 @@ export async function runChecks(loaded: LoadedConfig, options: CheckOptions = {}
     ...checkProcess(loaded, uid),
     ...checkLongLivedKeys(keys),
     ...checkSessions(loaded),
+    ...checkSecretsStore(loaded),
   ];
   if (options.online ?? true) findings.push(...(await checkAccessKeyAges(keys, { env, now: options.now ?? new Date() })));
   const rank = (f: Finding) => SEVERITIES.indexOf(f.severity);

@@ -1,4 +1,4 @@
-/** Mapping between DynamoDB items (ecs-secrets' attribute names plus ours) and store rows. */
+/** Mapping between DynamoDB items (ecs-secrets' attribute names plus ours, in either layout) and store rows. */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { VersionMeta, VersionRow } from './secret-store.js';
 
@@ -17,12 +17,19 @@ export function metaOf(item: Item): VersionMeta {
   };
 }
 
+/** A stored blob: binary (sidekey's layout) or base64 text (ecs-secrets'). */
+function blobOf(value: AttributeValue | undefined): Buffer | null {
+  if (value?.B) return Buffer.from(value.B);
+  if (value?.S) return Buffer.from(value.S, 'base64');
+  return null;
+}
+
 export function rowOf(app: string, name: string, item: Item): VersionRow {
   return {
     ...metaOf(item),
     app,
     name,
-    data: item.EncryptedData?.B ? Buffer.from(item.EncryptedData.B) : null,
-    dataKey: item.EncryptedDataKey?.B ? Buffer.from(item.EncryptedDataKey.B) : null,
+    data: blobOf(item.EncryptedData),
+    dataKey: blobOf(item.EncryptedDataKey),
   };
 }

@@ -1,10 +1,16 @@
 /**
- * The scale-out store: ecs-secrets' DynamoDB layout (HASH `Name` S, RANGE `Serial` N,
- * `EncryptedData`, `EncryptedDataKey`, `Active`) with the application in the partition key
- * (`Name` = `app/name`, so an IAM policy can limit a role to one application with
- * `dynamodb:LeadingKeys`) and our own attributes (`Application`, `SecretName`, `CreatedAt`,
- * `CreatedBy`, `RevokedAt`, `RevokedBy`, `Format`). Every write is conditional: a version is put
- * only if its serial does not exist, and revoke only if the version is still active.
+ * The scale-out store, in one of two layouts of the same key schema (HASH `Name` S, RANGE
+ * `Serial` N, `EncryptedData`, `EncryptedDataKey`, `Active`):
+ * - `dynamodb`, sidekey's: one table, the application in the partition key (`Name` = `app/name`,
+ *   so an IAM policy can limit a role to one application with `dynamodb:LeadingKeys`), blobs as
+ *   binary, and our own attributes (`Application`, `SecretName`, `Format`);
+ * - `ecs-secrets`, that tool's own tables, byte for byte: one table per application
+ *   (`ECS-Secrets-<app>-Secrets`), `Name` the bare name, blobs as base64 strings, so each tool
+ *   reads what the other wrote (the blobs' format is ecs-secrets-codec.ts's business).
+ * Both record `CreatedAt`, `CreatedBy`, `RevokedAt`, `RevokedBy` (ecs-secrets ignores them). Every
+ * write is conditional: a version is put only if its serial does not exist, and revoke only if
+ * the version is still active; it destroys the ciphertext in both layouts (ecs-secrets checks
+ * `Active` before it decrypts, so it answers a revoked version as it always did).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -26,6 +32,7 @@ import {
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import { SidekeyError } from '../errors.js';
 import { type Item, key, metaOf, rowOf } from './dynamodb-item.js';
+import { ecsSecretsTable } from './ecs-secrets-table.js';
 import type { KeyRef, RevokeOutcome, SecretStore, VersionMeta, VersionRow } from './secret-store.js';
 import { SECRETS_TABLE_ATTRIBUTES, SECRETS_TABLE_KEY_SCHEMA } from './secrets-table-layout.js';
 
@@ -41,19 +48,26 @@ export const TABLE_WAIT_SECONDS = 120;
 /** The row format written in `Format`. */
 const ROW_FORMAT = 1;
 
-export interface DynamoDbStoreOptions {
-  readonly table: string;
+export type DynamoDbStoreOptions = (
+  | { readonly table: string; readonly layout?: 'dynamodb' }
+  | {
+      readonly layout: 'ecs-secrets';
+      /** The applications whose tables `setup` creates. */
+      readonly applications: readonly string[];
+    }
+) & {
   readonly region?: string;
   readonly credentials?: AwsCredentialIdentityProvider;
-}
+};
 
 export class DynamoDbStore implements SecretStore {
-  readonly kind = 'dynamodb' as const;
+  readonly kind: 'dynamodb' | 'ecs-secrets';
   readonly #client: DynamoDBClient;
-  readonly #table: string;
+  readonly #options: DynamoDbStoreOptions;
 
   constructor(options: DynamoDbStoreOptions) {
-    this.#table = options.table;
+    this.#options = options;
+    this.kind = options.layout === 'ecs-secrets' ? 'ecs-secrets' : 'dynamodb';
     this.#client = new DynamoDBClient({
       ...(options.region ? { region: options.region } : {}),
       ...(options.credentials ? { credentials: options.credentials } : {}),
@@ -61,33 +75,47 @@ export class DynamoDbStore implements SecretStore {
     });
   }
 
-  async #call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  /** The table an application's versions live in. */
+  #table(app: string): string {
+    return this.#options.layout === 'ecs-secrets' ? ecsSecretsTable(app) : this.#options.table;
+  }
+
+  /** The partition key of a name. */
+  #key(app: string, name: string): string {
+    return this.#options.layout === 'ecs-secrets' ? name : key(app, name);
+  }
+
+  async #call<T>(what: string, table: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (error) {
       if (error instanceof SidekeyError) throw error;
-      throw new SidekeyError('STORE_FAILED', `DynamoDB ${what} on table ${this.#table} failed (${(error as Error).name})`, {
+      throw new SidekeyError('STORE_FAILED', `DynamoDB ${what} on table ${table} failed (${(error as Error).name})`, {
         cause: error,
       });
     }
   }
 
   async setup(): Promise<void> {
-    await this.#call('CreateTable', async () => {
-      try {
-        await this.#client.send(
-          new CreateTableCommand({
-            TableName: this.#table,
-            AttributeDefinitions: [...SECRETS_TABLE_ATTRIBUTES],
-            KeySchema: [...SECRETS_TABLE_KEY_SCHEMA],
-            BillingMode: 'PAY_PER_REQUEST',
-          }),
-        );
-      } catch (error) {
-        if (!(error instanceof ResourceInUseException)) throw error;
-      }
-      await waitUntilTableExists({ client: this.#client, maxWaitTime: TABLE_WAIT_SECONDS }, { TableName: this.#table });
-    });
+    const options = this.#options;
+    const tables = options.layout === 'ecs-secrets' ? options.applications.map(ecsSecretsTable) : [options.table];
+    for (const table of tables) {
+      await this.#call('CreateTable', table, async () => {
+        try {
+          await this.#client.send(
+            new CreateTableCommand({
+              TableName: table,
+              AttributeDefinitions: [...SECRETS_TABLE_ATTRIBUTES],
+              KeySchema: [...SECRETS_TABLE_KEY_SCHEMA],
+              BillingMode: 'PAY_PER_REQUEST',
+            }),
+          );
+        } catch (error) {
+          if (!(error instanceof ResourceInUseException)) throw error;
+        }
+        await waitUntilTableExists({ client: this.#client, maxWaitTime: TABLE_WAIT_SECONDS }, { TableName: table });
+      });
+    }
   }
 
   /**
@@ -96,14 +124,15 @@ export class DynamoDbStore implements SecretStore {
    * create it, not a failure on the first request.
    */
   async open(app: string): Promise<void> {
+    const table = this.#table(app);
     try {
       await this.#client.send(
         new QueryCommand({
-          TableName: this.#table,
+          TableName: table,
           KeyConditionExpression: '#n = :n',
           ExpressionAttributeNames: { '#n': 'Name' },
           // No secret name starts with a dot: this key never holds a version.
-          ExpressionAttributeValues: { ':n': { S: `${app}/.sidekey-probe` } },
+          ExpressionAttributeValues: { ':n': { S: this.#key(app, '.sidekey-probe') } },
           Limit: 1,
         }),
       );
@@ -111,24 +140,25 @@ export class DynamoDbStore implements SecretStore {
       if (error instanceof ResourceNotFoundException) {
         throw new SidekeyError(
           'STORE_FAILED',
-          `the DynamoDB table ${this.#table} does not exist: create it once with sidekey secrets setup (or sidekey setup --deploy); serve never creates tables, so the daemon's role needs no dynamodb:CreateTable`,
+          `the DynamoDB table ${table} does not exist: create it once with sidekey secrets setup (or sidekey setup --deploy); serve never creates tables, so the daemon's role needs no dynamodb:CreateTable`,
           { cause: error },
         );
       }
-      throw new SidekeyError('STORE_FAILED', `DynamoDB Query on table ${this.#table} failed at start-up (${(error as Error).name})`, {
+      throw new SidekeyError('STORE_FAILED', `DynamoDB Query on table ${table} failed at start-up (${(error as Error).name})`, {
         cause: error,
       });
     }
   }
 
   async latestSerial(app: string, name: string): Promise<number> {
-    const out = await this.#call('Query', () =>
+    const table = this.#table(app);
+    const out = await this.#call('Query', table, () =>
       this.#client.send(
         new QueryCommand({
-          TableName: this.#table,
+          TableName: table,
           KeyConditionExpression: '#n = :n',
           ExpressionAttributeNames: { '#n': 'Name' },
-          ExpressionAttributeValues: { ':n': { S: key(app, name) } },
+          ExpressionAttributeValues: { ':n': { S: this.#key(app, name) } },
           ProjectionExpression: 'Serial',
           ScanIndexForward: false,
           Limit: 1,
@@ -140,24 +170,26 @@ export class DynamoDbStore implements SecretStore {
     return serial === undefined ? 0 : Number(serial);
   }
 
+  /** A blob as the layout stores it: binary in sidekey's, base64 text in ecs-secrets'. */
+  #blob(bytes: Buffer): AttributeValue {
+    return this.kind === 'ecs-secrets' ? { S: bytes.toString('base64') } : { B: bytes };
+  }
+
   async insert(row: VersionRow): Promise<boolean> {
+    const table = this.#table(row.app);
     const item: Item = {
-      Name: { S: key(row.app, row.name) },
+      Name: { S: this.#key(row.app, row.name) },
       Serial: { N: String(row.serial) },
-      Application: { S: row.app },
-      SecretName: { S: row.name },
+      ...(this.kind === 'dynamodb' ? { Application: { S: row.app }, SecretName: { S: row.name }, Format: { N: String(ROW_FORMAT) } } : {}),
       Active: { BOOL: true },
       CreatedAt: { S: row.createdAt },
       CreatedBy: { S: row.createdBy },
-      Format: { N: String(ROW_FORMAT) },
-      ...(row.data ? { EncryptedData: { B: row.data } } : {}),
-      ...(row.dataKey ? { EncryptedDataKey: { B: row.dataKey } } : {}),
+      ...(row.data ? { EncryptedData: this.#blob(row.data) } : {}),
+      ...(row.dataKey ? { EncryptedDataKey: this.#blob(row.dataKey) } : {}),
     };
-    return this.#call('PutItem', async () => {
+    return this.#call('PutItem', table, async () => {
       try {
-        await this.#client.send(
-          new PutItemCommand({ TableName: this.#table, Item: item, ConditionExpression: 'attribute_not_exists(Serial)' }),
-        );
+        await this.#client.send(new PutItemCommand({ TableName: table, Item: item, ConditionExpression: 'attribute_not_exists(Serial)' }));
         return true;
       } catch (error) {
         if (error instanceof ConditionalCheckFailedException) return false;
@@ -167,11 +199,12 @@ export class DynamoDbStore implements SecretStore {
   }
 
   async get(app: string, name: string, serial: number): Promise<VersionRow | undefined> {
-    const out = await this.#call('GetItem', () =>
+    const table = this.#table(app);
+    const out = await this.#call('GetItem', table, () =>
       this.#client.send(
         new GetItemCommand({
-          TableName: this.#table,
-          Key: { Name: { S: key(app, name) }, Serial: { N: String(serial) } },
+          TableName: table,
+          Key: { Name: { S: this.#key(app, name) }, Serial: { N: String(serial) } },
           ConsistentRead: true,
         }),
       ),
@@ -181,16 +214,20 @@ export class DynamoDbStore implements SecretStore {
 
   /** Every item of a name, newest first, page by page. */
   async *#query(app: string, name: string, options: { projection?: string; activeOnly?: boolean } = {}): AsyncIterable<Item> {
+    const table = this.#table(app);
     let start: Item | undefined;
     do {
-      const out = await this.#call('Query', () =>
+      const out = await this.#call('Query', table, () =>
         this.#client.send(
           new QueryCommand({
-            TableName: this.#table,
+            TableName: table,
             KeyConditionExpression: '#n = :n',
             ...(options.activeOnly ? { FilterExpression: 'Active = :t' } : {}),
             ExpressionAttributeNames: { '#n': 'Name' },
-            ExpressionAttributeValues: { ':n': { S: key(app, name) }, ...(options.activeOnly ? { ':t': { BOOL: true } } : {}) },
+            ExpressionAttributeValues: {
+              ':n': { S: this.#key(app, name) },
+              ...(options.activeOnly ? { ':t': { BOOL: true } } : {}),
+            },
             ...(options.projection ? { ProjectionExpression: options.projection } : {}),
             ScanIndexForward: false,
             ConsistentRead: true,
@@ -216,16 +253,20 @@ export class DynamoDbStore implements SecretStore {
   }
 
   /** A paginated Scan: listing reads the whole table (DynamoDB has no cheaper way without an index). */
-  async *#scan(request: { filter?: string; values?: Item; projection: string }): AsyncIterable<Item> {
+  async *#scan(
+    table: string,
+    request: { filter?: string; values?: Item; names?: Record<string, string>; projection: string },
+  ): AsyncIterable<Item> {
     let start: Item | undefined;
     do {
-      const out = await this.#call('Scan', () =>
+      const out = await this.#call('Scan', table, () =>
         this.#client.send(
           new ScanCommand({
-            TableName: this.#table,
+            TableName: table,
             ProjectionExpression: request.projection,
             ...(request.filter ? { FilterExpression: request.filter } : {}),
             ...(request.values ? { ExpressionAttributeValues: request.values } : {}),
+            ...(request.names ? { ExpressionAttributeNames: request.names } : {}),
             ...(start ? { ExclusiveStartKey: start } : {}),
           }),
         ),
@@ -237,19 +278,25 @@ export class DynamoDbStore implements SecretStore {
 
   async listNames(app: string): Promise<string[]> {
     const names = new Set<string>();
-    for await (const item of this.#scan({ filter: 'Application = :a', values: { ':a': { S: app } }, projection: 'SecretName' })) {
-      if (item.SecretName?.S) names.add(item.SecretName.S);
+    if (this.kind === 'ecs-secrets') {
+      for await (const item of this.#scan(this.#table(app), { projection: '#n', names: { '#n': 'Name' } })) {
+        if (item.Name?.S) names.add(item.Name.S);
+      }
+    } else {
+      const scan = this.#scan(this.#table(app), { filter: 'Application = :a', values: { ':a': { S: app } }, projection: 'SecretName' });
+      for await (const item of scan) if (item.SecretName?.S) names.add(item.SecretName.S);
     }
     return [...names].sort();
   }
 
   async revoke(app: string, name: string, serial: number, by: string, at: string): Promise<RevokeOutcome> {
-    return this.#call('UpdateItem', async () => {
+    const table = this.#table(app);
+    return this.#call('UpdateItem', table, async () => {
       try {
         await this.#client.send(
           new UpdateItemCommand({
-            TableName: this.#table,
-            Key: { Name: { S: key(app, name) }, Serial: { N: String(serial) } },
+            TableName: table,
+            Key: { Name: { S: this.#key(app, name) }, Serial: { N: String(serial) } },
             UpdateExpression: 'SET Active = :f, RevokedAt = :at, RevokedBy = :by REMOVE EncryptedData, EncryptedDataKey',
             ConditionExpression: 'attribute_exists(Serial) AND Active = :t',
             ExpressionAttributeValues: { ':f': { BOOL: false }, ':t': { BOOL: true }, ':at': { S: at }, ':by': { S: by } },
@@ -263,16 +310,16 @@ export class DynamoDbStore implements SecretStore {
     });
   }
 
-  async #batchDelete(keys: Item[]): Promise<void> {
+  async #batchDelete(table: string, keys: Item[]): Promise<void> {
     let pending: WriteRequest[] = keys.map((k) => ({ DeleteRequest: { Key: k } }));
     let delay = UNPROCESSED_BACKOFF_MS;
     while (pending.length > 0) {
       const chunk = pending.slice(0, DYNAMODB_BATCH_WRITE_MAX);
       pending = pending.slice(DYNAMODB_BATCH_WRITE_MAX);
-      const out = await this.#call('BatchWriteItem', () =>
-        this.#client.send(new BatchWriteItemCommand({ RequestItems: { [this.#table]: chunk } })),
+      const out = await this.#call('BatchWriteItem', table, () =>
+        this.#client.send(new BatchWriteItemCommand({ RequestItems: { [table]: chunk } })),
       );
-      const unprocessed = out.UnprocessedItems?.[this.#table] ?? [];
+      const unprocessed = out.UnprocessedItems?.[table] ?? [];
       if (unprocessed.length > 0) {
         pending = [...unprocessed, ...pending];
         await sleep(Math.random() * delay);
@@ -286,13 +333,16 @@ export class DynamoDbStore implements SecretStore {
     for await (const item of this.#query(app, name, { projection: '#n, Serial' })) {
       keys.push({ Name: item.Name as AttributeValue, Serial: item.Serial as AttributeValue });
     }
-    await this.#batchDelete(keys);
+    await this.#batchDelete(this.#table(app), keys);
     return keys.length;
   }
 
+  /** sidekey's layout only: ecs-secrets' data keys are not sidekey envelopes, and rewrap refuses them. */
   async *scanKeys(): AsyncIterable<KeyRef> {
+    const options = this.#options;
+    if (options.layout === 'ecs-secrets') return;
     const projection = 'Application, SecretName, Serial, EncryptedDataKey';
-    for await (const item of this.#scan({ filter: 'attribute_exists(EncryptedDataKey)', projection })) {
+    for await (const item of this.#scan(options.table, { filter: 'attribute_exists(EncryptedDataKey)', projection })) {
       if (!item.EncryptedDataKey?.B || !item.Application?.S || !item.SecretName?.S) continue;
       yield {
         app: item.Application.S,
@@ -304,12 +354,13 @@ export class DynamoDbStore implements SecretStore {
   }
 
   async replaceDataKey(ref: KeyRef, next: Buffer): Promise<boolean> {
-    return this.#call('UpdateItem', async () => {
+    const table = this.#table(ref.app);
+    return this.#call('UpdateItem', table, async () => {
       try {
         await this.#client.send(
           new UpdateItemCommand({
-            TableName: this.#table,
-            Key: { Name: { S: key(ref.app, ref.name) }, Serial: { N: String(ref.serial) } },
+            TableName: table,
+            Key: { Name: { S: this.#key(ref.app, ref.name) }, Serial: { N: String(ref.serial) } },
             UpdateExpression: 'SET EncryptedDataKey = :next',
             ConditionExpression: 'EncryptedDataKey = :previous',
             ExpressionAttributeValues: { ':next': { B: next }, ':previous': { B: ref.dataKey } },

@@ -15,10 +15,10 @@ import type { Keyring } from './keyring.js';
 import { type GeneratorSpec, generatePayload } from './payload-generator.js';
 import { type RewrapReport, rewrapDataKeys } from './rewrap-data-keys.js';
 import { type CachedVersion, SecretCache } from './secret-cache.js';
-import { openVersion, sealVersion } from './secret-crypto.js';
 import { checkName, conflict, notFound, revoked } from './secret-errors.js';
 import { MAX_ACTOR_LENGTH, MAX_CREATE_ATTEMPTS, MAX_PAYLOAD_BYTES, MAX_SERIAL } from './secret-limits.js';
 import type { SecretStore, VersionMeta } from './secret-store.js';
+import { envelopeCodec, type VersionCodec } from './version-codec.js';
 
 /** Upper bound of the random pause before retrying a create that lost its serial, in ms. */
 export const CREATE_RETRY_JITTER_MS = 5;
@@ -41,6 +41,8 @@ export interface WriteOptions {
 export interface SecretServiceOptions {
   readonly store: SecretStore;
   readonly keyring: Keyring;
+  /** How versions are sealed and opened; sidekey's envelope under `keyring` unless given (ecs-secrets tables). */
+  readonly codec?: VersionCodec;
   readonly cacheTtlSeconds?: number;
   readonly logger?: Logger;
   readonly metrics?: MetricsRegistry;
@@ -64,6 +66,7 @@ function outcomeOf(error: unknown): string {
 export class SecretService {
   readonly store: SecretStore;
   readonly keyring: Keyring;
+  readonly codec: VersionCodec;
   readonly #cache: SecretCache;
   readonly #logger: Logger | undefined;
   readonly #locks = new KeyedMutex();
@@ -73,6 +76,7 @@ export class SecretService {
   constructor(options: SecretServiceOptions) {
     this.store = options.store;
     this.keyring = options.keyring;
+    this.codec = options.codec ?? envelopeCodec(options.keyring);
     this.#cache = new SecretCache(options.cacheTtlSeconds ?? 0);
     this.#logger = options.logger;
     this.#operations = options.metrics?.counter(
@@ -135,7 +139,7 @@ export class SecretService {
         if (options.expectedSerial !== undefined && current !== options.expectedSerial)
           throw conflict(app, name, options.expectedSerial, current);
         const serial = current + 1;
-        const sealed = await sealVersion(this.keyring, app, name, serial, payload);
+        const sealed = await this.codec.seal(app, name, serial, payload);
         const inserted = await this.store.insert({
           app,
           name,
@@ -181,7 +185,7 @@ export class SecretService {
     }
     if (!row.active) throw revoked(app, name, row.serial, false);
     // Frozen: the cache hands this same object to every hit, and the API keeps its JSON by object.
-    const value: SecretValue = Object.freeze({ name, serial: row.serial, payload: await openVersion(this.keyring, row), active: true });
+    const value: SecretValue = Object.freeze({ name, serial: row.serial, payload: await this.codec.open(row), active: true });
     this.#cache.set(app, name, serial, value, epoch);
     return value;
   }
@@ -256,7 +260,7 @@ export class SecretService {
       const row = await this.store.get(app, name, serial);
       if (!row) throw notFound(app, name, serial);
       if (!row.active) throw revoked(app, name, serial, false);
-      const payload = Buffer.from(await openVersion(this.keyring, row), 'utf8');
+      const payload = Buffer.from(await this.codec.open(row), 'utf8');
       try {
         return { ...(await this.#append(app, name, payload, options)), restoredFrom: serial };
       } finally {
@@ -294,7 +298,14 @@ export class SecretService {
 
   /** Re-wraps every data key under the keyring's newest master key (rewrap-data-keys.ts), audited. */
   rewrap(actor: string): Promise<RewrapReport> {
-    return this.#audited('rewrap', { actor, app: '*' }, () => rewrapDataKeys(this.store, this.keyring, this.#logger));
+    return this.#audited('rewrap', { actor, app: '*' }, async () => {
+      if (this.store.kind === 'ecs-secrets')
+        throw new SidekeyError(
+          'USAGE',
+          "rewrap re-wraps sidekey's envelopes; ecs-secrets tables hold KMS ciphertexts without context: move the secrets into a sidekey store instead",
+        );
+      return rewrapDataKeys(this.store, this.keyring, this.#logger);
+    });
   }
 
   async close(): Promise<void> {

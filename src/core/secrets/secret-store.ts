@@ -33,7 +33,7 @@ export interface KeyRef {
 }
 
 export interface SecretStore {
-  readonly kind: 'sqlite' | 'dynamodb';
+  readonly kind: 'sqlite' | 'dynamodb' | 'ecs-secrets';
   /** Creates the schema or table; safe to run again. Only `secrets setup` calls it. */
   setup(): Promise<void>;
   /**

@@ -29,6 +29,12 @@ export const secretsStoreSchema = tagged('type', {
     table: str({ min: 3, max: 255, pattern: /^[A-Za-z0-9_.-]+$/, expected: 'a DynamoDB table name' }),
     region: optional(region()),
   }),
+  /**
+   * ecs-secrets' own tables (`ECS-Secrets-<app>-Secrets`) and format, read and written as that
+   * tool does, KMS data keys under `alias/ECSSecretsMaskerKey-<app>` with no encryption context.
+   * The keyring section is not used. docs/secrets.md says what this gives up.
+   */
+  'ecs-secrets': obj({ region: optional(region()) }),
 });
 
 const localKeyringFields = obj(

@@ -1,0 +1,180 @@
+/**
+ * sidekey on ecs-secrets' own tables (`store: { type: ecs-secrets }`), both directions, against
+ * dynalite and the KMS peer. Items "written by ecs-secrets" are made here from the reference
+ * (shared/reference/ecs-secrets-observed.md and that tool's crypt and dao modules), not with
+ * sidekey's code: `GenerateDataKey` on `alias/ECSSecretsMaskerKey-<app>` with no context,
+ * AES-256-GCM with a random 12-byte nonce and no AAD, `EncryptedData` = base64(nonce | ciphertext |
+ * tag) and `EncryptedDataKey` = base64(CiphertextBlob) as strings, `Name` the bare name.
+ */
+import assert from 'node:assert/strict';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { randomToken } from '../../src/core/crypto/random-token.js';
+import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
+import { runCli } from '../helpers/run-cli.js';
+import { type Backends, DYNAMO_CREDENTIALS, REGION, startBackends } from './backends.js';
+
+const APP = 'cryptex';
+const TABLE = `ECS-Secrets-${APP}-Secrets`;
+const ALIAS = `alias/ECSSecretsMaskerKey-${APP}`;
+const ADMIN = randomToken();
+const READER = randomToken();
+let backends: Backends;
+let dynamo: DynamoDBClient;
+let kms: KMSClient;
+let d: RunningDaemon;
+
+/** What ecs-secrets' Save writes for one version. */
+async function writeAsEcsSecrets(name: string, serial: number, payload: string, active = true): Promise<void> {
+  const key = await kms.send(new GenerateDataKeyCommand({ KeyId: ALIAS, KeySpec: 'AES_256' }));
+  const nonce = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', Buffer.from(key.Plaintext as Uint8Array), nonce);
+  const blob = Buffer.concat([nonce, cipher.update(payload, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+  await dynamo.send(
+    new PutItemCommand({
+      TableName: TABLE,
+      Item: {
+        Name: { S: name },
+        Serial: { N: String(serial) },
+        EncryptedData: { S: blob.toString('base64') },
+        EncryptedDataKey: { S: Buffer.from(key.CiphertextBlob as Uint8Array).toString('base64') },
+        Active: { BOOL: active },
+      },
+    }),
+  );
+}
+
+/** What ecs-secrets' Get does with an item: Decrypt the data key with no context, then AES-256-GCM. */
+async function readAsEcsSecrets(name: string, serial: number): Promise<{ active: boolean; payload: string }> {
+  const out = await dynamo.send(new GetItemCommand({ TableName: TABLE, Key: { Name: { S: name }, Serial: { N: String(serial) } } }));
+  const item = out.Item;
+  assert.ok(item, `no item ${name}#${serial}`);
+  const active = item.Active?.BOOL === true;
+  if (!active) return { active, payload: '' };
+  assert.equal(typeof item.EncryptedData?.S, 'string', 'EncryptedData is a string attribute');
+  assert.equal(typeof item.EncryptedDataKey?.S, 'string', 'EncryptedDataKey is a string attribute');
+  const key = await kms.send(new DecryptCommand({ CiphertextBlob: Buffer.from(item.EncryptedDataKey?.S as string, 'base64') }));
+  const blob = Buffer.from(item.EncryptedData?.S as string, 'base64');
+  const decipher = createDecipheriv('aes-256-gcm', Buffer.from(key.Plaintext as Uint8Array), blob.subarray(0, 12));
+  decipher.setAuthTag(blob.subarray(blob.length - 16));
+  return { active, payload: Buffer.concat([decipher.update(blob.subarray(12, blob.length - 16)), decipher.final()]).toString('utf8') };
+}
+
+const config = `
+admin: { listen: 127.0.0.1:0 }
+secrets:
+  listen: 127.0.0.1:0
+  application: ${APP}
+  cache_ttl_seconds: 0
+  store: { type: ecs-secrets, region: ${REGION} }
+  tokens:
+    - { id: deployer, token: "${ADMIN}", role: admin, application: ${APP} }
+    - { id: reader, token: "${READER}", role: reader, application: ${APP} }
+`;
+
+before(async () => {
+  backends = await startBackends();
+  backends.kms.createKey(ALIAS);
+  Object.assign(process.env, {
+    AWS_ACCESS_KEY_ID: backends.kms.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: backends.kms.credentials.secretAccessKey,
+  });
+  dynamo = new DynamoDBClient({ region: REGION, endpoint: backends.dynamoUrl, credentials: DYNAMO_CREDENTIALS });
+  kms = new KMSClient({ region: REGION, endpoint: backends.kms.url, credentials: backends.kms.credentials });
+  // The table as ecs-secrets' CloudFormation stack makes it.
+  await dynamo.send(
+    new CreateTableCommand({
+      TableName: TABLE,
+      AttributeDefinitions: [
+        { AttributeName: 'Name', AttributeType: 'S' },
+        { AttributeName: 'Serial', AttributeType: 'N' },
+      ],
+      KeySchema: [
+        { AttributeName: 'Name', KeyType: 'HASH' },
+        { AttributeName: 'Serial', KeyType: 'RANGE' },
+      ],
+      ProvisionedThroughput: { ReadCapacityUnits: 5, WriteCapacityUnits: 5 },
+    }),
+  );
+  await writeAsEcsSecrets('com.foo.app1.mysql', 1, 'first-password');
+  await writeAsEcsSecrets('com.foo.app1.mysql', 2, 'second-password');
+  await writeAsEcsSecrets('com.foo.app1.mysql', 3, 'revoked-password', false);
+  d = await startDaemon(config);
+});
+
+after(async () => {
+  await d?.stop();
+  dynamo?.destroy();
+  kms?.destroy();
+  await backends?.close();
+});
+
+const call = (method: string, path: string, token: string, body?: unknown) =>
+  fetch(`${d.url('secrets')}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  }).then(async (r) => ({ status: r.status, json: (await r.json().catch(() => ({}))) as Record<string, unknown> }));
+
+test('versions written by ecs-secrets are read by sidekey: by serial, latest active, and revoked', async () => {
+  assert.deepEqual((await call('GET', '/latest/secrets/com.foo.app1.mysql/1', READER)).json, {
+    name: 'com.foo.app1.mysql',
+    serial: 1,
+    payload: 'first-password',
+    active: true,
+  });
+  const latest = await call('GET', '/latest/secrets/com.foo.app1.mysql', READER);
+  assert.equal(latest.status, 200);
+  assert.equal(latest.json.serial, 2, 'latest skips the revoked serial 3');
+  assert.equal(latest.json.payload, 'second-password');
+  assert.equal((await call('GET', '/latest/secrets/com.foo.app1.mysql/3', READER)).status, 410);
+});
+
+test('versions sidekey writes are read back by ecs-secrets, in its attribute layout and format', async () => {
+  const created = await call('POST', '/latest/secrets/com.foo.app1.mysql', ADMIN, { payload: 'written-by-sidekey' });
+  assert.equal(created.status, 200);
+  assert.equal(created.json.serial, 4);
+  assert.deepEqual(await readAsEcsSecrets('com.foo.app1.mysql', 4), { active: true, payload: 'written-by-sidekey' });
+  const fresh = await call('POST', '/latest/secrets/DB_PASSWORD', ADMIN, { payload: 'brand-new' });
+  assert.equal(fresh.json.serial, 1);
+  assert.deepEqual(await readAsEcsSecrets('DB_PASSWORD', 1), { active: true, payload: 'brand-new' });
+  assert.equal((await call('POST', '/latest/revoke/DB_PASSWORD/1', ADMIN)).status, 200);
+  assert.deepEqual(await readAsEcsSecrets('DB_PASSWORD', 1), { active: false, payload: '' });
+});
+
+test('a data key made under another KMS key than the application alias is refused', async () => {
+  const other = backends.kms.createKey('alias/not-ecs-secrets');
+  const key = await kms.send(new GenerateDataKeyCommand({ KeyId: other, KeySpec: 'AES_256' }));
+  const nonce = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', Buffer.from(key.Plaintext as Uint8Array), nonce);
+  const blob = Buffer.concat([nonce, cipher.update('planted', 'utf8'), cipher.final(), cipher.getAuthTag()]);
+  await dynamo.send(
+    new PutItemCommand({
+      TableName: TABLE,
+      Item: {
+        Name: { S: 'planted' },
+        Serial: { N: '1' },
+        EncryptedData: { S: blob.toString('base64') },
+        EncryptedDataKey: { S: Buffer.from(key.CiphertextBlob as Uint8Array).toString('base64') },
+        Active: { BOOL: true },
+      },
+    }),
+  );
+  const answer = await call('GET', '/latest/secrets/planted', READER);
+  assert.equal(answer.status, 500);
+  assert.doesNotMatch(JSON.stringify(answer.json), /planted"/);
+});
+
+test('sidekey check says what the ecs-secrets format gives up', async () => {
+  const file = join(d.dir, 'check.yaml');
+  writeFileSync(file, config);
+  const check = await runCli(['check', '--config', file, '--format', 'json', '--offline']);
+  const findings = (JSON.parse(check.stdout) as { findings: { id: string; message: string }[] }).findings;
+  const legacy = findings.find((f) => f.id === 'secrets-legacy-format');
+  assert.ok(legacy, check.stdout);
+  assert.match(legacy.message, /no encryption context or AAD/);
+});
