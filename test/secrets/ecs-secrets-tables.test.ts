@@ -169,6 +169,46 @@ test('a data key made under another KMS key than the application alias is refuse
   assert.doesNotMatch(JSON.stringify(answer.json), /planted"/);
 });
 
+test('secrets import copies every version into a sidekey store, keeps serials and revocations, and can run again', async () => {
+  const file = join(d.dir, 'import.yaml');
+  writeFileSync(
+    file,
+    `secrets:\n  application: ${APP}\n  store: { type: sqlite, path: ./imported/secrets.db }\n  keyring: { type: local, key_file: ./imported/master.key }\n`,
+  );
+  const env = {
+    ...backends.env,
+    AWS_ACCESS_KEY_ID: backends.kms.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: backends.kms.credentials.secretAccessKey,
+  };
+  const importCli = (extra: string[]) => runCli(['secrets', 'import', '--config', file, '--from-region', REGION, ...extra], { env });
+  const dry = await importCli(['--dry-run']);
+  const dryReport = JSON.parse(dry.stdout) as { imported: string[]; failed: string[] };
+  assert.ok(dryReport.imported.includes(`${APP}/com.foo.app1.mysql#1`), dry.stdout);
+  const fetchImported = (name: string, serial: number) =>
+    runCli(['secrets', 'fetch', '--config', file, '--name', name, '--serial', String(serial), '--raw']);
+  assert.notEqual((await fetchImported('com.foo.app1.mysql', 1)).code, 0, 'a dry run writes nothing');
+
+  const first = await importCli([]);
+  const report = JSON.parse(first.stdout) as { imported: string[]; revoked: string[]; skipped: string[]; failed: string[] };
+  assert.ok(
+    report.failed.some((f) => f.startsWith(`${APP}/planted#1`)),
+    'the planted version is named as failed',
+  );
+  assert.equal(first.code, 1, 'a failure makes the run exit 1');
+  assert.deepEqual(report.revoked.sort(), [`${APP}/DB_PASSWORD#1`, `${APP}/com.foo.app1.mysql#3`]);
+  assert.equal((await fetchImported('com.foo.app1.mysql', 1)).stdout, 'first-password');
+  assert.equal((await fetchImported('com.foo.app1.mysql', 4)).stdout, 'written-by-sidekey');
+  const revoked = await fetchImported('com.foo.app1.mysql', 3);
+  assert.equal(revoked.code, 1);
+  assert.match(revoked.stderr, /serial 3 of secret "com\.foo\.app1\.mysql" in application "cryptex" is revoked/);
+
+  const again = JSON.parse((await importCli([])).stdout) as { imported: string[]; skipped: string[] };
+  assert.deepEqual(again.imported, [], 'nothing is copied twice');
+  assert.ok(again.skipped.length >= 5);
+  // The source is untouched.
+  assert.deepEqual(await readAsEcsSecrets('com.foo.app1.mysql', 1), { active: true, payload: 'first-password' });
+});
+
 test('sidekey check says what the ecs-secrets format gives up', async () => {
   const file = join(d.dir, 'check.yaml');
   writeFileSync(file, config);

@@ -181,7 +181,7 @@ export class DynamoDbStore implements SecretStore {
       Name: { S: this.#key(row.app, row.name) },
       Serial: { N: String(row.serial) },
       ...(this.kind === 'dynamodb' ? { Application: { S: row.app }, SecretName: { S: row.name }, Format: { N: String(ROW_FORMAT) } } : {}),
-      Active: { BOOL: true },
+      Active: { BOOL: row.active },
       CreatedAt: { S: row.createdAt },
       CreatedBy: { S: row.createdBy },
       ...(row.data ? { EncryptedData: this.#blob(row.data) } : {}),

@@ -49,7 +49,7 @@ export interface SecretStore {
   writtenElsewhere?(): boolean;
   /** The highest serial of a name (active or not), 0 when it has none. */
   latestSerial(app: string, name: string): Promise<number>;
-  /** Writes a new version; false when its serial already exists (another writer won). */
+  /** Writes a new version (active, or an imported revoked one without ciphertext); false when its serial already exists (another writer won). */
   insert(row: VersionRow): Promise<boolean>;
   get(app: string, name: string, serial: number): Promise<VersionRow | undefined>;
   /** The highest-serial active version. */

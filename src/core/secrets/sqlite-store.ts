@@ -78,7 +78,7 @@ function prepareStatements(db: Database.Database) {
     ),
     insert: db.prepare(
       `INSERT INTO secret_versions (app, name, serial, active, encrypted_data, encrypted_data_key, created_at, created_by)
-         VALUES (@app, @name, @serial, 1, @data, @dataKey, @createdAt, @createdBy) ON CONFLICT DO NOTHING`,
+         VALUES (@app, @name, @serial, @active, @data, @dataKey, @createdAt, @createdBy) ON CONFLICT DO NOTHING`,
     ),
     get: db.prepare<[string, string, number], Row>('SELECT * FROM secret_versions WHERE app = ? AND name = ? AND serial = ?'),
     latestActive: db.prepare<[string, string], Row>(
@@ -217,7 +217,9 @@ export class SqliteStore implements SecretStore {
       let results: boolean[];
       try {
         results = db.transaction(() =>
-          batch.map(({ row }) => this.#s.insert.run({ ...row, data: row.data, dataKey: row.dataKey }).changes === 1),
+          batch.map(
+            ({ row }) => this.#s.insert.run({ ...row, active: row.active ? 1 : 0, data: row.data, dataKey: row.dataKey }).changes === 1,
+          ),
         )();
       } catch (error) {
         const failure = new SidekeyError(
