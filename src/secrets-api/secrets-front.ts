@@ -14,8 +14,11 @@ import type { Front, FrontContext } from '../daemon/front.js';
 import { capConnections, HTTP_SERVER_TIMEOUTS, REFUSED_CONNECTIONS_HELP, REFUSED_CONNECTIONS_METRIC } from '../net/connection-limits.js';
 import { close, listen } from '../net/http-listen.js';
 import { hostNames } from '../net/request-guards.js';
-import { SecretsAuth } from './secrets-auth.js';
+import { createEcsSecretsCompatHandler } from './ecs-secrets-compat.js';
+import { type Caller, SecretsAuth } from './secrets-auth.js';
 import { createSecretsHandler } from './secrets-handler.js';
+
+const NOBODY: Caller = { id: '', role: 'reader', application: 'default', names: [] };
 
 export interface SecretsFront extends Front {
   /** The service behind the front (for the daemon harness and tests). */
@@ -30,6 +33,7 @@ export function createSecretsFront(ctx: FrontContext): SecretsFront {
   let service: SecretService | undefined;
   let server: Server | undefined;
   let bound: ListenAddress | undefined;
+  let compatServer: Server | undefined;
   let hosts: ReadonlySet<string> = new Set();
 
   return {
@@ -70,13 +74,42 @@ export function createSecretsFront(ctx: FrontContext): SecretsFront {
       );
       bound = await listen(server, config.listen);
       hosts = hostNames(bound, config.allowed_hosts);
+      const compat = config.ecs_secrets_api;
+      if (compat) {
+        // The token it acts as is looked up per request, so a reload of tokens applies at once.
+        const caller = (): Caller => {
+          const t = config.tokens.find((token) => token.id === compat.token_id);
+          // Gone in a reload: act as nobody until the restart that the reload asked for.
+          return t ? { id: t.id, role: t.role, application: t.application, names: t.names } : { ...NOBODY, id: compat.token_id };
+        };
+        let compatBound: ListenAddress = compat.listen;
+        let compatHosts: ReadonlySet<string> = new Set();
+        compatServer = createServer(
+          HTTP_SERVER_TIMEOUTS,
+          createEcsSecretsCompatHandler({
+            service,
+            caller,
+            address: () => compatBound,
+            hosts: () => compatHosts,
+            logger: ctx.logger,
+          }),
+        );
+        capConnections(
+          compatServer,
+          () => capsOf(config, SECRETS_API_CAPS),
+          (reason) => refused.inc({ front: 'secrets', reason }),
+        );
+        compatBound = await listen(compatServer, compat.listen);
+        compatHosts = hostNames(compatBound, config.allowed_hosts);
+        ctx.logger.info({ listen: formatListenAddress(compatBound), as: compat.token_id }, "ecs-secrets' API up");
+      }
       ctx.logger.info(
         { listen: formatListenAddress(bound), store: config.store.type, keyring: service.codec.describe(), tokens: config.tokens.length },
         'secrets API up',
       );
     },
     async stop(drainMs) {
-      if (server) await close(server, drainMs);
+      await Promise.all([server && close(server, drainMs), compatServer && close(compatServer, drainMs)]);
       await service?.close();
     },
     async reload(next) {
@@ -87,7 +120,7 @@ export function createSecretsFront(ctx: FrontContext): SecretsFront {
       }
       auth = new SecretsAuth(secrets.tokens);
       if (bound) hosts = hostNames(bound, secrets.allowed_hosts);
-      const restartKeys = (['listen', 'store', 'keyring', 'cache_ttl_seconds'] as const).filter(
+      const restartKeys = (['listen', 'store', 'keyring', 'cache_ttl_seconds', 'ecs_secrets_api'] as const).filter(
         (key) => JSON.stringify(secrets[key]) !== JSON.stringify(config[key]),
       );
       if (restartKeys.length > 0)
@@ -98,6 +131,7 @@ export function createSecretsFront(ctx: FrontContext): SecretsFront {
         store: config.store,
         keyring: config.keyring,
         cache_ttl_seconds: config.cache_ttl_seconds,
+        ...(config.ecs_secrets_api ? { ecs_secrets_api: config.ecs_secrets_api } : {}),
       };
       ctx.logger.info({ tokens: secrets.tokens.length }, 'secrets tokens reloaded');
     },

@@ -1,10 +1,28 @@
-/** What a secrets store setting gives up: ecs-secrets' own tables carry none of sidekey's bindings. */
+/**
+ * What the ecs-secrets compatibility settings give up: its tables carry none of sidekey's
+ * bindings, and its API takes no token.
+ */
+import { formatListenAddress } from '../config/listen-address.js';
 import type { LoadedConfig } from '../config/load-config.js';
 import { type Finding, finding } from './finding.js';
 
 export function checkSecretsStore(loaded: LoadedConfig): Finding[] {
-  if (loaded.config.secrets?.store.type !== 'ecs-secrets') return [];
+  const secrets = loaded.config.secrets;
+  const findings: Finding[] = [];
+  const compat = secrets?.ecs_secrets_api;
+  if (compat) {
+    findings.push(
+      finding(
+        'secrets-tokenless-api',
+        'secrets.ecs_secrets_api',
+        `${formatListenAddress(compat.listen)} answers as token "${compat.token_id}" to any process that reaches it, as ecs-secrets did: every container sharing this network namespace (or, for a unix socket, every user who may open it) gets what that token may`,
+        "give it a token limited to the names those clients need (role reader unless they create secrets), keep the listener in the task's own namespace, and move clients to the token-checked API",
+      ),
+    );
+  }
+  if (secrets?.store.type !== 'ecs-secrets') return findings;
   return [
+    ...findings,
     finding(
       'secrets-legacy-format',
       'secrets.store.type',

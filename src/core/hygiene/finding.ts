@@ -33,6 +33,7 @@ export const CHECKS = {
   'access-key-age-unknown': { severity: 'info', title: 'the age of an access key could not be read from IAM' },
   'session-too-short': { severity: 'fail', title: 'credentials can be handed out with too little lifetime left' },
   'secrets-legacy-format': { severity: 'warn', title: "the secrets store is ecs-secrets' own format, without sidekey's bindings" },
+  'secrets-tokenless-api': { severity: 'warn', title: 'the ecs-secrets API answers without a token, as the token it acts as' },
   'admin-api-off': { severity: 'info', title: 'the incident-response API is off (no admin.token)' },
 } as const satisfies Record<string, { severity: Severity; title: string }>;
 

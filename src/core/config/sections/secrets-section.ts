@@ -4,7 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { connectionCapFields, SECRETS_API_CAPS } from '../connection-limits.js';
-import { listenAddress } from '../listen-address.js';
+import { isLoopback, type ListenAddress, listenAddress } from '../listen-address.js';
 import { obj, tagged } from '../mapping-schemas.js';
 import { arr, filePath, INVALID, type Infer, int, oneOf, optional, type Schema, str, withDefault } from '../schema.js';
 import { name, region, token } from '../validators.js';
@@ -101,6 +101,11 @@ export const secretsSchema = obj(
      */
     allowed_hosts: withDefault(arr(str({ min: 1, max: 253 }), { max: 64 }), []),
     ...connectionCapFields(SECRETS_API_CAPS),
+    /**
+     * A second listener answering exactly as ecs-secrets does, acting as one of `tokens` (its
+     * clients send none), so loopback or a unix socket only.
+     */
+    ecs_secrets_api: optional(obj({ listen: listenAddress(), token_id: name() })),
   },
   {
     rules: (v) => {
@@ -111,6 +116,15 @@ export const secretsSchema = obj(
         if (seen.has(t.id)) problems.push({ path: `tokens[${i}].id`, message: `duplicate token id "${t.id}"` });
         seen.add(t.id);
       });
+      const compat = v.ecs_secrets_api as { listen: ListenAddress; token_id: string } | undefined;
+      if (compat && !seen.has(compat.token_id))
+        problems.push({ path: 'ecs_secrets_api.token_id', message: `no token with id "${compat.token_id}" under secrets.tokens` });
+      if (compat && !isLoopback(compat.listen))
+        problems.push({
+          path: 'ecs_secrets_api.listen',
+          message:
+            "must be a loopback address or a unix socket: ecs-secrets' clients send no token, so anyone who reaches it acts as the token",
+        });
       return problems;
     },
   },
