@@ -7,14 +7,17 @@
  * tag) and `EncryptedDataKey` = base64(CiphertextBlob) as strings, `Name` the bare name.
  */
 import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { randomToken } from '../../src/core/crypto/random-token.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
+import { freePort } from '../helpers/free-port.js';
 import { runCli } from '../helpers/run-cli.js';
 import { type Backends, DYNAMO_CREDENTIALS, REGION, startBackends } from './backends.js';
 
@@ -207,6 +210,98 @@ test('secrets import copies every version into a sidekey store, keeps serials an
   assert.ok(again.skipped.length >= 5);
   // The source is untouched.
   assert.deepEqual(await readAsEcsSecrets('com.foo.app1.mysql', 1), { active: true, payload: 'first-password' });
+});
+
+/** The `ecs-secrets` command (the package's second bin), configured from the environment only, as ecs-secrets is. */
+function ecsSecretsCli(
+  args: string[],
+  extraEnv: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const env = {
+    ...process.env,
+    ...backends.env,
+    AWS_ACCESS_KEY_ID: backends.kms.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: backends.kms.credentials.secretAccessKey,
+    ...extraEnv,
+  };
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [fileURLToPath(new URL('../../src/cli/ecs-secrets-main.js', import.meta.url)), ...args],
+      { env },
+      (error, stdout, stderr) => {
+        if (error && typeof error.code !== 'number') return reject(error);
+        resolve({ code: error ? (error.code as number) : 0, stdout, stderr });
+      },
+    );
+  });
+}
+
+test("the ecs-secrets command: the seed's create, fetch and revoke, with its output lines, on its own tables", async () => {
+  const created = await ecsSecretsCli(['create', '--application-name', APP, '--name', 'dbpassword', '--payload', 'mydbpassword']);
+  assert.equal(created.code, 0, created.stderr);
+  assert.match(
+    created.stdout,
+    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z \[INFO\] Created application secret with name: dbpassword and version: 1\n$/,
+  );
+  writeFileSync(join(d.dir, 'secret.txt'), 'from-a-file\n');
+  const second = await ecsSecretsCli([
+    'store',
+    '--application-name',
+    APP,
+    '--name',
+    'dbpassword',
+    '--payload-location',
+    join(d.dir, 'secret.txt'),
+  ]);
+  assert.equal(second.code, 0, second.stderr);
+  assert.match(second.stdout, /Created application secret with name: dbpassword and version: 2/);
+  assert.equal((await readAsEcsSecrets('dbpassword', 1)).payload, 'mydbpassword', 'ecs-secrets reads what the command wrote');
+  assert.equal((await readAsEcsSecrets('dbpassword', 2)).payload, 'from-a-file\n', 'a payload file is read byte for byte');
+  const revoked = await ecsSecretsCli(['revoke', '--application-name', APP, '--name', 'dbpassword', '--serial', '1']);
+  assert.match(revoked.stdout, /\[INFO\] Revoked secret: dbpassword\n$/);
+  const fetched = await ecsSecretsCli(['fetch', '--application-name', APP, '--name', 'dbpassword', '--serial', '1']);
+  assert.equal(fetched.stdout, '{"name":"dbpassword","serial":1,"payload":"","active":false}\n');
+  const latest = await ecsSecretsCli(['get', '--application-name', APP, '--name', 'com.foo.app1.mysql']);
+  assert.equal(JSON.parse(latest.stdout).serial, 4);
+  const missing = await ecsSecretsCli(['fetch', '--application-name', APP, '--name', 'nope']);
+  assert.equal(missing.code, 1);
+  assert.notEqual(missing.stderr, '');
+  const noApp = await ecsSecretsCli(['fetch', '--name', 'dbpassword']);
+  assert.equal(noApp.code, 1);
+  assert.match(noApp.stderr, /--application-name/);
+});
+
+test('ecs-secrets daemon serves its REST answers on loopback', async () => {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    [fileURLToPath(new URL('../../src/cli/ecs-secrets-main.js', import.meta.url)), 'daemon', '--application-name', APP],
+    {
+      env: {
+        ...process.env,
+        ...backends.env,
+        AWS_ACCESS_KEY_ID: backends.kms.credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: backends.kms.credentials.secretAccessKey,
+        SIDEKEY_ECS_SECRETS_LISTEN: `127.0.0.1:${port}`,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  try {
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    const deadline = Date.now() + 10_000;
+    while (!out.includes("ecs-secrets' API up")) {
+      if (Date.now() > deadline || child.exitCode !== null) assert.fail(`the daemon did not come up: ${out}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const answer = await fetch(`http://127.0.0.1:${port}/latest/secrets/com.foo.app1.mysql/1`);
+    assert.equal(await answer.text(), '{"name":"com.foo.app1.mysql","serial":1,"payload":"first-password","active":true}\n');
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('close', r));
+  }
 });
 
 test('sidekey check says what the ecs-secrets format gives up', async () => {

@@ -1,0 +1,177 @@
+#!/usr/bin/env node
+/**
+ * The `ecs-secrets` command: ecs-secrets' own commands, aliases, flags, environment-only
+ * configuration and output lines, run by sidekey on ecs-secrets' own tables and format
+ * (`store.type: ecs-secrets`), so scripts and task definitions written for that tool keep working:
+ * `create` (`store`), `fetch` (`get`), `revoke`, `daemon`, each with `--application-name` and
+ * `--debug`. `daemon` serves ecs-secrets' REST answers (`secrets.ecs_secrets_api`) on
+ * 127.0.0.1:8080; ecs-secrets listened on every interface without authentication, which sidekey
+ * does not do (docs/secrets.md). `setup` (its CloudFormation stack) is not provided: use
+ * `sidekey setup --deploy` or keep the stack ecs-secrets made.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import { type LoadedConfig, parseConfig } from '../core/config/load-config.js';
+import { randomToken } from '../core/crypto/random-token.js';
+import { isSidekeyError, SidekeyError } from '../core/errors.js';
+import { createLogger, serializeError } from '../core/log/logger.js';
+import { createSecretService } from '../core/secrets/create-secret-service.js';
+import type { SecretService } from '../core/secrets/secret-service.js';
+import { Daemon } from '../daemon/daemon.js';
+import { ExitCode } from './exit-codes.js';
+import { cliActor } from './secrets/open-client.js';
+
+/** ecs-secrets' daemon port; sidekey binds it on loopback only. */
+const DAEMON_LISTEN = '127.0.0.1:8080';
+const TOKEN_ID = 'ecs-secrets';
+
+/** A config made from the environment alone, as ecs-secrets is configured. */
+function environmentConfig(app: string, debug: boolean): LoadedConfig {
+  const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+  const config = {
+    admin: { listen: '127.0.0.1:0' },
+    logging: { level: debug ? 'debug' : 'info' },
+    secrets: {
+      listen: '127.0.0.1:0',
+      application: app,
+      store: { type: 'ecs-secrets', ...(region ? { region } : {}) },
+      tokens: [{ id: TOKEN_ID, token: randomToken(), role: 'admin', application: app }],
+      ecs_secrets_api: { listen: process.env.SIDEKEY_ECS_SECRETS_LISTEN ?? DAEMON_LISTEN, token_id: TOKEN_ID },
+    },
+  };
+  return parseConfig(JSON.stringify(config), join(process.cwd(), 'ecs-secrets-environment.json'));
+}
+
+/** seelog's line as ecs-secrets formats it: `2006-01-02T15:04:05Z [INFO] message`. */
+function info(message: string): void {
+  process.stdout.write(`${new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')} [INFO] ${message}\n`);
+}
+
+/** Go's json.Marshal: `<`, `>` and `&` escaped. */
+function goJson(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026');
+}
+
+async function withService<T>(app: string, run: (service: SecretService) => Promise<T>): Promise<T> {
+  const loaded = environmentConfig(app, false);
+  const service = createSecretService({ secrets: loaded.config.secrets as NonNullable<typeof loaded.config.secrets>, cacheTtlSeconds: 0 });
+  try {
+    return await run(service);
+  } finally {
+    await service.close();
+  }
+}
+
+const common = (command: Command) =>
+  command
+    .addOption(new Option('--application-name <name>', 'Specifies the name of the application.').makeOptionMandatory())
+    .option('--debug', 'Run in debug mode.');
+
+export function buildEcsSecretsProgram(): Command {
+  const program = new Command('ecs-secrets').description('Command line interface for ECS Secrets').showHelpAfterError().exitOverride();
+
+  common(program.command('create').alias('store').description('Creates a secret.'))
+    .option('--name <name>', 'Specifies the name of the secret.')
+    .option('--payload <payload>', 'Specifies the payload for the secret.')
+    .option('--payload-location <file>', 'Specifies the file path containing the secrets payload.')
+    .action(async (flags: { applicationName: string; name?: string; payload?: string; payloadLocation?: string }) => {
+      if (!flags.name) throw new SidekeyError('USAGE', 'Incorrect usage. --name should be specified');
+      if (flags.payload !== undefined && flags.payloadLocation !== undefined)
+        throw new SidekeyError('USAGE', "Incorrect usage. Only one of 'payload' or 'payload-location' should be specified");
+      let payload = flags.payload;
+      if (payload === undefined) {
+        if (flags.payloadLocation === undefined)
+          throw new SidekeyError('USAGE', "Incorrect usage. One of 'payload' or 'payload-location' should be specified");
+        try {
+          payload = readFileSync(flags.payloadLocation, 'utf8');
+        } catch (error) {
+          throw new SidekeyError('USAGE', `Error reading from ${flags.payloadLocation}: ${(error as NodeJS.ErrnoException).code}`);
+        }
+      }
+      const written = await withService(flags.applicationName, (s) =>
+        s.create(flags.applicationName, flags.name as string, payload, { actor: cliActor() }),
+      );
+      info(`Created application secret with name: ${written.name} and version: ${written.serial}`);
+    });
+
+  common(program.command('fetch').alias('get').description('Gets a secret.'))
+    .option('--name <name>', 'Specifies the name of the secret.')
+    .option('--serial <serial>', 'Specifies the verison of the secret.')
+    .action(async (flags: { applicationName: string; name?: string; serial?: string }) => {
+      if (!flags.name) throw new SidekeyError('USAGE', 'Incorrect usage. --name should be specified');
+      const name = flags.name;
+      const app = flags.applicationName;
+      const record = await withService(app, async (s) => {
+        // As ecs-secrets: the given serial (Atoi), else the highest one, revoked or not.
+        const serial = flags.serial === undefined ? await s.store.latestSerial(app, name) : Number.parseInt(flags.serial, 10);
+        if (!Number.isSafeInteger(serial) || serial < 1 || (flags.serial !== undefined && !/^[+-]?\d+$/.test(flags.serial)))
+          throw new SidekeyError('SECRET_NOT_FOUND', `Secret with name '${name}' not found`);
+        try {
+          const value = await s.fetch(app, name, serial, cliActor());
+          return { name, serial: value.serial, payload: value.payload, active: true };
+        } catch (error) {
+          if (isSidekeyError(error, 'SECRET_REVOKED')) return { name, serial, payload: '', active: false };
+          throw error;
+        }
+      });
+      process.stdout.write(`${goJson(record)}\n`);
+    });
+
+  common(program.command('revoke').description('Revokes a secret.'))
+    .option('--name <name>', 'Specifies the name of the secret.')
+    .option('--serial <serial>', 'Specifies the verison of the secret.')
+    .action(async (flags: { applicationName: string; name?: string; serial?: string }) => {
+      if (!flags.name || flags.serial === undefined)
+        throw new SidekeyError('USAGE', 'Incorrect usage. --name and --serial should be specified');
+      const serial = /^[+-]?\d+$/.test(flags.serial) ? Number.parseInt(flags.serial, 10) : Number.NaN;
+      if (!Number.isSafeInteger(serial))
+        throw new SidekeyError('USAGE', `strconv.Atoi: parsing "${flags.serial.slice(0, 20)}": invalid syntax`);
+      if (serial >= 1) {
+        await withService(flags.applicationName, async (s) => {
+          try {
+            await s.revoke(flags.applicationName, flags.name as string, serial, cliActor());
+          } catch (error) {
+            if (!isSidekeyError(error, 'SECRET_NOT_FOUND')) throw error;
+          }
+        });
+      }
+      info(`Revoked secret: ${flags.name}`);
+    });
+
+  common(program.command('daemon').description('Starts ECS Secrets daemon.')).action(
+    async (flags: { applicationName: string; debug?: boolean }) => {
+      const loaded = environmentConfig(flags.applicationName, flags.debug === true);
+      const logger = createLogger({ level: loaded.config.logging.level });
+      const daemon = new Daemon({ loaded, logger, reloadConfig: () => loaded });
+      const stop = (code: number) => {
+        daemon
+          .stop()
+          .catch((error: unknown) => logger.error({ err: serializeError(error) }, 'stop failed'))
+          .finally(() => {
+            logger.flush();
+            process.exit(code);
+          });
+      };
+      process.on('SIGTERM', () => stop(ExitCode.SIGTERM));
+      process.on('SIGINT', () => stop(ExitCode.SIGINT));
+      await daemon.start();
+    },
+  );
+  return program;
+}
+
+async function main(argv: string[]): Promise<void> {
+  try {
+    await buildEcsSecretsProgram().parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      process.exitCode = error.exitCode === 0 ? ExitCode.OK : ExitCode.FAILURE;
+      return;
+    }
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = ExitCode.FAILURE;
+  }
+}
+
+await main(process.argv);
