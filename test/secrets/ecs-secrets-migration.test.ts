@@ -95,7 +95,7 @@ describe('on DynamoDB', () => {
     await backends?.close();
   });
 
-  test('serve never creates the table: a missing one is a start-up error naming the command that creates it', async () => {
+  test('serve never creates the table (a missing one is an error naming the command); a revoke from another process is seen at once', async () => {
     const config = `
 admin: { listen: 127.0.0.1:0 }
 secrets:
@@ -113,7 +113,39 @@ secrets:
       /the DynamoDB table ECS-Secrets-cryptex-Secrets does not exist: create it once with sidekey secrets setup/,
     );
     await new DynamoDbStore({ table: 'ECS-Secrets-cryptex-Secrets', region: REGION, credentials: async () => DYNAMO_CREDENTIALS }).setup();
-    const d = await startDaemon(config);
-    await d.stop();
+    const d = await startDaemon(
+      config
+        .replace('application: cryptex', 'application: cryptex\n  cache_ttl_seconds: 300')
+        .replace(
+          'application: cryptex }',
+          `application: cryptex }\n    - { id: deployer, token: "${ADMIN}", role: admin, application: cryptex }`,
+        ),
+    );
+    try {
+      const call = (method: string, path: string, body?: unknown) =>
+        fetch(`${d.url('secrets')}${path}`, {
+          method,
+          headers: {
+            authorization: `Bearer ${method === 'POST' ? ADMIN : READER}`,
+            ...(body ? { 'content-type': 'application/json' } : {}),
+          },
+          ...(body ? { body: JSON.stringify(body) } : {}),
+        }).then(async (r) => ({ status: r.status, json: (await r.json()) as Record<string, unknown> }));
+      assert.equal((await call('POST', '/latest/secrets/DB_PASSWORD', { payload: 'v1' })).status, 200);
+      assert.equal((await call('GET', '/latest/secrets/DB_PASSWORD')).json.payload, 'v1');
+      assert.equal((await call('GET', '/latest/secrets/DB_PASSWORD/1')).json.payload, 'v1');
+      const cli = (args: string[], input?: string) =>
+        runCli(['secrets', ...args, '--config', d.configFile], { env: { ...backends.env }, ...(input ? { input } : {}) });
+      // Another process writes a new version, then revokes it: the daemon sees both at its next fetch.
+      const created = await cli(['create', '--name', 'DB_PASSWORD'], 'v2');
+      assert.equal(created.code, 0, created.stderr);
+      assert.equal((await call('GET', '/latest/secrets/DB_PASSWORD')).json.payload, 'v2');
+      assert.equal((await cli(['revoke', '--name', 'DB_PASSWORD', '--serial', '1'])).code, 0);
+      assert.equal((await call('GET', '/latest/secrets/DB_PASSWORD/1')).status, 410);
+      assert.equal((await cli(['revoke', '--name', 'DB_PASSWORD', '--serial', '2'])).code, 0);
+      assert.equal((await call('GET', '/latest/secrets/DB_PASSWORD')).status, 410);
+    } finally {
+      await d.stop();
+    }
   });
 });

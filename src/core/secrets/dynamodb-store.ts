@@ -245,6 +245,25 @@ export class DynamoDbStore implements SecretStore {
     return undefined;
   }
 
+  async stillCurrent(app: string, name: string, serial: number, latest: boolean): Promise<boolean> {
+    if (latest) {
+      for await (const item of this.#query(app, name, { projection: 'Serial', activeOnly: true })) return Number(item.Serial?.N) === serial;
+      return false;
+    }
+    const table = this.#table(app);
+    const out = await this.#call('GetItem', table, () =>
+      this.#client.send(
+        new GetItemCommand({
+          TableName: table,
+          Key: { Name: { S: this.#key(app, name) }, Serial: { N: String(serial) } },
+          ProjectionExpression: 'Active',
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    return out.Item?.Active?.BOOL === true;
+  }
+
   async history(app: string, name: string): Promise<VersionMeta[]> {
     const out: VersionMeta[] = [];
     const projection = 'Serial, Active, CreatedAt, CreatedBy, RevokedAt, RevokedBy';

@@ -175,6 +175,15 @@ export class SecretService {
   }
 
   async #fetch(app: string, name: string, serial: number | undefined): Promise<SecretValue> {
+    const cached = this.#cache.get(app, name, serial);
+    if (cached && this.store.stillCurrent) {
+      // A revoke or a new version written by another process is seen at once, for one read and no decryption.
+      if (await this.store.stillCurrent(app, name, cached.serial, serial === undefined)) {
+        this.#cacheResults?.inc({ result: 'hit' });
+        return cached;
+      }
+      this.#cache.invalidate(app, name);
+    }
     if (this.#cache.enabled) this.#cacheResults?.inc({ result: 'miss' });
     const epoch = this.#cache.epoch;
     const row = serial === undefined ? await this.store.latestActive(app, name) : await this.store.get(app, name, serial);
@@ -196,7 +205,8 @@ export class SecretService {
    * cached, so a hit needs no checks and no store; a caller that answers from it settles no promise.
    */
   fetchCached(app: string, name: string, serial: number | undefined, actor: string): SecretValue | undefined {
-    if (!this.#cache.enabled) return undefined;
+    // A store that must be asked whether a cached value is still current answers through fetchStored.
+    if (!this.#cache.enabled || this.store.stillCurrent) return undefined;
     // A revoke by the CLI or another daemon on the same store is seen at the next fetch, not after the TTL.
     if (this.store.writtenElsewhere?.()) this.#cache.clear();
     const cached = this.#cache.get(app, name, serial);

@@ -47,6 +47,12 @@ export interface SecretStore {
    * that cannot tell cheaply has none, and its writes from elsewhere are seen within the TTL.
    */
   writtenElsewhere?(): boolean;
+  /**
+   * For a store that cannot tell cheaply (DynamoDB): whether a cached version is still what a fetch
+   * would answer (active, and for `latest` still the highest active serial), by one consistent
+   * read and no decryption, asked before every cached answer.
+   */
+  stillCurrent?(app: string, name: string, serial: number, latest: boolean): Promise<boolean>;
   /** The highest serial of a name (active or not), 0 when it has none. */
   latestSerial(app: string, name: string): Promise<number>;
   /** Writes a new version (active, or an imported revoked one without ciphertext); false when its serial already exists (another writer won). */
