@@ -6,13 +6,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import type { PgFront } from '../../src/pg-proxy/pg-front.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
 import { assertNoSecrets } from '../helpers/log-capture.js';
 import { PG_USERS, startPostgres, type TestPostgres } from '../helpers/postgres-server.js';
 import { runCli } from '../helpers/run-cli.js';
 import { type RdsIamPeer, startRdsIamPeer } from '../peers/rds-iam-peer.js';
 import { verifyPresignedUrl } from '../peers/sigv4-verifier.js';
+import { listenerPort } from './fixtures/listener-port.js';
 import { initPgbench, runTool } from './fixtures/pg-tools.js';
 
 const KEY = { accessKeyId: 'AKIDPGSERVERMODE0001', secretAccessKey: 'pg-server-mode-secret-key-00000000000001' };
@@ -29,11 +29,7 @@ let direct: RunningDaemon;
 let server: RunningDaemon;
 let clientProxy: RunningDaemon;
 
-const portOf = (d: RunningDaemon, name: string) => {
-  const address = (d.daemon.fronts.find((f) => f.name === 'postgres') as PgFront).listenerAddress(name);
-  assert.ok(address?.kind === 'tcp', `no listener ${name}`);
-  return address.port;
-};
+const portOf = listenerPort;
 
 before(async () => {
   postgres = await startPostgres();

@@ -14,13 +14,13 @@ import { after, before, test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import { Signer } from '@aws-sdk/rds-signer';
 import pg from 'pg';
-import type { PgFront } from '../../src/pg-proxy/pg-front.js';
 import { iamTokenProblem } from '../../src/pg-proxy/server-policy.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
 import { assertNoSecrets } from '../helpers/log-capture.js';
 import { PG_USERS, startPostgres, type TestPostgres } from '../helpers/postgres-server.js';
 import { runCli } from '../helpers/run-cli.js';
 import { type RdsIamPeer, startRdsIamPeer } from '../peers/rds-iam-peer.js';
+import { listenerPort } from '../pg/fixtures/listener-port.js';
 import { startupPacket } from '../pg/fixtures/startup-packet.js';
 
 const KEY = { accessKeyId: 'AKIDPGSECURITY000001', secretAccessKey: 'pg-security-secret-key-000000000000001' };
@@ -37,11 +37,7 @@ let client: RunningDaemon;
 let clientAnyDb: RunningDaemon;
 let ca: string;
 
-const portOf = (d: RunningDaemon, name: string) => {
-  const address = (d.daemon.fronts.find((f) => f.name === 'postgres') as PgFront).listenerAddress(name);
-  assert.ok(address?.kind === 'tcp', `no listener ${name}`);
-  return address.port;
-};
+const portOf = listenerPort;
 
 function serverYaml(pwExtra: string): string {
   const serverCert = postgres.ca.issue('server-proxy-sec', ['localhost']);

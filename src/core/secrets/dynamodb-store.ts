@@ -198,18 +198,25 @@ export class DynamoDbStore implements SecretStore {
     });
   }
 
-  async get(app: string, name: string, serial: number): Promise<VersionRow | undefined> {
+  /** One version's item (only `projection`'s attributes when given), read consistently. */
+  async #getItem(app: string, name: string, serial: number, projection?: string): Promise<Item | undefined> {
     const table = this.#table(app);
     const out = await this.#call('GetItem', table, () =>
       this.#client.send(
         new GetItemCommand({
           TableName: table,
           Key: { Name: { S: this.#key(app, name) }, Serial: { N: String(serial) } },
+          ...(projection ? { ProjectionExpression: projection } : {}),
           ConsistentRead: true,
         }),
       ),
     );
-    return out.Item ? rowOf(app, name, out.Item) : undefined;
+    return out.Item;
+  }
+
+  async get(app: string, name: string, serial: number): Promise<VersionRow | undefined> {
+    const item = await this.#getItem(app, name, serial);
+    return item ? rowOf(app, name, item) : undefined;
   }
 
   /** Every item of a name, newest first, page by page. */
@@ -250,18 +257,7 @@ export class DynamoDbStore implements SecretStore {
       for await (const item of this.#query(app, name, { projection: 'Serial', activeOnly: true })) return Number(item.Serial?.N) === serial;
       return false;
     }
-    const table = this.#table(app);
-    const out = await this.#call('GetItem', table, () =>
-      this.#client.send(
-        new GetItemCommand({
-          TableName: table,
-          Key: { Name: { S: this.#key(app, name) }, Serial: { N: String(serial) } },
-          ProjectionExpression: 'Active',
-          ConsistentRead: true,
-        }),
-      ),
-    );
-    return out.Item?.Active?.BOOL === true;
+    return (await this.#getItem(app, name, serial, 'Active'))?.Active?.BOOL === true;
   }
 
   async history(app: string, name: string): Promise<VersionMeta[]> {
