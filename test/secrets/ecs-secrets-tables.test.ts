@@ -304,6 +304,22 @@ test('ecs-secrets daemon serves its REST answers on loopback', async () => {
   }
 });
 
+test('sidekey policy scopes a fetch role to the application table and its KMS alias', async () => {
+  const file = join(d.dir, 'policy.yaml');
+  writeFileSync(file, config);
+  const out = await runCli(['policy', '--config', file, '--account-id', '123456789012']);
+  assert.equal(out.code, 0, out.stderr);
+  type Statement = { Action: string[]; Resource: string[]; Condition?: Record<string, Record<string, string[]>> };
+  const set = JSON.parse(out.stdout) as { policies: { name: string; document: { Statement: Statement[] } }[] };
+  const fetchRole = set.policies.find((p) => p.name === `sidekey-secrets-fetch-${APP}`);
+  assert.ok(fetchRole, out.stdout);
+  const [kmsStatement, table] = fetchRole.document.Statement;
+  assert.deepEqual(kmsStatement?.Action, ['kms:Decrypt']);
+  assert.deepEqual(kmsStatement?.Condition?.StringEquals?.['kms:RequestAlias'], [ALIAS]);
+  assert.deepEqual(table?.Action, ['dynamodb:GetItem', 'dynamodb:Query']);
+  assert.deepEqual(table?.Resource, [`arn:aws:dynamodb:${REGION}:123456789012:table/${TABLE}`]);
+});
+
 test('sidekey check says what the ecs-secrets format gives up', async () => {
   const file = join(d.dir, 'check.yaml');
   writeFileSync(file, config);

@@ -5,6 +5,7 @@
  * know a value, a placeholder stands in and `notes` says how to find it.
  */
 import type { SidekeyConfig } from '../config/sidekey-config.js';
+import { ecsSecretsTable } from '../secrets/ecs-secrets-table.js';
 import {
   document,
   type GeneratedPolicy,
@@ -18,7 +19,7 @@ import {
   regionFromRdsHost,
   sortedUnique,
 } from './iam-policy.js';
-import { type SecretsResources, secretsStatements } from './secrets-policy-statements.js';
+import { ecsSecretsStatements, type SecretsResources, secretsStatements } from './secrets-policy-statements.js';
 
 export interface PolicyOptions {
   /** Fills the account id where the config cannot say it. */
@@ -122,7 +123,28 @@ export function buildPolicies(config: SidekeyConfig, options: PolicyOptions = {}
     tableArn = `arn:${partitionOf(region)}:dynamodb:${region ?? PLACEHOLDER_REGION}:${account}:table/${secrets.store.table}`;
   }
   const resources: SecretsResources = { ...(keyArn ? { keyArn } : {}), ...(tableArn ? { tableArn } : {}) };
-  if (secrets && (resources.keyArn || resources.tableArn)) {
+  if (secrets?.store.type === 'ecs-secrets') {
+    const region = secrets.store.region ?? defaultRegion;
+    const where = { partition: partitionOf(region), region: region ?? PLACEHOLDER_REGION, account };
+    const writeApps = sortedUnique(secrets.tokens.filter((t) => t.role === 'admin').map((t) => t.application));
+    const readApps = sortedUnique(secrets.tokens.map((t) => t.application)).filter((app) => !writeApps.includes(app));
+    baseStatements.push(...ecsSecretsStatements(where, writeApps, 'write'), ...ecsSecretsStatements(where, readApps, 'read'));
+    const app = options.application ?? secrets.application;
+    policies.push(
+      {
+        name: `sidekey-secrets-admin-${app}`,
+        attachTo: 'the role that creates and revokes secrets in the ecs-secrets table',
+        description: `create, revoke and list secrets of application ${app} in ${ecsSecretsTable(app)}`,
+        document: document(ecsSecretsStatements(where, [app], 'write')),
+      },
+      {
+        name: `sidekey-secrets-fetch-${app}`,
+        attachTo: 'the role of the application that reads its secrets (the fetch role)',
+        description: `fetch secrets of application ${app} from ${ecsSecretsTable(app)}; no writes, no data keys`,
+        document: document(ecsSecretsStatements(where, [app], 'read')),
+      },
+    );
+  } else if (secrets && (resources.keyArn || resources.tableArn)) {
     const writeApps = sortedUnique(secrets.tokens.filter((t) => t.role === 'admin').map((t) => t.application));
     const readApps = sortedUnique(secrets.tokens.map((t) => t.application)).filter((app) => !writeApps.includes(app));
     baseStatements.push(...secretsStatements(resources, writeApps, 'write'), ...secretsStatements(resources, readApps, 'read'));

@@ -4,6 +4,8 @@
  * src/core/secrets/encryption-context.ts), DynamoDB items only under the `app/` partition keys
  * (the store's `Name` = `app/name`, see src/core/secrets/dynamodb-store.ts).
  */
+import { ECS_SECRETS_KEY_ALIAS_PREFIX } from '../secrets/ecs-secrets-codec.js';
+import { ecsSecretsTable } from '../secrets/ecs-secrets-table.js';
 import type { PolicyStatement } from './iam-policy.js';
 
 /** The encryption-context keys the store sends with every KMS call. */
@@ -71,4 +73,36 @@ export function secretsStatements(resources: SecretsResources, apps: readonly st
     }
   }
   return statements;
+}
+
+/** What sidekey does on an ecs-secrets table: the same calls as on its own, listing by a Scan of `Name`. */
+export const ECS_TABLE_WRITE_ACTIONS = [...TABLE_WRITE_ACTIONS, 'dynamodb:Scan'] as const;
+
+/**
+ * Statements for ecs-secrets' own tables and keys (`store.type: ecs-secrets`): each application's
+ * table, and KMS only through each application's alias (`kms:RequestAlias`: sidekey names it in
+ * every call, and ecs-secrets' data keys carry no context to scope by).
+ */
+export function ecsSecretsStatements(
+  where: { readonly partition: string; readonly region: string; readonly account: string },
+  apps: readonly string[],
+  access: SecretsAccess,
+): PolicyStatement[] {
+  if (apps.length === 0) return [];
+  const { partition, region, account } = where;
+  return [
+    {
+      Sid: `${pascal(access)}EcsSecretsWithKms`,
+      Effect: 'Allow',
+      Action: access === 'write' ? ['kms:Decrypt', 'kms:GenerateDataKey'] : ['kms:Decrypt'],
+      Resource: [`arn:${partition}:kms:${region}:${account}:key/*`],
+      Condition: { StringEquals: { 'kms:RequestAlias': apps.map((app) => `${ECS_SECRETS_KEY_ALIAS_PREFIX}${app}`) } },
+    },
+    {
+      Sid: `${pascal(access)}EcsSecretsTables`,
+      Effect: 'Allow',
+      Action: access === 'write' ? ECS_TABLE_WRITE_ACTIONS : TABLE_READ_ACTIONS,
+      Resource: apps.map((app) => `arn:${partition}:dynamodb:${region}:${account}:table/${ecsSecretsTable(app)}`),
+    },
+  ];
 }
