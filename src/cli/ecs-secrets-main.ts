@@ -3,18 +3,20 @@
  * The `ecs-secrets` command: ecs-secrets' own commands, aliases, flags, environment-only
  * configuration and output lines, run by sidekey on ecs-secrets' own tables and format
  * (`store.type: ecs-secrets`), so scripts and task definitions written for that tool keep working:
- * `create` (`store`), `fetch` (`get`), `revoke`, `daemon`, each with `--application-name` and
+ * `setup`, `create` (`store`), `fetch` (`get`), `revoke`, `daemon`, each with `--application-name` and
  * `--debug`. `daemon` serves ecs-secrets' REST answers (`secrets.ecs_secrets_api`) on
  * 127.0.0.1:8080; ecs-secrets listened on every interface without authentication, which sidekey
- * does not do (docs/secrets.md). `setup` (its CloudFormation stack) is not provided: use
- * `sidekey setup --deploy` or keep the stack ecs-secrets made.
+ * does not do (docs/secrets.md). `setup` creates or adopts its CloudFormation stack and alias.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { Command, CommanderError, Option } from 'commander';
 import { type LoadedConfig, parseConfig } from '../core/config/load-config.js';
 import { randomToken } from '../core/crypto/random-token.js';
 import { isSidekeyError, SidekeyError } from '../core/errors.js';
+import { ecsSecretsPolicyStatement, setupEcsSecrets } from '../core/hygiene/ecs-secrets-stack.js';
 import { createLogger, serializeError } from '../core/log/logger.js';
 import { createSecretService } from '../core/secrets/create-secret-service.js';
 import type { SecretService } from '../core/secrets/secret-service.js';
@@ -70,6 +72,37 @@ const common = (command: Command) =>
 
 export function buildEcsSecretsProgram(): Command {
   const program = new Command('ecs-secrets').description('Command line interface for ECS Secrets').showHelpAfterError().exitOverride();
+
+  common(program.command('setup').description('Sets up the resources needed for ECS Secrets.'))
+    .option('--create-principal <arn>', 'Specifies the IAM Principal for creating secrets.')
+    .option('--fetch-role <arn>', 'Specifies the IAM Role Arn for fetcing secrets.')
+    .action(async (flags: { applicationName: string; createPrincipal?: string; fetchRole?: string }) => {
+      if (!flags.createPrincipal || !flags.fetchRole)
+        throw new SidekeyError('USAGE', 'Incorrect usage. --create-principal and --fetch-role should be specified');
+      const cloudformation = new CloudFormationClient({});
+      const kms = new KMSClient({});
+      try {
+        const { table } = await setupEcsSecrets({
+          cloudformation,
+          kms,
+          app: flags.applicationName,
+          createPrincipal: flags.createPrincipal,
+          fetchRole: flags.fetchRole,
+          info,
+        });
+        info(`Secrets are stored in the table: ${table}`);
+        info(
+          `Update '${flags.fetchRole}' to provide read access for this table by updating the policy statement with: ${ecsSecretsPolicyStatement(table, 'read')}`,
+        );
+        info(
+          `Update '${flags.createPrincipal}' to provide write access for this table by updating the policy statement with: ${ecsSecretsPolicyStatement(table, 'write')}`,
+        );
+        info('Setup complete');
+      } finally {
+        cloudformation.destroy();
+        kms.destroy();
+      }
+    });
 
   common(program.command('create').alias('store').description('Creates a secret.'))
     .option('--name <name>', 'Specifies the name of the secret.')

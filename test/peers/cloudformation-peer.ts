@@ -46,6 +46,8 @@ export class CloudFormationPeer {
   readonly peer: QueryProtocolPeer;
   /** Logical id of a resource that fails to create or update. */
   failResource: string | undefined;
+  /** Values of outputs, by output key, as the resources would give them (default `peer-value-of-KEY`). */
+  outputValues: Record<string, string> = {};
 
   constructor(keys: readonly KnownKey[]) {
     this.peer = new QueryProtocolPeer({
@@ -152,7 +154,10 @@ export class CloudFormationPeer {
     const outputs =
       stack.status.endsWith('_COMPLETE') && !stack.status.includes('ROLLBACK')
         ? Object.keys((stack.template.Outputs as Record<string, unknown>) ?? {})
-            .map((key) => `<member><OutputKey>${key}</OutputKey><OutputValue>${xmlEscape(`peer-value-of-${key}`)}</OutputValue></member>`)
+            .map(
+              (key) =>
+                `<member><OutputKey>${key}</OutputKey><OutputValue>${xmlEscape(this.outputValues[key] ?? `peer-value-of-${key}`)}</OutputValue></member>`,
+            )
             .join('')
         : '';
     return `<Stacks><member><StackId>${xmlEscape(stack.id)}</StackId><StackName>${xmlEscape(stack.name)}</StackName><StackStatus>${stack.status}</StackStatus><CreationTime>${iso(new Date())}</CreationTime><Outputs>${outputs}</Outputs></member></Stacks>`;

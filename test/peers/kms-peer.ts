@@ -1,7 +1,7 @@
 /**
  * A test peer for AWS KMS that speaks its JSON 1.1 protocol over HTTP (`X-Amz-Target:
  * TrentService.*`), verifies every request's SigV4 signature with the independent verifier, and
- * implements GenerateDataKey, Encrypt, Decrypt and DescribeKey (keys and aliases) as real KMS does for
+ * implements GenerateDataKey, Encrypt, Decrypt, DescribeKey and CreateAlias (keys and aliases) as real KMS does for
  * symmetric keys: ciphertext blobs name their key and are bound to the encryption context, and
  * Decrypt with a different context fails with InvalidCiphertextException.
  */
@@ -175,6 +175,16 @@ export async function startKmsPeer(options: { region?: string } = {}): Promise<K
           KeySpec: 'SYMMETRIC_DEFAULT',
         },
       };
+    },
+    CreateAlias(input, caller) {
+      const alias = input.AliasName;
+      if (typeof alias !== 'string' || !alias.startsWith('alias/') || alias.startsWith('alias/aws/'))
+        throw new KmsError('ValidationException', 'AliasName must begin with alias/ and not alias/aws/');
+      if (aliases.has(alias)) throw new KmsError('AlreadyExistsException', `An alias with the name ${alias} already exists`);
+      const id = resolveKey(input.TargetKeyId);
+      aliases.set(alias, id);
+      calls.push({ operation: 'CreateAlias', keyId: arnOf(id), context: {}, accessKeyId: caller });
+      return {};
     },
     Decrypt(input, caller) {
       const context = contextOf(input.EncryptionContext);
