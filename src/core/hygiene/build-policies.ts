@@ -123,46 +123,46 @@ export function buildPolicies(config: SidekeyConfig, options: PolicyOptions = {}
     tableArn = `arn:${partitionOf(region)}:dynamodb:${region ?? PLACEHOLDER_REGION}:${account}:table/${secrets.store.table}`;
   }
   const resources: SecretsResources = { ...(keyArn ? { keyArn } : {}), ...(tableArn ? { tableArn } : {}) };
+  /** The daemon's statements for every application its tokens act in, and the admin and fetch policies for one. */
+  const addSecretsPolicies = (
+    statementsFor: (apps: readonly string[], access: 'write' | 'read') => PolicyStatement[],
+    wording: { readonly adminRole: string; readonly adminDoes: string; readonly fetchFrom: string },
+  ) => {
+    if (!secrets) return;
+    const writeApps = sortedUnique(secrets.tokens.filter((t) => t.role === 'admin').map((t) => t.application));
+    const readApps = sortedUnique(secrets.tokens.map((t) => t.application)).filter((app) => !writeApps.includes(app));
+    baseStatements.push(...statementsFor(writeApps, 'write'), ...statementsFor(readApps, 'read'));
+    const app = options.application ?? secrets.application;
+    policies.push(
+      {
+        name: `sidekey-secrets-admin-${app}`,
+        attachTo: wording.adminRole,
+        description: `${wording.adminDoes} of application ${app}`,
+        document: document(statementsFor([app], 'write')),
+      },
+      {
+        name: `sidekey-secrets-fetch-${app}`,
+        attachTo: 'the role of the application that reads its secrets (the fetch role)',
+        description: `fetch secrets of application ${app}${wording.fetchFrom}; no writes, no data keys`,
+        document: document(statementsFor([app], 'read')),
+      },
+    );
+  };
   if (secrets?.store.type === 'ecs-secrets') {
     const region = secrets.store.region ?? defaultRegion;
     const where = { partition: partitionOf(region), region: region ?? PLACEHOLDER_REGION, account };
-    const writeApps = sortedUnique(secrets.tokens.filter((t) => t.role === 'admin').map((t) => t.application));
-    const readApps = sortedUnique(secrets.tokens.map((t) => t.application)).filter((app) => !writeApps.includes(app));
-    baseStatements.push(...ecsSecretsStatements(where, writeApps, 'write'), ...ecsSecretsStatements(where, readApps, 'read'));
-    const app = options.application ?? secrets.application;
-    policies.push(
-      {
-        name: `sidekey-secrets-admin-${app}`,
-        attachTo: 'the role that creates and revokes secrets in the ecs-secrets table',
-        description: `create, revoke and list secrets of application ${app} in ${ecsSecretsTable(app)}`,
-        document: document(ecsSecretsStatements(where, [app], 'write')),
-      },
-      {
-        name: `sidekey-secrets-fetch-${app}`,
-        attachTo: 'the role of the application that reads its secrets (the fetch role)',
-        description: `fetch secrets of application ${app} from ${ecsSecretsTable(app)}; no writes, no data keys`,
-        document: document(ecsSecretsStatements(where, [app], 'read')),
-      },
-    );
+    const table = ecsSecretsTable(options.application ?? secrets.application);
+    addSecretsPolicies((apps, access) => ecsSecretsStatements(where, apps, access), {
+      adminRole: 'the role that creates and revokes secrets in the ecs-secrets table',
+      adminDoes: `create, revoke and list secrets in ${table}`,
+      fetchFrom: ` from ${table}`,
+    });
   } else if (secrets && (resources.keyArn || resources.tableArn)) {
-    const writeApps = sortedUnique(secrets.tokens.filter((t) => t.role === 'admin').map((t) => t.application));
-    const readApps = sortedUnique(secrets.tokens.map((t) => t.application)).filter((app) => !writeApps.includes(app));
-    baseStatements.push(...secretsStatements(resources, writeApps, 'write'), ...secretsStatements(resources, readApps, 'read'));
-    const app = options.application ?? secrets.application;
-    policies.push(
-      {
-        name: `sidekey-secrets-admin-${app}`,
-        attachTo: 'the role that creates, rotates and revokes secrets (the secrets admin)',
-        description: `create, rotate, restore, revoke, delete and list secrets of application ${app}`,
-        document: document(secretsStatements(resources, [app], 'write')),
-      },
-      {
-        name: `sidekey-secrets-fetch-${app}`,
-        attachTo: 'the role of the application that reads its secrets (the fetch role)',
-        description: `fetch secrets of application ${app}; no writes, no data keys`,
-        document: document(secretsStatements(resources, [app], 'read')),
-      },
-    );
+    addSecretsPolicies((apps, access) => secretsStatements(resources, apps, access), {
+      adminRole: 'the role that creates, rotates and revokes secrets (the secrets admin)',
+      adminDoes: 'create, rotate, restore, revoke, delete and list secrets',
+      fetchFrom: '',
+    });
     if (resources.tableArn)
       notes.push(
         'listing names (Scan) cannot be limited by application: an admin can list secret names, never values, of every application in the table',
