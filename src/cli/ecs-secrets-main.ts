@@ -19,6 +19,7 @@ import { isSidekeyError, SidekeyError } from '../core/errors.js';
 import { ecsSecretsPolicyStatement, setupEcsSecrets } from '../core/hygiene/ecs-secrets-stack.js';
 import { createLogger, serializeError } from '../core/log/logger.js';
 import { createSecretService } from '../core/secrets/create-secret-service.js';
+import { atoi, fetchEcsSecretsRecord, goJson } from '../core/secrets/ecs-secrets-record.js';
 import type { SecretService } from '../core/secrets/secret-service.js';
 import { Daemon } from '../daemon/daemon.js';
 import { ExitCode } from './exit-codes.js';
@@ -48,11 +49,6 @@ function environmentConfig(app: string, debug: boolean): LoadedConfig {
 /** seelog's line as ecs-secrets formats it: `2006-01-02T15:04:05Z [INFO] message`. */
 function info(message: string): void {
   process.stdout.write(`${new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')} [INFO] ${message}\n`);
-}
-
-/** Go's json.Marshal: `<`, `>` and `&` escaped. */
-function goJson(value: unknown): string {
-  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026');
 }
 
 async function withService<T>(app: string, run: (service: SecretService) => Promise<T>): Promise<T> {
@@ -135,19 +131,8 @@ export function buildEcsSecretsProgram(): Command {
       if (!flags.name) throw new SidekeyError('USAGE', 'Incorrect usage. --name should be specified');
       const name = flags.name;
       const app = flags.applicationName;
-      const record = await withService(app, async (s) => {
-        // As ecs-secrets: the given serial (Atoi), else the highest one, revoked or not.
-        const serial = flags.serial === undefined ? await s.store.latestSerial(app, name) : Number.parseInt(flags.serial, 10);
-        if (!Number.isSafeInteger(serial) || serial < 1 || (flags.serial !== undefined && !/^[+-]?\d+$/.test(flags.serial)))
-          throw new SidekeyError('SECRET_NOT_FOUND', `Secret with name '${name}' not found`);
-        try {
-          const value = await s.fetch(app, name, serial, cliActor());
-          return { name, serial: value.serial, payload: value.payload, active: true };
-        } catch (error) {
-          if (isSidekeyError(error, 'SECRET_REVOKED')) return { name, serial, payload: '', active: false };
-          throw error;
-        }
-      });
+      const record = await withService(app, (s) => fetchEcsSecretsRecord(s, app, name, flags.serial, cliActor()));
+      if (!record) throw new SidekeyError('SECRET_NOT_FOUND', `Secret with name '${name}' not found`);
       process.stdout.write(`${goJson(record)}\n`);
     });
 
@@ -157,9 +142,8 @@ export function buildEcsSecretsProgram(): Command {
     .action(async (flags: { applicationName: string; name?: string; serial?: string }) => {
       if (!flags.name || flags.serial === undefined)
         throw new SidekeyError('USAGE', 'Incorrect usage. --name and --serial should be specified');
-      const serial = /^[+-]?\d+$/.test(flags.serial) ? Number.parseInt(flags.serial, 10) : Number.NaN;
-      if (!Number.isSafeInteger(serial))
-        throw new SidekeyError('USAGE', `strconv.Atoi: parsing "${flags.serial.slice(0, 20)}": invalid syntax`);
+      const serial = atoi(flags.serial);
+      if (serial === undefined) throw new SidekeyError('USAGE', `strconv.Atoi: parsing "${flags.serial.slice(0, 20)}": invalid syntax`);
       if (serial >= 1) {
         await withService(flags.applicationName, async (s) => {
           try {

@@ -16,7 +16,8 @@ import type { ListenAddress } from '../core/config/listen-address.js';
 import { isSidekeyError } from '../core/errors.js';
 import type { Logger } from '../core/log/logger.js';
 import { serializeError } from '../core/log/logger.js';
-import { MAX_REQUEST_BODY_BYTES, MAX_SERIAL } from '../core/secrets/secret-limits.js';
+import { atoi, fetchEcsSecretsRecord, goJson } from '../core/secrets/ecs-secrets-record.js';
+import { MAX_REQUEST_BODY_BYTES } from '../core/secrets/secret-limits.js';
 import type { SecretService } from '../core/secrets/secret-service.js';
 import { readBody } from '../net/read-body.js';
 import { guardedHeaders, hostHeaderAllowed } from '../net/request-guards.js';
@@ -35,11 +36,6 @@ export interface EcsSecretsCompatContext {
   readonly logger: Logger;
 }
 
-/** A JSON answer as Go's encoding/json writes it: `<`, `>` and `&` escaped, a newline after. */
-function goJson(value: unknown): string {
-  return `${JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026')}\n`;
-}
-
 function empty(res: ServerResponse, status: number): void {
   res.writeHead(status, { 'content-length': 0 });
   res.end();
@@ -51,37 +47,8 @@ function notFound(res: ServerResponse): void {
   res.end(body);
 }
 
-/** strconv.Atoi as ecs-secrets uses it: an optional sign and digits (`01` is 1). */
-function atoi(text: string): number | undefined {
-  if (!/^[+-]?\d{1,16}$/.test(text)) return undefined;
-  const value = Number(text);
-  return Math.abs(value) <= MAX_SERIAL ? value : undefined;
-}
-
 export function createEcsSecretsCompatHandler(ctx: EcsSecretsCompatContext) {
   const { service, logger } = ctx;
-
-  const fetchOne = async (caller: Caller, name: string, serialText: string | undefined): Promise<unknown> => {
-    const app = caller.application;
-    let serial: number;
-    if (serialText === undefined) {
-      serial = await service.store.latestSerial(app, name);
-      if (serial === 0) return undefined;
-    } else {
-      const parsed = atoi(serialText);
-      if (parsed === undefined || parsed < 1) return undefined;
-      serial = parsed;
-    }
-    // The version is asked by serial even for "latest": ecs-secrets answers the highest one, revoked or not.
-    try {
-      const value = await service.fetch(app, name, serial, caller.id);
-      return { name, serial: value.serial, payload: value.payload, active: true };
-    } catch (error) {
-      if (isSidekeyError(error, 'SECRET_REVOKED')) return { name, serial, payload: '', active: false };
-      if (isSidekeyError(error, 'SECRET_NOT_FOUND') || isSidekeyError(error, 'NAME_INVALID')) return undefined;
-      throw error;
-    }
-  };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const headers = guardedHeaders(req);
@@ -109,7 +76,7 @@ export function createEcsSecretsCompatHandler(ctx: EcsSecretsCompatContext) {
     }
     if (kind === 'secrets' && method === 'GET' && parts.length <= 3) {
       if (!mayTouch(caller, name)) return empty(res, 400);
-      const found = await fetchOne(caller, name, rawSerial);
+      const found = await fetchEcsSecretsRecord(service, caller.application, name, rawSerial, caller.id);
       return found === undefined ? empty(res, 400) : sendJson(res, found);
     }
     if (kind === 'secrets' && method === 'POST' && parts.length === 2) {
@@ -157,7 +124,7 @@ export function createEcsSecretsCompatHandler(ctx: EcsSecretsCompatContext) {
 }
 
 function sendJson(res: ServerResponse, value: unknown): void {
-  const body = goJson(value);
+  const body = `${goJson(value)}\n`;
   res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
   res.end(body);
 }

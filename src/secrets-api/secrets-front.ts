@@ -3,7 +3,7 @@
  * when the config has a `secrets` section; 127.0.0.1:8080 by default. Tokens reload on SIGHUP;
  * the store, keyring, listener and cache TTL take effect on restart.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import { capsOf, SECRETS_API_CAPS } from '../core/config/connection-limits.js';
 import { formatListenAddress, isLoopback, type ListenAddress } from '../core/config/listen-address.js';
 import type { SecretsConfig } from '../core/config/sections/secrets-section.js';
@@ -55,8 +55,18 @@ export function createSecretsFront(ctx: FrontContext): SecretsFront {
       if (config.tokens.length === 0) ctx.logger.warn('secrets.tokens is empty: every request will be refused with 401');
       if (!isLoopback(config.listen))
         ctx.logger.warn({ listen: formatListenAddress(config.listen) }, 'the secrets API listens beyond loopback');
-      server = createServer(
-        HTTP_SERVER_TIMEOUTS,
+      const refused = ctx.metrics.counter(REFUSED_CONNECTIONS_METRIC, REFUSED_CONNECTIONS_HELP);
+      /** Both listeners take the same time limits and the same connection caps. */
+      const cappedServer = (handler: RequestListener): Server => {
+        const created = createServer(HTTP_SERVER_TIMEOUTS, handler);
+        capConnections(
+          created,
+          () => capsOf(config, SECRETS_API_CAPS),
+          (reason) => refused.inc({ front: 'secrets', reason }),
+        );
+        return created;
+      };
+      server = cappedServer(
         createSecretsHandler({
           service,
           auth: () => auth,
@@ -65,12 +75,6 @@ export function createSecretsFront(ctx: FrontContext): SecretsFront {
           logger: ctx.logger,
           metrics: ctx.metrics,
         }),
-      );
-      const refused = ctx.metrics.counter(REFUSED_CONNECTIONS_METRIC, REFUSED_CONNECTIONS_HELP);
-      capConnections(
-        server,
-        () => capsOf(config, SECRETS_API_CAPS),
-        (reason) => refused.inc({ front: 'secrets', reason }),
       );
       bound = await listen(server, config.listen);
       hosts = hostNames(bound, config.allowed_hosts);
@@ -84,8 +88,7 @@ export function createSecretsFront(ctx: FrontContext): SecretsFront {
         };
         let compatBound: ListenAddress = compat.listen;
         let compatHosts: ReadonlySet<string> = new Set();
-        compatServer = createServer(
-          HTTP_SERVER_TIMEOUTS,
+        compatServer = cappedServer(
           createEcsSecretsCompatHandler({
             service,
             caller,
@@ -93,11 +96,6 @@ export function createSecretsFront(ctx: FrontContext): SecretsFront {
             hosts: () => compatHosts,
             logger: ctx.logger,
           }),
-        );
-        capConnections(
-          compatServer,
-          () => capsOf(config, SECRETS_API_CAPS),
-          (reason) => refused.inc({ front: 'secrets', reason }),
         );
         compatBound = await listen(compatServer, compat.listen);
         compatHosts = hostNames(compatBound, config.allowed_hosts);
