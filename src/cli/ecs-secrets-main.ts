@@ -6,7 +6,7 @@
  * `setup`, `create` (`store`), `fetch` (`get`), `revoke`, `daemon`, each with `--application-name` and
  * `--debug`. `daemon` serves ecs-secrets' REST answers (`secrets.ecs_secrets_api`) on
  * 127.0.0.1:8080; ecs-secrets listened on every interface without authentication, which sidekey
- * does not do (docs/secrets.md). `setup` creates or adopts its CloudFormation stack and alias.
+ * does only with a token (docs/secrets.md). `setup` creates or adopts its CloudFormation stack and alias.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -25,13 +25,30 @@ import { Daemon } from '../daemon/daemon.js';
 import { ExitCode } from './exit-codes.js';
 import { cliActor } from './secrets/open-client.js';
 
-/** ecs-secrets' daemon port; sidekey binds it on loopback only. */
+/**
+ * Where `daemon` listens: loopback, since ecs-secrets' clients send no token; with a token file
+ * (clients then send `Authorization: Bearer TOKEN`), on every interface as ecs-secrets did.
+ */
 const DAEMON_LISTEN = '127.0.0.1:8080';
+const DAEMON_LISTEN_WITH_TOKEN = '0.0.0.0:8080';
 const TOKEN_ID = 'ecs-secrets';
 
-/** A config made from the environment alone, as ecs-secrets is configured. */
+/**
+ * A config made from the environment alone, as ecs-secrets is configured, plus sidekey's own:
+ * SIDEKEY_ECS_SECRETS_LISTEN, SIDEKEY_ECS_SECRETS_TOKEN_FILE and SIDEKEY_ECS_SECRETS_ALLOWED_HOSTS
+ * (comma-separated Host names, such as a docker link's `ecs-secrets:8080`).
+ */
 function environmentConfig(app: string, debug: boolean): LoadedConfig {
-  const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+  const env = process.env;
+  const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+  const tokenFile = env.SIDEKEY_ECS_SECRETS_TOKEN_FILE;
+  // The file is read by the config's own ${fromFile:} (its size limit, newline trim and errors).
+  if (tokenFile !== undefined && /[$}]/.test(tokenFile))
+    throw new SidekeyError('USAGE', 'SIDEKEY_ECS_SECRETS_TOKEN_FILE: a path with "$" or "}" is not supported; move the file');
+  const allowedHosts = (env.SIDEKEY_ECS_SECRETS_ALLOWED_HOSTS ?? '')
+    .split(',')
+    .map((h) => h.trim())
+    .filter((h) => h !== '');
   const config = {
     admin: { listen: '127.0.0.1:0' },
     logging: { level: debug ? 'debug' : 'info' },
@@ -39,8 +56,13 @@ function environmentConfig(app: string, debug: boolean): LoadedConfig {
       listen: '127.0.0.1:0',
       application: app,
       store: { type: 'ecs-secrets', ...(region ? { region } : {}) },
-      tokens: [{ id: TOKEN_ID, token: randomToken(), role: 'admin', application: app }],
-      ecs_secrets_api: { listen: process.env.SIDEKEY_ECS_SECRETS_LISTEN ?? DAEMON_LISTEN, token_id: TOKEN_ID },
+      tokens: [{ id: TOKEN_ID, token: tokenFile ? `\${fromFile:${tokenFile}}` : randomToken(), role: 'admin', application: app }],
+      allowed_hosts: allowedHosts,
+      ecs_secrets_api: {
+        listen: env.SIDEKEY_ECS_SECRETS_LISTEN ?? (tokenFile ? DAEMON_LISTEN_WITH_TOKEN : DAEMON_LISTEN),
+        token_id: TOKEN_ID,
+        require_token: tokenFile !== undefined,
+      },
     },
   };
   return parseConfig(JSON.stringify(config), join(process.cwd(), 'ecs-secrets-environment.json'));

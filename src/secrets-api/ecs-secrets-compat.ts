@@ -7,9 +7,10 @@
  * with an empty body; `GET /version` is `{}`; other methods 404 in Go's words; a trailing slash
  * is a 301. ecs-secrets clients send no token, so the listener acts as one configured token (its
  * role, application and names, and its id in every audit line) and may listen only on loopback or
- * a unix socket (config validation). Unlike ecs-secrets it refuses (403, empty) a Host that does not
- * name it and a request relayed by a proxy: without a token, a page that rebinds its DNS name to
- * 127.0.0.1, or an SSRF through a local proxy, would otherwise read every secret the token may.
+ * a unix socket (config validation), unless `require_token` makes clients send that token; a
+ * missing or wrong one is an empty 401. Unlike ecs-secrets it refuses (403, empty) a Host that does
+ * not name it and a request relayed by a proxy: without a token, a page that rebinds its DNS name
+ * to 127.0.0.1, or an SSRF through a local proxy, would otherwise read every secret the token may.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ListenAddress } from '../core/config/listen-address.js';
@@ -33,6 +34,8 @@ export interface EcsSecretsCompatContext {
   readonly hosts: () => ReadonlySet<string>;
   /** The token this listener acts as. */
   readonly caller: () => Caller;
+  /** Set when clients must send that token: checks a request's Authorization header (throws UNAUTHORIZED). */
+  readonly authenticate?: (header: string | undefined) => void;
   readonly logger: Logger;
 }
 
@@ -53,6 +56,15 @@ export function createEcsSecretsCompatHandler(ctx: EcsSecretsCompatContext) {
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const headers = guardedHeaders(req);
     if (headers.forwarded || !hostHeaderAllowed(headers.host, ctx.address(), ctx.hosts())) return empty(res, 403);
+    if (ctx.authenticate) {
+      try {
+        ctx.authenticate(req.headers.authorization);
+      } catch (error) {
+        if (!isSidekeyError(error, 'UNAUTHORIZED')) throw error;
+        res.writeHead(401, { 'www-authenticate': 'Bearer', 'content-length': 0 });
+        return void res.end();
+      }
+    }
     const url = req.url ?? '/';
     const path = url.split('?')[0] as string;
     const prefix = PREFIXES.find((p) => path.startsWith(p));

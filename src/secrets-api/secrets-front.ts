@@ -86,12 +86,19 @@ export function createSecretsFront(ctx: FrontContext): SecretsFront {
           // Gone in a reload: act as nobody until the restart that the reload asked for.
           return t ? { id: t.id, role: t.role, application: t.application, names: t.names } : { ...NOBODY, id: compat.token_id };
         };
+        // Checked against the token as it is now, so a reload that changes its value applies at once.
+        const authenticate = compat.require_token
+          ? (header: string | undefined) => {
+              new SecretsAuth(config.tokens.filter((t) => t.id === compat.token_id)).authenticate(header);
+            }
+          : undefined;
         let compatBound: ListenAddress = compat.listen;
         let compatHosts: ReadonlySet<string> = new Set();
         compatServer = cappedServer(
           createEcsSecretsCompatHandler({
             service,
             caller,
+            ...(authenticate ? { authenticate } : {}),
             address: () => compatBound,
             hosts: () => compatHosts,
             logger: ctx.logger,
@@ -99,7 +106,10 @@ export function createSecretsFront(ctx: FrontContext): SecretsFront {
         );
         compatBound = await listen(compatServer, compat.listen);
         compatHosts = hostNames(compatBound, config.allowed_hosts);
-        ctx.logger.info({ listen: formatListenAddress(compatBound), as: compat.token_id }, "ecs-secrets' API up");
+        ctx.logger.info(
+          { listen: formatListenAddress(compatBound), as: compat.token_id, require_token: compat.require_token },
+          "ecs-secrets' API up",
+        );
       }
       ctx.logger.info(
         { listen: formatListenAddress(bound), store: config.store.type, keyring: service.codec.describe(), tokens: config.tokens.length },

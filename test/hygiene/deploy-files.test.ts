@@ -32,6 +32,17 @@ function dockerfile(): { op: string; args: string }[] {
     });
 }
 
+/** The instructions a stage runs, its parents' first (`FROM base AS runtime` includes base's). */
+function stage(lines: { op: string; args: string }[], name: string): { op: string; args: string }[] {
+  const at = lines.findIndex((l) => l.op === 'FROM' && l.args.endsWith(` AS ${name}`));
+  assert.ok(at >= 0, `a stage named ${name}`);
+  const next = lines.findIndex((l, i) => i > at && l.op === 'FROM');
+  const own = lines.slice(at, next < 0 ? undefined : next);
+  const parent = (own[0] as { args: string }).args.split(' ')[0] as string;
+  const isStage = lines.some((l) => l.op === 'FROM' && l.args.endsWith(` AS ${parent}`));
+  return isStage ? [...stage(lines, parent), ...own] : own;
+}
+
 /** Token files the deploy config reads: /run/secrets/NAME -> NAME. */
 const secretNames = (yaml: string) => [...yaml.matchAll(/\/run\/secrets\/([\w.-]+)/g)].map((m) => m[1] as string).sort();
 
@@ -57,8 +68,9 @@ test('Dockerfile: multi-stage, small base, user 1338, state volume, health check
   const froms = lines.filter((l) => l.op === 'FROM');
   assert.ok(froms.length >= 2, 'multi-stage');
   assert.match(froms[0]?.args ?? '', /^node:20-bookworm-slim AS build$/);
-  assert.match(froms.at(-1)?.args ?? '', /distroless\/nodejs20|slim/);
-  const runtime = lines.slice(lines.lastIndexOf(froms.at(-1) as { op: string; args: string }));
+  assert.match(froms.at(-1)?.args ?? '', / AS runtime$/, 'the default target (the last stage) is the daemon');
+  const runtime = stage(lines, 'runtime');
+  assert.match(runtime[0]?.args ?? '', /distroless\/nodejs20|slim/);
   assert.deepEqual(
     runtime.filter((l) => l.op === 'USER').map((l) => l.args),
     [USER],
@@ -75,6 +87,18 @@ test('Dockerfile: multi-stage, small base, user 1338, state volume, health check
   assert.deepEqual(JSON.parse(runtime.find((l) => l.op === 'CMD')?.args ?? '[]'), ['serve', '--config', '/etc/sidekey/sidekey.yaml']);
   assert.ok(runtime.some((l) => l.op === 'COPY' && l.args.endsWith('deploy/sidekey.yaml /etc/sidekey/sidekey.yaml')));
   assert.ok(!lines.some((l) => l.op === 'ENV' && /AWS_(ACCESS|SECRET|SESSION)/.test(l.args)), 'no credentials baked into the image');
+});
+
+test("Dockerfile: the ecs-secrets target is the same image with ecs-secrets' entry point", () => {
+  const lines = stage(dockerfile(), 'ecs-secrets');
+  const entry = JSON.parse(lines.find((l) => l.op === 'ENTRYPOINT')?.args ?? '[]') as string[];
+  assert.equal(entry[1], `/opt/sidekey/${JSON.parse(readRepoFile('package.json')).bin['ecs-secrets']}`);
+  assert.ok(!lines.some((l) => l.op === 'CMD'), 'no command of its own: a task definition gives daemon, create, ...');
+  assert.deepEqual(
+    lines.filter((l) => l.op === 'USER').map((l) => l.args),
+    [USER],
+  );
+  assert.ok(lines.some((l) => l.op === 'EXPOSE' && l.args === '8080'));
 });
 
 test('docker-compose.yml: the app shares sidekey network namespace; both hardened; secrets as files', () => {

@@ -152,3 +152,17 @@ test('unlike ecs-secrets: a foreign Host and a relayed request are refused, and 
   assert.equal(bad, false);
   assert.ok(d.lines.some((l) => l.includes('ecs_secrets_api.listen: must be a loopback address or a unix socket')));
 });
+
+test('with require_token the listener may be elsewhere, and check has nothing to say about a tokenless API', async () => {
+  const { runCli } = await import('../helpers/run-cli.js');
+  const file = join(d.dir, 'require-token.yaml');
+  writeFileSync(
+    file,
+    `secrets:\n  application: cryptex\n  tokens:\n    - { id: deployer, token: "${ADMIN}", role: admin }\n  ecs_secrets_api: { listen: "0.0.0.0:${port}", token_id: deployer, require_token: true }\n`,
+  );
+  const check = await runCli(['check', '--config', file, '--format', 'json', '--offline']);
+  const findings = (JSON.parse(check.stdout) as { findings: { id: string }[] }).findings;
+  assert.ok(!findings.some((f) => f.id === 'secrets-tokenless-api'), check.stdout);
+  const validated = await runCli(['validate', '--config', file]);
+  assert.equal(validated.code, 0, validated.stderr);
+});

@@ -272,8 +272,8 @@ test("the ecs-secrets command: the seed's create, fetch and revoke, with its out
   assert.match(noApp.stderr, /--application-name/);
 });
 
-test('ecs-secrets daemon serves its REST answers on loopback', async () => {
-  const port = await freePort();
+/** Runs `ecs-secrets daemon` with these extra environment variables until its API is up. */
+async function startEcsSecretsDaemon(env: Record<string, string>): Promise<{ stop: () => Promise<void> }> {
   const child = spawn(
     process.execPath,
     [fileURLToPath(new URL('../../src/cli/ecs-secrets-main.js', import.meta.url)), 'daemon', '--application-name', APP],
@@ -283,24 +283,81 @@ test('ecs-secrets daemon serves its REST answers on loopback', async () => {
         ...backends.env,
         AWS_ACCESS_KEY_ID: backends.kms.credentials.accessKeyId,
         AWS_SECRET_ACCESS_KEY: backends.kms.credentials.secretAccessKey,
-        SIDEKEY_ECS_SECRETS_LISTEN: `127.0.0.1:${port}`,
+        ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
-  try {
-    let out = '';
-    child.stdout.on('data', (c) => (out += c));
-    const deadline = Date.now() + 10_000;
-    while (!out.includes("ecs-secrets' API up")) {
-      if (Date.now() > deadline || child.exitCode !== null) assert.fail(`the daemon did not come up: ${out}`);
-      await new Promise((r) => setTimeout(r, 50));
+  const stop = async () => {
+    if (child.exitCode !== null) return;
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('close', r));
+  };
+  let out = '';
+  child.stdout.on('data', (c) => (out += c));
+  child.stderr.on('data', (c) => (out += c));
+  const deadline = Date.now() + 10_000;
+  while (!out.includes("ecs-secrets' API up")) {
+    if (Date.now() > deadline || child.exitCode !== null) {
+      await stop();
+      assert.fail(`the daemon did not come up: ${out}`);
     }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { stop };
+}
+
+test('ecs-secrets daemon serves its REST answers on loopback', async () => {
+  const port = await freePort();
+  const daemon = await startEcsSecretsDaemon({ SIDEKEY_ECS_SECRETS_LISTEN: `127.0.0.1:${port}` });
+  try {
     const answer = await fetch(`http://127.0.0.1:${port}/latest/secrets/com.foo.app1.mysql/1`);
     assert.equal(await answer.text(), '{"name":"com.foo.app1.mysql","serial":1,"payload":"first-password","active":true}\n');
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('close', r));
+    await daemon.stop();
+  }
+});
+
+test('ecs-secrets daemon with a token file serves linked containers on every interface, only with the token', async () => {
+  const port = await freePort();
+  const token = randomToken();
+  const tokenFile = join(d.dir, 'ecs-secrets.token');
+  writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+  const daemon = await startEcsSecretsDaemon({
+    SIDEKEY_ECS_SECRETS_LISTEN: `0.0.0.0:${port}`,
+    SIDEKEY_ECS_SECRETS_TOKEN_FILE: tokenFile,
+    SIDEKEY_ECS_SECRETS_ALLOWED_HOSTS: `ecs-secrets:${port}`,
+  });
+  // A docker link's name, as the seed's curl containers use it.
+  const curl = (...args: string[]) =>
+    new Promise<{ stdout: string; status: number }>((resolve, reject) => {
+      execFile(
+        'curl',
+        [
+          '-s',
+          '-w',
+          '\n%{http_code}',
+          '--resolve',
+          `ecs-secrets:${port}:127.0.0.1`,
+          ...args,
+          `ecs-secrets:${port}/latest/secrets/com.foo.app1.mysql/1`,
+        ],
+        (error, stdout) => {
+          if (error) return reject(error);
+          const at = stdout.lastIndexOf('\n');
+          resolve({ stdout: stdout.slice(0, at), status: Number(stdout.slice(at + 1)) });
+        },
+      );
+    });
+  try {
+    assert.deepEqual(await curl(), { stdout: '', status: 401 }, 'no token');
+    assert.deepEqual(await curl('-H', `Authorization: Bearer ${randomToken()}`), { stdout: '', status: 401 }, 'another token');
+    assert.deepEqual(await curl('-H', `Authorization: Bearer ${token}`), {
+      stdout: '{"name":"com.foo.app1.mysql","serial":1,"payload":"first-password","active":true}\n',
+      status: 200,
+    });
+  } finally {
+    await daemon.stop();
   }
 });
 

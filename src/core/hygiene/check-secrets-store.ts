@@ -1,6 +1,6 @@
 /**
  * What the ecs-secrets compatibility settings give up: its tables carry none of sidekey's
- * bindings, and its API takes no token.
+ * bindings, and its API takes no token unless `require_token` is set.
  */
 import { formatListenAddress } from '../config/listen-address.js';
 import type { LoadedConfig } from '../config/load-config.js';
@@ -10,7 +10,7 @@ export function checkSecretsStore(loaded: LoadedConfig): Finding[] {
   const secrets = loaded.config.secrets;
   const findings: Finding[] = [];
   const compat = secrets?.ecs_secrets_api;
-  if (compat) {
+  if (compat && !compat.require_token) {
     findings.push(
       finding(
         'secrets-tokenless-api',

@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { connectionCapFields, SECRETS_API_CAPS } from '../connection-limits.js';
 import { isLoopback, type ListenAddress, listenAddress } from '../listen-address.js';
 import { obj, tagged } from '../mapping-schemas.js';
-import { arr, filePath, INVALID, type Infer, int, oneOf, optional, type Schema, str, withDefault } from '../schema.js';
+import { arr, bool, filePath, INVALID, type Infer, int, oneOf, optional, type Schema, str, withDefault } from '../schema.js';
 import { name, region, token } from '../validators.js';
 
 export const DEFAULT_SECRETS_LISTEN = { kind: 'tcp', host: '127.0.0.1', port: 8080 } as const;
@@ -102,10 +102,11 @@ export const secretsSchema = obj(
     allowed_hosts: withDefault(arr(str({ min: 1, max: 253 }), { max: 64 }), []),
     ...connectionCapFields(SECRETS_API_CAPS),
     /**
-     * A second listener answering exactly as ecs-secrets does, acting as one of `tokens` (its
-     * clients send none), so loopback or a unix socket only.
+     * A second listener answering exactly as ecs-secrets does, acting as one of `tokens`. Its
+     * clients send no token, so it listens on loopback or a unix socket only, unless
+     * `require_token` makes clients send that token (`Authorization: Bearer`): then anywhere.
      */
-    ecs_secrets_api: optional(obj({ listen: listenAddress(), token_id: name() })),
+    ecs_secrets_api: optional(obj({ listen: listenAddress(), token_id: name(), require_token: withDefault(bool(), false) })),
   },
   {
     rules: (v) => {
@@ -116,14 +117,14 @@ export const secretsSchema = obj(
         if (seen.has(t.id)) problems.push({ path: `tokens[${i}].id`, message: `duplicate token id "${t.id}"` });
         seen.add(t.id);
       });
-      const compat = v.ecs_secrets_api as { listen: ListenAddress; token_id: string } | undefined;
+      const compat = v.ecs_secrets_api as { listen: ListenAddress; token_id: string; require_token: boolean } | undefined;
       if (compat && !seen.has(compat.token_id))
         problems.push({ path: 'ecs_secrets_api.token_id', message: `no token with id "${compat.token_id}" under secrets.tokens` });
-      if (compat && !isLoopback(compat.listen))
+      if (compat && !compat.require_token && !isLoopback(compat.listen))
         problems.push({
           path: 'ecs_secrets_api.listen',
           message:
-            "must be a loopback address or a unix socket: ecs-secrets' clients send no token, so anyone who reaches it acts as the token",
+            "must be a loopback address or a unix socket: ecs-secrets' clients send no token, so anyone who reaches it acts as the token (set require_token: true to listen elsewhere and make clients send it)",
         });
       return problems;
     },
