@@ -6,11 +6,15 @@
  *    p99, server CPU per request, and both ratios (target >= 0.8); plus a diagnostic run whose
  *    logger writes nothing, to show what the per-read audit line costs;
  * 2. uncached fetch (cache_ttl_seconds: 0: a SQLite read and a decryption per request);
+ *    and the cached fetch on DynamoDB (dynalite, in a child process so its CPU is not counted as
+ *    ours), where each cached answer costs one consistent read to see a foreign revoke, beside an
+ *    uncached one (a full read and a decryption);
  * 3. creates on SQLite with durable commits (WAL, synchronous=FULL), 64 writers on distinct
  *    names, directly on the service and over HTTP (target >= 2000/s).
  *
  * `BENCH_SECONDS` sets each run's length (default 3 s), `BENCH_ROUNDS` the rounds (default 3). Not part of `npm test`.
  */
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
@@ -20,6 +24,7 @@ import { pino } from 'pino';
 import { loadConfig } from '../src/core/config/load-config.js';
 import { randomToken } from '../src/core/crypto/random-token.js';
 import { bufferedDestination, createLogger, type Logger } from '../src/core/log/logger.js';
+import { DynamoDbStore } from '../src/core/secrets/dynamodb-store.js';
 import { LocalKeyring } from '../src/core/secrets/local-keyring.js';
 import { SecretService } from '../src/core/secrets/secret-service.js';
 import { SqliteStore } from '../src/core/secrets/sqlite-store.js';
@@ -95,12 +100,29 @@ function silentLogger(): Logger {
   return createLogger({ level: 'silent', destination: pino.destination({ dest: '/dev/null', sync: false }) });
 }
 
+/** dynalite in a child process; its URL, and a stop. */
+async function startDynalite(): Promise<{ url: string; stop: () => void }> {
+  const script =
+    "import dynalite from 'dynalite'; const s = dynalite({ createTableMs: 0 }); s.listen(0, '127.0.0.1', () => console.log(s.address().port));";
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
+    child.once('exit', (code) => reject(new Error(`dynalite exited with ${code}`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill() };
+}
+
+/** `store:` lines for a daemon's config. */
+const sqliteStore = (label: string) => `  store: { type: sqlite, path: ./data-${label}/secrets.db }\n`;
+const dynamoStore = (label: string) => `  store: { type: dynamodb, table: bench-${label}, region: us-east-1 }\n`;
+
 async function startSecretsDaemon(
   dir: string,
   label: string,
   cacheTtl: number,
   tokens: { admin: string; reader: string },
   logger: Logger,
+  store = sqliteStore(label),
 ): Promise<{ daemon: Daemon; url: string }> {
   const file = join(dir, `sidekey-${label}.yaml`);
   writeFileSync(join(dir, 'admin.token'), tokens.admin, { mode: 0o600 });
@@ -108,7 +130,8 @@ async function startSecretsDaemon(
   writeFileSync(
     file,
     `admin: { listen: 127.0.0.1:0 }\nlogging: { level: info }\nsecrets:\n  listen: 127.0.0.1:0\n  cache_ttl_seconds: ${cacheTtl}\n` +
-      `  store: { type: sqlite, path: ./data-${label}/secrets.db }\n  keyring: { type: local, key_file: ./data-${label}/master.key }\n  tokens:\n` +
+      store +
+      `  keyring: { type: local, key_file: ./data-${label}/master.key }\n  tokens:\n` +
       `    - { id: bench-admin, token: "\${fromFile:admin.token}", role: admin, application: bench }\n` +
       `    - { id: bench-reader, token: "\${fromFile:reader.token}", role: reader, application: bench }\n`,
   );
@@ -144,12 +167,35 @@ export async function run(): Promise<void> {
   const tokens = { admin: randomToken(), reader: randomToken() };
   const auth = { authorization: `Bearer ${tokens.reader}` };
   const daemons: Daemon[] = [];
+  const dynamo = await startDynalite();
+  // The daemons reach dynalite as a deployment reaches DynamoDB: the standard endpoint variable
+  // and credential chain (dynalite checks no signature).
+  const savedEnv = { ...process.env };
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo.url,
+    AWS_ACCESS_KEY_ID: 'AKIDBENCHDYNALITE01',
+    AWS_SECRET_ACCESS_KEY: 'dynalite-does-not-check',
+  });
   try {
+    for (const label of ['dynamo-cached', 'dynamo-uncached']) {
+      const store = new DynamoDbStore({ table: `bench-${label}`, region: 'us-east-1' });
+      await store.setup();
+      await store.close();
+    }
     const cached = await startSecretsDaemon(dir.path, 'cached', 30, tokens, projectLogger());
     const plain = await startSecretsDaemon(dir.path, 'silent', 30, tokens, silentLogger());
     const uncached = await startSecretsDaemon(dir.path, 'uncached', 0, tokens, projectLogger());
-    daemons.push(cached.daemon, plain.daemon, uncached.daemon);
-    for (const target of [cached, plain, uncached]) {
+    const dynamoCached = await startSecretsDaemon(dir.path, 'dynamo-cached', 30, tokens, projectLogger(), dynamoStore('dynamo-cached'));
+    const dynamoUncached = await startSecretsDaemon(
+      dir.path,
+      'dynamo-uncached',
+      0,
+      tokens,
+      projectLogger(),
+      dynamoStore('dynamo-uncached'),
+    );
+    daemons.push(cached.daemon, plain.daemon, uncached.daemon, dynamoCached.daemon, dynamoUncached.daemon);
+    for (const target of [cached, plain, uncached, dynamoCached, dynamoUncached]) {
       const res = await fetch(`${target.url}/latest/secrets/dbpassword`, {
         method: 'POST',
         headers: { authorization: `Bearer ${tokens.admin}`, 'content-type': 'application/json' },
@@ -184,6 +230,17 @@ export async function run(): Promise<void> {
     const [cold] = (await interleaved([fetchTarget(`${uncached.url}${path}`, auth)], SECONDS, ROUNDS)) as [LoadResult];
     console.log(formatResult('uncached fetch (SQLite + decrypt)', cold, 34));
 
+    const [dynamoHot, dynamoCold] = (await interleaved(
+      [fetchTarget(`${dynamoCached.url}${path}`, auth), fetchTarget(`${dynamoUncached.url}${path}`, auth)],
+      SECONDS,
+      ROUNDS,
+    )) as [LoadResult, LoadResult];
+    console.log(formatResult('cached fetch, DynamoDB (checked)', dynamoHot, 34));
+    console.log(formatResult('uncached fetch, DynamoDB', dynamoCold, 34));
+    console.log(
+      `DynamoDB cached / bare throughput ratio: ${(dynamoHot.rps / baseline.rps).toFixed(2)}; cached / uncached: ${(dynamoHot.rps / dynamoCold.rps).toFixed(2)} (bound by dynalite, not a target)`,
+    );
+
     let counter = 0;
     const httpCreates = await autocannon({
       url: uncached.url,
@@ -209,6 +266,8 @@ export async function run(): Promise<void> {
     await new Promise<void>((resolve) => bare.server.close(() => resolve()));
   } finally {
     for (const daemon of daemons) await daemon.stop(0);
+    dynamo.stop();
+    process.env = savedEnv;
     dir.remove();
   }
 }

@@ -9,6 +9,7 @@ import { isSidekeyError, SidekeyError } from '../errors.js';
 import { audit } from '../log/audit.js';
 import type { Logger } from '../log/logger.js';
 import type { MetricsRegistry } from '../metrics/metrics-registry.js';
+import { AfterArrivalChecks } from './after-arrival-checks.js';
 import { KeyedMutex } from './keyed-mutex.js';
 
 import type { Keyring } from './keyring.js';
@@ -70,6 +71,7 @@ export class SecretService {
   readonly #cache: SecretCache;
   readonly #logger: Logger | undefined;
   readonly #locks = new KeyedMutex();
+  readonly #currentChecks = new AfterArrivalChecks<boolean>();
   readonly #operations;
   readonly #cacheResults;
 
@@ -178,7 +180,12 @@ export class SecretService {
     const cached = this.#cache.get(app, name, serial);
     if (cached && this.store.stillCurrent) {
       // A revoke or a new version written by another process is seen at once, for one read and no decryption.
-      if (await this.store.stillCurrent(app, name, cached.serial, serial === undefined)) {
+      const store = this.store as Required<Pick<SecretStore, 'stillCurrent'>>;
+      const latest = serial === undefined;
+      const current = await this.#currentChecks.run(`${app}\0${name}\0${cached.serial}\0${latest}`, () =>
+        store.stillCurrent(app, name, cached.serial, latest),
+      );
+      if (current) {
         this.#cacheResults?.inc({ result: 'hit' });
         return cached;
       }
