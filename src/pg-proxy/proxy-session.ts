@@ -233,10 +233,13 @@ export class ProxySession {
     if (this.#relay && this.#plan) this.#hub.metrics.bytes(this.#plan.target, this.#relay.counters, this.#reported);
   }
 
-  /** Mints the client's cancel key for the upstream's real one (none when the upstream sent none). */
+  /**
+   * The client's BackendKeyData: the backend's real pid and a secret minted for this session in
+   * place of the real one (none when the upstream sent none).
+   */
   #register(conn: PooledConnection): BackendKey | undefined {
     if (!conn.key) return undefined;
-    this.#registration = this.#hub.cancels.register({ endpoint: conn.endpoint, key: conn.key });
+    this.#registration = this.#hub.cancels.register(conn.key.pid, { endpoint: conn.endpoint, key: conn.key });
     return this.#registration.key;
   }
 

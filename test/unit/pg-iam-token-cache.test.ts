@@ -105,14 +105,20 @@ test('the default signer (@aws-sdk/rds-signer) makes tokens the independent veri
   assert.ok(Signer);
 });
 
-test('cancel keys: minted per session, routed only with the right secret, forgotten on release', () => {
+test('cancel keys: the real pid and a minted secret, routed only with that secret, forgotten on release', () => {
   const registry = new CancelKeyRegistry<string>();
-  const a = registry.register('route-a');
-  const b = registry.register('route-b');
-  assert.notEqual(a.key.pid, b.key.pid);
+  // Two sessions on backends of different servers that happen to share a pid.
+  const a = registry.register(4242, 'route-a');
+  const b = registry.register(4242, 'route-b');
+  assert.equal(a.key.pid, 4242);
+  assert.notEqual(a.key.secret, b.key.secret);
   assert.equal(registry.lookup(a.key), 'route-a');
-  assert.equal(registry.lookup({ pid: a.key.pid, secret: a.key.secret ^ 1 }), undefined);
+  assert.equal(registry.lookup(b.key), 'route-b');
+  assert.equal(registry.lookup({ pid: 4242, secret: a.key.secret ^ 1 }), undefined);
+  assert.equal(registry.lookup({ pid: 4243, secret: a.key.secret }), undefined);
+  a.release();
   a.release();
   assert.equal(registry.lookup(a.key), undefined);
   assert.equal(registry.lookup(b.key), 'route-b');
+  assert.equal(registry.size, 1);
 });

@@ -1,12 +1,16 @@
 /**
- * Cancel routing: every client gets a BackendKeyData minted by the proxy, never the upstream's
- * real one, and a CancelRequest carrying a minted key is routed to the session it belongs to
- * (which knows the real key and the upstream). Secrets are compared in constant time.
+ * Cancel routing: a client is told its backend's real process id (so `pg_backend_pid()`, the
+ * sender pid of its own NOTIFYs and `pg_stat_activity` agree with what its driver holds) and a
+ * secret key minted by the proxy, never the upstream's. A CancelRequest is routed by (pid, minted
+ * secret) to the session it was given to, which knows the real secret and the upstream; any other
+ * secret is refused. A pooled backend that passes to the next client keeps its pid and gets a new
+ * secret, and the earlier client's registration is released, so its key reaches nothing. Sessions
+ * on different servers can share a pid, so a pid holds a list. Secrets are compared in constant time.
  */
 import { randomFillSync, timingSafeEqual } from 'node:crypto';
 import type { BackendKey } from './backend-messages.js';
 
-/** Tries to find an unused process id before giving up (the space has 2^31 values). */
+/** Tries to draw a secret no other session with the same pid holds before giving up (2^32 values). */
 const MAX_MINT_ATTEMPTS = 32;
 /** Random bytes drawn from the CSPRNG at once and handed out 8 per key (one call per 512 sessions, not per session). */
 const RANDOM_POOL_BYTES = 4096;
@@ -58,39 +62,58 @@ class Registration<T> implements CancelRegistration, BackendKey {
 const known = Buffer.alloc(4);
 const presented = Buffer.alloc(4);
 
+function sameSecret(a: number, b: number): boolean {
+  known.writeInt32BE(a | 0, 0);
+  presented.writeInt32BE(b | 0, 0);
+  const equal = timingSafeEqual(known, presented);
+  known.fill(0);
+  presented.fill(0);
+  return equal;
+}
+
 export class CancelKeyRegistry<T> {
-  readonly #byPid = new Map<number, Registration<T>>();
+  readonly #byPid = new Map<number, Registration<T>[]>();
+  #size = 0;
 
   get size(): number {
-    return this.#byPid.size;
+    return this.#size;
   }
 
-  register(route: T): CancelRegistration {
+  /** A minted key for a session whose backend has this real process id. */
+  register(pid: number, route: T): CancelRegistration {
+    const sharing = this.#byPid.get(pid) ?? [];
     for (let attempt = 0; attempt < MAX_MINT_ATTEMPTS; attempt++) {
-      const pid = randomInt32() & 0x7fffffff;
       const secret = randomInt32();
-      if (pid === 0 || this.#byPid.has(pid)) continue;
+      if (sharing.some((entry) => entry.secret === secret)) continue;
       const entry = new Registration(this, pid, secret, route);
-      this.#byPid.set(pid, entry);
+      sharing.push(entry);
+      this.#byPid.set(pid, sharing);
+      this.#size++;
       return entry;
     }
     throw new Error('could not mint a unique cancel key');
   }
 
-  /** Forgets a registration (if the key still belongs to it). */
+  /** Forgets a registration (once; a second release does nothing). */
   forget(entry: CancelRegistration): void {
-    if (this.#byPid.get(entry.key.pid) === entry) this.#byPid.delete(entry.key.pid);
+    const sharing = this.#byPid.get(entry.key.pid);
+    const at = sharing?.indexOf(entry as Registration<T>) ?? -1;
+    if (!sharing || at < 0) return;
+    sharing.splice(at, 1);
+    this.#size--;
+    if (sharing.length === 0) this.#byPid.delete(entry.key.pid);
   }
 
-  /** The route for a presented key, or undefined when the key is unknown or the secret is wrong. */
+  /** The route for a presented key, or undefined when no session holds that pid with that secret. */
   lookup(key: BackendKey): T | undefined {
-    const entry = this.#byPid.get(key.pid);
-    // Compare even when the pid is unknown, so timing does not tell which pids exist.
-    known.writeInt32BE(entry?.secret ?? 0, 0);
-    presented.writeInt32BE(key.secret | 0, 0);
-    const equal = timingSafeEqual(known, presented);
-    known.fill(0);
-    presented.fill(0);
-    return entry && equal ? entry.route : undefined;
+    const sharing = this.#byPid.get(key.pid);
+    // Compare even when the pid is unknown, so timing does not tell which pids have sessions.
+    if (!sharing) {
+      sameSecret(0, key.secret);
+      return undefined;
+    }
+    let found: Registration<T> | undefined;
+    for (const entry of sharing) if (sameSecret(entry.secret, key.secret)) found = entry;
+    return found?.route;
   }
 }
