@@ -77,8 +77,8 @@ describe('direct mode to an IAM database', () => {
   test('the pg client logs in with a verified token and runs queries', async () => {
     const c = client('orders');
     await c.connect();
-    const { rows } = await c.query('SELECT current_user AS u, current_database() AS d, 40 + 2 AS n');
-    assert.deepEqual(rows[0], { u: 'app_user', d: 'orders', n: 42 });
+    const { rows } = await c.query('SELECT current_user AS u, current_database() AS d, 40 + 2 AS n, pg_backend_pid() AS pid');
+    assert.deepEqual(rows[0], { u: 'app_user', d: 'orders', n: 42, pid: (c as unknown as { processID: number }).processID });
     await c.end();
     assert.equal(peer.logins.at(-1)?.ok, true, JSON.stringify(peer.logins.at(-1)));
   });

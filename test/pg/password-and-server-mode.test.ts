@@ -170,6 +170,17 @@ describe('client proxy -> server proxy -> IAM database', () => {
     assert.equal(peer.logins.at(-1)?.ok, true);
   });
 
+  test("through both proxies the client's pid is the database backend's", async () => {
+    const c = new pg.Client({ host: '127.0.0.1', port: portOf(clientProxy, 'orders'), user: 'dev', database: 'x' });
+    await c.connect();
+    try {
+      const pid = (await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
+      assert.equal((c as unknown as { processID: number }).processID, pid);
+    } finally {
+      await c.end();
+    }
+  });
+
   test('psql and pgbench work through both proxies', async () => {
     const port = String(portOf(clientProxy, 'orders'));
     const psql = await runTool('psql', ['-h', '127.0.0.1', '-p', port, '-U', 'dev', '-d', 'x', '-Atc', 'SELECT current_database()']);
