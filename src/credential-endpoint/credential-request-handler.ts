@@ -5,11 +5,9 @@
  * then the cache. Every request ends in exactly one audit line.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { ListenAddress } from '../core/config/listen-address.js';
 import type { CredentialBroker, ServiceCredentials } from '../core/credentials/credential-broker.js';
-import type { TokenMemo } from '../core/crypto/secret-equal.js';
 import { ErrorCodes, type ErrorKind, isSidekeyError, publicMessage, SidekeyError } from '../core/errors.js';
 import { audit, auditLine, auditLogger } from '../core/log/audit.js';
 import { type Logger, serializeError } from '../core/log/logger.js';
@@ -66,9 +64,6 @@ export function createCredentialRequestHandler(
     }
     handle.inc();
   };
-
-  /** Per keep-alive connection: the token it last authenticated with (see TokenMemo). */
-  const memos = new WeakMap<Socket, TokenMemo>();
 
   /**
    * What every successful answer with one set of credentials logs besides the caller: serialized
@@ -175,12 +170,7 @@ export function createCredentialRequestHandler(
       return fail(req, res, 'NOT_FOUND', `no such path; credentials are served at GET ${CREDENTIALS_PATH}`, 'not_found');
     if (req.method !== 'GET') return fail(req, res, 'METHOD_NOT_ALLOWED', `${CREDENTIALS_PATH} answers GET only`, 'method');
 
-    let memo = memos.get(req.socket);
-    if (!memo) {
-      memo = {};
-      memos.set(req.socket, memo);
-    }
-    const service = broker.authenticate(headers.authorization, memo);
+    const service = broker.authenticate(headers.authorization);
     if (service === undefined) return refuseToken(req, res);
     const bucket = limits.bucket(service);
     if (!bucket.take()) {

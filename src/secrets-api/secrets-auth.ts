@@ -5,7 +5,7 @@
  */
 import type { SecretsTokenConfig } from '../core/config/sections/secrets-section.js';
 import { MAX_TOKEN_LENGTH } from '../core/config/validators.js';
-import { TokenIndex, type TokenMemo } from '../core/crypto/secret-equal.js';
+import { TokenIndex } from '../core/crypto/secret-equal.js';
 import { SidekeyError } from '../core/errors.js';
 import { OPERATION_ROLES, type Operation } from './secrets-routes.js';
 
@@ -38,16 +38,15 @@ export class SecretsAuth {
 
   /**
    * The caller a request's bearer token (its Authorization header) belongs to; UNAUTHORIZED
-   * otherwise. `memo` is the connection's (TokenMemo): a keep-alive client that presents the same
-   * token again is recognised by a constant-time comparison instead of a SHA-256.
+   * otherwise.
    */
-  authenticate(header: string | undefined, memo?: TokenMemo): Caller {
+  authenticate(header: string | undefined): Caller {
     if (header === undefined) throw new SidekeyError('UNAUTHORIZED', 'missing Authorization header: send Authorization: Bearer TOKEN');
     const match = /^Bearer ([\x21-\x7e]+)$/.exec(header);
     if (!match || (match[1] as string).length > MAX_TOKEN_LENGTH) {
       throw new SidekeyError('UNAUTHORIZED', 'malformed Authorization header: expected Bearer followed by one token');
     }
-    const caller = this.#index.find(match[1], memo);
+    const caller = this.#index.find(match[1]);
     if (!caller) throw new SidekeyError('UNAUTHORIZED', 'the bearer token is not valid for this secrets API');
     return caller;
   }

@@ -4,9 +4,7 @@
  * `{"Code","Message"}` with a meaningful status; internal errors say nothing internal.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import type { ListenAddress } from '../core/config/listen-address.js';
-import type { TokenMemo } from '../core/crypto/secret-equal.js';
 import { isSidekeyError, publicMessage, SidekeyError } from '../core/errors.js';
 import { audit } from '../core/log/audit.js';
 import type { Logger } from '../core/log/logger.js';
@@ -217,9 +215,6 @@ export function createSecretsHandler(deps: SecretsHandlerDeps): (req: IncomingMe
     done(operation, fail(res, operation, error));
   };
 
-  /** What each keep-alive connection last authenticated (TokenMemo), dropped with the socket. */
-  const memos = new WeakMap<Socket, TokenMemo>();
-
   // No async wrapper per request: the checks run synchronously, the operation's promise is
   // settled by two handlers; every error ends in `failed` as before.
   return (req, res) => {
@@ -241,12 +236,7 @@ export function createSecretsHandler(deps: SecretsHandlerDeps): (req: IncomingMe
       const route = matchRoute(method, pathname);
       operation = route.operation;
       try {
-        let memo = memos.get(req.socket);
-        if (memo === undefined) {
-          memo = {};
-          memos.set(req.socket, memo);
-        }
-        caller = deps.auth().authenticate(headers.authorization, memo);
+        caller = deps.auth().authenticate(headers.authorization);
       } catch (error) {
         audit(deps.logger, 'secrets.auth', { operation, outcome: (error as SidekeyError).code });
         throw error;

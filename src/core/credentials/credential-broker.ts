@@ -6,7 +6,6 @@
  */
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import type { LoadedConfig } from '../config/load-config.js';
-import type { TokenMemo } from '../crypto/secret-equal.js';
 
 /** Credentials of one service's assumed role, as served to callers. */
 export interface ServiceCredentials {
@@ -62,9 +61,9 @@ export interface CredentialBroker {
   baseCredentials(): AwsCredentialIdentityProvider;
   /**
    * Which service a presented endpoint token belongs to, compared in constant time; undefined if
-   * none. `memo`: the caller's connection's memo (see TokenMemo), to skip re-hashing its token.
+   * none.
    */
-  authenticate(token: string | undefined, memo?: TokenMemo): string | undefined;
+  authenticate(token: string | undefined): string | undefined;
   /** Incident response: stop vending for a service at once and purge its cached credentials. */
   disable(service: string): boolean;
   enable(service: string): boolean;

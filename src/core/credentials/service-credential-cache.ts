@@ -8,7 +8,6 @@ import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import { baseCredentialProvider } from '../aws/base-credentials.js';
 import type { LoadedConfig } from '../config/load-config.js';
 import type { SidekeyConfig } from '../config/sidekey-config.js';
-import type { TokenMemo } from '../crypto/secret-equal.js';
 import { SidekeyError } from '../errors.js';
 import { audit } from '../log/audit.js';
 import { type Logger, serializeError } from '../log/logger.js';
@@ -171,8 +170,8 @@ export class ServiceCredentialCache implements ManagedCredentialBroker {
     return this.#base;
   }
 
-  authenticate(token: string | undefined, memo?: TokenMemo): string | undefined {
-    return this.#tokens.find(token, memo);
+  authenticate(token: string | undefined): string | undefined {
+    return this.#tokens.find(token);
   }
 
   disable(service: string): boolean {

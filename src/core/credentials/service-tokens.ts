@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { TokenIndex, type TokenMemo } from '../crypto/secret-equal.js';
+import { TokenIndex } from '../crypto/secret-equal.js';
 import { SidekeyError } from '../errors.js';
 import { CONFIG_ORIGIN, readTokenFile, type ServiceDefinition, tokenProblem } from './service-definition.js';
 
@@ -91,8 +91,8 @@ export class ServiceTokens {
     return false;
   }
 
-  find(presented: string | undefined, memo?: TokenMemo): string | undefined {
-    return this.#index.find(presented, memo);
+  find(presented: string | undefined): string | undefined {
+    return this.#index.find(presented);
   }
 
   /** Replaces a service's token in memory; throws USAGE for a malformed or already used token. */
