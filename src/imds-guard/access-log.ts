@@ -56,6 +56,10 @@ export class AccessLog {
     this.#callerOf = callerOf;
     this.#logger = logger.child({}, { redact: { paths: ACCESS_REDACT_PATHS, censor: REDACTED } });
     this.#line = AccessLine.forLogger(this.#logger);
+    if (!this.#line)
+      this.#logger.warn(
+        "access lines go through pino's slower generic path (the logger has hooks, a mixin, a prefix or redaction of an access field)",
+      );
     this.#requests = metrics.counter(
       'sidekey_imds_requests_total',
       'Metadata guard requests by decision, deciding rule and caller service.',

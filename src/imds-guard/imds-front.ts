@@ -22,9 +22,6 @@ import { StaticCache } from './static-cache.js';
 import { TargetVerdicts } from './target-verdicts.js';
 import { UpstreamClient } from './upstream-client.js';
 
-/** Most source addresses whose caller service is remembered for the metrics (the memo starts over past it). */
-export const MAX_REMEMBERED_CALLERS = 4096;
-
 export interface ImdsFront extends Front {
   /** Forgets cached static answers (tests, and reloads). */
   clearCache(): void;
@@ -49,18 +46,10 @@ export function createImdsFront(ctx: FrontContext): ImdsFront {
   let bound: ListenAddress | undefined;
   let listenText = '';
   const tokens = new TokenBindings();
-  /** Source address to mapped service ('' for none), for the current caller map only. */
-  let callerMemo = new Map<string, string>();
   const callerOf = (remote: string | undefined): string | undefined => {
     const callers = state?.callers;
     if (callers === undefined || callers.size === 0 || remote === undefined) return undefined;
-    let service = callerMemo.get(remote);
-    if (service === undefined) {
-      service = callers.lookup(remote)?.service ?? '';
-      if (callerMemo.size >= MAX_REMEMBERED_CALLERS) callerMemo.clear();
-      callerMemo.set(remote, service);
-    }
-    return service || undefined;
+    return callers.lookup(remote)?.service;
   };
   const log = new AccessLog(ctx.logger, ctx.metrics, callerOf);
   const connections = new Set<GuardConnection>();
@@ -71,7 +60,6 @@ export function createImdsFront(ctx: FrontContext): ImdsFront {
   let deps: HandlerDeps | undefined;
   const setState = (next: GuardState) => {
     state = next;
-    callerMemo = new Map();
     deps = { state: next, tokens, credentials: ctx.credentials };
   };
 
