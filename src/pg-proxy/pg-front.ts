@@ -20,7 +20,6 @@ import { buildPgTarget, type PgTarget, serverTlsContext } from './pg-target.js';
 import { ProxySession } from './proxy-session.js';
 import { serverPolicy } from './server-policy.js';
 import type { CancelRoute, SessionHub } from './session-hub.js';
-import { SessionLines } from './session-lines.js';
 import type { SessionPolicy } from './session-policy.js';
 import { listenSockets, type SocketListener } from './socket-listener.js';
 import { UpstreamPool } from './upstream-pool.js';
@@ -93,11 +92,8 @@ export function createPgFront(ctx: FrontContext, options: PgFrontOptions = {}): 
   let started = false;
   let flushTimer: NodeJS.Timeout | undefined;
 
-  const lines = new SessionLines(log);
-
   const hub: SessionHub = {
     logger: log,
-    lines,
     metrics,
     cancels,
     pool: upstreamPool,
@@ -185,7 +181,6 @@ export function createPgFront(ctx: FrontContext, options: PgFrontOptions = {}): 
       log.info({ listener: key, address: formatListenAddress(listener.address), mode: want.policy.mode }, 'postgres listener started');
     }
     tokens.clear();
-    lines.clear();
     // Parked connections were made with the old settings (user, password, identity, host): close them.
     upstreamPool.clear();
     loaded = next;

@@ -9,6 +9,7 @@
  * shutdown, audit) is here.
  */
 import type { Socket } from 'node:net';
+import { audit } from '../core/log/audit.js';
 import { type Logger, serializeError } from '../core/log/logger.js';
 import {
   AUTHENTICATION_OK,
@@ -32,7 +33,7 @@ import { loginOutcome } from './login-outcome.js';
 import type { LoginOutcome } from './pg-metrics.js';
 import { PooledConnection } from './pooled-connection.js';
 import type { SessionHub } from './session-hub.js';
-import { LOGIN_AUDIT_EVENT } from './session-lines.js';
+import { LOGIN_AUDIT_EVENT, loginLine, type SessionPlace, sessionClosedLine } from './session-lines.js';
 import type { SessionPlan, SessionPolicy } from './session-policy.js';
 import { closeUpstream, UpstreamLink } from './upstream-link.js';
 import { upstreamLogin } from './upstream-login.js';
@@ -187,10 +188,9 @@ export class ProxySession {
       this.#relay = relay;
       frames.socket.write(connected.greeting);
       relay.start(frames.handOver(relay), connected.leftover);
-      // One audit line per login; the fields shared by many sessions are bound once (SessionLines).
-      const lines = this.#hub.lines.bound(this.#policy.mode, plan.target, plan.dbUser);
+      const place: SessionPlace = { mode: this.#policy.mode, target: plan.target, db_user: plan.dbUser };
       this.#hub.metrics.login(plan.target, 'ok');
-      lines.login(connected.reused, this.#remote, plan.localUser);
+      loginLine(this.#log, place, connected.reused, this.#remote, plan.localUser);
       const opened = Date.now();
       await relay.closed;
       this.flushBytes();
@@ -199,7 +199,7 @@ export class ProxySession {
         if (plan.pool) this.#hub.pool.giveBack(plan.pool, conn, gate?.reusable === true && !this.#hub.draining());
         else closeUpstream(conn.link);
       }
-      lines.ended(this.#remote, Date.now() - opened, connected.reused, relay.counters);
+      sessionClosedLine(this.#log, place, this.#remote, Date.now() - opened, connected.reused, relay.counters);
     } catch (error) {
       this.#deadline = 0;
       // An upstream connection made (or taken from the pool) for a session that never relayed.
@@ -331,11 +331,13 @@ export class ProxySession {
     const plan = this.#plan;
     const target = plan?.target ?? '(unknown)';
     this.#hub.metrics.login(target, outcome);
-    this.#hub.lines
-      .audit(this.#policy.mode)
-      .info(
-        { client: this.#remote, outcome, target, local_user: plan?.localUser ?? this.#localUser ?? null, db_user: plan?.dbUser ?? null },
-        LOGIN_AUDIT_EVENT,
-      );
+    audit(this.#log, LOGIN_AUDIT_EVENT, {
+      mode: this.#policy.mode,
+      client: this.#remote,
+      outcome,
+      target,
+      local_user: plan?.localUser ?? this.#localUser ?? null,
+      db_user: plan?.dbUser ?? null,
+    });
   }
 }

@@ -4,7 +4,6 @@ import type { BackendKey } from '../core/pg/backend-messages.js';
 import type { CancelKeyRegistry } from '../core/pg/cancel-keys.js';
 import type { PgMetrics } from './pg-metrics.js';
 import type { ProxySession } from './proxy-session.js';
-import type { SessionLines } from './session-lines.js';
 import type { UpstreamEndpoint } from './upstream-endpoint.js';
 import type { UpstreamPool } from './upstream-pool.js';
 
@@ -16,8 +15,6 @@ export interface CancelRoute {
 /** What the front shares with all its sessions. */
 export interface SessionHub {
   readonly logger: Logger;
-  /** The loggers of the audit line and the end-of-session line, with their fixed fields bound. */
-  readonly lines: SessionLines;
   readonly metrics: PgMetrics;
   readonly cancels: CancelKeyRegistry<CancelRoute>;
   readonly pool: UpstreamPool;
