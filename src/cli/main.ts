@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** The sidekey command line. Each command lives in commands/<name>.ts and registers itself here. */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { isSidekeyError } from '../core/errors.js';
 import { registerAdmin } from './commands/admin.js';
@@ -16,10 +17,13 @@ import { registerToken } from './commands/token.js';
 import { registerValidate } from './commands/validate.js';
 import { ExitCode } from './exit-codes.js';
 
+/** The package's own version, so `--version` cannot drift from package.json. */
+const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
 export function buildProgram(): Command {
   const program = new Command('sidekey')
     .description('keeps long-lived AWS keys out of applications')
-    .version('0.1.0')
+    .version(VERSION)
     .showHelpAfterError()
     .enablePositionalOptions()
     .exitOverride();

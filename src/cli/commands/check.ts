@@ -1,7 +1,6 @@
 /** `sidekey check`: a security review of a config and the host it runs on; exit 1 on any failure. */
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { loadConfig } from '../../core/config/load-config.js';
-import { SidekeyError } from '../../core/errors.js';
 import { hasFailure } from '../../core/hygiene/finding.js';
 import { formatFindingsJson, formatFindingsText } from '../../core/hygiene/format-findings.js';
 import { runChecks } from '../../core/hygiene/run-checks.js';
@@ -15,12 +14,9 @@ export function registerCheck(program: Command): void {
     .command('check')
     .description('review a config and this host for security problems (exit 1 on any failure); docs/hygiene.md lists the checks')
     .option('-c, --config <file>', 'config file', DEFAULT_CONFIG_FILE)
-    .option('--format <format>', `output format: ${FORMATS.join(' or ')}`, 'text')
+    .addOption(new Option('--format <format>', 'output format').choices(FORMATS).default('text'))
     .option('--offline', 'do not ask IAM how old access keys are')
     .action(async (options: { config: string; format: string; offline?: boolean }) => {
-      if (!(FORMATS as readonly string[]).includes(options.format)) {
-        throw new SidekeyError('USAGE', `--format must be ${FORMATS.join(' or ')} (got ${JSON.stringify(options.format)})`);
-      }
       const loaded = loadConfig(options.config);
       const findings = await runChecks(loaded, { online: !options.offline });
       const render = options.format === 'json' ? formatFindingsJson : formatFindingsText;

@@ -1,5 +1,5 @@
 /** `sidekey policy`: prints the least-privilege IAM policy documents a config needs. */
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { loadConfig } from '../../core/config/load-config.js';
 import { nameProblem } from '../../core/config/validators.js';
 import { SidekeyError } from '../../core/errors.js';
@@ -21,12 +21,10 @@ export function registerPolicy(program: Command): void {
     .command('policy')
     .description('print the least-privilege IAM policies for the daemon, its services and the secrets admin and fetch roles')
     .option('-c, --config <file>', 'config file', DEFAULT_CONFIG_FILE)
-    .option('--format <format>', `output format: ${FORMATS.join(' or ')}`, 'json')
+    .addOption(new Option('--format <format>', 'output format').choices(FORMATS).default('json'))
     .option('--account-id <id>', 'the 12-digit account id, where the config cannot tell it')
     .option('--application <name>', 'application for the secrets admin and fetch policies (default: secrets.application)')
     .action((flags: PolicyFlags) => {
-      if (!(FORMATS as readonly string[]).includes(flags.format))
-        throw new SidekeyError('USAGE', `--format must be ${FORMATS.join(' or ')}`);
       if (flags.accountId !== undefined && !ACCOUNT_ID.test(flags.accountId))
         throw new SidekeyError('USAGE', '--account-id must be 12 digits');
       const problem = flags.application === undefined ? undefined : nameProblem(flags.application);

@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { isSidekeyError, SidekeyError } from '../../core/errors.js';
 import { EXPORT_FORMATS, type ExportFormat, formatExport, parseEnvSpec } from '../secrets/env-export.js';
 import type { TargetFlags } from '../secrets/open-client.js';
@@ -46,11 +46,8 @@ export function registerSecretsExec(secrets: Command): void {
   addTargetOptions(secrets.command('export'))
     .description('print the latest active version of secrets as json or dotenv (default: every name)')
     .option('--name <name>', 'a secret to export (repeatable; default: all)', collect, [])
-    .option('--format <format>', `output format: ${EXPORT_FORMATS.join(' or ')}`, 'json')
+    .addOption(new Option('--format <format>', 'output format').choices(EXPORT_FORMATS).default('json'))
     .action(async (flags: TargetFlags & { name: string[]; format: string }) => {
-      if (!(EXPORT_FORMATS as readonly string[]).includes(flags.format)) {
-        throw new SidekeyError('USAGE', `--format must be ${EXPORT_FORMATS.join(' or ')}, got ${flags.format}`);
-      }
       const values = await withClient(flags, async (client) => {
         const names = flags.name.length > 0 ? flags.name : await client.list();
         const out = new Map<string, string>();

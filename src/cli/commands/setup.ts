@@ -3,7 +3,7 @@
  * `--deploy` creates or updates the stack and follows it until it settles.
  */
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { loadConfig } from '../../core/config/load-config.js';
 import type { SidekeyConfig } from '../../core/config/sidekey-config.js';
 import { SidekeyError } from '../../core/errors.js';
@@ -15,7 +15,7 @@ interface SetupFlags {
   template?: boolean;
   deploy?: boolean;
   config?: string;
-  format: string;
+  format: 'yaml' | 'json';
   region?: string;
   application?: string;
   tableName?: string;
@@ -37,7 +37,7 @@ export function registerSetup(program: Command): void {
     .option('--template', 'print the template')
     .option('--deploy', 'create or update the stack with the standard AWS credentials, and wait for it')
     .option('-c, --config <file>', 'take the application, table and alias names from this config')
-    .option('--format <format>', 'template format: yaml or json', 'yaml')
+    .addOption(new Option('--format <format>', 'template format').choices(['yaml', 'json']).default('yaml'))
     .option('--region <region>', 'region to deploy in (default: aws_defaults.region, then the SDK default)')
     .option('--application <name>', 'application name (default: secrets.application)')
     .option('--table-name <name>', 'DynamoDB table (default: secrets.store.table, else sidekey-APP-secrets)')
@@ -51,7 +51,6 @@ export function registerSetup(program: Command): void {
     .action(async (flags: SetupFlags) => {
       if (!flags.template && !flags.deploy)
         throw new SidekeyError('USAGE', 'say --template (print) or --deploy (create or update the stack)');
-      if (flags.format !== 'yaml' && flags.format !== 'json') throw new SidekeyError('USAGE', '--format must be yaml or json');
       const config: SidekeyConfig | undefined = flags.config ? loadConfig(flags.config).config : undefined;
       const input = templateInput(config, {
         ...(flags.application ? { application: flags.application } : {}),
