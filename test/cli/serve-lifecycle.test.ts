@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { freePort } from '../helpers/free-port.js';
 import { startCli } from '../helpers/run-cli.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const dir = tempDir();
 const children: ChildProcess[] = [];
@@ -25,20 +26,12 @@ async function start(env?: NodeJS.ProcessEnv, extra = '') {
   return { ...running, file, base: `http://127.0.0.1:${port}` };
 }
 
-async function waitFor(predicate: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 test('serve answers health, refuses an invalid reload and keeps running, and exits 143 on SIGTERM', async () => {
   const { child, output, exited, file, base } = await start();
   assert.equal((await fetch(`${base}/health`)).status, 200);
   writeFileSync(file, 'admin:\n  listen: 127.0.0.1:1\nlogging:\n  levle: info\n');
   child.kill('SIGHUP');
-  await waitFor(() => output().includes('config reload refused'));
+  await waitFor(() => output().includes('config reload refused'), 'config reload refused in the output');
   assert.match(output(), /logging\.levle: unknown key \(did you mean \\"level\\"\?\)/);
   assert.equal((await fetch(`${base}/health`)).status, 200, 'the old config keeps serving');
   child.kill('SIGTERM');
@@ -59,7 +52,7 @@ test('a valid reload is applied', async () => {
   writeFileSync(file, `admin:\n  listen: 127.0.0.1:${port}\nmetrics:\n  prometheus:\n    enabled: false\n`);
   // admin.listen together with metrics.prometheus.enabled is fine: only host/port clash.
   child.kill('SIGHUP');
-  await waitFor(() => output().includes('config reloaded'));
+  await waitFor(() => output().includes('config reloaded'), 'config reloaded in the output');
   assert.equal((await fetch(`${base}/metrics`)).status, 404, 'metrics turned off by the reload');
   child.kill('SIGTERM');
   assert.equal((await exited).code, 143);
@@ -96,7 +89,7 @@ const NODE_OWN_WARNING = /^\(node:\d+\) /m;
 test('a Node.js warning is a JSON log line, not raw text on stderr, and the daemon keeps serving', async () => {
   const { child, output, exited, base } = await startHooked('warning');
   child.kill('SIGUSR2');
-  await waitFor(() => output().includes('emitted by the test hook'));
+  await waitFor(() => output().includes('emitted by the test hook'), 'emitted by the test hook in the output');
   const line = jsonLine(output(), 'emitted by the test hook');
   assert.equal(line.level, 'warn');
   assert.equal(line.msg, 'node.js warning');

@@ -7,6 +7,7 @@ import { TOKEN_FILE_CHECK_MS } from '../../src/core/credentials/service-credenti
 import { randomToken } from '../../src/core/crypto/random-token.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
 import { assertNoSecrets } from '../helpers/log-capture.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { STS_PEER_BASE_KEY, type StsPeer, startStsPeer } from '../peers/sts-peer.js';
 import {
   daemonConfig,
@@ -17,7 +18,6 @@ import {
   ROLE_WORKER,
   TOKEN_WEB,
   TOKEN_WORKER,
-  waitFor,
 } from './fixtures.js';
 
 const FILE_TOKEN = randomToken();

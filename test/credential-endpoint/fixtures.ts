@@ -85,13 +85,4 @@ export function getCredentials(baseUrl: string, token: string | undefined, heade
   return httpRequest(`${baseUrl}/v1/credentials`, { ...(token === undefined ? {} : { authorization: token }), ...headers });
 }
 
-/** Polls until `predicate` holds (real time), failing after `timeoutMs`. */
-export async function waitFor(predicate: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 export const RFC3339_NO_MILLIS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;

@@ -15,6 +15,7 @@ import { MetricsRegistry } from '../../src/core/metrics/metrics-registry.js';
 import { type CredentialEndpointFront, createCredentialEndpointFront } from '../../src/credential-endpoint/credential-endpoint-front.js';
 import { assertNoSecrets, captureLogger } from '../helpers/log-capture.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { STS_PEER_BASE_KEY, type StsPeer, startStsPeer } from '../peers/sts-peer.js';
 import {
   daemonConfig,
@@ -25,7 +26,6 @@ import {
   type ServiceSpec,
   TOKEN_WEB,
   TOKEN_WORKER,
-  waitFor,
 } from './fixtures.js';
 import { ManualClock } from './manual-clock.js';
 

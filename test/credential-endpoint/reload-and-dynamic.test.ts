@@ -13,8 +13,9 @@ import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
 import { freePort } from '../helpers/free-port.js';
 import { assertNoSecrets } from '../helpers/log-capture.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { STS_PEER_BASE_KEY, type StsPeer, startStsPeer } from '../peers/sts-peer.js';
-import { daemonConfig, getCredentials, ROLE_WEB, ROLE_WORKER, TOKEN_WEB, TOKEN_WORKER, waitFor } from './fixtures.js';
+import { daemonConfig, getCredentials, ROLE_WEB, ROLE_WORKER, TOKEN_WEB, TOKEN_WORKER } from './fixtures.js';
 
 const TOKEN_WORKER_NEW = randomToken();
 const TOKEN_BATCH = randomToken();

@@ -13,13 +13,14 @@ import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { fromContainerMetadata, fromHttp } from '@aws-sdk/credential-providers';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import { randomToken } from '../../src/core/crypto/random-token.js';
+import { AWS_CLI, cliMissing } from '../helpers/aws-cli.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
 import { assertNoSecrets } from '../helpers/log-capture.js';
 import { runCli } from '../helpers/run-cli.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { STS_PEER_BASE_KEY, type StsPeer, startStsPeer } from '../peers/sts-peer.js';
-import { daemonConfig, ROLE_WEB, TOKEN_WEB, waitFor } from './fixtures.js';
+import { daemonConfig, ROLE_WEB, TOKEN_WEB } from './fixtures.js';
 
-const AWS_CLI = '/usr/bin/aws';
 const run = promisify(execFile);
 let peer: StsPeer;
 let d: RunningDaemon;
@@ -110,7 +111,6 @@ test('JS SDK fromContainerMetadata and the default chain read the standard varia
   }
 });
 
-const cliMissing = existsSync(AWS_CLI) ? false : `${AWS_CLI} not installed (apt-get install awscli)`;
 /** Debian's awscli bundles its botocore here; releases before late 2023 ignore AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE. */
 const DEBIAN_CLI_BOTOCORE = '/usr/lib/python3/dist-packages/awscli/botocore/credentials.py';
 const cliTokenFile =

@@ -11,15 +11,19 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `sidekey ARGS` to completion. */
+/**
+ * Runs `sidekey ARGS` to completion. `env` adds to this process's environment, unless `cleanEnv`
+ * (then the child gets only PATH and `env`, as on a machine with nothing configured).
+ */
 export function runCli(
   args: readonly string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {},
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string; cleanEnv?: boolean } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
+    const inherited = options.cleanEnv ? { PATH: process.env.PATH ?? '' } : process.env;
     const child = spawn(process.execPath, [CLI, ...args], {
       cwd: options.cwd,
-      env: { ...process.env, ...(options.env ?? {}) },
+      env: { ...inherited, ...(options.env ?? {}) },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -10,10 +10,11 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { randomToken } from '../../src/core/crypto/random-token.js';
-import { daemonConfig, getCredentials, httpRequest, ROLE_WEB, ROLE_WORKER, TOKEN_WEB, waitFor } from '../credential-endpoint/fixtures.js';
+import { daemonConfig, getCredentials, httpRequest, ROLE_WEB, ROLE_WORKER, TOKEN_WEB } from '../credential-endpoint/fixtures.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
 import { freePort } from '../helpers/free-port.js';
 import { assertNoSecrets } from '../helpers/log-capture.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { StsPeer } from '../peers/sts-peer.js';
 
 const ADMIN_TOKEN = randomToken();

@@ -1,24 +1,12 @@
 /** `sidekey check`, `policy` and `setup --template` as a user runs them (the built CLI, a child process). */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { runCli } from '../helpers/run-cli.js';
 import { materialize, materializeExample } from './example-config.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-
-function sidekey(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** The CLI on a machine with nothing configured: only PATH in its environment. */
+const sidekey = (args: string[]) => runCli(args, { cleanEnv: true });
 
 test('sidekey check: exit 1 on a failure, JSON with ids, and no secret printed', async () => {
   const literal = 'web-app-secure-token-2025-abc123def456';

@@ -1,12 +1,12 @@
 /** The real IMDS clients, pointed at the guard: the JS SDK's fromInstanceMetadata and botocore (AWS CLI v2). */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { fromInstanceMetadata } from '@aws-sdk/credential-providers';
 import type { AwsCredentialIdentity } from '@smithy/types';
+import { AWS_CLI } from '../helpers/aws-cli.js';
 
-export const AWS_CLI = '/usr/bin/aws';
-export const cliMissing = existsSync(AWS_CLI) ? false : `${AWS_CLI} (AWS CLI v2, botocore) is not installed: apt-get install awscli`;
+export { AWS_CLI, cliMissing } from '../helpers/aws-cli.js';
+
 const run = promisify(execFile);
 
 /** Runs the JS SDK's IMDS provider (IMDSv2 flow: token PUT, role listing, role credentials) against `endpoint`. */

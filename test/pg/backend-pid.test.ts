@@ -13,6 +13,7 @@ import pg from 'pg';
 import type { PgFront } from '../../src/pg-proxy/pg-front.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
 import { PG_USERS, startPostgres, type TestPostgres } from '../helpers/postgres-server.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 let postgres: TestPostgres;
 let daemon: RunningDaemon;
@@ -28,13 +29,6 @@ const client = (target: string) => new pg.Client({ host: '127.0.0.1', port: port
 const keyOf = (c: pg.Client) => c as unknown as { processID: number; secretKey: number };
 
 const idle = (target: string) => new Map(front().pool.idleCounts()).get(target) ?? 0;
-async function waitFor(predicate: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 /** A CancelRequest as a driver sends it, on a connection of its own. */
 function sendCancel(port: number, pid: number, secret: number): Promise<void> {

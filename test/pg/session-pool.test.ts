@@ -9,6 +9,7 @@ import pg from 'pg';
 import type { PgFront } from '../../src/pg-proxy/pg-front.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
 import { freePort, PG_USERS, startPostgres, type TestPostgres } from '../helpers/postgres-server.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { startupPacket } from './fixtures/startup-packet.js';
 
 let postgres: TestPostgres;
@@ -82,14 +83,6 @@ function frontendMessage(type: string, body = ''): Buffer {
 }
 
 const idle = (target: string) => new Map(front().pool.idleCounts()).get(target) ?? 0;
-
-async function waitFor(predicate: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 function metric(name: string, labels: string): number {
   const text = daemon.daemon.metrics.render();

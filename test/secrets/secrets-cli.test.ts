@@ -9,14 +9,14 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { randomToken } from '../../src/core/crypto/random-token.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
+import { runCli } from '../helpers/run-cli.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { type Backends, KMS_ALIAS, REGION, startBackends } from './backends.js';
-import { runCli } from './run-cli.js';
 
 describe('direct mode: SQLite store, local key file', () => {
   const dir = tempDir('sidekey-cli-');
   const cli = (args: string[], stdin?: string) =>
-    runCli(['secrets', ...args], { cwd: dir.path, ...(stdin !== undefined ? { stdin } : {}) });
+    runCli(['secrets', ...args], { cwd: dir.path, ...(stdin !== undefined ? { input: stdin } : {}) });
   before(() => {
     writeFileSync(
       join(dir.path, 'sidekey.yaml'),
@@ -122,7 +122,7 @@ describe('direct mode: DynamoDB table and KMS key', () => {
   const dir = tempDir('sidekey-cli-aws-');
   let backends: Backends;
   const cli = (args: string[], stdin?: string) =>
-    runCli(['secrets', ...args], { cwd: dir.path, env: backends.env, ...(stdin !== undefined ? { stdin } : {}) });
+    runCli(['secrets', ...args], { cwd: dir.path, env: backends.env, ...(stdin !== undefined ? { input: stdin } : {}) });
   before(async () => {
     backends = await startBackends();
     const { accessKeyId, secretAccessKey } = backends.kms.credentials;
@@ -168,7 +168,7 @@ describe('against a running daemon: --endpoint and --token-file', () => {
   const cli = (args: string[], token: 'admin.token' | 'reader.token', stdin?: string) =>
     runCli(['secrets', args[0] as string, '--endpoint', daemon.url('secrets'), '--token-file', join(daemon.dir, token), ...args.slice(1)], {
       cwd: daemon.dir,
-      ...(stdin !== undefined ? { stdin } : {}),
+      ...(stdin !== undefined ? { input: stdin } : {}),
     });
   before(async () => {
     daemon = await startDaemon(

@@ -13,10 +13,11 @@ import { after, before, test } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/core/config/load-config.js';
 import { MAX_SUBSTITUTED_FILE_BYTES } from '../../src/core/config/substitute.js';
 import { randomToken } from '../../src/core/crypto/random-token.js';
-import { daemonConfig, getCredentials, ROLE_WEB, TOKEN_WEB, waitFor } from '../credential-endpoint/fixtures.js';
+import { daemonConfig, getCredentials, ROLE_WEB, TOKEN_WEB } from '../credential-endpoint/fixtures.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
 import { assertNoSecrets } from '../helpers/log-capture.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { type StsPeer, startStsPeer } from '../peers/sts-peer.js';
 
 const dir = tempDir('sidekey-reads-');

@@ -9,8 +9,9 @@ import { connect, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { randomToken } from '../../src/core/crypto/random-token.js';
 import { HEADERS_TIMEOUT_MS } from '../../src/net/connection-limits.js';
-import { daemonConfig, getCredentials, httpRequest, ROLE_WEB, TOKEN_WEB, waitFor } from '../credential-endpoint/fixtures.js';
+import { daemonConfig, getCredentials, httpRequest, ROLE_WEB, TOKEN_WEB } from '../credential-endpoint/fixtures.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { type ImdsPeer, startImdsPeer } from '../peers/imds-peer.js';
 import { type StsPeer, startStsPeer } from '../peers/sts-peer.js';
 

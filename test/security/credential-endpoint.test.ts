@@ -14,10 +14,11 @@ import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { randomToken } from '../../src/core/crypto/random-token.js';
 import { UNAUTHORIZED_LOG_RATE } from '../../src/credential-endpoint/credential-request-handler.js';
-import { daemonConfig, getCredentials, httpRequest, ROLE_WEB, TOKEN_WEB, waitFor } from '../credential-endpoint/fixtures.js';
+import { daemonConfig, getCredentials, httpRequest, ROLE_WEB, TOKEN_WEB } from '../credential-endpoint/fixtures.js';
 import { startDaemon } from '../helpers/daemon-harness.js';
 import { runCli } from '../helpers/run-cli.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { type StsPeer, startStsPeer } from '../peers/sts-peer.js';
 
 const ADMIN = randomToken();

@@ -12,10 +12,11 @@ import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { randomToken } from '../../src/core/crypto/random-token.js';
-import { daemonConfig, getCredentials, ROLE_WEB, TOKEN_WEB, waitFor } from '../credential-endpoint/fixtures.js';
+import { daemonConfig, getCredentials, ROLE_WEB, TOKEN_WEB } from '../credential-endpoint/fixtures.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
 import { assertNoSecrets } from '../helpers/log-capture.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { type StsPeer, startStsPeer } from '../peers/sts-peer.js';
 
 const ALLOWED = 'arn:aws:iam::123456789012:role/apps/*';

@@ -7,8 +7,9 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { randomToken } from '../../src/core/crypto/random-token.js';
 import { DynamoDbStore } from '../../src/core/secrets/dynamodb-store.js';
-import { httpRequest, waitFor } from '../credential-endpoint/fixtures.js';
+import { httpRequest } from '../credential-endpoint/fixtures.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { type Backends, DYNAMO_CREDENTIALS, KMS_ALIAS, REGION, startBackends } from '../secrets/backends.js';
 
 const READER = randomToken();
