@@ -8,11 +8,11 @@ import { after, before, describe, test } from 'node:test';
 import { Signer } from '@aws-sdk/rds-signer';
 import pg from 'pg';
 import { formatListenAddress } from '../../src/core/config/listen-address.js';
-import type { PgFront } from '../../src/pg-proxy/pg-front.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
 import { assertNoSecrets } from '../helpers/log-capture.js';
 import { PG_USERS, startPostgres, type TestPostgres } from '../helpers/postgres-server.js';
 import { type RdsIamPeer, startRdsIamPeer } from '../peers/rds-iam-peer.js';
+import { listenerPort, pgFront } from './fixtures/listener-port.js';
 import { initPgbench, runTool } from './fixtures/pg-tools.js';
 import { createTestCa } from './fixtures/test-ca.js';
 
@@ -28,12 +28,8 @@ let daemon: RunningDaemon;
 let peerClock = () => new Date();
 let otherCaFile: string;
 
-const front = () => daemon.daemon.fronts.find((f) => f.name === 'postgres') as PgFront;
-const portOf = (target: string) => {
-  const address = front().listenerAddress(target);
-  assert.ok(address && address.kind === 'tcp', `no listener for ${target}`);
-  return address.port;
-};
+const front = () => pgFront(daemon);
+const portOf = (target: string) => listenerPort(daemon, target);
 const client = (target: string, extra: Partial<pg.ClientConfig> = {}) =>
   new pg.Client({ host: '127.0.0.1', port: portOf(target), user: 'someone', database: 'ignored', password: 'unused', ...extra });
 
@@ -269,7 +265,7 @@ describe('the RDS IAM peer checks tokens independently', () => {
 describe('shutdown', () => {
   test('sessions still open when the drain time is over get 57P01', async () => {
     const local = await startDaemon(config());
-    const address = (local.daemon.fronts.find((f) => f.name === 'postgres') as PgFront).listenerAddress('orders');
+    const address = pgFront(local).listenerAddress('orders');
     assert.ok(address);
     const c = new pg.Client({ connectionString: `postgres://me@${formatListenAddress(address)}/x` });
     await c.connect();

@@ -6,21 +6,17 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import type { PgFront } from '../../src/pg-proxy/pg-front.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
 import { freePort, PG_USERS, startPostgres, type TestPostgres } from '../helpers/postgres-server.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { listenerPort, pgFront } from './fixtures/listener-port.js';
 import { startupPacket } from './fixtures/startup-packet.js';
 
 let postgres: TestPostgres;
 let daemon: RunningDaemon;
 
-const front = () => daemon.daemon.fronts.find((f) => f.name === 'postgres') as PgFront;
-const portOf = (target: string) => {
-  const address = front().listenerAddress(target);
-  assert.ok(address && address.kind === 'tcp', `no listener for ${target}`);
-  return address.port;
-};
+const front = () => pgFront(daemon);
+const portOf = (target: string) => listenerPort(daemon, target);
 const client = (target: string, extra: Partial<pg.ClientConfig> = {}) =>
   new pg.Client({ host: '127.0.0.1', port: portOf(target), user: 'me', database: 'ignored', ...extra });
 
