@@ -1,6 +1,7 @@
 /**
  * The one error catalogue. Every error sidekey raises on purpose carries a stable code from here,
- * so logs, tests and users can match on it; messages may improve, codes do not change.
+ * so logs, tests and users can match on it; messages may improve, codes do not change. Each code
+ * is raised somewhere and listed in docs/errors.md (test/unit/error-catalogue.test.ts checks both).
  *
  * `status` is the HTTP status a front answers with when the error reaches a caller; `expose` says
  * whether the message is safe to show to that caller (it never contains a secret, but an internal
@@ -45,10 +46,7 @@ export const ErrorCodes = {
   IMDS_AMBIGUOUS_REQUEST: { code: 'SK_IMDS_AMBIGUOUS_REQUEST', status: 400, expose: true },
   IMDS_DENIED: { code: 'SK_IMDS_DENIED', status: 403, expose: true },
 
-  // postgres proxy
-  PG_PROTOCOL: { code: 'SK_PG_PROTOCOL', status: 400, expose: true },
-  PG_AUTH_FAILED: { code: 'SK_PG_AUTH_FAILED', status: 401, expose: true },
-  PG_UPSTREAM: { code: 'SK_PG_UPSTREAM', status: 502, expose: true },
+  // postgres proxy (its clients get SQLSTATEs: core/pg/sql-state.ts, PgPeerError)
   PG_TLS: { code: 'SK_PG_TLS', status: 502, expose: true },
 
   // hygiene
