@@ -8,8 +8,8 @@ import { formatListenAddress, type ListenAddress } from '../core/config/listen-a
 import type { LoadedConfig } from '../core/config/load-config.js';
 import { DEFAULT_RATE_BURST, DEFAULT_RATE_PER_SECOND, endpointListeners } from '../core/config/sections/credentials-section.js';
 import { serializeError } from '../core/log/logger.js';
-import type { Front, FrontContext } from '../daemon/front.js';
 import { capConnections, HTTP_SERVER_TIMEOUTS, REFUSED_CONNECTIONS_HELP, REFUSED_CONNECTIONS_METRIC } from '../net/connection-limits.js';
+import type { Front, FrontContext } from '../net/front.js';
 import { close, listen } from '../net/http-listen.js';
 import { hostNames } from '../net/request-guards.js';
 import { createCredentialRequestHandler, type ListenerState } from './credential-request-handler.js';

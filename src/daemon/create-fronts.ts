@@ -5,9 +5,9 @@
 import { createAdminFront } from '../admin/admin-front.js';
 import { createCredentialEndpointFront, wantsCredentialEndpoint } from '../credential-endpoint/credential-endpoint-front.js';
 import { createImdsFront } from '../imds-guard/imds-front.js';
+import type { Front, FrontContext } from '../net/front.js';
 import { createPgFront, wantsPgFront } from '../pg-proxy/pg-front.js';
 import { createSecretsFront } from '../secrets-api/secrets-front.js';
-import type { Front, FrontContext } from './front.js';
 
 export function createFronts(ctx: FrontContext, all: () => readonly Front[]): Front[] {
   const fronts: Front[] = [];

@@ -6,8 +6,8 @@ import { type LoadedConfig, loadConfig } from '../core/config/load-config.js';
 import { createCredentialBroker, type ManagedCredentialBroker } from '../core/credentials/create-credential-broker.js';
 import { type Logger, serializeError } from '../core/log/logger.js';
 import { MetricsRegistry } from '../core/metrics/metrics-registry.js';
+import type { Front } from '../net/front.js';
 import { createFronts } from './create-fronts.js';
-import type { Front } from './front.js';
 
 export interface DaemonOptions {
   readonly loaded: LoadedConfig;

@@ -11,7 +11,7 @@ import type { BackendKey } from '../core/pg/backend-messages.js';
 import { CancelKeyRegistry } from '../core/pg/cancel-keys.js';
 import { IamTokenCache } from '../core/pg/iam-token-cache.js';
 import { BYTE_METRICS_FLUSH_MS, SHUTDOWN_NOTICE_GRACE_MS } from '../core/pg/pg-limits.js';
-import type { Front, FrontContext } from '../daemon/front.js';
+import type { Front, FrontContext } from '../net/front.js';
 import { forwardCancel } from './cancel-forwarder.js';
 import { clientPolicy } from './client-policy.js';
 import { DeadlineSweep } from './deadline-sweep.js';

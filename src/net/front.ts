@@ -15,8 +15,9 @@ export interface FrontContext {
 
 /**
  * One listener-owning part of the daemon (credential endpoint, secrets API, metadata guard,
- * Postgres proxy, admin). The daemon starts them in order, reloads them on SIGHUP, and stops them
- * in reverse order on SIGTERM/SIGINT.
+ * Postgres proxy, admin). The daemon starts them in order (a failed start stops the ones already
+ * started, in reverse order), reloads them on SIGHUP, and on SIGTERM/SIGINT stops them all at once,
+ * each draining for up to shutdown.drain_seconds. Fronts depend on net/ and core/ only.
  */
 export interface Front {
   readonly name: string;
