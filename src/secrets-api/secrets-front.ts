@@ -30,6 +30,10 @@ export function createSecretsFront(ctx: FrontContext): SecretsFront {
   if (!initial) throw new SidekeyError('CONFIG_INVALID', 'the secrets front needs a secrets section');
   let config: SecretsConfig = initial;
   let auth = new SecretsAuth(config.tokens);
+  /** The one token the ecs-secrets listener requires (with require_token); its id is fixed until restart. */
+  const compatAuthOf = (tokens: SecretsConfig['tokens']) =>
+    new SecretsAuth(tokens.filter((t) => t.id === config.ecs_secrets_api?.token_id));
+  let compatAuth = compatAuthOf(config.tokens);
   let service: SecretService | undefined;
   let server: Server | undefined;
   let bound: ListenAddress | undefined;
@@ -86,10 +90,10 @@ export function createSecretsFront(ctx: FrontContext): SecretsFront {
           // Gone in a reload: act as nobody until the restart that the reload asked for.
           return t ? { id: t.id, role: t.role, application: t.application, names: t.names } : { ...NOBODY, id: compat.token_id };
         };
-        // Checked against the token as it is now, so a reload that changes its value applies at once.
+        // The token as it is now: rebuilt with `auth` at each reload, so a new value applies at once.
         const authenticate = compat.require_token
           ? (header: string | undefined) => {
-              new SecretsAuth(config.tokens.filter((t) => t.id === compat.token_id)).authenticate(header);
+              compatAuth.authenticate(header);
             }
           : undefined;
         let compatBound: ListenAddress = compat.listen;
@@ -127,6 +131,7 @@ export function createSecretsFront(ctx: FrontContext): SecretsFront {
         return;
       }
       auth = new SecretsAuth(secrets.tokens);
+      compatAuth = compatAuthOf(secrets.tokens);
       if (bound) hosts = hostNames(bound, secrets.allowed_hosts);
       const restartKeys = (['listen', 'store', 'keyring', 'cache_ttl_seconds', 'ecs_secrets_api'] as const).filter(
         (key) => JSON.stringify(secrets[key]) !== JSON.stringify(config[key]),
