@@ -8,7 +8,7 @@
  * 127.0.0.1:8080; ecs-secrets listened on every interface without authentication, which sidekey
  * does only with a token (docs/secrets.md). `setup` creates or adopts its CloudFormation stack and alias.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { KMSClient } from '@aws-sdk/client-kms';
@@ -45,6 +45,13 @@ function environmentConfig(app: string, debug: boolean): LoadedConfig {
   // The file is read by the config's own ${fromFile:} (its size limit, newline trim and errors).
   if (tokenFile !== undefined && /[$}]/.test(tokenFile))
     throw new SidekeyError('USAGE', 'SIDEKEY_ECS_SECRETS_TOKEN_FILE: a path with "$" or "}" is not supported; move the file');
+  // Like the master key file: a token others can read is not a secret (a missing file is reported by ${fromFile:}).
+  const mode = tokenFile === undefined ? undefined : statSync(tokenFile, { throwIfNoEntry: false })?.mode;
+  if (mode !== undefined && (mode & 0o077) !== 0)
+    throw new SidekeyError(
+      'FILE_PERMISSIONS',
+      `SIDEKEY_ECS_SECRETS_TOKEN_FILE ${tokenFile} has mode ${(mode & 0o777).toString(8).padStart(4, '0')}: group and others must have no access (chmod 600 ${tokenFile})`,
+    );
   const allowedHosts = (env.SIDEKEY_ECS_SECRETS_ALLOWED_HOSTS ?? '')
     .split(',')
     .map((h) => h.trim())

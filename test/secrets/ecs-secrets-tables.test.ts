@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -359,6 +359,17 @@ test('ecs-secrets daemon with a token file serves linked containers on every int
   } finally {
     await daemon.stop();
   }
+});
+
+test('ecs-secrets daemon refuses a token file that group or others can read, and does not print the token', async () => {
+  const token = randomToken();
+  const tokenFile = join(d.dir, 'loose.token');
+  writeFileSync(tokenFile, token);
+  chmodSync(tokenFile, 0o644);
+  const out = await ecsSecretsCli(['daemon', '--application-name', APP], { SIDEKEY_ECS_SECRETS_TOKEN_FILE: tokenFile });
+  assert.equal(out.code, 1);
+  assert.match(out.stderr, /has mode 0644: group and others must have no access \(chmod 600 /);
+  assert.ok(!`${out.stdout}${out.stderr}`.includes(token));
 });
 
 test('sidekey policy scopes a fetch role to the application table and its KMS alias', async () => {
