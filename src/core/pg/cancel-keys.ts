@@ -12,7 +12,7 @@ import type { BackendKey } from './backend-messages.js';
 
 /** Tries to draw a secret no other session with the same pid holds before giving up (2^32 values). */
 const MAX_MINT_ATTEMPTS = 32;
-/** Random bytes drawn from the CSPRNG at once and handed out 8 per key (one call per 512 sessions, not per session). */
+/** Random bytes drawn from the CSPRNG at once and handed out 4 per key, the secret (one call per 1,024 sessions, not per session). */
 const RANDOM_POOL_BYTES = 4096;
 const randomPool = Buffer.alloc(RANDOM_POOL_BYTES);
 let randomAt = RANDOM_POOL_BYTES;
