@@ -16,9 +16,10 @@ import type { LoadedConfig } from '../core/config/load-config.js';
 import type { CredentialBroker, ServiceStatus } from '../core/credentials/credential-broker.js';
 import { randomToken } from '../core/crypto/random-token.js';
 import { secretEquals } from '../core/crypto/secret-equal.js';
-import { isSidekeyError } from '../core/errors.js';
+import { type ErrorKind, isSidekeyError } from '../core/errors.js';
 import { audit } from '../core/log/audit.js';
 import { type Logger, serializeError } from '../core/log/logger.js';
+import { errorAnswer } from '../net/error-reply.js';
 import { sendJson } from '../net/json-reply.js';
 import { readBody } from '../net/read-body.js';
 import { forwardingHeader } from '../net/request-guards.js';
@@ -68,14 +69,14 @@ export function createAdminApi(ctx: AdminApiContext) {
         writeTokenFile(target.file, token);
       } catch (error) {
         logger.error({ err: serializeError(error), service, file: target.file }, 'cannot write the new token file; the old token stays');
-        return { status: 500, body: { Code: 'TokenFileWriteFailed', Message: `cannot write ${target.key}; the old token stays in force` } };
+        return errorAnswer('TOKEN_ROTATION_FAILED', `cannot write ${target.key}; the old token stays in force`);
       }
     }
     try {
-      if (!credentials.setToken(service, token)) return { status: 404, body: { Code: 'NotFound', Message: `no service named ${service}` } };
+      if (!credentials.setToken(service, token)) return errorAnswer('NOT_FOUND', `no service named ${service}`);
     } catch (error) {
       const message = isSidekeyError(error) && error.expose ? error.message : 'the daemon refused the new token';
-      return { status: 500, body: { Code: 'TokenNotSet', Message: message } };
+      return errorAnswer('TOKEN_ROTATION_FAILED', message);
     }
     return {
       status: 200,
@@ -99,42 +100,43 @@ export function createAdminApi(ctx: AdminApiContext) {
       done(status);
       sendJson(res, status, body, headers);
     };
+    const fail = (kind: ErrorKind, message: string, headers: Record<string, string> = {}) => {
+      const answer = errorAnswer(kind, message);
+      reply(answer.status, answer.body, headers);
+    };
     const adminToken = ctx.config().config.admin.token;
     // Compare even when no token is configured or presented, so timing tells nothing.
     const authorized = secretEquals(bearer(req), adminToken ?? '') && adminToken !== undefined;
-    if (adminToken === undefined)
-      return reply(404, { Code: 'NotFound', Message: 'the incident-response API is off: set admin.token in the config' });
+    if (adminToken === undefined) return fail('NOT_FOUND', 'the incident-response API is off: set admin.token in the config');
     const forwarded = forwardingHeader(req);
-    if (forwarded) return reply(403, { Code: 'ForwardedRefused', Message: `requests relayed by a proxy (${forwarded}) are refused` });
+    if (forwarded) return fail('FORWARDED_REFUSED', `requests relayed by a proxy (${forwarded}) are refused`);
     if (!authorized) {
       audit(logger, 'admin.unauthorized', { path, method: req.method, remote: req.socket.remoteAddress });
-      return reply(401, { Code: 'Unauthorized', Message: 'send Authorization: Bearer <admin token>' }, { 'www-authenticate': 'Bearer' });
+      return fail('UNAUTHORIZED', 'send Authorization: Bearer <admin token>', { 'www-authenticate': 'Bearer' });
     }
     try {
       await readBody(req, ADMIN_MAX_BODY_BYTES);
     } catch {
-      return reply(413, { Code: 'PayloadTooLarge', Message: `admin calls take no body (at most ${ADMIN_MAX_BODY_BYTES} bytes)` });
+      return fail('PAYLOAD_TOO_LARGE', `admin calls take no body (at most ${ADMIN_MAX_BODY_BYTES} bytes)`);
     }
     const parts = path.slice(ADMIN_PREFIX.length).split('/');
-    if (parts[0] !== 'services' || parts.length > 3) return reply(404, { Code: 'NotFound', Message: 'try /admin/services' });
+    if (parts[0] !== 'services' || parts.length > 3) return fail('NOT_FOUND', 'try /admin/services');
     let service: string | undefined;
     try {
       service = parts[1] ? decodeURIComponent(parts[1]) : undefined;
     } catch {
-      return reply(400, { Code: 'BadRequest', Message: 'the service name in the path has a malformed percent-escape' });
+      return fail('BAD_REQUEST', 'the service name in the path has a malformed percent-escape');
     }
     const action = parts[2] as Action | undefined;
     if (action === undefined) {
-      if (req.method !== 'GET' && req.method !== 'HEAD')
-        return reply(405, { Code: 'MethodNotAllowed', Message: 'use GET' }, { allow: 'GET, HEAD' });
+      if (req.method !== 'GET' && req.method !== 'HEAD') return fail('METHOD_NOT_ALLOWED', 'use GET', { allow: 'GET, HEAD' });
       const all = credentials.status();
       if (service === undefined) return reply(200, { services: all.map(statusView) });
       const one = all.find((s) => s.service === service);
-      return one ? reply(200, statusView(one)) : reply(404, { Code: 'NotFound', Message: `no service named ${service}` });
+      return one ? reply(200, statusView(one)) : fail('NOT_FOUND', `no service named ${service}`);
     }
-    if (!ACTIONS.includes(action) || service === undefined)
-      return reply(404, { Code: 'NotFound', Message: `actions: ${ACTIONS.join(', ')}` });
-    if (req.method !== 'POST') return reply(405, { Code: 'MethodNotAllowed', Message: 'use POST' }, { allow: 'POST' });
+    if (!ACTIONS.includes(action) || service === undefined) return fail('NOT_FOUND', `actions: ${ACTIONS.join(', ')}`);
+    if (req.method !== 'POST') return fail('METHOD_NOT_ALLOWED', 'use POST', { allow: 'POST' });
     const fields = { service, remote: req.socket.remoteAddress };
     if (action === 'rotate-token') {
       const result = rotate(service);
@@ -150,11 +152,8 @@ export function createAdminApi(ctx: AdminApiContext) {
     if (!ok) {
       const known = credentials.services().includes(service);
       return known
-        ? reply(409, {
-            Code: 'Conflict',
-            Message: `service ${service} cannot be ${action}d now (enabled: false in the config keeps it off)`,
-          })
-        : reply(404, { Code: 'NotFound', Message: `no service named ${service}` });
+        ? fail('CONFLICT', `service ${service} cannot be ${action}d now (enabled: false in the config keeps it off)`)
+        : fail('NOT_FOUND', `no service named ${service}`);
     }
     const now = credentials.status().find((s) => s.service === service);
     return reply(200, now ? statusView(now) : { service, enabled: action === 'enable' });

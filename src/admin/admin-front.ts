@@ -9,7 +9,9 @@ import { ADMIN_CAPS, capsOf } from '../core/config/connection-limits.js';
 import type { ListenAddress } from '../core/config/listen-address.js';
 import { formatListenAddress } from '../core/config/listen-address.js';
 import type { LoadedConfig } from '../core/config/load-config.js';
+import type { ErrorKind } from '../core/errors.js';
 import { capConnections, HTTP_SERVER_TIMEOUTS, REFUSED_CONNECTIONS_HELP, REFUSED_CONNECTIONS_METRIC } from '../net/connection-limits.js';
+import { errorAnswer, sendError } from '../net/error-reply.js';
 import type { Front, FrontContext } from '../net/front.js';
 import { close, listen } from '../net/http-listen.js';
 import { sendJson } from '../net/json-reply.js';
@@ -41,21 +43,25 @@ export function createAdminFront(ctx: FrontContext, fronts: () => readonly Front
       requests.inc({ path: label, status: String(status) });
       sendJson(res, status, body);
     };
+    const fail = (kind: ErrorKind, message: string) => {
+      const answer = errorAnswer(kind, message);
+      reply(answer.status, answer.body);
+    };
     // A page that rebinds its own DNS name to 127.0.0.1 would read /ready (service names) and
     // /metrics; its requests carry that name as Host.
     if (!hostHeaderAllowed(guardedHeaders(req).host, bound as ListenAddress, hosts)) {
-      reply(403, { Code: 'HostRefused', Message: 'the Host header does not name this listener; add it to admin.allowed_hosts' });
+      fail('HOST_REFUSED', 'the Host header does not name this listener; add it to admin.allowed_hosts');
       return;
     }
     if (path.startsWith(ADMIN_PREFIX)) {
       adminApi(req, res, path, (status) => requests.inc({ path: ADMIN_PREFIX, status: String(status) })).catch((error: unknown) => {
         ctx.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'admin API failed');
-        if (!res.headersSent) sendJson(res, 500, { Code: 'InternalError', Message: 'internal error; the daemon log has the details' });
+        if (!res.headersSent) sendError(res, error);
       });
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      reply(405, { Code: 'MethodNotAllowed', Message: 'the admin listener answers GET only here' });
+      fail('METHOD_NOT_ALLOWED', 'the admin listener answers GET only here');
       return;
     }
     switch (path) {
@@ -70,7 +76,7 @@ export function createAdminFront(ctx: FrontContext, fronts: () => readonly Front
       }
       case '/metrics': {
         if (!loaded.config.metrics.prometheus.enabled) {
-          reply(404, { Code: 'NotFound', Message: 'metrics are disabled (metrics.prometheus.enabled: false)' });
+          fail('NOT_FOUND', 'metrics are disabled (metrics.prometheus.enabled: false)');
           return;
         }
         const text = ctx.metrics.render();
@@ -80,7 +86,7 @@ export function createAdminFront(ctx: FrontContext, fronts: () => readonly Front
         return;
       }
       default:
-        reply(404, { Code: 'NotFound', Message: `no such admin path; try /health, /ready or /metrics` });
+        fail('NOT_FOUND', `no such admin path; try /health, /ready or /metrics`);
     }
   };
 

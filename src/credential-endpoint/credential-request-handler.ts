@@ -8,13 +8,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { ListenAddress } from '../core/config/listen-address.js';
 import type { CredentialBroker, ServiceCredentials } from '../core/credentials/credential-broker.js';
-import { ErrorCodes, type ErrorKind, isSidekeyError, publicMessage, SidekeyError } from '../core/errors.js';
+import { type ErrorKind, isSidekeyError } from '../core/errors.js';
 import { audit, auditLine, auditLogger } from '../core/log/audit.js';
 import { type Logger, serializeError } from '../core/log/logger.js';
 import type { Counter, CounterHandle } from '../core/metrics/metrics-registry.js';
-import { sendAwsError, sendJson } from '../net/json-reply.js';
+import { sendError, sendErrorKind } from '../net/error-reply.js';
+import { sendJson } from '../net/json-reply.js';
 import { guardedHeaders, hostHeaderAllowed } from '../net/request-guards.js';
-import { ENDPOINT_ERROR_CODES, rfc3339, sendCredentials } from './credentials-response.js';
+import { rfc3339, sendCredentials } from './credentials-response.js';
 import { type ServiceRateLimits, TokenBucket } from './token-bucket.js';
 
 export const CREDENTIALS_PATH = '/v1/credentials';
@@ -108,7 +109,7 @@ export function createCredentialRequestHandler(
   let lastSummary = Number.NEGATIVE_INFINITY;
   const refuseToken = (req: IncomingMessage, res: ServerResponse) => {
     if (unauthorizedLines.take()) return fail(req, res, 'UNAUTHORIZED', UNAUTHORIZED_MESSAGE, 'unauthorized');
-    sendAwsError(res, ErrorCodes.UNAUTHORIZED.status, ENDPOINT_ERROR_CODES.UNAUTHORIZED ?? 'Unauthorized', UNAUTHORIZED_MESSAGE);
+    sendErrorKind(res, 'UNAUTHORIZED', UNAUTHORIZED_MESSAGE, 'aws');
     count('', 'unauthorized');
     unlogged += 1;
     const now = performance.now();
@@ -131,10 +132,7 @@ export function createCredentialRequestHandler(
     service?: string,
     headers?: Record<string, string>,
   ) => {
-    const status = ErrorCodes[kind].status;
-    if (headers) for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
-    if (kind === 'METHOD_NOT_ALLOWED') res.setHeader('allow', 'GET');
-    sendAwsError(res, status, ENDPOINT_ERROR_CODES[kind] ?? 'InternalError', message);
+    const status = sendErrorKind(res, kind, message, 'aws', kind === 'METHOD_NOT_ALLOWED' ? { ...headers, allow: 'GET' } : headers);
     finish(req, outcome, status, service);
   };
 
@@ -148,9 +146,7 @@ export function createCredentialRequestHandler(
     // A token matched but the service vanished in a reload between authenticate() and get().
     if (isSidekeyError(error, 'NOT_FOUND')) return fail(req, res, 'UNAUTHORIZED', UNAUTHORIZED_MESSAGE, 'unauthorized');
     logger.error({ err: serializeError(error), service }, 'credential request failed');
-    const kind: ErrorKind = error instanceof SidekeyError ? error.kind : 'INTERNAL';
-    sendAwsError(res, ErrorCodes[kind].status, ENDPOINT_ERROR_CODES[kind] ?? 'InternalError', publicMessage(error));
-    finish(req, 'error', ErrorCodes[kind].status, service);
+    finish(req, 'error', sendError(res, error, 'aws'), service);
   };
 
   return (req, res, listener) => {

@@ -1,11 +1,10 @@
 /**
  * The container-credentials response body, exactly as botocore, the AWS CLI v2 and the JS SDK v3
- * read it, and the `{"Code","Message"}` errors every SDK understands. A body is serialized once
- * per set of credentials and reused for every caller until they are refreshed.
+ * read it. A body is serialized once per set of credentials and reused for every caller until
+ * they are refreshed. Errors are written by net/error-reply.ts in the AWS form.
  */
 import type { ServerResponse } from 'node:http';
 import type { ServiceCredentials } from '../core/credentials/credential-broker.js';
-import type { ErrorKind } from '../core/errors.js';
 
 /** RFC 3339 in UTC without fractional seconds (`2026-11-22T10:00:00Z`), the form STS itself uses. */
 export function rfc3339(date: Date): string {
@@ -44,16 +43,3 @@ export function sendCredentials(res: ServerResponse, credentials: ServiceCredent
   res.writeHead(200, body.headers as string[]);
   res.end(body.text);
 }
-
-/** The `Code` each error answers with; an SDK shows it to the user, so it says what happened in AWS style. */
-export const ENDPOINT_ERROR_CODES: Partial<Record<ErrorKind, string>> = {
-  UNAUTHORIZED: 'Unauthorized',
-  FORWARDED_REFUSED: 'ForwardedRequestRefused',
-  HOST_REFUSED: 'HostRefused',
-  NOT_FOUND: 'NotFound',
-  METHOD_NOT_ALLOWED: 'MethodNotAllowed',
-  RATE_LIMITED: 'Throttling',
-  SERVICE_DISABLED: 'ServiceDisabled',
-  CREDENTIALS_UNAVAILABLE: 'CredentialsUnavailable',
-  SHUTTING_DOWN: 'ServiceUnavailable',
-};

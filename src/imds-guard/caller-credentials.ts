@@ -10,13 +10,13 @@
  */
 
 import type { CredentialBroker } from '../core/credentials/credential-broker.js';
-import { isSidekeyError, publicMessage } from '../core/errors.js';
 import type { CanonicalTarget } from '../core/imds/canonical-target.js';
 import { isVersionSegment } from '../core/imds/canonical-target.js';
 import { IMDS_HTML_TYPE, IMDS_MOVED_BODY, IMDS_NOT_FOUND_BODY, IMDS_TEXT_TYPE } from '../core/imds/imds-answers.js';
 import { imdsCredentialsDocument, roleNameOf } from '../core/imds/imds-credentials-document.js';
 import type { TokenBindings } from '../core/imds/token-bindings.js';
 import { TOKEN_HEADER } from '../core/imds/token-headers.js';
+import { errorAnswerOf } from '../net/error-reply.js';
 import { type CallerEntry, plainAddress } from './caller-map.js';
 import { errorReply, type GuardReply } from './guard-reply.js';
 
@@ -122,7 +122,7 @@ export async function answerCallerCredentials(
     };
   } catch (error) {
     const facts = { decision: 'error', rule: `caller:${service}`, path, caller: service } as const;
-    if (isSidekeyError(error)) return errorReply(error.kind, publicMessage(error), facts, error.status);
-    return errorReply('INTERNAL', publicMessage(error), facts);
+    const answer = errorAnswerOf(error);
+    return errorReply(answer.kind, String(answer.body.Message), facts, answer.status);
   }
 }

@@ -1,6 +1,7 @@
 /** What the guard answers one request with, and the facts its access log line and metrics record. */
 import { STATUS_CODES } from 'node:http';
 import { ErrorCodes, type ErrorKind } from '../core/errors.js';
+import { errorAnswer } from '../net/error-reply.js';
 
 export const DECISIONS = ['allow', 'deny', 'refuse', 'caller', 'error'] as const;
 /** allow: forwarded; deny: policy 403; refuse: malformed or ambiguous (400/401/403); caller: answered per caller; error: upstream or core failure. */
@@ -31,12 +32,12 @@ const MAX_CACHED_ERROR_BODIES = 1024;
 const errorBodies = new Map<string, Buffer>();
 const JSON_HEADERS: readonly (readonly [string, string])[] = [['Content-Type', 'application/json']];
 
-/** An error answer in the catalogue's terms: `{"Code": "SK_...", "Message": ...}`, with the kind's status. */
+/** An error answer written as net/error-reply.ts writes every one, for the guard's own socket writer. */
 export function errorReply(kind: ErrorKind, message: string, facts: ReplyFacts, status: number = ErrorCodes[kind].status): GuardReply {
   const key = `${kind} ${message}`;
   let body = errorBodies.get(key);
   if (body === undefined) {
-    body = Buffer.from(JSON.stringify({ Code: ErrorCodes[kind].code, Message: message }));
+    body = Buffer.from(JSON.stringify(errorAnswer(kind, message).body));
     if (errorBodies.size < MAX_CACHED_ERROR_BODIES) errorBodies.set(key, body);
   }
   // One object shape for every error reply (no spread): cheaper to build, read and log.

@@ -11,8 +11,3 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   });
   res.end(text);
 }
-
-/** The AWS-style error body every SDK understands: `{"Code": ..., "Message": ...}`. */
-export function sendAwsError(res: ServerResponse, status: number, code: string, message: string): void {
-  sendJson(res, status, { Code: code, Message: message });
-}

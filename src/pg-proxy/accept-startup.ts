@@ -10,7 +10,6 @@ import { MessageReader } from '../core/pg/message-reader.js';
 import { MAX_LOGIN_MESSAGE_BYTES, MAX_STARTUP_PACKET_BYTES } from '../core/pg/pg-limits.js';
 import { PgPeerError } from '../core/pg/pg-peer-error.js';
 import { SSL_ACCEPT, SSL_REFUSE } from '../core/pg/protocol-codes.js';
-import { SqlState } from '../core/pg/sql-state.js';
 import { decodeStartupPacket } from '../core/pg/startup-packet.js';
 import { FrameSocket } from './frame-socket.js';
 
@@ -48,7 +47,7 @@ function upgrade(socket: Socket, context: SecureContext): Promise<TLSSocket> {
     const secure = new TLSSocket(socket, { isServer: true, secureContext: context });
     const onError = (error?: Error) => {
       secure.destroy();
-      reject(new PgPeerError(SqlState.PROTOCOL_VIOLATION, 'TLS handshake with the client failed', { cause: error }));
+      reject(new PgPeerError('PG_PROTOCOL_VIOLATION', 'TLS handshake with the client failed', { cause: error }));
     };
     secure.once('secure', () => {
       secure.off('error', onError);
@@ -72,7 +71,7 @@ export async function acceptStartup(socket: Socket, options: AcceptOptions): Pro
     if (packet.kind === 'cancel') return { kind: 'cancel', key: packet.key, frames };
     if (packet.kind === 'startup') {
       if (options.requireTls && !tls) {
-        throw new PgPeerError(SqlState.INVALID_AUTHORIZATION, 'this listener accepts TLS connections only', {
+        throw new PgPeerError('PG_AUTH_REFUSED', 'this listener accepts TLS connections only', {
           hint: 'connect with sslmode=require or stronger (a client proxy sets via_tls)',
         });
       }
@@ -82,7 +81,7 @@ export async function acceptStartup(socket: Socket, options: AcceptOptions): Pro
     }
     if (packets >= MAX_NEGOTIATION_PACKETS || tls || (packet.kind === 'gssenc' && gssencAnswered)) {
       throw new PgPeerError(
-        SqlState.PROTOCOL_VIOLATION,
+        'PG_PROTOCOL_VIOLATION',
         `unexpected ${packet.kind === 'ssl' ? 'SSLRequest' : 'GSSENCRequest'} at this point of the startup`,
       );
     }
@@ -96,7 +95,7 @@ export async function acceptStartup(socket: Socket, options: AcceptOptions): Pro
       continue;
     }
     // Anything sent before the handshake was not encrypted: PostgreSQL refuses it too (CVE-2021-23214).
-    if (frames.reader.buffered > 0) throw new PgPeerError(SqlState.PROTOCOL_VIOLATION, 'received unencrypted data after SSL request');
+    if (frames.reader.buffered > 0) throw new PgPeerError('PG_PROTOCOL_VIOLATION', 'received unencrypted data after SSL request');
     frames.write(Buffer.from([SSL_ACCEPT]));
     socket.pause();
     frames.detach();

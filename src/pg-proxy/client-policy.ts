@@ -8,7 +8,6 @@
 import { isLoopback } from '../core/config/listen-address.js';
 import type { IamTokenCache } from '../core/pg/iam-token-cache.js';
 import { PgPeerError } from '../core/pg/pg-peer-error.js';
-import { SqlState } from '../core/pg/sql-state.js';
 import type { FrameSocket } from './frame-socket.js';
 import { scramAuthenticate } from './local-auth.js';
 import type { PgTarget } from './pg-target.js';
@@ -33,7 +32,7 @@ export async function iamToken(target: PgTarget, dbUser: string, tokens: IamToke
       ? `service ${target.config.service}`
       : "the daemon's base credentials (aws_defaults or the AWS chain)";
     throw new PgPeerError(
-      SqlState.INVALID_AUTHORIZATION,
+      'PG_AUTH_REFUSED',
       `cannot sign an IAM token for target "${target.name}": no usable AWS credentials from ${source}`,
       {
         hint: 'sidekey validate and the daemon log say which credential source failed',
@@ -132,7 +131,7 @@ export function clientPolicy(target: PgTarget, tokens: IamTokenCache): SessionPo
       const users = config.users;
       const dbUser = users ? (Object.hasOwn(users, localUser) ? users[localUser] : undefined) : config.user;
       if (dbUser === undefined) {
-        throw new PgPeerError(SqlState.INVALID_AUTHORIZATION, `local user "${localUser}" may not use target "${target.name}"`, {
+        throw new PgPeerError('PG_AUTH_REFUSED', `local user "${localUser}" may not use target "${target.name}"`, {
           hint: `connect as one of the users under postgres.targets.${target.name}.users`,
         });
       }

@@ -8,13 +8,12 @@ import { PgPeerError } from '../core/pg/pg-peer-error.js';
 import { AuthCode, FrontendType } from '../core/pg/protocol-codes.js';
 import { SCRAM_SHA_256 } from '../core/pg/scram-primitives.js';
 import { ScramServerExchange, type ScramVerifier } from '../core/pg/scram-server.js';
-import { SqlState } from '../core/pg/sql-state.js';
 import type { FrameSocket } from './frame-socket.js';
 
 async function readSaslMessage(frames: FrameSocket): Promise<Buffer> {
   const frame = await frames.read();
   if (frame.type !== FrontendType.PASSWORD) {
-    throw new PgPeerError(SqlState.PROTOCOL_VIOLATION, `expected a SASL response, got message type "${String.fromCharCode(frame.type)}"`);
+    throw new PgPeerError('PG_PROTOCOL_VIOLATION', `expected a SASL response, got message type "${String.fromCharCode(frame.type)}"`);
   }
   return frame.body;
 }
@@ -23,10 +22,10 @@ async function readSaslMessage(frames: FrameSocket): Promise<Buffer> {
 export async function scramAuthenticate(frames: FrameSocket, verifier: ScramVerifier, user: string): Promise<void> {
   frames.write(encodeAuthenticationSasl([SCRAM_SHA_256]));
   const initial = decodeSaslInitialResponse(await readSaslMessage(frames));
-  if (!initial) throw new PgPeerError(SqlState.PROTOCOL_VIOLATION, 'malformed SASLInitialResponse');
+  if (!initial) throw new PgPeerError('PG_PROTOCOL_VIOLATION', 'malformed SASLInitialResponse');
   if (initial.mechanism !== SCRAM_SHA_256) {
     throw new PgPeerError(
-      SqlState.PROTOCOL_VIOLATION,
+      'PG_PROTOCOL_VIOLATION',
       `SASL mechanism ${initial.mechanism.slice(0, 40)} was not offered (offered: ${SCRAM_SHA_256})`,
     );
   }

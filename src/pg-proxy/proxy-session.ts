@@ -25,7 +25,6 @@ import { CLIENT_AUTH_TIMEOUT_MS, STARTUP_TIMEOUT_MS } from '../core/pg/pg-limits
 import { PgPeerError, toPeerError } from '../core/pg/pg-peer-error.js';
 import { PoolGate } from '../core/pg/pool-gate.js';
 import { TX_IDLE } from '../core/pg/protocol-codes.js';
-import { SqlState } from '../core/pg/sql-state.js';
 import { acceptStartup } from './accept-startup.js';
 import { ByteRelay, type RelayCounters } from './byte-relay.js';
 import { type FrameSocket, PeerClosedError } from './frame-socket.js';
@@ -41,7 +40,7 @@ import { upstreamLogin } from './upstream-login.js';
 export type SessionState = 'startup' | 'authenticating' | 'logging-in' | 'relaying' | 'closed';
 
 /** What the proxy tells sessions still open when a stop's drain time is over (PostgreSQL's own wording). */
-export const SHUTDOWN_ERROR = new PgPeerError(SqlState.ADMIN_SHUTDOWN, 'terminating connection due to administrator command', {
+export const SHUTDOWN_ERROR = new PgPeerError('SHUTTING_DOWN', 'terminating connection due to administrator command', {
   hint: 'the sidekey Postgres proxy is shutting down; reconnect in a moment',
 });
 
@@ -169,7 +168,7 @@ export class ProxySession {
       this.#deadline = 0;
       if (!this.#hub.acquire(plan.target, plan.maxConnections)) {
         throw new PgPeerError(
-          SqlState.TOO_MANY_CONNECTIONS,
+          'PG_TOO_MANY_CONNECTIONS',
           `too many connections for target "${plan.target}" (limit ${plan.maxConnections})`,
           {
             hint: `close idle sessions or raise postgres.targets.${plan.target}.max_connections`,
@@ -299,7 +298,7 @@ export class ProxySession {
   expireIfDue(now: number): void {
     if (this.#deadline === 0 || now < this.#deadline) return;
     this.#deadline = 0;
-    const error = new PgPeerError(SqlState.PROTOCOL_VIOLATION, `${this.#limitMessage} within ${this.#limitMs} ms`);
+    const error = new PgPeerError('PG_PROTOCOL_VIOLATION', `${this.#limitMessage} within ${this.#limitMs} ms`);
     this.#frames?.abort(error);
     // A TLS handshake in progress has no reader to abort: drop the connection.
     setImmediate(() => {

@@ -12,7 +12,6 @@
  */
 import type { SecureContext } from 'node:tls';
 import { PgPeerError } from '../core/pg/pg-peer-error.js';
-import { SqlState } from '../core/pg/sql-state.js';
 import type { FrameSocket } from './frame-socket.js';
 import { scramAuthenticate } from './local-auth.js';
 import { allowedDbUsers, type PgTarget } from './pg-target.js';
@@ -54,31 +53,27 @@ export function serverPolicy(targets: ReadonlyMap<string, PgTarget>, allow: Read
     async plan(startup: StartupInfo, frames: FrameSocket): Promise<SessionPlan> {
       const name = startup.params.get(TARGET_PARAM);
       if (name === undefined) {
-        throw new PgPeerError(SqlState.INVALID_AUTHORIZATION, `no ${TARGET_PARAM} in the startup packet: this is a sidekey server proxy`, {
+        throw new PgPeerError('PG_AUTH_REFUSED', `no ${TARGET_PARAM} in the startup packet: this is a sidekey server proxy`, {
           hint: 'connect through a sidekey client proxy whose target sets via: to this address',
         });
       }
       const target = allow.has(name) ? targets.get(name) : undefined;
       if (!target) {
-        throw new PgPeerError(SqlState.INVALID_AUTHORIZATION, `target "${name.slice(0, 63)}" is not allowed on this server proxy`, {
+        throw new PgPeerError('PG_AUTH_REFUSED', `target "${name.slice(0, 63)}" is not allowed on this server proxy`, {
           hint: 'add it to postgres.server.allow (and postgres.targets) in the server proxy config',
         });
       }
       const config = target.config;
       const dbUser = startup.params.get('user') as string;
       if (!allowedDbUsers(config).has(dbUser)) {
-        throw new PgPeerError(
-          SqlState.INVALID_AUTHORIZATION,
-          `DB user "${dbUser}" is not configured for target "${name}" on this server proxy`,
-          {
-            hint: `set postgres.targets.${name}.user (or users) on the server proxy`,
-          },
-        );
+        throw new PgPeerError('PG_AUTH_REFUSED', `DB user "${dbUser}" is not configured for target "${name}" on this server proxy`, {
+          hint: `set postgres.targets.${name}.user (or users) on the server proxy`,
+        });
       }
       const asked = startup.params.get('database');
       if (config.database !== undefined && asked !== undefined && asked !== config.database) {
         throw new PgPeerError(
-          SqlState.INVALID_AUTHORIZATION,
+          'PG_AUTH_REFUSED',
           `database "${asked.slice(0, 63)}" is not allowed for target "${name}" on this server proxy (its database is ${config.database})`,
           { hint: `connect to database ${config.database}, or change postgres.targets.${name}.database on the server proxy` },
         );
@@ -89,13 +84,13 @@ export function serverPolicy(targets: ReadonlyMap<string, PgTarget>, allow: Read
       if (config.auth === 'iam') {
         const token = startup.params.get(TOKEN_PARAM);
         if (!token) {
-          throw new PgPeerError(SqlState.INVALID_AUTHORIZATION, `no IAM token (${TOKEN_PARAM}) for target "${name}"`, {
+          throw new PgPeerError('PG_AUTH_REFUSED', `no IAM token (${TOKEN_PARAM}) for target "${name}"`, {
             hint: 'the client proxy signs one when its target has auth: iam',
           });
         }
         const problem = iamTokenProblem(token, config.host, config.port, dbUser);
         if (problem) {
-          throw new PgPeerError(SqlState.INVALID_AUTHORIZATION, `the IAM token for target "${name}" was refused: ${problem}`, {
+          throw new PgPeerError('PG_AUTH_REFUSED', `the IAM token for target "${name}" was refused: ${problem}`, {
             hint: `the client proxy's postgres.targets.${name}.host, port and user must match the server proxy's`,
           });
         }
@@ -104,7 +99,7 @@ export function serverPolicy(targets: ReadonlyMap<string, PgTarget>, allow: Read
         secret = { kind: 'password', password: config.auth.password };
       } else {
         // Config validation refuses this; a stored password is never lent to a client that proved nothing.
-        throw new PgPeerError(SqlState.INVALID_AUTHORIZATION, `target "${name}" cannot be reached through this server proxy`, {
+        throw new PgPeerError('PG_AUTH_REFUSED', `target "${name}" cannot be reached through this server proxy`, {
           hint: `set postgres.targets.${name}.client_auth: { password: ... } on the server proxy`,
         });
       }

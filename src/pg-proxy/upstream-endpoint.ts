@@ -12,7 +12,6 @@ import { MessageReader } from '../core/pg/message-reader.js';
 import { MAX_LOGIN_MESSAGE_BYTES } from '../core/pg/pg-limits.js';
 import { PgPeerError } from '../core/pg/pg-peer-error.js';
 import { SSL_ACCEPT, SSL_REFUSE } from '../core/pg/protocol-codes.js';
-import { SqlState } from '../core/pg/sql-state.js';
 import { FrameSocket, PeerClosedError } from './frame-socket.js';
 import { UpstreamReads } from './upstream-reads.js';
 
@@ -49,7 +48,7 @@ function tlsOptions(endpoint: UpstreamEndpoint, socket: Socket): ConnectionOptio
 
 function unreachable(endpoint: UpstreamEndpoint, error: unknown): PgPeerError {
   const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-  return new PgPeerError(SqlState.CANNOT_CONNECT, `cannot reach the ${endpoint.label}: ${code}`, {
+  return new PgPeerError('PG_UPSTREAM_UNREACHABLE', `cannot reach the ${endpoint.label}: ${code}`, {
     hint: `check ${endpoint.configKey} host and port, DNS, and that the network (security group) lets this host in`,
     cause: error,
   });
@@ -57,12 +56,16 @@ function unreachable(endpoint: UpstreamEndpoint, error: unknown): PgPeerError {
 
 function tlsFailed(endpoint: UpstreamEndpoint, error: unknown): PgPeerError {
   const e = error as NodeJS.ErrnoException;
-  return new PgPeerError(SqlState.CANNOT_CONNECT, `TLS verification of the ${endpoint.label} failed (${endpoint.tlsMode}): ${e.message}`, {
-    hint:
-      `check ${endpoint.tlsKey}.ca_file (for RDS use the global bundle from ${RDS_CA_BUNDLE_URL}) ` +
-      'and that host is a name on the server certificate',
-    cause: error,
-  });
+  return new PgPeerError(
+    'PG_UPSTREAM_UNREACHABLE',
+    `TLS verification of the ${endpoint.label} failed (${endpoint.tlsMode}): ${e.message}`,
+    {
+      hint:
+        `check ${endpoint.tlsKey}.ca_file (for RDS use the global bundle from ${RDS_CA_BUNDLE_URL}) ` +
+        'and that host is a name on the server certificate',
+      cause: error,
+    },
+  );
 }
 
 function connectTcp(endpoint: UpstreamEndpoint, signal: AbortSignal, reads: UpstreamReads | undefined): Promise<Socket> {
@@ -134,16 +137,16 @@ export async function openUpstream(endpoint: UpstreamEndpoint, signal: AbortSign
     plain.write(SSL_REQUEST);
     const answer = (await plain.readBytes(1))[0];
     if (answer === SSL_REFUSE) {
-      throw new PgPeerError(SqlState.CANNOT_CONNECT, `the ${endpoint.label} does not accept TLS (it answered N to SSLRequest)`, {
+      throw new PgPeerError('PG_UPSTREAM_UNREACHABLE', `the ${endpoint.label} does not accept TLS (it answered N to SSLRequest)`, {
         hint: `turn ssl on at the server; ${endpoint.tlsKey}.mode: disable is possible only for password auth`,
       });
     }
     if (answer !== SSL_ACCEPT) {
-      throw new PgPeerError(SqlState.PROTOCOL_VIOLATION, `the ${endpoint.label} answered SSLRequest with an unexpected byte`);
+      throw new PgPeerError('PG_PROTOCOL_VIOLATION', `the ${endpoint.label} answered SSLRequest with an unexpected byte`);
     }
     // Bytes after 'S' and before the handshake could be injected by a man in the middle (CVE-2021-23222).
     if (plain.reader.buffered > 0) {
-      throw new PgPeerError(SqlState.PROTOCOL_VIOLATION, `the ${endpoint.label} sent unencrypted data after accepting TLS`);
+      throw new PgPeerError('PG_PROTOCOL_VIOLATION', `the ${endpoint.label} sent unencrypted data after accepting TLS`);
     }
     socket.pause();
     plain.detach();

@@ -25,7 +25,6 @@ import { PgPeerError } from '../core/pg/pg-peer-error.js';
 import { AuthCode, BackendType } from '../core/pg/protocol-codes.js';
 import { ScramClient } from '../core/pg/scram-client.js';
 import { SCRAM_SHA_256 } from '../core/pg/scram-primitives.js';
-import { SqlState } from '../core/pg/sql-state.js';
 import { type FrameSocket, PeerClosedError } from './frame-socket.js';
 import { openUpstream, type UpstreamEndpoint } from './upstream-endpoint.js';
 import type { UpstreamReads } from './upstream-reads.js';
@@ -58,18 +57,14 @@ export interface UpstreamSession {
 }
 
 const unsupported = (endpoint: UpstreamEndpoint, method: string) =>
-  new PgPeerError(
-    SqlState.FEATURE_NOT_SUPPORTED,
-    `the ${endpoint.label} asks for ${method} authentication, which the proxy does not support`,
-    {
-      hint: 'use password (cleartext over TLS), md5, scram-sha-256 or IAM authentication for this user',
-    },
-  );
+  new PgPeerError('PG_UNSUPPORTED', `the ${endpoint.label} asks for ${method} authentication, which the proxy does not support`, {
+    hint: 'use password (cleartext over TLS), md5, scram-sha-256 or IAM authentication for this user',
+  });
 
 function upstreamError(request: UpstreamLoginRequest, frame: Frame): PgPeerError {
   const fields = decodeErrorFields(frame);
-  const code = fields.get('C') ?? SqlState.CANNOT_CONNECT;
-  const auth = code.startsWith('28');
+  const code = fields.get('C');
+  const auth = code?.startsWith('28') === true;
   let hint = fields.get('H');
   if (auth && request.secret.kind === 'iam-token') {
     hint = `the IAM token for "${request.user}" was refused: the signing identity needs rds-db:connect on this DB user, the user needs GRANT rds_iam, and ${request.endpoint.configKey} region/host/port must name the instance`;
@@ -77,7 +72,8 @@ function upstreamError(request: UpstreamLoginRequest, frame: Frame): PgPeerError
     hint = `check ${request.endpoint.configKey} auth.password`;
   }
   const severity = fields.get('V') ?? fields.get('S');
-  return new PgPeerError(code, `${request.endpoint.label}: ${fields.get('M') ?? 'login refused'}`, {
+  return new PgPeerError('PG_UPSTREAM_REFUSED', `${request.endpoint.label}: ${fields.get('M') ?? 'login refused'}`, {
+    ...(code === undefined ? {} : { sqlState: code }),
     severity: severity === 'ERROR' || severity === 'PANIC' ? severity : 'FATAL',
     ...(fields.get('D') === undefined ? {} : { detail: fields.get('D') as string }),
     ...(hint === undefined ? {} : { hint }),
@@ -89,7 +85,7 @@ function secretText(request: UpstreamLoginRequest, method: string): string {
   if (secret.kind === 'password') return secret.password;
   if (secret.kind === 'iam-token' && method === 'cleartext') return secret.token;
   throw new PgPeerError(
-    SqlState.INVALID_AUTHORIZATION,
+    'PG_AUTH_REFUSED',
     `the ${request.endpoint.label} asks for ${method} authentication, which this target cannot answer`,
     {
       hint:
@@ -108,7 +104,7 @@ async function authenticate(request: UpstreamLoginRequest, frames: FrameSocket):
     if (frame.type === BackendType.NOTICE_RESPONSE) continue;
     const auth = frame.type === BackendType.AUTHENTICATION ? decodeAuthRequest(frame) : undefined;
     if (!auth)
-      throw new PgPeerError(SqlState.PROTOCOL_VIOLATION, `the ${request.endpoint.label} sent an unexpected message during authentication`);
+      throw new PgPeerError('PG_PROTOCOL_VIOLATION', `the ${request.endpoint.label} sent an unexpected message during authentication`);
     switch (auth.code) {
       case AuthCode.OK:
         return;
@@ -116,7 +112,7 @@ async function authenticate(request: UpstreamLoginRequest, frames: FrameSocket):
         frames.write(encodePasswordMessage(secretText(request, 'cleartext')));
         break;
       case AuthCode.MD5:
-        if (auth.payload.length !== 4) throw new PgPeerError(SqlState.PROTOCOL_VIOLATION, 'malformed MD5 authentication request');
+        if (auth.payload.length !== 4) throw new PgPeerError('PG_PROTOCOL_VIOLATION', 'malformed MD5 authentication request');
         frames.write(encodePasswordMessage(md5PasswordAnswer(request.user, secretText(request, 'md5'), auth.payload)));
         break;
       case AuthCode.SASL: {
@@ -129,19 +125,14 @@ async function authenticate(request: UpstreamLoginRequest, frames: FrameSocket):
       case AuthCode.SASL_CONTINUE:
       case AuthCode.SASL_FINAL: {
         if (!scram)
-          throw new PgPeerError(
-            SqlState.PROTOCOL_VIOLATION,
-            `the ${request.endpoint.label} continued a SASL exchange that was not started`,
-          );
+          throw new PgPeerError('PG_PROTOCOL_VIOLATION', `the ${request.endpoint.label} continued a SASL exchange that was not started`);
         try {
           if (auth.code === AuthCode.SASL_CONTINUE) frames.write(encodeSaslResponse(scram.clientFinal(auth.payload)));
           else scram.verifyServerFinal(auth.payload);
         } catch (error) {
-          throw new PgPeerError(
-            SqlState.INVALID_AUTHORIZATION,
-            `SCRAM with the ${request.endpoint.label} failed: ${(error as Error).message}`,
-            { cause: error },
-          );
+          throw new PgPeerError('PG_AUTH_REFUSED', `SCRAM with the ${request.endpoint.label} failed: ${(error as Error).message}`, {
+            cause: error,
+          });
         }
         break;
       }
@@ -171,7 +162,7 @@ async function collectGreeting(
         throw upstreamError(request, frame);
       case BackendType.BACKEND_KEY_DATA:
         key = decodeBackendKeyData(frame);
-        if (!key) throw new PgPeerError(SqlState.PROTOCOL_VIOLATION, `the ${request.endpoint.label} sent a malformed BackendKeyData`);
+        if (!key) throw new PgPeerError('PG_PROTOCOL_VIOLATION', `the ${request.endpoint.label} sent a malformed BackendKeyData`);
         break;
       case BackendType.READY_FOR_QUERY:
         greeting.push(Buffer.from(frame.raw));
@@ -185,9 +176,13 @@ async function collectGreeting(
 /** Logs in; on any failure the upstream connection is closed and a PgPeerError explains why. */
 export async function upstreamLogin(request: UpstreamLoginRequest, signal: AbortSignal): Promise<UpstreamSession> {
   const timeoutMs = request.timeoutMs ?? UPSTREAM_LOGIN_TIMEOUT_MS;
-  const timeout = new PgPeerError(SqlState.CANNOT_CONNECT, `timed out after ${timeoutMs} ms logging in to the ${request.endpoint.label}`, {
-    hint: `check that ${request.endpoint.configKey} host and port answer as PostgreSQL`,
-  });
+  const timeout = new PgPeerError(
+    'PG_UPSTREAM_UNREACHABLE',
+    `timed out after ${timeoutMs} ms logging in to the ${request.endpoint.label}`,
+    {
+      hint: `check that ${request.endpoint.configKey} host and port answer as PostgreSQL`,
+    },
+  );
   const combined = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
   let frames: FrameSocket | undefined;
   const onAbort = () => frames?.abort(signal.aborted ? signal.reason : timeout);
@@ -204,7 +199,7 @@ export async function upstreamLogin(request: UpstreamLoginRequest, signal: Abort
     frames?.socket.destroy();
     if (combined.aborted && !signal.aborted && !(error instanceof PgPeerError && error !== timeout)) throw timeout;
     if (error instanceof PeerClosedError) {
-      throw new PgPeerError(SqlState.CONNECTION_FAILURE, `the ${request.endpoint.label} closed the connection during login`, {
+      throw new PgPeerError('PG_CONNECTION_FAILURE', `the ${request.endpoint.label} closed the connection during login`, {
         hint: 'the server log says why (pg_hba.conf, max_connections, or a crash)',
         cause: error,
       });

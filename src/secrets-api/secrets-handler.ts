@@ -5,13 +5,14 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ListenAddress } from '../core/config/listen-address.js';
-import { isSidekeyError, publicMessage, SidekeyError } from '../core/errors.js';
+import { isSidekeyError, SidekeyError } from '../core/errors.js';
 import { audit } from '../core/log/audit.js';
 import type { Logger } from '../core/log/logger.js';
 import type { CounterHandle, MetricsRegistry } from '../core/metrics/metrics-registry.js';
 import { checkName, checkSerialNumber, parseSerial } from '../core/secrets/secret-errors.js';
 import type { SecretService, SecretValue } from '../core/secrets/secret-service.js';
 import type { VersionMeta } from '../core/secrets/secret-store.js';
+import { errorAnswerOf } from '../net/error-reply.js';
 import { sendJson } from '../net/json-reply.js';
 import { guardedHeaders, hostHeaderAllowed } from '../net/request-guards.js';
 import { type Caller, mayTouch, type SecretsAuth } from './secrets-auth.js';
@@ -173,17 +174,15 @@ export function createSecretsHandler(deps: SecretsHandlerDeps): (req: IncomingMe
   };
 
   const fail = (res: ServerResponse, operation: string, error: unknown): number => {
-    const known = isSidekeyError(error) ? error : undefined;
-    const status = known?.status ?? 500;
-    if (!known) deps.logger.error({ err: error, operation }, 'secrets request failed');
-    const body: Record<string, unknown> = { Code: known?.expose ? known.code : 'SK_INTERNAL', Message: publicMessage(error) };
-    if (known?.kind === 'SECRET_REVOKED') {
+    if (!isSidekeyError(error)) deps.logger.error({ err: error, operation }, 'secrets request failed');
+    const { status, body } = errorAnswerOf(error);
+    if (isSidekeyError(error, 'SECRET_REVOKED')) {
       // ecs-secrets' shape for a revoked version, alongside the error.
-      Object.assign(body, { name: known.details?.name, serial: known.details?.serial, payload: '', active: false });
+      Object.assign(body, { name: error.details?.name, serial: error.details?.serial, payload: '', active: false });
     }
     const headers: Record<string, string> = {};
     if (status === 401) headers['www-authenticate'] = WWW_AUTHENTICATE;
-    if (status === 405) headers.allow = String(known?.details?.allow ?? '');
+    if (status === 405) headers.allow = String((isSidekeyError(error) && error.details?.allow) || '');
     sendJson(res, status, body, headers);
     return status;
   };

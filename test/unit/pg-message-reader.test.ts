@@ -88,7 +88,7 @@ test('startup packets: duplicate keys, missing user and protocol 2 are refused w
 });
 
 test('ErrorResponse always carries S, V, C and M; NUL in a message cannot cut it short', () => {
-  const raw = new PgPeerError('53300', 'too\0many', { hint: 'raise it' }).toErrorResponse();
+  const raw = new PgPeerError('PG_TOO_MANY_CONNECTIONS', 'too\0many', { hint: 'raise it' }).toErrorResponse();
   const text = raw.subarray(5).toString();
   assert.equal(text, 'SFATAL\0VFATAL\0C53300\0Mtoo many\0Hraise it\0\0');
   assert.equal(raw.readInt32BE(1), raw.length - 1);

@@ -4,6 +4,7 @@
  * IMDS directly, whether or not the guard is up yet (a DNAT to a port nobody listens on is reset).
  * Each command is an argv (run without a shell by `--apply`) with the reason it exists.
  */
+import { SidekeyError } from '../errors.js';
 
 export const IMDS_IPV4 = '169.254.169.254';
 export const IMDS_IPV6 = 'fd00:ec2::254';
@@ -32,8 +33,8 @@ export function interfaceProblem(iface: string): string | undefined {
 
 export function imdsFirewallCommands({ iface, port }: FirewallOptions): FirewallCommand[] {
   const problem = interfaceProblem(iface);
-  if (problem) throw new Error(problem);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`port ${port} is out of range (1 to 65535)`);
+  if (problem) throw new SidekeyError('USAGE', problem);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new SidekeyError('USAGE', `port ${port} is out of range (1 to 65535)`);
   return [
     {
       why: `block first: nothing from ${iface} reaches IMDS (IPv4) directly, even before the guard is up`,

@@ -4,6 +4,7 @@
  * depth. Matching is case-insensitive and ignores a trailing slash (`/a/b` matches `/a/b/`).
  * `/x/*` also matches `/x` itself. Rules see only canonical targets (canonical-target.ts).
  */
+import { SidekeyError } from '../errors.js';
 
 /** Longest rule accepted, in characters. */
 export const MAX_PATTERN_LENGTH = 512;
@@ -41,7 +42,7 @@ function escapeRegExp(text: string): string {
 /** Compiles a rule checked by `pathPatternProblem` (throws on an invalid one). */
 export function compilePathPattern(text: string): PathPattern {
   const problem = pathPatternProblem(text);
-  if (problem) throw new Error(`invalid path rule ${JSON.stringify(text)}: ${problem}`);
+  if (problem) throw new SidekeyError('CONFIG_INVALID', `invalid path rule ${JSON.stringify(text)}: ${problem}`);
   const lower = text.toLowerCase();
   const rest = lower.endsWith('*');
   let body = rest ? lower.slice(0, -1) : lower;

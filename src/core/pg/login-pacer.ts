@@ -10,7 +10,6 @@
 import { performance } from 'node:perf_hooks';
 import { LOGIN_PACE_MAX_WAIT_MS } from './pg-limits.js';
 import { PgPeerError } from './pg-peer-error.js';
-import { SqlState } from './sql-state.js';
 
 export class LoginPacer {
   readonly perSecond: number;
@@ -50,7 +49,7 @@ export class LoginPacer {
     const wait = this.reserve(LOGIN_PACE_MAX_WAIT_MS);
     if (wait === undefined) {
       throw new PgPeerError(
-        SqlState.TOO_MANY_CONNECTIONS,
+        'PG_TOO_MANY_CONNECTIONS',
         `too many new connections to target "${target}" (at most ${this.perSecond} logins per second; the queue is ${LOGIN_PACE_MAX_WAIT_MS} ms long)`,
         { hint: `retry in a moment, use session pooling, or raise postgres.targets.${target}.max_logins_per_second` },
       );

@@ -7,7 +7,6 @@
 
 import { MIN_STARTUP_PACKET_BYTES } from './pg-limits.js';
 import { PgPeerError } from './pg-peer-error.js';
-import { SqlState } from './sql-state.js';
 
 /** One whole message. `body` excludes the header; `raw` is the message exactly as received. */
 export interface Frame {
@@ -64,11 +63,11 @@ export class MessageReader {
     const total = this.#untyped ? length : length + 1;
     const min = this.#untyped ? MIN_STARTUP_PACKET_BYTES : 4;
     if (length < min) {
-      throw new PgPeerError(SqlState.PROTOCOL_VIOLATION, `invalid message length ${length} from the ${this.#peer}`);
+      throw new PgPeerError('PG_PROTOCOL_VIOLATION', `invalid message length ${length} from the ${this.#peer}`);
     }
     if (total > this.#max) {
       throw new PgPeerError(
-        SqlState.PROTOCOL_VIOLATION,
+        'PG_PROTOCOL_VIOLATION',
         `${this.#untyped ? 'startup packet' : 'message'} of ${total} bytes from the ${this.#peer} exceeds the limit of ${this.#max} bytes`,
       );
     }

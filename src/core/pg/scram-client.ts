@@ -6,6 +6,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { MAX_SCRAM_ITERATIONS } from './pg-limits.js';
+import { PgPeerError } from './pg-peer-error.js';
 import { decodeBase64, deriveKeys, hmac, newNonce, parseAttributes, type ScramKeys, saltedPassword, xor } from './scram-primitives.js';
 
 const GS2_HEADER = 'n,,';
@@ -42,11 +43,14 @@ export class ScramClient {
     const salt = decodeBase64(attrs.get('s') ?? '');
     const iterations = Number(attrs.get('i'));
     if (!nonce?.startsWith(this.#nonce) || nonce.length === this.#nonce.length) {
-      throw new Error('SCRAM server nonce does not extend the client nonce');
+      throw new PgPeerError('PG_PROTOCOL_VIOLATION', 'SCRAM server nonce does not extend the client nonce');
     }
-    if (!salt || salt.length === 0) throw new Error('SCRAM server sent no usable salt');
+    if (!salt || salt.length === 0) throw new PgPeerError('PG_PROTOCOL_VIOLATION', 'SCRAM server sent no usable salt');
     if (!Number.isSafeInteger(iterations) || iterations < 1 || iterations > MAX_SCRAM_ITERATIONS) {
-      throw new Error(`SCRAM iteration count ${attrs.get('i')} is out of range (1 to ${MAX_SCRAM_ITERATIONS})`);
+      throw new PgPeerError(
+        'PG_PROTOCOL_VIOLATION',
+        `SCRAM iteration count ${attrs.get('i')} is out of range (1 to ${MAX_SCRAM_ITERATIONS})`,
+      );
     }
     const keys = this.#keys(salt, iterations);
     const withoutProof = `c=${Buffer.from(GS2_HEADER).toString('base64')},r=${nonce}`;
@@ -60,11 +64,11 @@ export class ScramClient {
   verifyServerFinal(serverFinalData: Buffer): void {
     const attrs = parseAttributes(serverFinalData.toString('utf8'));
     const error = attrs.get('e');
-    if (error !== undefined) throw new Error(`SCRAM server reported an error: ${error}`);
+    if (error !== undefined) throw new PgPeerError('PG_UPSTREAM_REFUSED', `SCRAM server reported an error: ${error}`);
     const signature = decodeBase64(attrs.get('v') ?? '');
     const expected = this.#expectedServerSignature;
     if (!expected || !signature || signature.length !== expected.length || !timingSafeEqual(signature, expected)) {
-      throw new Error('SCRAM server signature does not match: the server does not know the password');
+      throw new PgPeerError('PG_UPSTREAM_REFUSED', 'SCRAM server signature does not match: the server does not know the password');
     }
   }
 

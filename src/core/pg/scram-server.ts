@@ -18,7 +18,6 @@ import {
   sha256,
   xor,
 } from './scram-primitives.js';
-import { SqlState } from './sql-state.js';
 
 export interface ScramVerifier {
   readonly salt: Buffer;
@@ -34,7 +33,7 @@ export function scramVerifier(password: string, iterations: number = LOCAL_SCRAM
   return { salt, iterations, storedKey, serverKey };
 }
 
-const malformed = (what: string) => new PgPeerError(SqlState.PROTOCOL_VIOLATION, `malformed SCRAM message: ${what}`);
+const malformed = (what: string) => new PgPeerError('PG_PROTOCOL_VIOLATION', `malformed SCRAM message: ${what}`);
 
 export class ScramServerExchange {
   readonly #verifier: ScramVerifier;
@@ -56,7 +55,7 @@ export class ScramServerExchange {
     if (!match) throw malformed('the GS2 header is not n,, or y,,');
     this.#gs2Header = match[1] as string;
     if (this.#gs2Header.startsWith('p=')) {
-      throw new PgPeerError(SqlState.PROTOCOL_VIOLATION, 'channel binding was not offered by the sidekey proxy', {
+      throw new PgPeerError('PG_PROTOCOL_VIOLATION', 'channel binding was not offered by the sidekey proxy', {
         hint: 'connect with channel_binding=prefer or disable',
       });
     }
@@ -67,7 +66,7 @@ export class ScramServerExchange {
     } catch {
       throw malformed('client-first-message attributes');
     }
-    if (attrs.has('m')) throw new PgPeerError(SqlState.FEATURE_NOT_SUPPORTED, 'SCRAM mandatory extensions are not supported');
+    if (attrs.has('m')) throw new PgPeerError('PG_UNSUPPORTED', 'SCRAM mandatory extensions are not supported');
     const clientNonce = attrs.get('r');
     if (!clientNonce || !/^[\x21-\x2b\x2d-\x7e]+$/.test(clientNonce)) throw malformed('the client nonce');
     this.#nonce = clientNonce + this.#serverNonce;
@@ -95,7 +94,7 @@ export class ScramServerExchange {
     const authMessage = `${this.#clientFirstBare},${this.#serverFirst},${withoutProof}`;
     const clientKey = xor(proof, hmac(this.#verifier.storedKey, authMessage));
     if (!timingSafeEqual(sha256(clientKey), this.#verifier.storedKey)) {
-      throw new PgPeerError(SqlState.INVALID_PASSWORD, `password authentication failed for user "${user}"`, {
+      throw new PgPeerError('PG_PASSWORD_REFUSED', `password authentication failed for user "${user}"`, {
         hint: 'use the password in postgres.targets.<name>.client_auth.password of the sidekey config',
       });
     }

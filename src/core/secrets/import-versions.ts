@@ -5,6 +5,7 @@
  * carried over as revoked, without its ciphertext. A version the destination already holds is
  * skipped, so a run can be repeated or resumed after a failure; nothing is deleted from the source.
  */
+import { SidekeyError } from '../errors.js';
 import { describeVersion } from './secret-errors.js';
 import type { SecretStore } from './secret-store.js';
 import type { VersionCodec } from './version-codec.js';
@@ -51,7 +52,7 @@ export async function importVersions(
           continue;
         }
         const row = await from.store.get(app, name, meta.serial);
-        if (!row) throw new Error('it vanished from the source during the import');
+        if (!row) throw new SidekeyError('STORE_FAILED', 'it vanished from the source during the import');
         const payload = Buffer.from(await from.codec.open(row), 'utf8');
         try {
           if (!options.dryRun) {

@@ -11,6 +11,7 @@
  * 8+k    n     wrapped data key (provider-specific; bound to the same encryption context)
  * ```
  */
+import { SidekeyError } from '../errors.js';
 import { EnvelopeError } from './payload-envelope.js';
 
 export const KEY_MAGIC = Buffer.from('SKSK', 'ascii');
@@ -28,7 +29,8 @@ export interface WrappedKey {
 
 export function encodeWrappedKey(key: WrappedKey): Buffer {
   const id = Buffer.from(key.keyId, 'utf8');
-  if (id.length === 0 || id.length > MAX_KEY_ID_BYTES) throw new Error(`a key id must be 1 to ${MAX_KEY_ID_BYTES} bytes`);
+  if (id.length === 0 || id.length > MAX_KEY_ID_BYTES)
+    throw new SidekeyError('KEYRING_FAILED', `a key id must be 1 to ${MAX_KEY_ID_BYTES} bytes`);
   const head = Buffer.alloc(KEY_MAGIC.length + 4);
   KEY_MAGIC.copy(head);
   head[KEY_MAGIC.length] = KEY_FORMAT_VERSION;
