@@ -128,6 +128,8 @@ test('shutdown.drain_seconds bounds how long a stop waits for a request still in
   await new Promise((resolve) => socket.once('connect', resolve));
   socket.write('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n');
   socket.on('error', () => {});
+  // The daemon is another process and nothing outside it shows that it has read a partial head:
+  // this pause is the one fixed wait left, and a slow read only makes the stop shorter (a failure).
   await new Promise((resolve) => setTimeout(resolve, 100));
   const stoppedAt = performance.now();
   child.kill('SIGTERM');

@@ -7,7 +7,7 @@ import { TOKEN_FILE_CHECK_MS } from '../../src/core/credentials/service-credenti
 import { randomToken } from '../../src/core/crypto/random-token.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
 import { assertNoSecrets } from '../helpers/log-capture.js';
-import { waitFor } from '../helpers/wait-for.js';
+import { waitFor, waitForAsync } from '../helpers/wait-for.js';
 import { STS_PEER_BASE_KEY, type StsPeer, startStsPeer } from '../peers/sts-peer.js';
 import {
   daemonConfig,
@@ -213,11 +213,11 @@ test('a rotated token file takes effect without a reload; a file that turns inva
   };
   try {
     swap(`${rotated}\n`);
-    const deadline = Date.now() + 3 * TOKEN_FILE_CHECK_MS + 1000;
-    while ((await getCredentials(base, rotated)).status !== 200) {
-      assert.ok(Date.now() < deadline, 'the rotated token was not picked up');
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await waitForAsync(
+      async () => (await getCredentials(base, rotated)).status === 200,
+      'the rotated token to be picked up',
+      3 * TOKEN_FILE_CHECK_MS + 1000,
+    );
     assert.equal((await getCredentials(base, FILE_TOKEN)).status, 401, 'the old token stops working');
     assert.ok(d.lines.some((l) => l.includes('a token file changed')));
 
@@ -230,8 +230,10 @@ test('a rotated token file takes effect without a reload; a file that turns inva
     assert.equal((await getCredentials(base, rotated)).status, 200, 'the last good token stays');
   } finally {
     swap(`${FILE_TOKEN}\n`);
-    const deadline = Date.now() + 3 * TOKEN_FILE_CHECK_MS + 1000;
-    while ((await getCredentials(base, FILE_TOKEN)).status !== 200 && Date.now() < deadline)
-      await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitForAsync(
+      async () => (await getCredentials(base, FILE_TOKEN)).status === 200,
+      'the original token to be back',
+      3 * TOKEN_FILE_CHECK_MS + 1000,
+    );
   }
 });

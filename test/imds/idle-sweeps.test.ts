@@ -30,6 +30,7 @@ async function guardedPair(): Promise<{ client: Socket; sweeps: IdleSweeps; clos
   return { client, sweeps, close: () => server.close() };
 }
 
+/** Time for a close the sweeps would have caused to arrive, before checking that none did. */
 const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
 
 test('an idle connection is closed after more than IDLE_TIMEOUT_MS of sweeps, not before', async () => {

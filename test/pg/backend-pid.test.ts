@@ -14,6 +14,7 @@ import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
 import { PG_USERS, startPostgres, type TestPostgres } from '../helpers/postgres-server.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { listenerPort, pgFront } from './fixtures/listener-port.js';
+import { untilRunning } from './fixtures/query-running.js';
 
 let postgres: TestPostgres;
 let daemon: RunningDaemon;
@@ -139,7 +140,7 @@ test("a pooled backend's next client keeps its pid, gets a new secret, and the e
     assert.notEqual(secondKey.secretKey, firstKey.secretKey, 'a secret of its own');
     const started = Date.now();
     const sleeping = second.query('SELECT pg_sleep(1.5) AS done');
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await untilRunning(postgres, secondKey.processID);
     await sendCancel(portOf('pooled'), firstKey.processID, firstKey.secretKey);
     await sendCancel(portOf('pooled'), secondKey.processID, secondKey.secretKey ^ 1);
     const result = await sleeping;
@@ -150,7 +151,7 @@ test("a pooled backend's next client keeps its pid, gets a new secret, and the e
       () => assert.fail('pg_sleep was not cancelled'),
       (error: { code?: string }) => error.code,
     );
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await untilRunning(postgres, secondKey.processID);
     await sendCancel(portOf('pooled'), secondKey.processID, secondKey.secretKey);
     assert.equal(await cancelled, '57014', 'its own key cancels');
   } finally {

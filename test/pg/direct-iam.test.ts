@@ -14,6 +14,7 @@ import { PG_USERS, startPostgres, type TestPostgres } from '../helpers/postgres-
 import { type RdsIamPeer, startRdsIamPeer } from '../peers/rds-iam-peer.js';
 import { listenerPort, pgFront } from './fixtures/listener-port.js';
 import { initPgbench, runTool } from './fixtures/pg-tools.js';
+import { untilRunning } from './fixtures/query-running.js';
 import { createTestCa } from './fixtures/test-ca.js';
 
 const KEY = { accessKeyId: 'AKIDPGPROXYTEST00001', secretAccessKey: 'pg-proxy-test-secret-key-0000000000001' };
@@ -139,7 +140,7 @@ describe('direct mode to an IAM database', () => {
       () => assert.fail('pg_sleep was not cancelled'),
       (error: { code?: string }) => error,
     );
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await untilRunning(postgres, (c as unknown as { processID: number }).processID);
     const canceller = client('orders');
     (canceller as unknown as { cancel(c: pg.Client, q: unknown): void }).cancel(c, (c as unknown as { activeQuery: unknown }).activeQuery);
     const error = await running;

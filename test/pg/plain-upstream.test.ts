@@ -13,6 +13,8 @@ import pg from 'pg';
 import type { PgFront } from '../../src/pg-proxy/pg-front.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres-server.js';
+import { waitFor } from '../helpers/wait-for.js';
+import { listenerPort, pgFront } from './fixtures/listener-port.js';
 import { plainTargetYaml } from './fixtures/plain-target.js';
 
 let postgres: TestPostgres;
@@ -23,12 +25,7 @@ const ROWS = 300_000;
 /** A corrupted stream can leave the client waiting for bytes that never come: fail instead. */
 const TEST_TIMEOUT_MS = 60_000;
 
-const port = (target = 'plain') => {
-  const front = daemon.daemon.fronts.find((f) => f.name === 'postgres') as PgFront;
-  const address = front.listenerAddress(target);
-  assert.ok(address && address.kind === 'tcp');
-  return address.port;
-};
+const port = (target = 'plain') => listenerPort(daemon, target);
 
 before(async () => {
   postgres = await startPostgres();
@@ -88,7 +85,7 @@ test('plain-TCP upstream connections are reset, parked and reused', { timeout: T
     await client.query('SET application_name = dirty');
     await client.end();
     // The reset's answer comes back asynchronously: wait for the connection to be parked.
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitFor(() => (new Map(pgFront(daemon).pool.idleCounts()).get('plain') ?? 0) === 1, 'the connection to be parked');
   }
   assert.equal(new Set(pids).size, 1, `one backend for all three sessions: ${pids.join(', ')}`);
   const client = new pg.Client({ host: '127.0.0.1', port: port(), user: 'me', database: 'x' });

@@ -12,6 +12,7 @@ import type { PgFront } from '../../src/pg-proxy/pg-front.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
 import { assertNoSecrets } from '../helpers/log-capture.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres-server.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { type RdsIamPeer, startRdsIamPeer } from '../peers/rds-iam-peer.js';
 import type { KnownKey } from '../peers/sigv4-verifier.js';
 import { STS_PEER_BASE_KEY, type StsPeer, startStsPeer } from '../peers/sts-peer.js';
@@ -144,9 +145,7 @@ describe('signing as a service assumed role', () => {
     await c1.connect();
     const pid = (await c1.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
     await c1.end();
-    const deadline = Date.now() + 3000;
-    while ((new Map(front().pool.idleCounts()).get('as-role-pooled') ?? 0) === 0 && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => (new Map(front().pool.idleCounts()).get('as-role-pooled') ?? 0) > 0, 'the connection to be parked', 3000);
     const logins = peer.logins.length;
     const c2 = client('as-role-pooled');
     await c2.connect();

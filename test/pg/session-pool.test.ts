@@ -8,8 +8,9 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
 import { freePort, PG_USERS, startPostgres, type TestPostgres } from '../helpers/postgres-server.js';
-import { waitFor } from '../helpers/wait-for.js';
+import { waitFor, waitForAsync } from '../helpers/wait-for.js';
 import { listenerPort, pgFront } from './fixtures/listener-port.js';
+import { untilRunning } from './fixtures/query-running.js';
 import { startupPacket } from './fixtures/startup-packet.js';
 
 let postgres: TestPostgres;
@@ -163,6 +164,7 @@ describe('session pooling', () => {
 
   test('a connection ended mid-transaction or after an error is closed, not pooled', async () => {
     await waitFor(() => idle('pooled') === 1, 'the connection to be parked');
+    const notClean = metric('sidekey_pg_pool_returns_total', '{outcome="not_clean",target="pooled"}');
     const inTransaction = await session('pooled', async (c) => {
       await c.query('BEGIN');
       await c.query('CREATE TEMP TABLE half (x int)');
@@ -172,11 +174,10 @@ describe('session pooling', () => {
       await assert.rejects(c.query('SELECT 1/0'));
     });
     assert.notEqual(afterError, inTransaction);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitFor(() => metric('sidekey_pg_pool_returns_total', '{outcome="not_clean",target="pooled"}') >= notClean + 2, 'both returns');
     assert.equal(idle('pooled'), 0, 'neither connection was parked');
     const next = await session('pooled');
     assert.ok(next !== inTransaction && next !== afterError);
-    assert.ok(metric('sidekey_pg_pool_returns_total', '{outcome="not_clean",target="pooled"}') >= 2);
   });
 
   test('cancel works on a reused connection (the minted key maps to the parked backend)', async () => {
@@ -190,7 +191,7 @@ describe('session pooling', () => {
       () => assert.fail('pg_sleep was not cancelled'),
       (error: { code?: string }) => error,
     );
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await untilRunning(postgres, pid);
     const canceller = client('pooled');
     (canceller as unknown as { cancel(c: pg.Client, q: unknown): void }).cancel(c, (c as unknown as { activeQuery: unknown }).activeQuery);
     const started = Date.now();
@@ -271,7 +272,8 @@ describe('session pooling', () => {
 
   test('max_idle: 0 turns pooling off', async () => {
     const a = await session('unpooled');
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    const gone = async () => (await postgres.query(`SELECT 1 FROM pg_stat_activity WHERE pid = ${a}`)).rowCount === 0;
+    await waitForAsync(gone, 'its backend to end');
     const b = await session('unpooled');
     assert.notEqual(a, b);
     assert.equal(idle('unpooled'), 0);

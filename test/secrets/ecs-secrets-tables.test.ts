@@ -19,6 +19,7 @@ import { randomToken } from '../../src/core/crypto/random-token.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
 import { freePort } from '../helpers/free-port.js';
 import { runCli } from '../helpers/run-cli.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { type Backends, DYNAMO_CREDENTIALS, REGION, startBackends } from './backends.js';
 
 const APP = 'cryptex';
@@ -296,13 +297,12 @@ async function startEcsSecretsDaemon(env: Record<string, string>): Promise<{ sto
   let out = '';
   child.stdout.on('data', (c) => (out += c));
   child.stderr.on('data', (c) => (out += c));
-  const deadline = Date.now() + 10_000;
-  while (!out.includes("ecs-secrets' API up")) {
-    if (Date.now() > deadline || child.exitCode !== null) {
-      await stop();
-      assert.fail(`the daemon did not come up: ${out}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
+  try {
+    await waitFor(() => out.includes("ecs-secrets' API up") || child.exitCode !== null, "ecs-secrets' API", 10_000);
+    assert.ok(out.includes("ecs-secrets' API up"), out);
+  } catch (error) {
+    await stop();
+    assert.fail(`the daemon did not come up: ${out} (${(error as Error).message})`);
   }
   return { stop };
 }

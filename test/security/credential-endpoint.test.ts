@@ -40,8 +40,9 @@ test('item 12: a request waiting on an in-flight STS call is refused once the se
     daemonConfig(sts.url, { web: { role: ROLE_WEB, token: TOKEN_WEB } }, { admin: { listen: '127.0.0.1:0', token: ADMIN } }),
   );
   try {
+    const before = sts.requests;
     const waiting = getCredentials(d.url('credential-endpoint'), TOKEN_WEB);
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor(() => sts.requests > before, 'the STS call to be in flight');
     const disabled = await httpRequest(`${d.url('admin')}/admin/services/web/disable`, { authorization: `Bearer ${ADMIN}` }, 'POST');
     assert.equal(disabled.status, 200, disabled.text);
     const answer = await waiting;
