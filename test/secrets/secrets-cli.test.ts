@@ -4,7 +4,7 @@
  * daemon with bearer-token files.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { randomToken } from '../../src/core/crypto/random-token.js';
@@ -13,34 +13,63 @@ import { runCli } from '../helpers/run-cli.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { type Backends, KMS_ALIAS, REGION, startBackends } from './backends.js';
 
-describe('direct mode: SQLite store, local key file', () => {
+type Cli = (args: string[], stdin?: string) => Promise<{ code: number | null; stdout: string; stderr: string }>;
+
+/**
+ * A directory of its own for one test, with the SQLite + local key config; `setUp` also runs
+ * `secrets setup`, so each test starts from a known store whatever ran before it.
+ */
+async function sqliteDir(setUp = true): Promise<{ path: string; cli: Cli; remove(): void }> {
   const dir = tempDir('sidekey-cli-');
-  const cli = (args: string[], stdin?: string) =>
-    runCli(['secrets', ...args], { cwd: dir.path, ...(stdin !== undefined ? { input: stdin } : {}) });
-  before(() => {
-    writeFileSync(
-      join(dir.path, 'sidekey.yaml'),
-      'secrets:\n  application: cryptex\n  store: { type: sqlite, path: ./data/secrets.db }\n  keyring: { type: local, key_file: ./data/master.key }\n',
-    );
+  writeFileSync(
+    join(dir.path, 'sidekey.yaml'),
+    'secrets:\n  application: cryptex\n  store: { type: sqlite, path: ./data/secrets.db }\n  keyring: { type: local, key_file: ./data/master.key }\n',
+  );
+  const cli: Cli = (args, stdin) => runCli(['secrets', ...args], { cwd: dir.path, ...(stdin !== undefined ? { input: stdin } : {}) });
+  if (setUp) {
+    const setup = await cli(['setup']);
+    assert.equal(setup.code, 0, setup.stderr);
+  }
+  return { path: dir.path, cli, remove: () => dir.remove() };
+}
+
+/** Creates each `name=value` in order (two of one name make serials 1 and 2). */
+async function seed(cli: Cli, ...entries: string[]): Promise<void> {
+  for (const entry of entries) {
+    const [name, value] = entry.split('=') as [string, string];
+    const created = await cli(['create', '--name', name], value);
+    assert.equal(created.code, 0, created.stderr);
+  }
+}
+
+describe('direct mode: SQLite store, local key file', () => {
+  const dirs: { remove(): void }[] = [];
+  const fresh = async (setUp = true) => {
+    const dir = await sqliteDir(setUp);
+    dirs.push(dir);
+    return dir;
+  };
+  after(() => {
+    for (const dir of dirs) dir.remove();
   });
-  after(() => dir.remove());
 
   test('setup creates the store and a 0600 key file', async () => {
+    const { path, cli } = await fresh(false);
     const setup = await cli(['setup']);
     assert.equal(setup.code, 0, setup.stderr);
     assert.match(setup.stderr, /no IAM needed/);
-    const { statSync } = await import('node:fs');
-    assert.equal(statSync(join(dir.path, 'data/master.key')).mode & 0o777, 0o600);
-    assert.equal(statSync(join(dir.path, 'data')).mode & 0o777, 0o700);
+    assert.equal(statSync(join(path, 'data/master.key')).mode & 0o777, 0o600);
+    assert.equal(statSync(join(path, 'data')).mode & 0o777, 0o700);
   });
 
   test('create from stdin, a file and --payload (warned); fetch, history, list', async () => {
+    const { path, cli } = await fresh();
     assert.deepEqual(JSON.parse((await cli(['create', '--name', 'dbpassword'], 'from-stdin\n')).stdout), {
       name: 'dbpassword',
       serial: 1,
       active: true,
     });
-    writeFileSync(join(dir.path, 'cert.pem'), '-----BEGIN-----\nabc\n-----END-----\n');
+    writeFileSync(join(path, 'cert.pem'), '-----BEGIN-----\nabc\n-----END-----\n');
     assert.equal((await cli(['create', '--name', 'cert', '--payload-location', 'cert.pem'])).code, 0);
     const flagged = await cli(['create', '--application-name', 'other', '--name', 'dbpassword', '--payload', 'from-flag']);
     assert.match(flagged.stderr, /--payload puts the secret in your shell history/);
@@ -59,7 +88,8 @@ describe('direct mode: SQLite store, local key file', () => {
   });
 
   test('revoke, then fetch exits 1 naming the revoked serial; bad input exits non-zero with its message', async () => {
-    await cli(['create', '--name', 'dbpassword'], 'second');
+    const { cli } = await fresh();
+    await seed(cli, 'dbpassword=first', 'dbpassword=second');
     assert.equal((await cli(['revoke', '--name', 'dbpassword', '--serial', '2'])).code, 0);
     const revoked = await cli(['fetch', '--name', 'dbpassword', '--serial', '2']);
     assert.equal(revoked.code, 1);
@@ -75,6 +105,10 @@ describe('direct mode: SQLite store, local key file', () => {
   });
 
   test('rotate, restore, export json and dotenv, exec with --pristine', async () => {
+    const { path, cli } = await fresh();
+    await seed(cli, 'dbpassword=from-stdin', 'dbpassword=second');
+    writeFileSync(join(path, 'cert.pem'), '-----BEGIN-----\nabc\n-----END-----\n');
+    assert.equal((await cli(['create', '--name', 'cert', '--payload-location', 'cert.pem'])).code, 0);
     const rotated = JSON.parse((await cli(['rotate', '--name', 'api-token', '--length', '20', '--alphabet', 'hex'])).stdout) as {
       serial: number;
     };
@@ -82,39 +116,43 @@ describe('direct mode: SQLite store, local key file', () => {
     assert.match((await cli(['fetch', '--name', 'api-token', '--raw'])).stdout, /^[0-9a-f]{20}$/);
     assert.equal(JSON.parse((await cli(['restore', '--name', 'dbpassword', '--serial', '1'])).stdout).serial, 3);
     const json = JSON.parse((await cli(['export', '--name', 'dbpassword', '--name', 'cert'])).stdout) as Record<string, string>;
-    assert.deepEqual(Object.keys(json), ['dbpassword', 'cert']);
+    assert.deepEqual(json, { dbpassword: 'from-stdin', cert: '-----BEGIN-----\nabc\n-----END-----\n' });
     const dotenv = (await cli(['export', '--format', 'dotenv'])).stdout;
     assert.match(dotenv, /^CERT='-----BEGIN-----\nabc\n-----END-----\n'$/m);
     assert.match(dotenv, /^DBPASSWORD='from-stdin'$/m);
     const script = 'process.stdout.write(JSON.stringify([process.env.DB_PASSWORD, process.env.HOME ?? null])); process.exit(7)';
-    const exec = await cli(['exec', '--env', 'DB_PASSWORD=dbpassword:1', '--pristine', '--', process.execPath, '-e', script]);
+    const exec = await cli(['exec', '--env', 'DB_PASSWORD=dbpassword:2', '--pristine', '--', process.execPath, '-e', script]);
     assert.equal(exec.code, 7, exec.stderr);
-    assert.deepEqual(JSON.parse(exec.stdout), ['from-stdin', null]);
+    assert.deepEqual(JSON.parse(exec.stdout), ['second', null]);
     assert.match((await cli(['exec', '--env', '1BAD=x', '--', 'true'])).stderr, /not a valid environment variable name/);
   });
 
   test('rewrap --add-key moves every data key to a new master key; payloads still decrypt', async () => {
+    const { path, cli } = await fresh();
+    await seed(cli, 'dbpassword=first', 'dbpassword=second', 'cert=pem');
     const result = await cli(['rewrap', '--add-key']);
     assert.equal(result.code, 0, result.stderr);
     const report = JSON.parse(result.stdout) as { rewrapped: number; unchanged: number };
-    assert.ok(report.rewrapped >= 5, result.stdout);
+    assert.equal(report.rewrapped, 3, result.stdout);
     assert.equal(report.unchanged, 0);
     assert.equal(JSON.parse((await cli(['rewrap'])).stdout).rewrapped, 0);
     // Drop the old key: everything must still open under the new one alone.
-    const keyFile = join(dir.path, 'data/master.key');
+    const keyFile = join(path, 'data/master.key');
     const lines = readFileSync(keyFile, 'utf8')
       .split('\n')
       .filter((l) => l && !l.startsWith('#'));
     writeFileSync(keyFile, `${lines.at(-1)}\n`, { mode: 0o600 });
-    assert.equal((await cli(['fetch', '--name', 'dbpassword', '--raw'])).stdout, 'from-stdin');
+    assert.equal((await cli(['fetch', '--name', 'dbpassword', '--serial', '1', '--raw'])).stdout, 'first');
+    assert.equal((await cli(['fetch', '--name', 'cert', '--raw'])).stdout, 'pem');
   });
 
   test('a key file readable by others is refused', async () => {
-    chmodSync(join(dir.path, 'data/master.key'), 0o644);
+    const { path, cli } = await fresh();
+    await seed(cli, 'dbpassword=value');
+    chmodSync(join(path, 'data/master.key'), 0o644);
     const result = await cli(['fetch', '--name', 'dbpassword']);
     assert.equal(result.code, 1);
     assert.match(result.stderr, /has mode 0644: group and others must have no access \(chmod 600 /);
-    chmodSync(join(dir.path, 'data/master.key'), 0o600);
   });
 });
 
@@ -153,6 +191,7 @@ describe('direct mode: DynamoDB table and KMS key', () => {
   });
 
   test('create, fetch and revoke through DynamoDB and KMS', async () => {
+    assert.equal((await cli(['setup'])).code, 0, 'the table exists whichever test ran first');
     assert.equal((await cli(['create', '--name', 'dbpassword'], 'aws-value')).code, 0);
     assert.equal((await cli(['fetch', '--name', 'dbpassword', '--raw'])).stdout, 'aws-value');
     assert.ok(backends.kms.calls.some((c) => c.operation === 'Decrypt' && c.context.name === 'dbpassword'));
