@@ -6,11 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { randomToken } from '../../src/core/crypto/random-token.js';
+import { daemonConfig } from '../credential-endpoint/fixtures.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
 import { assertNoSecrets } from '../helpers/log-capture.js';
 import { type ImdsPeer, PEER_INSTANCE_SECRETS, PEER_NOT_FOUND_BODY, startImdsPeer } from '../peers/imds-peer.js';
-import { STS_PEER_BASE_KEY, type StsPeer, startStsPeer } from '../peers/sts-peer.js';
+import { type StsPeer, startStsPeer } from '../peers/sts-peer.js';
 import { assertNothingForbiddenReached, assertRefused } from './guard-fixtures.js';
 import { rawGet } from './raw-http.js';
 import { cliInstanceCredentials, cliMissing, sdkInstanceCredentials } from './real-clients.js';
@@ -27,18 +27,11 @@ let running: RunningDaemon;
 let port: number;
 
 function config(callers: readonly { cidr: string; service: string }[]): string {
-  const service = (role: string) => ({ auth_token: randomToken(), assumed_role: { RoleArn: role } });
-  return JSON.stringify({
-    admin: { listen: '127.0.0.1:0' },
-    server: { listeners: ['127.0.0.1:0'] },
-    credentials: { sts_endpoint: sts.url },
-    aws_defaults: {
-      region: 'us-east-1',
-      iam_keys: { aws_access_key_id: STS_PEER_BASE_KEY.accessKeyId, aws_secret_access_key: STS_PEER_BASE_KEY.secretAccessKey },
-    },
-    services: { web: service(ROLE_WEB), worker: service(ROLE_WORKER) },
-    imds: { listen: '127.0.0.1:0', upstream: peer.url, callers },
-  });
+  return daemonConfig(
+    sts.url,
+    { web: { role: ROLE_WEB }, worker: { role: ROLE_WORKER } },
+    { imds: { listen: '127.0.0.1:0', upstream: peer.url, callers } },
+  );
 }
 
 const CALLERS = [

@@ -7,8 +7,8 @@
  * and it logs every request so tests can assert what reached it.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { closeServer, listenLoopback, loopbackUrl } from './loopback-http.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LoopbackHttpPeer } from './loopback-http.js';
 
 export const PEER_INSTANCE_ROLE = 'instance-role';
 /** Values only the instance's own secrets contain: finding one in any answer or log is a leak. */
@@ -129,8 +129,7 @@ export function lenientReadings(url: string): string[] {
   return [...readings];
 }
 
-export class ImdsPeer {
-  readonly #server: Server;
+export class ImdsPeer extends LoopbackHttpPeer {
   readonly #tokens = new Map<string, number>();
   readonly #dirs = new Set<string>();
   /** Every request that reached the peer, in order. */
@@ -143,20 +142,16 @@ export class ImdsPeer {
   recording = true;
 
   constructor() {
+    super();
     for (const leaf of Object.keys(LEAVES)) {
       const parts = leaf.split('/');
       for (let i = 1; i < parts.length; i++) this.#dirs.add(parts.slice(0, i).join('/'));
     }
-    this.#server = createServer((req, res) => this.#handle(req, res));
-    this.#server.keepAliveTimeout = 30_000;
+    this.server.keepAliveTimeout = 30_000;
   }
 
-  listen(port = 0): Promise<string> {
-    return listenLoopback(this.#server, port);
-  }
-
-  get url(): string {
-    return loopbackUrl(this.#server);
+  protected serve(req: IncomingMessage, res: ServerResponse): void {
+    this.#handle(req, res);
   }
 
   /** Requests whose path, under any lenient reading, names a forbidden leaf. */
@@ -167,10 +162,6 @@ export class ImdsPeer {
   reset(): void {
     this.requests.length = 0;
     this.servedForbidden.length = 0;
-  }
-
-  close(): Promise<void> {
-    return closeServer(this.#server);
   }
 
   /** Answers and returns true, so handlers can `return this.#send(...)`. */

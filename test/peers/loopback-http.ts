@@ -1,5 +1,5 @@
 /** What every HTTP test peer does to start and stop: listen on 127.0.0.1, close with its connections. */
-import type { Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** Listens on 127.0.0.1 (`port` 0: any free port) and resolves with the base URL. */
@@ -17,4 +17,23 @@ export function loopbackUrl(server: Server): string {
 export function closeServer(server: Server): Promise<void> {
   server.closeAllConnections();
   return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/** A test peer on its own node:http server: `serve` answers each request; start, address and stop are shared. */
+export abstract class LoopbackHttpPeer {
+  protected readonly server: Server = createServer((req, res) => this.serve(req, res));
+
+  protected abstract serve(req: IncomingMessage, res: ServerResponse): void;
+
+  listen(port = 0): Promise<string> {
+    return listenLoopback(this.server, port);
+  }
+
+  get url(): string {
+    return loopbackUrl(this.server);
+  }
+
+  close(): Promise<void> {
+    return closeServer(this.server);
+  }
 }

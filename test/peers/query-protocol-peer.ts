@@ -4,8 +4,8 @@
  * handler sees it. Errors use the `ErrorResponse` shape the SDK parses.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { closeServer, listenLoopback, loopbackUrl } from './loopback-http.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LoopbackHttpPeer } from './loopback-http.js';
 import { type KnownKey, verifyRequest } from './sigv4-verifier.js';
 
 /** The largest request body a peer reads (templates included). */
@@ -35,8 +35,7 @@ export interface QueryPeerOptions {
   readonly actions: Readonly<Record<string, ActionHandler>>;
 }
 
-export class QueryProtocolPeer {
-  readonly #server: Server;
+export class QueryProtocolPeer extends LoopbackHttpPeer {
   readonly #keys: Map<string, KnownKey>;
   /** Actions that verified, in order. */
   readonly calls: { action: string; params: URLSearchParams }[] = [];
@@ -44,22 +43,12 @@ export class QueryProtocolPeer {
   refusedSignatures = 0;
 
   constructor(readonly options: QueryPeerOptions) {
+    super();
     this.#keys = new Map(options.keys.map((k) => [k.accessKeyId, k]));
-    this.#server = createServer((req, res) => {
-      this.#handle(req, res).catch((error: unknown) => this.#error(res, new QueryError(500, 'InternalFailure', String(error))));
-    });
   }
 
-  listen(): Promise<string> {
-    return listenLoopback(this.#server);
-  }
-
-  get url(): string {
-    return loopbackUrl(this.#server);
-  }
-
-  close(): Promise<void> {
-    return closeServer(this.#server);
+  protected serve(req: IncomingMessage, res: ServerResponse): void {
+    this.#handle(req, res).catch((error: unknown) => this.#error(res, new QueryError(500, 'InternalFailure', String(error))));
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -6,8 +6,8 @@
  * fail with 500, or issue short-lived credentials, and it counts AssumeRole calls per role.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { closeServer, listenLoopback, loopbackUrl } from './loopback-http.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LoopbackHttpPeer } from './loopback-http.js';
 import { type KnownKey, verifyRequest } from './sigv4-verifier.js';
 
 /** Base keys the peer trusts unless told otherwise (tests configure sidekey with these). */
@@ -47,8 +47,7 @@ function isoSeconds(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-export class StsPeer {
-  readonly #server: Server;
+export class StsPeer extends LoopbackHttpPeer {
   readonly #keys = new Map<string, KnownKey & { arn?: string }>();
   readonly #now: () => number;
   readonly #calls = new Map<string, number>();
@@ -65,23 +64,13 @@ export class StsPeer {
   requests = 0;
 
   constructor(options: StsPeerOptions = {}) {
+    super();
     for (const key of options.keys ?? [STS_PEER_BASE_KEY]) this.#keys.set(key.accessKeyId, key);
     this.#now = options.now ?? Date.now;
-    this.#server = createServer((req, res) => {
-      this.#handle(req, res).catch((error: unknown) => this.#error(res, 500, 'InternalFailure', String(error)));
-    });
   }
 
-  listen(): Promise<string> {
-    return listenLoopback(this.#server);
-  }
-
-  get url(): string {
-    return loopbackUrl(this.#server);
-  }
-
-  close(): Promise<void> {
-    return closeServer(this.#server);
+  protected serve(req: IncomingMessage, res: ServerResponse): void {
+    this.#handle(req, res).catch((error: unknown) => this.#error(res, 500, 'InternalFailure', String(error)));
   }
 
   /** AssumeRole calls that verified for `roleArn` (all roles when omitted), failed ones included. */

@@ -11,17 +11,14 @@ import { formatListenAddress } from '../../src/core/config/listen-address.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
 import { assertNoSecrets } from '../helpers/log-capture.js';
 import { PG_USERS, startPostgres, type TestPostgres } from '../helpers/postgres-server.js';
+import { useStaticAwsKey } from '../helpers/static-aws-key.js';
 import { type RdsIamPeer, startRdsIamPeer } from '../peers/rds-iam-peer.js';
 import { listenerPort, pgFront } from './fixtures/listener-port.js';
 import { initPgbench, runTool } from './fixtures/pg-tools.js';
 import { untilRunning } from './fixtures/query-running.js';
 import { createTestCa } from './fixtures/test-ca.js';
 
-const KEY = { accessKeyId: 'AKIDPGPROXYTEST00001', secretAccessKey: 'pg-proxy-test-secret-key-0000000000001' };
-process.env.AWS_ACCESS_KEY_ID = KEY.accessKeyId;
-process.env.AWS_SECRET_ACCESS_KEY = KEY.secretAccessKey;
-delete process.env.AWS_SESSION_TOKEN;
-delete process.env.AWS_PROFILE;
+const KEY = useStaticAwsKey({ accessKeyId: 'AKIDPGPROXYTEST00001', secretAccessKey: 'pg-proxy-test-secret-key-0000000000001' });
 
 let postgres: TestPostgres;
 let peer: RdsIamPeer;

@@ -10,16 +10,13 @@ import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
 import { assertNoSecrets } from '../helpers/log-capture.js';
 import { PG_USERS, startPostgres, type TestPostgres } from '../helpers/postgres-server.js';
 import { runCli } from '../helpers/run-cli.js';
+import { useStaticAwsKey } from '../helpers/static-aws-key.js';
 import { type RdsIamPeer, startRdsIamPeer } from '../peers/rds-iam-peer.js';
 import { verifyPresignedUrl } from '../peers/sigv4-verifier.js';
 import { listenerPort } from './fixtures/listener-port.js';
 import { initPgbench, runTool } from './fixtures/pg-tools.js';
 
-const KEY = { accessKeyId: 'AKIDPGSERVERMODE0001', secretAccessKey: 'pg-server-mode-secret-key-00000000000001' };
-process.env.AWS_ACCESS_KEY_ID = KEY.accessKeyId;
-process.env.AWS_SECRET_ACCESS_KEY = KEY.secretAccessKey;
-delete process.env.AWS_SESSION_TOKEN;
-delete process.env.AWS_PROFILE;
+const KEY = useStaticAwsKey({ accessKeyId: 'AKIDPGSERVERMODE0001', secretAccessKey: 'pg-server-mode-secret-key-00000000000001' });
 
 const LOCAL_PASSWORD = 'local-listener-password-0004';
 

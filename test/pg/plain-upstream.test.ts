@@ -10,7 +10,6 @@ import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
-import type { PgFront } from '../../src/pg-proxy/pg-front.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres-server.js';
 import { waitFor } from '../helpers/wait-for.js';

@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { randomToken } from '../../src/core/crypto/random-token.js';
 import type { PgFront } from '../../src/pg-proxy/pg-front.js';
+import { daemonConfig } from '../credential-endpoint/fixtures.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
 import { assertNoSecrets } from '../helpers/log-capture.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres-server.js';
@@ -51,23 +51,19 @@ function config(): string {
     listen: '127.0.0.1:0',
     pool: { max_idle: pool === 'off' ? 0 : 2 },
   });
-  return JSON.stringify({
-    server: { listeners: ['127.0.0.1:0'] }, // services come with the credential endpoint: keep it off fixed ports
-    admin: { listen: '127.0.0.1:0' },
-    credentials: { sts_endpoint: sts.url },
-    aws_defaults: {
-      region: 'us-east-1',
-      iam_keys: { aws_access_key_id: STS_PEER_BASE_KEY.accessKeyId, aws_secret_access_key: STS_PEER_BASE_KEY.secretAccessKey },
-    },
-    services: { 'orders-app': { auth_token: randomToken(), assumed_role: { RoleArn: ROLE } } },
-    postgres: {
-      targets: {
-        'as-role': target('orders-app', 'off'),
-        'as-role-pooled': target('orders-app', 'on'),
-        'as-base': target(undefined, 'off'),
+  return daemonConfig(
+    sts.url,
+    { 'orders-app': { role: ROLE } },
+    {
+      postgres: {
+        targets: {
+          'as-role': target('orders-app', 'off'),
+          'as-role-pooled': target('orders-app', 'on'),
+          'as-base': target(undefined, 'off'),
+        },
       },
     },
-  });
+  );
 }
 
 before(async () => {

@@ -3,6 +3,7 @@
  * reader limited to db-*, an admin of another application), and a record of every payload and
  * token used, so each test file can assert that no log line contains one.
  */
+import { after, before } from 'node:test';
 import { randomToken } from '../../src/core/crypto/random-token.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
 import { assertNoSecrets } from '../helpers/log-capture.js';
@@ -61,6 +62,30 @@ export async function startApi(tokens: ApiFixture['tokens'] = newApiTokens()): P
       } finally {
         await daemon.stop();
       }
+    },
+  };
+}
+
+/**
+ * The API for a whole test file: tokens made now (case tables refer to them while tests are
+ * declared), the daemon started before the first test (then `seed` runs) and stopped after the last.
+ */
+export function apiForFile(seed?: (api: ApiFixture) => Promise<void>): {
+  readonly tokens: ApiFixture['tokens'];
+  api(): ApiFixture;
+} {
+  const tokens = newApiTokens();
+  let running: ApiFixture | undefined;
+  before(async () => {
+    running = await startApi(tokens);
+    await seed?.(running);
+  });
+  after(() => running?.stop());
+  return {
+    tokens,
+    api: () => {
+      if (!running) throw new Error('the secrets API fixture is used before its before() hook ran');
+      return running;
     },
   };
 }

@@ -5,28 +5,24 @@
  */
 import assert from 'node:assert/strict';
 import { Agent, request } from 'node:http';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { randomToken } from '../../src/core/crypto/random-token.js';
 import { call } from './api-client.js';
-import { type ApiFixture, newApiTokens, startApi } from './api-fixture.js';
+import { type ApiFixture, apiForFile } from './api-fixture.js';
 
 let api: ApiFixture;
-let base: string;
 /** Made before the tests are declared: the case tables refer to them. */
-const tokens = newApiTokens();
-const secret = (label: string) => api.secret(label);
-
-before(async () => {
-  api = await startApi(tokens);
-  base = api.base;
+const { tokens } = apiForFile(async (started) => {
+  api = started;
   // Secrets the cases refer to: one with two versions, the second revoked.
   for (const payload of [secret('one'), secret('two')])
-    await call(base, 'POST', '/latest/secrets/db-latest', { token: tokens.admin, body: { payload } });
-  await call(base, 'POST', '/latest/revoke/db-latest/2', { token: tokens.admin });
-  await call(base, 'POST', '/latest/secrets/db-main', { token: tokens.admin, body: { payload: secret('main') } });
+    await call(base(), 'POST', '/latest/secrets/db-latest', { token: tokens.admin, body: { payload } });
+  await call(base(), 'POST', '/latest/revoke/db-latest/2', { token: tokens.admin });
+  await call(base(), 'POST', '/latest/secrets/db-main', { token: tokens.admin, body: { payload: secret('main') } });
 });
-after(() => api.stop());
+const base = () => api.base;
+const secret = (label: string) => api.secret(label);
 
 describe('every bad input gets its status and a message naming what was wrong', () => {
   const cases: [
@@ -219,7 +215,7 @@ describe('every bad input gets its status and a message naming what was wrong', 
   ];
   for (const [label, method, path, options, status, code, message] of cases) {
     test(`${label}: ${status} ${code}`, async () => {
-      const reply = await call(base, method, path, options);
+      const reply = await call(base(), method, path, options);
       assert.equal(reply.status, status, reply.text);
       assert.equal(reply.body.Code, code, reply.text);
       assert.match(String(reply.body.Message), message);
@@ -229,8 +225,8 @@ describe('every bad input gets its status and a message naming what was wrong', 
   }
 
   test('check-and-set conflict: 409 naming both serials', async () => {
-    await call(base, 'POST', '/latest/secrets/db-cas', { token: tokens.admin, body: { payload: secret('cas'), expected_serial: 0 } });
-    const reply = await call(base, 'POST', '/latest/secrets/db-cas', {
+    await call(base(), 'POST', '/latest/secrets/db-cas', { token: tokens.admin, body: { payload: secret('cas'), expected_serial: 0 } });
+    const reply = await call(base(), 'POST', '/latest/secrets/db-cas', {
       token: tokens.admin,
       body: { payload: secret('cas'), expected_serial: 0 },
     });
@@ -239,11 +235,11 @@ describe('every bad input gets its status and a message naming what was wrong', 
   });
 
   test('a tampered row: 500 that says nothing internal, the log says what happened', async () => {
-    await call(base, 'POST', '/latest/secrets/db-tampered', { token: tokens.admin, body: { payload: secret('t') } });
+    await call(base(), 'POST', '/latest/secrets/db-tampered', { token: tokens.admin, body: { payload: secret('t') } });
     const db = new Database(`${api.daemon.dir}/data/secrets.db`);
     db.prepare("UPDATE secret_versions SET name = 'db-tampered', serial = 2 WHERE name = 'db-main' AND serial = 1").run();
     db.close();
-    const reply = await call(base, 'GET', '/latest/secrets/db-tampered/2', { token: tokens.reader });
+    const reply = await call(base(), 'GET', '/latest/secrets/db-tampered/2', { token: tokens.reader });
     assert.equal(reply.status, 500);
     assert.deepEqual(reply.body, { Code: 'SK_INTERNAL', Message: 'internal error; the daemon log has the details' });
     await new Promise((resolve) => setImmediate(resolve));
@@ -267,29 +263,29 @@ describe('the admin/reader split holds on every route', () => {
     ['DELETE', '/latest/secrets/db-split?confirm=db-split', undefined, 'admin'],
   ];
   before(async () => {
-    await call(base, 'POST', '/latest/secrets/db-split', { token: tokens.admin, body: { payload: secret('split') } });
+    await call(base(), 'POST', '/latest/secrets/db-split', { token: tokens.admin, body: { payload: secret('split') } });
   });
   for (const [method, path, body, who] of routes) {
     test(`${method} ${path}: ${who}`, async () => {
       const wrong = who === 'admin' ? tokens.reader : who === 'reader' ? tokens.admin : undefined;
       if (wrong) {
-        const denied = await call(base, method, path, { token: wrong, body });
+        const denied = await call(base(), method, path, { token: wrong, body });
         assert.equal(denied.status, 403, denied.text);
         assert.match(String(denied.body.Message), /has role (admin|reader); \w+ needs role/);
       }
       const right = who === 'admin' ? tokens.admin : tokens.reader;
-      const allowed = await call(base, method, path, { token: right, body });
+      const allowed = await call(base(), method, path, { token: right, body });
       assert.equal(allowed.status, 200, allowed.text);
       if (path.includes('/secrets/db-split') && method === 'GET') api.remember(String(allowed.body.payload));
     });
   }
   test('name patterns: a db-* reader may not touch api-key', async () => {
-    const reply = await call(base, 'GET', '/latest/secrets/api-key', { token: tokens.web });
+    const reply = await call(base(), 'GET', '/latest/secrets/api-key', { token: tokens.web });
     assert.equal(reply.status, 403);
     assert.match(String(reply.body.Message), /token "web" may not touch secret "api-key" \(its names: db-\*\)/);
   });
   test('applications are separate namespaces', async () => {
-    const reply = await call(base, 'GET', '/v1/history/db-main', { token: tokens.otherApp });
+    const reply = await call(base(), 'GET', '/v1/history/db-main', { token: tokens.otherApp });
     assert.equal(reply.status, 404);
     assert.match(String(reply.body.Message), /in application "other-app"/);
   });
@@ -300,7 +296,7 @@ test('one keep-alive connection: each request is judged by its own token (a wron
   const ports = new Set<number>();
   const get = (token: string) =>
     new Promise<number>((resolve, reject) => {
-      const req = request(`${base}/latest/secrets/db-conn`, { agent, headers: { authorization: `Bearer ${token}` } }, (res) => {
+      const req = request(`${base()}/latest/secrets/db-conn`, { agent, headers: { authorization: `Bearer ${token}` } }, (res) => {
         ports.add(res.socket.localPort as number);
         res.resume();
         res.on('end', () => resolve(res.statusCode as number));
@@ -308,7 +304,7 @@ test('one keep-alive connection: each request is judged by its own token (a wron
       req.on('error', reject);
       req.end();
     });
-  await call(base, 'POST', '/latest/secrets/db-conn', { token: tokens.admin, body: { payload: secret('value-of-conn') } });
+  await call(base(), 'POST', '/latest/secrets/db-conn', { token: tokens.admin, body: { payload: secret('value-of-conn') } });
   try {
     const sameLength = randomToken().slice(0, tokens.reader.length).padEnd(tokens.reader.length, 'x');
     assert.equal(await get(tokens.reader), 200);

@@ -9,13 +9,13 @@
 import assert from 'node:assert/strict';
 import { Agent, request } from 'node:http';
 import { after, before, test } from 'node:test';
-import { randomToken } from '../../src/core/crypto/random-token.js';
 import { MAX_TOKENS_PER_CALLER, MAX_TRACKED_TOKENS } from '../../src/core/imds/token-bindings.js';
+import { daemonConfig } from '../credential-endpoint/fixtures.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
 import { assertRefused } from '../imds/guard-fixtures.js';
 import { rawGet } from '../imds/raw-http.js';
 import { type ImdsPeer, startImdsPeer } from '../peers/imds-peer.js';
-import { STS_PEER_BASE_KEY, type StsPeer, startStsPeer } from '../peers/sts-peer.js';
+import { type StsPeer, startStsPeer } from '../peers/sts-peer.js';
 
 const CREDS = '/latest/meta-data/iam/security-credentials';
 const TTL = 'X-aws-ec2-metadata-token-ttl-seconds: 300';
@@ -28,24 +28,20 @@ before(async () => {
   sts = await startStsPeer();
   peer = await startImdsPeer();
   running = await startDaemon(
-    JSON.stringify({
-      admin: { listen: '127.0.0.1:0' },
-      server: { listeners: ['127.0.0.1:0'] },
-      credentials: { sts_endpoint: sts.url },
-      aws_defaults: {
-        region: 'us-east-1',
-        iam_keys: { aws_access_key_id: STS_PEER_BASE_KEY.accessKeyId, aws_secret_access_key: STS_PEER_BASE_KEY.secretAccessKey },
+    daemonConfig(
+      sts.url,
+      { web: { role: 'arn:aws:iam::123456789012:role/web-role' } },
+      {
+        imds: {
+          listen: '127.0.0.1:0',
+          upstream: peer.url,
+          callers: [
+            { cidr: '127.0.4.1/32', service: 'web' },
+            { cidr: '127.0.4.2/32', service: 'web' },
+          ],
+        },
       },
-      services: { web: { auth_token: randomToken(), assumed_role: { RoleArn: 'arn:aws:iam::123456789012:role/web-role' } } },
-      imds: {
-        listen: '127.0.0.1:0',
-        upstream: peer.url,
-        callers: [
-          { cidr: '127.0.4.1/32', service: 'web' },
-          { cidr: '127.0.4.2/32', service: 'web' },
-        ],
-      },
-    }),
+    ),
   );
   const address = running.address('imds');
   port = address.kind === 'tcp' ? address.port : 0;

@@ -19,15 +19,12 @@ import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
 import { assertNoSecrets } from '../helpers/log-capture.js';
 import { PG_USERS, startPostgres, type TestPostgres } from '../helpers/postgres-server.js';
 import { runCli } from '../helpers/run-cli.js';
+import { useStaticAwsKey } from '../helpers/static-aws-key.js';
 import { type RdsIamPeer, startRdsIamPeer } from '../peers/rds-iam-peer.js';
 import { listenerPort } from '../pg/fixtures/listener-port.js';
 import { startupPacket } from '../pg/fixtures/startup-packet.js';
 
-const KEY = { accessKeyId: 'AKIDPGSECURITY000001', secretAccessKey: 'pg-security-secret-key-000000000000001' };
-process.env.AWS_ACCESS_KEY_ID = KEY.accessKeyId;
-process.env.AWS_SECRET_ACCESS_KEY = KEY.secretAccessKey;
-delete process.env.AWS_SESSION_TOKEN;
-delete process.env.AWS_PROFILE;
+const KEY = useStaticAwsKey({ accessKeyId: 'AKIDPGSECURITY000001', secretAccessKey: 'pg-security-secret-key-000000000000001' });
 
 const SERVER_PASSWORD = 'server-proxy-client-password-0005';
 let postgres: TestPostgres;
