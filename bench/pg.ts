@@ -188,7 +188,7 @@ export async function run(): Promise<void> {
     // Real JSON logging (an audit line per login, a line per session end) through the daemon's buffered destination, to /dev/null.
     const logger = createLogger({ destination: bufferedDestination('/dev/null') });
     const metrics = new MetricsRegistry();
-    const front = createPgFront({ loaded, logger, metrics, credentials: createCredentialBroker(loaded, logger, metrics) });
+    const front = createPgFront({ loaded, logger, metrics, broker: createCredentialBroker(loaded, logger, metrics) });
     await front.start();
     const proxyPort = (front.listenerAddress('bench') as { port: number }).port;
     const noPoolPort = (front.listenerAddress('bench-nopool') as { port: number }).port;
@@ -206,7 +206,7 @@ export async function run(): Promise<void> {
         loaded: baseLoaded,
         logger: baseLogger,
         metrics: baseMetrics,
-        credentials: base.createCredentialBroker(baseLoaded, baseLogger, baseMetrics),
+        broker: base.createCredentialBroker(baseLoaded, baseLogger, baseMetrics),
       });
       await baseFront.start();
       basePort = (baseFront.listenerAddress('bench') as { port: number }).port;

@@ -33,7 +33,7 @@ export const ADMIN_PREFIX = '/admin/';
 export interface AdminApiContext {
   /** The running config (changes on reload). */
   readonly config: () => LoadedConfig;
-  readonly credentials: CredentialBroker;
+  readonly broker: CredentialBroker;
   readonly logger: Logger;
 }
 
@@ -59,7 +59,7 @@ function bearer(req: IncomingMessage): string {
 }
 
 export function createAdminApi(ctx: AdminApiContext) {
-  const { credentials, logger } = ctx;
+  const { broker, logger } = ctx;
 
   const rotate = (service: string): { status: number; body: Record<string, unknown> } => {
     const token = randomToken();
@@ -73,7 +73,7 @@ export function createAdminApi(ctx: AdminApiContext) {
       }
     }
     try {
-      if (!credentials.setToken(service, token)) return errorAnswer('NOT_FOUND', `no service named ${service}`);
+      if (!broker.setToken(service, token)) return errorAnswer('NOT_FOUND', `no service named ${service}`);
     } catch (error) {
       const message = isSidekeyError(error) && error.expose ? error.message : 'the daemon refused the new token';
       return errorAnswer('TOKEN_ROTATION_FAILED', message);
@@ -130,7 +130,7 @@ export function createAdminApi(ctx: AdminApiContext) {
     const action = parts[2] as Action | undefined;
     if (action === undefined) {
       if (req.method !== 'GET' && req.method !== 'HEAD') return fail('METHOD_NOT_ALLOWED', 'use GET', { allow: 'GET, HEAD' });
-      const all = credentials.status();
+      const all = broker.status();
       if (service === undefined) return reply(200, { services: all.map(statusView) });
       const one = all.find((s) => s.service === service);
       return one ? reply(200, statusView(one)) : fail('NOT_FOUND', `no service named ${service}`);
@@ -147,15 +147,15 @@ export function createAdminApi(ctx: AdminApiContext) {
       });
       return reply(result.status, result.body);
     }
-    const ok = action === 'disable' ? credentials.disable(service) : credentials.enable(service);
+    const ok = action === 'disable' ? broker.disable(service) : broker.enable(service);
     audit(logger, `admin.${action}`, { ...fields, outcome: ok ? 'ok' : 'refused' });
     if (!ok) {
-      const known = credentials.services().includes(service);
+      const known = broker.services().includes(service);
       return known
         ? fail('CONFLICT', `service ${service} cannot be ${action}d now (enabled: false in the config keeps it off)`)
         : fail('NOT_FOUND', `no service named ${service}`);
     }
-    const now = credentials.status().find((s) => s.service === service);
+    const now = broker.status().find((s) => s.service === service);
     return reply(200, now ? statusView(now) : { service, enabled: action === 'enable' });
   };
 }

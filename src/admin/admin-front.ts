@@ -33,8 +33,8 @@ export function createAdminFront(ctx: FrontContext, fronts: () => readonly Front
   let hosts: ReadonlySet<string> = new Set();
   const requests = ctx.metrics.counter('sidekey_admin_requests_total', 'Admin listener requests by path and status.');
 
-  const adminApi = createAdminApi({ config: () => loaded, credentials: ctx.credentials, logger: ctx.logger });
-  const isReady = () => ctx.credentials.ready() && fronts().every((f) => f === front || (f.ready?.() ?? true));
+  const adminApi = createAdminApi({ config: () => loaded, broker: ctx.broker, logger: ctx.logger });
+  const isReady = () => ctx.broker.ready() && fronts().every((f) => f === front || (f.ready?.() ?? true));
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0] ?? '';
@@ -70,7 +70,7 @@ export function createAdminFront(ctx: FrontContext, fronts: () => readonly Front
         return;
       case '/ready': {
         const ready = isReady();
-        const services = ctx.credentials.status().map((s) => ({ service: s.service, ready: s.ready, enabled: s.enabled }));
+        const services = ctx.broker.status().map((s) => ({ service: s.service, ready: s.ready, enabled: s.enabled }));
         reply(ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', services });
         return;
       }

@@ -44,7 +44,7 @@ export const ErrorCodes = {
   CONFLICT: { code: 'SK_CONFLICT', status: 409, expose: true, aws: 'Conflict' },
   SHUTTING_DOWN: { code: 'SK_SHUTTING_DOWN', status: 503, expose: true, aws: 'ServiceUnavailable', sqlState: '57P01' },
 
-  // credentials core and endpoint
+  // credential broker and endpoint
   CREDENTIALS_UNAVAILABLE: { code: 'SK_CREDENTIALS_UNAVAILABLE', status: 503, expose: true, aws: 'CredentialsUnavailable' },
   SERVICE_DISABLED: { code: 'SK_SERVICE_DISABLED', status: 403, expose: true, aws: 'ServiceDisabled' },
   TOKEN_ROTATION_FAILED: { code: 'SK_TOKEN_ROTATION_FAILED', status: 500, expose: true, aws: 'TokenRotationFailed' },

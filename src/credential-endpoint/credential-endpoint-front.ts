@@ -42,10 +42,10 @@ export function createCredentialEndpointFront(ctx: FrontContext): CredentialEndp
   let loaded = ctx.loaded;
   const listeners: Listener[] = [];
   const limits = new ServiceRateLimits(
-    (service) => ctx.credentials.rateLimit?.(service) ?? loaded.config.server?.rate_limit ?? DEFAULT_RATE_LIMIT,
+    (service) => ctx.broker.rateLimit?.(service) ?? loaded.config.server?.rate_limit ?? DEFAULT_RATE_LIMIT,
   );
   const handle = createCredentialRequestHandler({
-    broker: ctx.credentials,
+    broker: ctx.broker,
     logger: ctx.logger,
     limits,
     requests: ctx.metrics.counter('sidekey_credential_requests_total', 'Credential endpoint requests by service and outcome.'),
@@ -87,7 +87,7 @@ export function createCredentialEndpointFront(ctx: FrontContext): CredentialEndp
     async reload(next) {
       loaded = next;
       for (const l of listeners) l.state.hosts = hostNames(l.state.address, allowedHosts());
-      limits.retain(ctx.credentials.services());
+      limits.retain(ctx.broker.services());
       const wanted = endpointListeners(next.config.server);
       const wantedKeys = new Set(wanted.map(formatListenAddress));
       for (const l of [...listeners]) {

@@ -19,7 +19,7 @@ export interface DaemonOptions {
 export class Daemon {
   readonly metrics = new MetricsRegistry();
   readonly logger: Logger;
-  readonly credentials: ManagedCredentialBroker;
+  readonly broker: ManagedCredentialBroker;
   #loaded: LoadedConfig;
   #fronts: Front[] = [];
   readonly #reloadConfig: () => LoadedConfig;
@@ -29,7 +29,7 @@ export class Daemon {
     this.#loaded = options.loaded;
     this.logger = options.logger;
     this.#reloadConfig = options.reloadConfig ?? (() => loadConfig(this.#loaded.file));
-    this.credentials = createCredentialBroker(this.#loaded, this.logger.child({ front: 'credentials' }), this.metrics);
+    this.broker = createCredentialBroker(this.#loaded, this.logger.child({ front: 'credentials' }), this.metrics);
   }
 
   get config(): LoadedConfig {
@@ -45,10 +45,10 @@ export class Daemon {
       loaded: this.#loaded,
       logger: this.logger.child({ front: name }),
       metrics: this.metrics,
-      credentials: this.credentials,
+      broker: this.broker,
     });
     this.#fronts = createFronts({ ...ctx('daemon'), logger: this.logger }, () => this.#fronts);
-    await this.credentials.start();
+    await this.broker.start();
     const started: Front[] = [];
     try {
       for (const front of this.#fronts) {
@@ -57,7 +57,7 @@ export class Daemon {
       }
     } catch (error) {
       for (const front of started.reverse()) await front.stop(0).catch(() => {});
-      await this.credentials.stop();
+      await this.broker.stop();
       throw error;
     }
     this.logger.info({ config: this.#loaded.file, fronts: this.#fronts.map((f) => f.name) }, 'sidekey started');
@@ -83,7 +83,7 @@ export class Daemon {
       return false;
     }
     this.#loaded = next;
-    await this.credentials.reload(next);
+    await this.broker.reload(next);
     for (const front of this.#fronts) {
       try {
         await front.reload?.(next);
@@ -96,7 +96,7 @@ export class Daemon {
   }
 
   ready(): boolean {
-    return this.credentials.ready() && this.#fronts.every((f) => f.ready?.() ?? true);
+    return this.broker.ready() && this.#fronts.every((f) => f.ready?.() ?? true);
   }
 
   /**
@@ -111,7 +111,7 @@ export class Daemon {
         }),
       ),
     );
-    await this.credentials.stop();
+    await this.broker.stop();
     this.logger.info('sidekey stopped');
   }
 }

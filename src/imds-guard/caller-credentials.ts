@@ -45,7 +45,7 @@ const html = (status: number, body: string, path: string, service: string, extra
 
 export async function answerCallerCredentials(
   request: CallerRequest,
-  credentials: CredentialBroker,
+  broker: CredentialBroker,
   tokens: TokenBindings,
 ): Promise<GuardReply> {
   const { target, caller } = request;
@@ -78,7 +78,7 @@ export async function answerCallerCredentials(
       caller: service,
     });
   }
-  const roleArn = credentials.roleArn(service);
+  const roleArn = broker.roleArn(service);
   if (roleArn === undefined) {
     return errorReply('CREDENTIALS_UNAVAILABLE', `service ${service} is not configured`, {
       decision: 'error',
@@ -105,8 +105,8 @@ export async function answerCallerCredentials(
   }
   if (rest.length > 1 || rest[0] !== role || target.trailingSlash) return html(404, IMDS_NOT_FOUND_BODY, path, service);
   try {
-    const creds = await credentials.get(service);
-    const lastRefresh = credentials.status().find((s) => s.service === service)?.lastRefresh ?? new Date();
+    const creds = await broker.get(service);
+    const lastRefresh = broker.status().find((s) => s.service === service)?.lastRefresh ?? new Date();
     const body = Buffer.from(imdsCredentialsDocument(creds, lastRefresh));
     return {
       status: 200,

@@ -60,7 +60,7 @@ export function createImdsFront(ctx: FrontContext): ImdsFront {
   let deps: HandlerDeps | undefined;
   const setState = (next: GuardState) => {
     state = next;
-    deps = { state: next, tokens, credentials: ctx.credentials };
+    deps = { state: next, tokens, broker: ctx.broker };
   };
 
   const handle = (head: Parameters<typeof handleImdsRequest>[0], remote: string | undefined) => {

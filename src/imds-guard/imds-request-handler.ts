@@ -44,7 +44,7 @@ export interface GuardState {
 export interface HandlerDeps {
   readonly state: GuardState;
   readonly tokens: TokenBindings;
-  readonly credentials: CredentialBroker;
+  readonly broker: CredentialBroker;
 }
 
 const relay = (answer: UpstreamAnswer, facts: Pick<GuardReply, 'decision' | 'rule' | 'path'>, cache?: 'hit' | 'miss'): GuardReply => ({
@@ -95,7 +95,7 @@ export function handleImdsRequest(head: RequestHead, remote: string | undefined,
   if (verdict.tokenRequired !== undefined && !isTokenRequest && tokenHeaders.token === undefined) return verdict.tokenRequired;
   if (state.callers.size > 0 && verdict.callerPath) {
     const caller = state.callers.lookup(remote);
-    return answerCallerCredentials({ target, caller, remote, token: tokenHeaders.token }, deps.credentials, deps.tokens);
+    return answerCallerCredentials({ target, caller, remote, token: tokenHeaders.token }, deps.broker, deps.tokens);
   }
   if (verdict.policyDeny !== undefined) return verdict.policyDeny;
   return forward(head, remote, deps, target, tokenHeaders, verdict.allowRule);

@@ -10,7 +10,7 @@ export interface FrontContext {
   /** A child logger named after the front. */
   readonly logger: Logger;
   readonly metrics: MetricsRegistry;
-  readonly credentials: CredentialBroker;
+  readonly broker: CredentialBroker;
 }
 
 /**

@@ -149,7 +149,7 @@ export function createPgFront(ctx: FrontContext, options: PgFrontOptions = {}): 
     const section = config.postgres;
     const keepAliveMs = (section?.keepalive_seconds ?? 60) * 1000;
     const targets = new Map<string, PgTarget>();
-    for (const name of Object.keys(section?.targets ?? {})) targets.set(name, buildPgTarget(name, config, ctx.credentials, keepAliveMs));
+    for (const name of Object.keys(section?.targets ?? {})) targets.set(name, buildPgTarget(name, config, ctx.broker, keepAliveMs));
     const wanted = new Map<string, { address: ListenAddress; policy: SessionPolicy }>();
     for (const target of targets.values()) {
       if (target.config.listen)

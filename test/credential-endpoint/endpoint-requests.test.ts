@@ -35,7 +35,7 @@ before(async () => {
   });
   d = await startDaemon(config, { files: { 'file-svc.token': `${FILE_TOKEN}\n` } });
   base = d.url('credential-endpoint');
-  await waitFor(() => d.daemon.credentials.ready(), 'prefetch');
+  await waitFor(() => d.daemon.broker.ready(), 'prefetch');
 });
 
 after(async () => {
@@ -120,26 +120,26 @@ test('a noisy service is answered 429 while the others keep being served', async
 
 test('disable purges and refuses at once; enable fetches anew; setToken swaps the token', async () => {
   const before = (await getCredentials(base, TOKEN_WEB)).json().AccessKeyId;
-  assert.equal(d.daemon.credentials.disable('web'), true);
+  assert.equal(d.daemon.broker.disable('web'), true);
   const disabled = await getCredentials(base, TOKEN_WEB);
   assert.equal(disabled.status, 403);
   assert.equal(disabled.json().Code, 'ServiceDisabled');
-  assert.equal(d.daemon.credentials.ready(), true, 'a disabled service does not hold readiness back');
+  assert.equal(d.daemon.broker.ready(), true, 'a disabled service does not hold readiness back');
   const calls = peer.calls(ROLE_WEB);
-  assert.equal(d.daemon.credentials.enable('web'), true);
+  assert.equal(d.daemon.broker.enable('web'), true);
   const after = await getCredentials(base, TOKEN_WEB);
   assert.equal(after.status, 200);
   assert.notEqual(after.json().AccessKeyId, before, 'the purged credentials are not served again');
   assert.equal(peer.calls(ROLE_WEB), calls + 1);
 
   const replacement = randomToken();
-  assert.equal(d.daemon.credentials.setToken('web', replacement), true);
+  assert.equal(d.daemon.broker.setToken('web', replacement), true);
   assert.equal((await getCredentials(base, TOKEN_WEB)).status, 401);
   assert.equal((await getCredentials(base, replacement)).status, 200);
-  assert.throws(() => d.daemon.credentials.setToken('web', 'short'), /at least 32 characters/);
-  assert.throws(() => d.daemon.credentials.setToken('web', TOKEN_WORKER), /already in use/);
-  assert.equal(d.daemon.credentials.setToken('nope', randomToken()), false);
-  d.daemon.credentials.setToken('web', TOKEN_WEB);
+  assert.throws(() => d.daemon.broker.setToken('web', 'short'), /at least 32 characters/);
+  assert.throws(() => d.daemon.broker.setToken('web', TOKEN_WORKER), /already in use/);
+  assert.equal(d.daemon.broker.setToken('nope', randomToken()), false);
+  d.daemon.broker.setToken('web', TOKEN_WEB);
 });
 
 test("on one keep-alive connection a token change, a wrong token or another service's token is honoured at once", async () => {
@@ -159,16 +159,16 @@ test("on one keep-alive connection a token change, a wrong token or another serv
     assert.equal((await get(TOKEN_WEB)).json().RoleArn, ROLE_WEB);
 
     const replacement = randomToken();
-    d.daemon.credentials.setToken('web', replacement);
+    d.daemon.broker.setToken('web', replacement);
     const old = await get(TOKEN_WEB);
     assert.equal(old.status, 401, 'the replaced token stops working on a connection that used it');
     assert.equal(old.reusedSocket, true);
     assert.equal((await get(replacement)).status, 200);
-    d.daemon.credentials.setToken('web', TOKEN_WEB);
+    d.daemon.broker.setToken('web', TOKEN_WEB);
     assert.equal((await get(replacement)).status, 401);
     assert.equal((await get(TOKEN_WEB)).status, 200);
   } finally {
-    d.daemon.credentials.setToken('web', TOKEN_WEB);
+    d.daemon.broker.setToken('web', TOKEN_WEB);
     agent.destroy();
   }
 });

@@ -58,7 +58,7 @@ async function startWorld(services: Record<string, ServiceSpec>, top: Record<str
   const { logger, lines } = captureLogger();
   const metrics = new MetricsRegistry();
   const cache = createCredentialBroker(loaded, logger, metrics, { clock });
-  const front = createCredentialEndpointFront({ loaded, logger, metrics, credentials: cache });
+  const front = createCredentialEndpointFront({ loaded, logger, metrics, broker: cache });
   await front.start();
   const base = `http://${formatListenAddress(front.addresses()[0] as never)}`;
   const finished = () => lines.filter((l) => l.includes('"credentials fetched"') || l.includes('"STS AssumeRole failed')).length;

@@ -53,7 +53,7 @@ before(async () => {
   writeFileSync(join(servicesDir, 'ignored.txt'), 'not yaml: [');
   d = await startDaemon(config({ web: { role: ROLE_WEB, token: TOKEN_WEB }, worker: { role: ROLE_WORKER, token: TOKEN_WORKER } }));
   base = d.url('credential-endpoint');
-  await waitFor(() => d.daemon.credentials.ready(), 'prefetch');
+  await waitFor(() => d.daemon.broker.ready(), 'prefetch');
 });
 
 after(async () => {

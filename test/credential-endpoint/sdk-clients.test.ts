@@ -66,7 +66,7 @@ before(async () => {
   );
   fullUri = `${d.url('credential-endpoint')}/v1/credentials`;
   tokenFile = join(d.dir, 'container-token');
-  await waitFor(() => d.daemon.credentials.ready(), 'prefetch');
+  await waitFor(() => d.daemon.broker.ready(), 'prefetch');
 });
 
 after(async () => {

@@ -38,7 +38,7 @@ before(async () => {
   d = await startDaemon(config, { files: { 'worker.token': `${WORKER_TOKEN}\n` } });
   endpoint = d.url('credential-endpoint');
   admin = d.url('admin');
-  await waitFor(() => d.daemon.credentials.ready(), 'credentials prefetched');
+  await waitFor(() => d.daemon.broker.ready(), 'credentials prefetched');
 });
 after(async () => {
   assertNoSecrets(d.lines, [ADMIN_TOKEN, WORKER_TOKEN, TOKEN_WEB, ...issued, ...sts.issuedSecrets()]);
@@ -89,7 +89,7 @@ test('disable stops vending at once; enable resumes', async () => {
   assert.equal((await call('/admin/services/web/disable', 'GET')).status, 405);
   assert.equal((await call('/admin/services/nope/disable', 'POST')).status, 404);
   assert.equal((await call('/admin/services/web/enable', 'POST')).status, 200);
-  await waitFor(() => d.daemon.credentials.ready(), 'credentials fetched again');
+  await waitFor(() => d.daemon.broker.ready(), 'credentials fetched again');
   assert.equal((await getCredentials(endpoint, TOKEN_WEB)).status, 200);
   const lines = d.lines.filter((l) => l.includes('"audit":"admin.'));
   assert.ok(lines.some((l) => l.includes('"audit":"admin.disable"') && l.includes('"service":"web"')));
@@ -140,7 +140,7 @@ test('sidekey admin drives the API: status, disable, enable, rotate-token --out'
   assert.equal(status.code, 0, status.stderr);
   assert.deepEqual((JSON.parse(status.stdout).services as { service: string }[]).map((s) => s.service).sort(), ['web', 'worker']);
   assert.equal((await cli(['admin', 'disable', ...common, '--service', 'worker'])).code, 0);
-  assert.equal(d.daemon.credentials.status().find((s) => s.service === 'worker')?.enabled, false);
+  assert.equal(d.daemon.broker.status().find((s) => s.service === 'worker')?.enabled, false);
   assert.equal((await cli(['admin', 'enable', ...common, '--service', 'worker'])).code, 0);
   const out = join(d.dir, 'new-web.token');
   const rotated = await cli(['admin', 'rotate-token', ...common, '--service', 'web', '--out', out]);

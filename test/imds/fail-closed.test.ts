@@ -37,7 +37,7 @@ function frontContext(yaml: string, mutate?: (imds: Record<string, unknown>) => 
   const { logger } = captureLogger();
   const metrics = new MetricsRegistry();
   const withConfig = { ...loaded, config: config as typeof loaded.config };
-  return { loaded: withConfig, logger, metrics, credentials: createCredentialBroker(withConfig, logger, metrics) };
+  return { loaded: withConfig, logger, metrics, broker: createCredentialBroker(withConfig, logger, metrics) };
 }
 
 test('before the guard is up nothing listens, and its first request is already decided by the policy', async () => {

@@ -86,7 +86,7 @@ test('source-IP mapping: each caller gets its own service, never the instance cr
     assert.equal(doc.Type, 'AWS-HMAC');
     assert.match(doc.Expiration ?? '', NO_MILLIS);
     assert.match(doc.LastUpdated ?? '', NO_MILLIS);
-    const issued = await running.daemon.credentials.get(service);
+    const issued = await running.daemon.broker.get(service);
     assert.equal(doc.AccessKeyId, issued.accessKeyId, `${address} got ${service}'s credentials`);
     assert.equal(answer.headers['cache-control'], 'no-store');
     // Other roles, deeper paths and the instance's own role are IMDS-style 404s; no slash is a 301.
@@ -112,7 +112,7 @@ test('source-IP mapping: each caller gets its own service, never the instance cr
   assertNothingForbiddenReached(peer);
   const secrets: string[] = [...Object.values(PEER_INSTANCE_SECRETS)];
   for (const service of ['web', 'worker']) {
-    const c = await running.daemon.credentials.get(service);
+    const c = await running.daemon.broker.get(service);
     secrets.push(c.secretAccessKey, c.sessionToken);
   }
   assertNoSecrets(running.lines, secrets);
@@ -141,10 +141,7 @@ test('source-IP reuse: a token binds the address and the service it mapped to', 
   const fresh = await from('127.0.0.2', '/latest/api/token', [TTL], 'PUT');
   const worker = await from('127.0.0.2', `${CREDS}/worker-role`, [`X-aws-ec2-metadata-token: ${fresh.body}`]);
   assert.equal(worker.status, 200);
-  assert.equal(
-    (JSON.parse(worker.body) as { AccessKeyId: string }).AccessKeyId,
-    (await running.daemon.credentials.get('worker')).accessKeyId,
-  );
+  assert.equal((JSON.parse(worker.body) as { AccessKeyId: string }).AccessKeyId, (await running.daemon.broker.get('worker')).accessKeyId);
   // A token the guard never issued is refused too.
   assertRefused(await from('127.0.0.2', `${CREDS}/worker-role`, ['X-aws-ec2-metadata-token: bm90LWlzc3VlZA==']), 'unknown token', [401]);
   assert.equal(await running.reload(config(CALLERS)), true);
@@ -153,14 +150,14 @@ test('source-IP reuse: a token binds the address and the service it mapped to', 
 
 test('JS SDK fromInstanceMetadata gets the mapped service credentials', async () => {
   const creds = await sdkInstanceCredentials(`http://127.0.0.1:${port}`);
-  assert.equal(creds.accessKeyId, (await running.daemon.credentials.get('web')).accessKeyId);
+  assert.equal(creds.accessKeyId, (await running.daemon.broker.get('web')).accessKeyId);
   assert.ok(creds.expiration instanceof Date && creds.expiration.getTime() > Date.now());
   assertNothingForbiddenReached(peer);
 });
 
 test('botocore (AWS CLI v2 export-credentials) gets the mapped service credentials', { skip: cliMissing }, async () => {
   const creds = await cliInstanceCredentials(`http://127.0.0.1:${port}`, running.dir);
-  const web = await running.daemon.credentials.get('web');
+  const web = await running.daemon.broker.get('web');
   assert.equal(creds.AccessKeyId, web.accessKeyId);
   assert.equal(creds.SessionToken, web.sessionToken);
   assertNothingForbiddenReached(peer);

@@ -89,7 +89,7 @@ after(async () => {
 
 /** Teaches the RDS peer the session credentials the daemon holds for the service, after checking STS issued them. */
 async function trustIssuedCredentials(): Promise<KnownKey> {
-  const identity = await daemon.daemon.credentials.serviceProvider('orders-app')();
+  const identity = await daemon.daemon.broker.serviceProvider('orders-app')();
   assert.ok(identity.accessKeyId.startsWith('ASIA'), 'session credentials');
   assert.ok(sts.issuedSecrets().includes(identity.secretAccessKey), 'issued by the STS peer');
   assert.ok(identity.sessionToken);

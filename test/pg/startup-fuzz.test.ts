@@ -83,7 +83,7 @@ before(async () => {
   const { logger } = captureLogger('warn');
   const metrics = new MetricsRegistry();
   front = createPgFront(
-    { loaded, logger, metrics, credentials: createCredentialBroker(loaded, logger, metrics) },
+    { loaded, logger, metrics, broker: createCredentialBroker(loaded, logger, metrics) },
     { startupTimeoutMs: STARTUP_TIMEOUT_MS },
   );
   await front.start();

@@ -68,7 +68,7 @@ test('item 6: an auth_token_file that is a FIFO is refused at start, and at relo
   );
   const d: RunningDaemon = await startDaemon(daemonConfig(peer.url, { web: { role: ROLE_WEB, token: TOKEN_WEB } }));
   try {
-    await waitFor(() => d.daemon.credentials.ready(), 'prefetch');
+    await waitFor(() => d.daemon.broker.ready(), 'prefetch');
     await d.reload(daemonConfig(peer.url, { web: { role: ROLE_WEB, token: TOKEN_WEB }, other: { role: ROLE_WEB, tokenFile: fifo } }));
     assert.ok(d.lines.some((l) => /cannot read token file .*fifo \(not a regular file\)/.test(l)));
     assert.equal((await getCredentials(d.url('credential-endpoint'), TOKEN_WEB)).status, 200);

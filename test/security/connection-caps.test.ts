@@ -45,7 +45,7 @@ before(async () => {
       },
     ),
   );
-  await waitFor(() => d.daemon.credentials.ready(), 'prefetch');
+  await waitFor(() => d.daemon.broker.ready(), 'prefetch');
 });
 
 after(async () => {

@@ -81,7 +81,7 @@ test('item 18: validate refuses one token shared by a service, the admin API and
 test('item 19: refused tokens are answered 401 every time, and logged at a bounded rate', async () => {
   const d = await startDaemon(daemonConfig(sts.url, { web: { role: ROLE_WEB, token: TOKEN_WEB } }));
   try {
-    await waitFor(() => d.daemon.credentials.ready(), 'prefetch');
+    await waitFor(() => d.daemon.broker.ready(), 'prefetch');
     const before = d.lines.length;
     const answers = await Promise.all(Array.from({ length: 400 }, () => getCredentials(d.url('credential-endpoint'), randomToken())));
     assert.ok(answers.every((a) => a.status === 401));

@@ -85,7 +85,7 @@ before(async () => {
     { env: { DAEMON_ENV_SECRET: ENV_SECRET } },
   );
   base = d.url('credential-endpoint');
-  await waitFor(() => d.daemon.credentials.ready(), 'prefetch');
+  await waitFor(() => d.daemon.broker.ready(), 'prefetch');
 });
 
 after(async () => {

@@ -73,7 +73,7 @@ async function execWithCredentials(command: string, args: string[], options: Exe
   const logger = createLogger({ level: 'warn', destination: pino.destination({ dest: 2, sync: true }) });
   const metrics = new MetricsRegistry();
   const broker = createCredentialBroker(ephemeral, logger, metrics);
-  const front = createCredentialEndpointFront({ loaded: ephemeral, logger, metrics, credentials: broker });
+  const front = createCredentialEndpointFront({ loaded: ephemeral, logger, metrics, broker: broker });
   const shutdown = async () => {
     await front.stop(STOP_DRAIN_MS);
     await broker.stop();

@@ -122,7 +122,7 @@ export function registerPg(program: Command): void {
       };
       const logger = createLogger({ level: 'warn', destination: process.stderr as never });
       const code = await withBroker(ephemeral, logger, async (broker) => {
-        const front = createPgFront({ loaded: ephemeral, logger, metrics: new MetricsRegistry(), credentials: broker });
+        const front = createPgFront({ loaded: ephemeral, logger, metrics: new MetricsRegistry(), broker: broker });
         await front.start();
         try {
           if (front.listenerAddress(options.target)?.kind !== 'unix')

@@ -1,5 +1,5 @@
 /**
- * Time as the credentials core sees it. The cache takes a clock rather than calling `Date.now()`
+ * Time as the credential broker sees it. The cache takes a clock rather than calling `Date.now()`
  * and `setTimeout` directly, so tests can run hours of refresh schedule in milliseconds.
  */
 

@@ -1,5 +1,5 @@
 /**
- * The seam between the credentials core and every front that needs AWS credentials: the
+ * The credential broker: the one name every front knows the credentials core by (`broker`). The
  * credential endpoint vends them, the metadata guard answers per-caller IMDS requests with them,
  * the Postgres proxy signs IAM tokens with them, and the admin API disables services.
  * Implemented by `ServiceCredentialCache` (src/core/credentials/service-credential-cache.ts).

@@ -1,5 +1,5 @@
 /**
- * The credentials core: one `CredentialSlot` per service (prefetch, refresh-ahead, single flight,
+ * The credential broker's implementation: one `CredentialSlot` per service (prefetch, refresh-ahead, single flight,
  * backoff), the service tokens, incident response (disable/enable/setToken), dynamic service
  * files and reloads that keep the cached credentials of every service that did not change.
  * No sockets here: the fronts reach it through `CredentialBroker`.
