@@ -1,6 +1,6 @@
 /**
- * The credential broker: the one name every front knows the credentials core by (`broker`). The
- * credential endpoint vends them, the metadata guard answers per-caller IMDS requests with them,
+ * The credential broker (every front calls it `broker`): it holds each service's AWS credentials.
+ * The credential endpoint vends them, the metadata guard answers per-caller IMDS requests with them,
  * the Postgres proxy signs IAM tokens with them, and the admin API disables services.
  * Implemented by `ServiceCredentialCache` (src/core/credentials/service-credential-cache.ts).
  */
