@@ -1,5 +1,5 @@
 /**
- * Credential endpoint benchmark (issue 2): cached `GET /v1/credentials` on the real daemon
+ * Credential endpoint benchmark: cached `GET /v1/credentials` on the real daemon
  * against a bare node:http server answering the same JSON, side by side in one run, 64 keep-alive
  * connections. Each server is its own process; the load generator (wrk, or the autocannon CLI when
  * wrk is missing: see bench/_load.ts) is a third one, the same for both sides. Runs alternate
@@ -12,11 +12,11 @@ import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { CLIENT, formatResult, interleaved, startNodeChild } from './_load.js';
 
-/** Connections per run, as issue 2 asks. */
+/** Connections per run: a busy node's worth of SDK clients. */
 const CONNECTIONS = 64;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-/** Targets from issue 2. */
+/** The targets this benchmark checks. */
 const TARGET_RATIO = 0.8;
 const TARGET_P99_MS = 5;
 

@@ -1,6 +1,6 @@
 /**
- * Metadata guard benchmark (issue 4): the guard against nginx (Debian's package) configured with
- * seed 002's exact rules, both in front of the same IMDS peer (its own process), in one run:
+ * Metadata guard benchmark: the guard against nginx (Debian's package) configured with
+ * the filtering rules users deploy nginx with today, both in front of the same IMDS peer (its own process), in one run:
  * throughput, p50/p99 and server CPU per request for a static path and for a denied path, 64
  * connections, and the ratios. Targets (TARGETS): the static path at least 3x nginx's throughput with
  * p99 no worse; the denied path at least 0.75x nginx's `return 403`.
@@ -25,7 +25,7 @@ import { rawReply, startImdsFloor } from './_imds-floor.js';
 import { CLIENT, formatResult, interleaved, startNodeChild, withChildren } from './_load.js';
 
 const NGINX = '/usr/sbin/nginx';
-/** Connections per run, as issue 4 asks. */
+/** Connections per run. */
 const CONNECTIONS = 64;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 /** Warm-up before each measured run, in seconds (JIT, upstream connections, caches). */
@@ -73,7 +73,7 @@ console.log('http://127.0.0.1:${port}');`;
   return startChild(['--input-type=module', '-e', script], 'the guard');
 }
 
-/** nginx with seed 002's exact server block; only the listen port, upstream and file paths differ. */
+/** nginx with that exact server block; only the listen port, upstream and file paths differ. */
 async function startNginx(dir: string, upstream: string): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
   const upstreamHostPort = new URL(upstream).host;
@@ -152,7 +152,7 @@ export async function run(): Promise<void> {
     const nginx = await startNginx(dir.path, peer.url);
     children.push(nginx.child);
     process.stdout.write(
-      `imds: guard vs nginx (seed 002 rules), ${CONNECTIONS} connections, ${SECONDS} s per run, median of ${ROUNDS} interleaved runs\n` +
+      `imds: guard vs nginx (same rules), ${CONNECTIONS} connections, ${SECONDS} s per run, median of ${ROUNDS} interleaved runs\n` +
         `client: ${CLIENT}; node ${process.version}\n`,
     );
     const nginxPids = withChildren(nginx.child.pid as number);

@@ -1,5 +1,5 @@
 /**
- * Secrets store benchmark (issue 3), each figure against a baseline measured in the same run:
+ * Secrets store benchmark, each figure against a baseline measured in the same run:
  *
  * 1. cached fetch through the real secrets front (auth, guards, routing, cache, audit line)
  *    versus a bare node:http server answering the same JSON, 64 connections: throughput, p50,
@@ -32,12 +32,12 @@ import { Daemon } from '../src/daemon/daemon.js';
 import { tempDir } from '../test/helpers/temp-dir.js';
 import { CLIENT, formatResult, interleaved, type LoadResult } from './_load.js';
 
-/** Connections for the HTTP runs, as issue 3 asks. */
+/** Connections for the HTTP runs. */
 const CONNECTIONS = 64;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 /** Fetch runs alternate between the servers this many times; medians are reported (shared machines are noisy). */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-/** The issue's targets. */
+/** The targets this benchmark checks. */
 const CACHED_RATIO_TARGET = 0.8;
 const CREATES_PER_SECOND_TARGET = 2000;
 

@@ -2,7 +2,8 @@
  * The guard's access line, serialized by hand and written to the logger's own destination: the
  * same bytes pino would write (level, time, bindings, the same fields in the same order, the same
  * message), without pino's generic path (walking the object, the redaction formatter, a
- * stringifier per key), which was about 2 of the 3 us a line cost on the denied path.
+ * stringifier per key), which is most of what a line costs: on the denied path, the line is most of
+ * the work (docs/imds.md, Benchmark, has the measurement).
  *
  * It is used only where it provably writes what pino would: `forLogger` takes the line's template
  * from pino itself (core/log/pino-line-template.ts) with a probe holding every access field, and

@@ -1,5 +1,5 @@
 /**
- * One access log line per request (seed 002's fields and more) and the guard's metrics. No header
+ * One access log line per request (nginx's access-log fields and the decision) and the guard's metrics. No header
  * value but Host and User-Agent is ever logged, so no token reaches the log; the raw target is
  * logged (truncated) because it is what an attack looks like.
  */
@@ -10,9 +10,9 @@ import type { GuardReply } from './guard-reply.js';
 
 /**
  * The access line has a fixed shape built below, with no secret-bearing field, so it is logged
- * through a child with narrow, non-wildcard redaction: the daemon-wide wildcard paths cost about
- * 185 us per line in pino's redactor (30 times the line itself), which would cap the guard at a
- * few thousand requests per second. These paths stay as a backstop.
+ * through a child with narrow, non-wildcard redaction: pino's redactor with the daemon-wide
+ * wildcard paths costs many times the line itself and would cap the guard at a few thousand
+ * requests per second. These paths stay as a backstop.
  */
 const ACCESS_REDACT_PATHS = ['token', 'authorization', 'headers', 'x-aws-ec2-metadata-token'];
 

@@ -30,8 +30,8 @@ const INTERNAL_ERROR = () => errorReply('INTERNAL', 'internal error', { decision
 
 /**
  * Idle connections are found by one sweep every IDLE_SWEEP_MS rather than a timer per socket:
- * socket.setTimeout re-arms its timer on every read and every write (about 0.3 us per request,
- * measured on a bare node:net server). A connection notes the sweep count when it reads or
+ * socket.setTimeout re-arms its timer on every read and every write, a cost paid by every
+ * request for an event that almost never happens. A connection notes the sweep count when it reads or
  * answers; the sweep closes those whose note is IDLE_SWEEPS old.
  */
 export class IdleSweeps {

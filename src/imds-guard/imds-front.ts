@@ -1,5 +1,5 @@
 /**
- * The metadata guard front (issue 4): a filtering proxy in front of IMDS, default 127.0.0.1:8169.
+ * The metadata guard front: a filtering proxy in front of IMDS, default 127.0.0.1:8169.
  * Fail closed: the policy is compiled before the listener opens, so nothing reaches the metadata
  * service before the policy is loaded; a reload that does not compile keeps the running policy.
  */

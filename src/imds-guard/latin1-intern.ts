@@ -4,10 +4,10 @@
  *
  * Why: clients repeat themselves (an SDK asks the same few paths with the same Host header, and a
  * flood of denied requests repeats one target), and a string made anew from a buffer costs a call
- * into C++ (~90 ns) plus, wherever it is a map key, hashing it again (~100 ns for an IMDS path).
- * Comparing the bytes with the ones seen last in the same slot costs less, and the string handed
+ * into C++ plus, wherever it is a map key, hashing it again. Comparing the bytes with the ones seen last in the same slot costs less, and the string handed
  * back is the one whose hash is already known to the verdict cache and whose JSON form the access
- * line already holds. A miss only costs the comparison; the table never grows.
+ * line already holds. A miss only costs the comparison; the table never grows. It stays because
+ * removing it costs the denied path more than the project's limit (docs/imds.md, Benchmark).
  */
 
 /** Slots in the table (a power of two). */

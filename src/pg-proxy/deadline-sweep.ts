@@ -1,9 +1,9 @@
 /**
  * The Postgres front's time limits (a client's startup and authentication, a returned
  * connection's reset, a parked connection's idle time) are checked by one periodic sweep instead
- * of a Node timer each. Every pgbench -C connection set and cleared three timers before (a phase
- * timer, the reset timer, the idle timer), and an unref'd timer also toggles the loop's timer
- * reference each time; a deadline is now a number stored on its owner. A limit fires between its
+ * of a Node timer each: a connection that comes and goes (`pgbench -C`) would set and clear three
+ * (a phase timer, the reset timer, the idle timer), and an unref'd timer also toggles the loop's
+ * timer reference each time; a deadline is a number stored on its owner. A limit fires between its
  * time and DEADLINE_SWEEP_MS later. The sweep runs only while something may have a deadline, so
  * an idle daemon does not wake up for it.
  */

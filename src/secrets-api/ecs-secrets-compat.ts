@@ -1,6 +1,6 @@
 /**
  * `secrets.ecs_secrets_api`: a listener that answers exactly as the real ecs-secrets daemon does
- * (shared/reference/ecs-secrets-observed.md), for code and task definitions written against it:
+ * (observed side by side with it; docs/secrets.md has the differences), for code and task definitions written against it:
  * prefixes `/latest/` and `/vv1/`; `POST /secrets/{name}` and `POST /revoke/{name}/{serial}` answer
  * 200 with an empty body and no Content-Type; a fetch answers its JSON and a newline, `latest` is
  * the highest serial even when revoked (`"payload":"","active":false`); every refusal is a 400

@@ -1,5 +1,5 @@
 /**
- * The secrets API front (issue 3): ecs-secrets' REST routes and ours, served by `sidekey serve`
+ * The secrets API front: ecs-secrets' REST routes and ours, served by `sidekey serve`
  * when the config has a `secrets` section; 127.0.0.1:8080 by default. Tokens reload on SIGHUP;
  * the store, keyring, listener and cache TTL take effect on restart.
  */

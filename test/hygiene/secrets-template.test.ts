@@ -1,6 +1,6 @@
 /**
  * The CloudFormation template parses and names every resource the daemon expects (the configured
- * table and alias, the store's key schema); names break seed 003's rules with a message naming the
+ * table and alias, the store's key schema); names break the name rules with a message naming the
  * rule; `--deploy`'s core creates, updates and follows a stack on a SigV4-verifying peer.
  */
 import assert from 'node:assert/strict';
@@ -105,7 +105,7 @@ describe('template', () => {
     );
   });
 
-  test('every name is checked by seed 003 rules, and the error says which rule and which flag', () => {
+  test('every name is checked by the name rules, and the error says which rule and which flag', () => {
     const cases: [TemplateFlags, RegExp][] = [
       [{ application: '../../../etc' }, /--application .* must not contain path traversal/],
       [{ environment: 'prod; rm -rf' }, /--environment .* shell metacharacters/],

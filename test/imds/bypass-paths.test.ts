@@ -1,5 +1,5 @@
 /**
- * One test per path bypass class of the reference (../shared/reference/imds.md), each with several
+ * One test per path bypass class (docs/imds.md lists them), each with several
  * variants sent on raw sockets: every variant is refused, or answered exactly as the upstream
  * answers the canonical harmless path, and nothing forbidden reaches the metadata service.
  */

@@ -1,6 +1,6 @@
 /**
  * `secrets.ecs_secrets_api`: the answers of the real ecs-secrets daemon, point by point from
- * shared/reference/ecs-secrets-observed.md, driven with curl as the seed's task definitions do
+ * docs/secrets.md, driven with curl as the seed's task definitions do
  * (`curl -X POST -d @password.txt ecs-secrets:8080/latest/secrets/password`, a fetch, a revoke).
  */
 import assert from 'node:assert/strict';

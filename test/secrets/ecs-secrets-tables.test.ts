@@ -1,7 +1,7 @@
 /**
  * sidekey on ecs-secrets' own tables (`store: { type: ecs-secrets }`), both directions, against
  * dynalite and the KMS peer. Items "written by ecs-secrets" are made here from the reference
- * (shared/reference/ecs-secrets-observed.md and that tool's crypt and dao modules), not with
+ * (as observed, and as that tool's crypt and dao modules describe them), not with
  * sidekey's code: `GenerateDataKey` on `alias/ECSSecretsMaskerKey-<app>` with no context,
  * AES-256-GCM with a random 12-byte nonce and no AAD, `EncryptedData` = base64(nonce | ciphertext |
  * tag) and `EncryptedDataKey` = base64(CiphertextBlob) as strings, `Name` the bare name.

@@ -1,8 +1,8 @@
 /**
  * Attacks on what the config reads and says:
- * - item 6: a FIFO (or a device, or a huge file) put where `${fromFile:}` or `auth_token_file`
+ * - a FIFO (or a device, or a huge file) put where `${fromFile:}` or `auth_token_file`
  *   points froze the daemon or filled its memory before the size check;
- * - item 16: validation messages (and so a refused reload's log line) echoed a password in a URL
+ * - validation messages (and so a refused reload's log line) echoed a password in a URL
  *   and the content of a file read through `${fromFile:}`.
  */
 import assert from 'node:assert/strict';
@@ -48,7 +48,7 @@ function problemsOf(yaml: string): string {
   assert.fail('the config loaded');
 }
 
-test('item 6: ${fromFile:} of a FIFO is refused at once, not read until a writer comes', () => {
+test('${fromFile:} of a FIFO is refused at once, not read until a writer comes', () => {
   const started = Date.now();
   const message = problemsOf(daemonConfig(peer.url, { web: { role: ROLE_WEB, token: `\${fromFile:${fifo}}` } }));
   assert.match(message, /services\.web\.auth_token: cannot read .*fifo for \$\{fromFile:\.\.\.\} \(not a regular file\)/);
@@ -56,12 +56,12 @@ test('item 6: ${fromFile:} of a FIFO is refused at once, not read until a writer
   assert.match(problemsOf(daemonConfig(peer.url, { web: { role: ROLE_WEB, token: '${fromFile:/dev/zero}' } })), /not a regular file/);
 });
 
-test('item 6: ${fromFile:} of a huge file is refused by size', () => {
+test('${fromFile:} of a huge file is refused by size', () => {
   const message = problemsOf(daemonConfig(peer.url, { web: { role: ROLE_WEB, token: `\${fromFile:${huge}}` } }));
   assert.match(message, new RegExp(`larger than ${MAX_SUBSTITUTED_FILE_BYTES} bytes`));
 });
 
-test('item 6: an auth_token_file that is a FIFO is refused at start, and at reload the daemon keeps answering', async () => {
+test('an auth_token_file that is a FIFO is refused at start, and at reload the daemon keeps answering', async () => {
   await assert.rejects(
     startDaemon(daemonConfig(peer.url, { web: { role: ROLE_WEB, tokenFile: fifo } })),
     /cannot read token file .*fifo \(not a regular file\)/,
@@ -77,7 +77,7 @@ test('item 6: an auth_token_file that is a FIFO is refused at start, and at relo
   }
 });
 
-test('item 16: a password in a URL is never echoed by validation, nor by a refused reload', async () => {
+test('a password in a URL is never echoed by validation, nor by a refused reload', async () => {
   const message = problemsOf(
     daemonConfig(
       `http://admin:${PASSWORD}@127.0.0.1:1/`,
@@ -103,7 +103,7 @@ test('item 16: a password in a URL is never echoed by validation, nor by a refus
   }
 });
 
-test('item 16: a ${fromFile:} value refused by validation is not echoed', () => {
+test('a ${fromFile:} value refused by validation is not echoed', () => {
   const file = join(dir.path, 'not-a-role');
   writeFileSync(file, `secret-looking-${PASSWORD}`);
   const message = problemsOf(daemonConfig(peer.url, { web: { role: `\${fromFile:${file}}`, token: TOKEN_WEB } }));

@@ -1,5 +1,5 @@
 /**
- * Item 5: no connection caps on the credential endpoint, secrets API and admin listener (20,200
+ * no connection caps on the credential endpoint, secrets API and admin listener (20,200
  * idle connections ran the daemon out of file descriptors and every front stopped answering), and
  * the guard's one cap shared by every caller. A real daemon with all four HTTP fronts and small
  * caps; floods come from their own loopback source addresses (127.0.0.0/8).
@@ -81,13 +81,13 @@ async function flood(front: string, source: string, count: number, expected: num
 
 const fronts = ['credential-endpoint', 'secrets', 'admin', 'imds'];
 
-test('item 5: one source gets at most max_connections_per_source connections on each listener', async () => {
+test('one source gets at most max_connections_per_source connections on each listener', async () => {
   for (const [i, front] of fronts.entries()) {
     assert.equal(await flood(front, `127.0.1.${i + 1}`, PER_SOURCE + 5, PER_SOURCE), PER_SOURCE, front);
   }
 });
 
-test('item 5: a full listener refuses new connections while the other fronts, admin and health included, keep answering', async () => {
+test('a full listener refuses new connections while the other fronts, admin and health included, keep answering', async () => {
   // Three more sources fill the credential endpoint to LISTENER_MAX.
   for (let i = 0; i < 3; i++) await flood('credential-endpoint', `127.0.2.${i + 1}`, PER_SOURCE, PER_SOURCE);
   assert.equal(await flood('credential-endpoint', '127.0.3.1', 1, 0), 0, 'the full listener took one more');
@@ -107,7 +107,7 @@ test('item 5: a full listener refuses new connections while the other fronts, ad
   await waitForAsync(answered, 'the listener to free up');
 });
 
-test('item 5: a connection that sends nothing is closed after the head timeout on every HTTP listener', async () => {
+test('a connection that sends nothing is closed after the head timeout on every HTTP listener', async () => {
   const started = Date.now();
   const closed = await Promise.all(
     ['credential-endpoint', 'secrets', 'admin'].map(

@@ -1,10 +1,10 @@
 /**
  * The remaining low-severity findings, each through the real daemon:
- * - item 12: a credential request waiting on an in-flight STS call was answered after the service
+ * - a credential request waiting on an in-flight STS call was answered after the service
  *   was disabled;
- * - item 18: validate accepted one token used by a service, the admin API and both secrets roles
- *   (item 19: equal secrets tokens with different roles resolved to the last);
- * - item 19: unauthorised credential requests: not slowed down, but their log volume is bounded;
+ * - validate accepted one token used by a service, the admin API and both secrets roles
+ *   (equal secrets tokens with different roles resolved to the last);
+ * - unauthorised credential requests: not slowed down, but their log volume is bounded;
  *   a stored serial of 1E+300 made every create lose 64 races.
  */
 import assert from 'node:assert/strict';
@@ -34,7 +34,7 @@ after(async () => {
   dir.remove();
 });
 
-test('item 12: a request waiting on an in-flight STS call is refused once the service is disabled', async () => {
+test('a request waiting on an in-flight STS call is refused once the service is disabled', async () => {
   sts.delayMs = 800;
   const d = await startDaemon(
     daemonConfig(sts.url, { web: { role: ROLE_WEB, token: TOKEN_WEB } }, { admin: { listen: '127.0.0.1:0', token: ADMIN } }),
@@ -54,7 +54,7 @@ test('item 12: a request waiting on an in-flight STS call is refused once the se
   }
 });
 
-test('item 18: validate refuses one token shared by a service, the admin API and the secrets roles', async () => {
+test('validate refuses one token shared by a service, the admin API and the secrets roles', async () => {
   const shared = randomToken();
   const file = join(dir.path, 'shared.yaml');
   writeFileSync(
@@ -78,7 +78,7 @@ test('item 18: validate refuses one token shared by a service, the admin API and
   assert.doesNotMatch(result.stderr + result.stdout, new RegExp(shared));
 });
 
-test('item 19: refused tokens are answered 401 every time, and logged at a bounded rate', async () => {
+test('refused tokens are answered 401 every time, and logged at a bounded rate', async () => {
   const d = await startDaemon(daemonConfig(sts.url, { web: { role: ROLE_WEB, token: TOKEN_WEB } }));
   try {
     await waitFor(() => d.daemon.broker.ready(), 'prefetch');
@@ -99,7 +99,7 @@ test('item 19: refused tokens are answered 401 every time, and logged at a bound
   }
 });
 
-test('item 19: a stored serial of 1E+300 is refused at once with a clear message, not 64 lost races', async () => {
+test('a stored serial of 1E+300 is refused at once with a clear message, not 64 lost races', async () => {
   const d = await startDaemon(
     JSON.stringify({
       admin: { listen: '127.0.0.1:0' },

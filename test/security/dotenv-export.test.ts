@@ -1,5 +1,5 @@
 /**
- * Item 10: `secrets export --format dotenv` left backticks unescaped, so sourcing the file ran a
+ * `secrets export --format dotenv` left backticks unescaped, so sourcing the file ran a
  * command chosen by whoever wrote the value. Values with every shell-special character are stored
  * through the real CLI, exported, and the file is sourced by sh, bash and dash: each variable must
  * come back byte for byte, and no command may run.
@@ -36,7 +36,7 @@ before(() => {
 });
 after(() => dir.remove());
 
-test('item 10: a dotenv export sourced by sh, bash and dash sets every value exactly and runs nothing', async () => {
+test('a dotenv export sourced by sh, bash and dash sets every value exactly and runs nothing', async () => {
   for (const [name, payload] of Object.entries(values)) {
     // From a file, read byte for byte (stdin drops one trailing newline).
     writeFileSync(join(dir.path, 'payload'), payload);
@@ -58,7 +58,7 @@ test('item 10: a dotenv export sourced by sh, bash and dash sets every value exa
   }
 });
 
-test('item 10: a value with a NUL byte is refused for dotenv, with a clear message', async () => {
+test('a value with a NUL byte is refused for dotenv, with a clear message', async () => {
   const created = await runCli(['secrets', 'create', '--name', 'nul'], { cwd: dir.path, input: 'a\0b' });
   assert.equal(created.code, 0, created.stderr);
   const exported = await runCli(['secrets', 'export', '--format', 'dotenv', '--name', 'nul'], { cwd: dir.path });

@@ -1,9 +1,9 @@
 /**
  * Attacks through a dynamic_services directory, whose writer is trusted less than the main config,
  * driven through a real daemon and its credential endpoint:
- * - item 1: a file that points source_credentials.iam_profile at a config file with a
+ * - a file that points source_credentials.iam_profile at a config file with a
  *   credential_process (command execution as the daemon);
- * - item 3: a file that reads the daemon's files through ${fromFile:} or its environment through
+ * - a file that reads the daemon's files through ${fromFile:} or its environment through
  *   ${fromEnv:}, or puts a file's content into a key whose refusal would echo it;
  * - the roles a file may name (allowed_role_arns) and where its token file may live.
  */
@@ -101,7 +101,7 @@ function refusal(file: string): string {
   return line;
 }
 
-test('item 1: a dynamic file cannot set source_credentials (no credential_process runs as the daemon)', async () => {
+test('a dynamic file cannot set source_credentials (no credential_process runs as the daemon)', async () => {
   assert.match(
     refusal('profile.yaml'),
     /services\.dyn-profile\.source_credentials: may not be set here: a dynamic service file cannot choose base credentials/,
@@ -113,7 +113,7 @@ test('item 1: a dynamic file cannot set source_credentials (no credential_proces
   assert.equal(good.json().RoleArn, ROLE_OK);
 });
 
-test('item 1: a dynamic file may only name a role that allowed_role_arns lists', async () => {
+test('a dynamic file may only name a role that allowed_role_arns lists', async () => {
   assert.match(
     refusal('role.yaml'),
     /RoleArn: arn:aws:iam::123456789012:role\/admin is not allowed in a dynamic service file .* must match dynamic_services\.allowed_role_arns \(arn:aws:iam::123456789012:role\/apps\/\*\)/,
@@ -122,7 +122,7 @@ test('item 1: a dynamic file may only name a role that allowed_role_arns lists',
   assert.equal(peer.calls('arn:aws:iam::123456789012:role/admin'), 0, 'STS was never asked for the role');
 });
 
-test('item 1: enabling dynamic_services without allowed_role_arns is a config error', async () => {
+test('enabling dynamic_services without allowed_role_arns is a config error', async () => {
   const refused = await d.reload(
     daemonConfig(
       peer.url,
@@ -134,7 +134,7 @@ test('item 1: enabling dynamic_services without allowed_role_arns is a config er
   assert.ok(d.lines.some((l) => /dynamic_services\.allowed_role_arns: is required when dynamic_services is enabled/.test(l)));
 });
 
-test('item 3: ${fromFile:} outside the allowed directories and ${fromEnv:} are refused, and nothing read reaches the log', async () => {
+test('${fromFile:} outside the allowed directories and ${fromEnv:} are refused, and nothing read reaches the log', async () => {
   assert.match(refusal('outside.yaml'), /is outside the directories allowed in a dynamic service file/);
   assert.match(refusal('env.yaml'), /\$\{fromEnv:\.\.\.\} is not allowed in a dynamic service file/);
   assert.equal((await getCredentials(base, tokens.outside)).status, 401);
@@ -142,7 +142,7 @@ test('item 3: ${fromFile:} outside the allowed directories and ${fromEnv:} are r
   assertNoSecrets(d.lines, [DAEMON_SECRET, ENV_SECRET]);
 });
 
-test('item 3: a refused value read through ${fromFile:} is not echoed in the message', () => {
+test('a refused value read through ${fromFile:} is not echoed in the message', () => {
   const line = refusal('echo.yaml');
   assert.match(
     line,
@@ -151,7 +151,7 @@ test('item 3: a refused value read through ${fromFile:} is not echoed in the mes
   assert.doesNotMatch(line, /root:|notashadowhash/);
 });
 
-test('item 3: a token file that links outside the allowed directories is refused', async () => {
+test('a token file that links outside the allowed directories is refused', async () => {
   assert.match(refusal('link.yaml'), /services\.dyn-link\.auth_token_file: .*link\.token is not allowed in a dynamic service file/);
   assert.equal((await getCredentials(base, DAEMON_SECRET)).status, 401);
   assertNoSecrets(d.lines, [DAEMON_SECRET]);

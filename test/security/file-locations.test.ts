@@ -1,8 +1,8 @@
 /**
  * Where sidekey's files are and who may touch them, through the real CLI:
- * - item 11: the default master key resolved against the working directory, so the CLI run
+ * - the default master key resolved against the working directory, so the CLI run
  *   elsewhere silently made a second key and `check` inspected another file;
- * - item 15: `sidekey check` missed a token file in a world-writable directory (replaced by rename
+ * - `sidekey check` missed a token file in a world-writable directory (replaced by rename
  *   as another user) and a pre-existing 0644 secrets.db.
  */
 import assert from 'node:assert/strict';
@@ -16,7 +16,7 @@ import { tempDir } from '../helpers/temp-dir.js';
 const dir = tempDir('sidekey-locations-');
 after(() => dir.remove());
 
-test('item 11: the default master key and store resolve against the config directory, whatever the working directory', async () => {
+test('the default master key and store resolve against the config directory, whatever the working directory', async () => {
   const confDir = join(dir.path, 'conf');
   const elsewhere = join(dir.path, 'elsewhere');
   mkdirSync(confDir);
@@ -39,7 +39,7 @@ test('item 11: the default master key and store resolve against the config direc
   assert.match(key.message, new RegExp(join(confDir, 'data', 'master.key')));
 });
 
-test('item 15: check flags a token file in a world-writable directory and a secrets.db other users can read', async () => {
+test('check flags a token file in a world-writable directory and a secrets.db other users can read', async () => {
   const open = join(dir.path, 'open');
   mkdirSync(open);
   chmodSync(open, 0o777);

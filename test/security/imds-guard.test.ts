@@ -1,9 +1,9 @@
 /**
  * Attacks on the metadata guard in per-caller mode, against the real daemon, the IMDS peer and the
  * STS peer (127.0.0.x are distinct sources on Linux loopback):
- * - item 13: any caller could evict the others' IMDSv2 token bindings (10,000 kept in all, oldest
+ * - any caller could evict the others' IMDSv2 token bindings (10,000 kept in all, oldest
  *   dropped), so a loop of token PUTs logged every other container out of its credentials;
- * - item 19: a metadata path without a version prefix (or with extra segments before it) missed the
+ * - a metadata path without a version prefix (or with extra segments before it) missed the
  *   credential floor, whose rules start with one version segment.
  */
 import assert from 'node:assert/strict';
@@ -81,7 +81,7 @@ async function putTokens(localAddress: string, count: number): Promise<void> {
   }
 }
 
-test("item 13: a caller asking for tokens in a loop cannot push out another caller's token", async () => {
+test("a caller asking for tokens in a loop cannot push out another caller's token", async () => {
   const put = await rawGet(port, '/latest/api/token', [TTL], { localAddress: '127.0.4.1', method: 'PUT' });
   assert.equal(put.status, 200, put.body);
   const victim = `X-aws-ec2-metadata-token: ${put.body}`;
@@ -91,7 +91,7 @@ test("item 13: a caller asking for tokens in a loop cannot push out another call
   assert.equal(after.status, 200, `the victim's token was evicted: ${after.body}`);
 });
 
-test('item 19: metadata paths without a version prefix, or with segments before it, are refused', async () => {
+test('metadata paths without a version prefix, or with segments before it, are refused', async () => {
   for (const target of [
     '/meta-data/iam/security-credentials/',
     '/meta-data/iam/security-credentials/web-role',

@@ -1,5 +1,5 @@
 /**
- * Item 8: unwrap decrypted with whatever KMS key the stored envelope named, so write access to the
+ * unwrap decrypted with whatever KMS key the stored envelope named, so write access to the
  * table plus a permissive kms:Decrypt on a key of the attacker's planted secrets that the daemon
  * served as its own. A real daemon on DynamoDB (dynalite) and the KMS peer; the attacker writes a
  * version sealed under their own key straight into the table.
@@ -68,7 +68,7 @@ after(async () => {
 
 const fetchSecret = (name: string) => httpRequest(`${d.url('secrets')}/latest/secrets/${name}`, { authorization: `Bearer ${READER}` });
 
-test('item 8: a version wrapped under a KMS key other than the configured one is refused, never served', async () => {
+test('a version wrapped under a KMS key other than the configured one is refused, never served', async () => {
   const answer = await fetchSecret('planted');
   assert.equal(answer.status, 500, answer.text);
   assert.doesNotMatch(answer.text, new RegExp(PLANTED));
@@ -82,7 +82,7 @@ test('item 8: a version wrapped under a KMS key other than the configured one is
   assertNoSecrets(d.lines, [PLANTED, READER, ADMIN]);
 });
 
-test('item 8: previous_key_ids lets versions from before a key move be read, and only those keys', async () => {
+test('previous_key_ids lets versions from before a key move be read, and only those keys', async () => {
   assert.equal((await fetchSecret('moved')).status, 500, 'not listed yet: refused');
   // The keyring takes effect on restart.
   await d.stop();

@@ -1,11 +1,11 @@
 /**
  * Attacks on the Postgres proxy against a real PostgreSQL:
- * - item 2: server mode logged anyone in (no client authentication, the target's stored password
+ * - server mode logged anyone in (no client authentication, the target's stored password
  *   lent upstream, the client's database taking over the target's);
- * - item 14: the `users` allow-list answered `constructor`, `toString` and `__proto__`;
- * - item 9: `sidekey pg connect`'s ephemeral listener was a loopback port any local user could
+ * - the `users` allow-list answered `constructor`, `toString` and `__proto__`;
+ * - `sidekey pg connect`'s ephemeral listener was a loopback port any local user could
  *   reach while psql ran (another user got the operator's session);
- * - item 19: a client listener with client_tls never required TLS (settled here either way).
+ * - a client listener with client_tls never required TLS (settled here either way).
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -130,14 +130,14 @@ async function query(port: number, sql: string, extra: Partial<pg.ClientConfig> 
   }
 }
 
-test('item 2: a password target on the server proxy without client_auth is a config error', async () => {
+test('a password target on the server proxy without client_auth is a config error', async () => {
   await assert.rejects(
     startDaemon(serverYaml('')),
     /postgres\.server\.allow\[0\]: target "pw" logs in with a stored password: set postgres\.targets\.pw\.client_auth/,
   );
 });
 
-test('item 2: a client that proves nothing is never logged in with the stored password', async () => {
+test('a client that proves nothing is never logged in with the stored password', async () => {
   for (const database of ['orders', 'postgres']) {
     const reply = await rawServerSession({ user: 'app_user', database, sidekey_target: 'pw' });
     assert.equal(authenticationOk(reply), false, `logged in without authenticating (database ${database})`);
@@ -146,12 +146,12 @@ test('item 2: a client that proves nothing is never logged in with the stored pa
   }
 });
 
-test('item 2: a client proxy that knows the client_auth password gets in, in the target database only', async () => {
+test('a client proxy that knows the client_auth password gets in, in the target database only', async () => {
   assert.equal(await query(portOf(client, 'pw'), 'SELECT current_database()'), 'orders');
   assert.equal(await query(portOf(client, 'pw'), 'SELECT current_user'), 'app_user');
 });
 
-test("item 2: the server proxy pins the target's database: another one is refused", async () => {
+test("the server proxy pins the target's database: another one is refused", async () => {
   assert.equal(await query(portOf(clientAnyDb, 'iam'), 'SELECT current_database()', { database: 'orders' }), 'orders');
   await assert.rejects(
     query(portOf(clientAnyDb, 'iam'), 'SELECT 1', { database: 'postgres' }),
@@ -163,7 +163,7 @@ test("item 2: the server proxy pins the target's database: another one is refuse
   );
 });
 
-test('item 2: an IAM token signed for another DB user, or another host, is refused before the database', async () => {
+test('an IAM token signed for another DB user, or another host, is refused before the database', async () => {
   const signer = (username: string, hostname = 'localhost', port = peer.port) =>
     new Signer({ hostname, port, username, region: 'us-east-1', credentials: KEY }).getAuthToken();
   const other = await rawServerSession({
@@ -186,7 +186,7 @@ test('item 2: an IAM token signed for another DB user, or another host, is refus
   assert.equal(await query(portOf(client, 'iam'), 'SELECT current_user'), 'app_user', 'a right token still works');
 });
 
-test('item 14: the users allow-list answers only its own names, not constructor, toString or __proto__', async () => {
+test('the users allow-list answers only its own names, not constructor, toString or __proto__', async () => {
   assert.equal(await query(portOf(client, 'guarded'), 'SELECT current_user', { user: 'alice' }), 'app_user');
   for (const user of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
     await assert.rejects(query(portOf(client, 'guarded'), 'SELECT 1', { user }), (error: { code?: string; message: string }) => {
@@ -197,7 +197,7 @@ test('item 14: the users allow-list answers only its own names, not constructor,
   }
 });
 
-test('item 19: a client listener beyond loopback with client_tls takes TLS only; on loopback TLS stays optional', async () => {
+test('a client listener beyond loopback with client_tls takes TLS only; on loopback TLS stays optional', async () => {
   await assert.rejects(
     query(portOf(client, 'remote'), 'SELECT 1', { password: SERVER_PASSWORD, ssl: false }),
     (error: { code?: string; message: string }) => error.code === '28000' && /TLS connections only/.test(error.message),
@@ -206,7 +206,7 @@ test('item 19: a client listener beyond loopback with client_tls takes TLS only;
   assert.equal(await query(portOf(client, 'remote'), 'SELECT current_user', { password: SERVER_PASSWORD, ssl }), 'app_user');
 });
 
-test("item 9: pg connect's listener is a unix socket in a 0700 directory that other users cannot reach", async () => {
+test("pg connect's listener is a unix socket in a 0700 directory that other users cannot reach", async () => {
   const asNobody =
     process.getuid?.() === 0 ? 'runuser -u nobody -- psql -w -Atc "SELECT 1" 2>&1 || echo NOBODY-REFUSED' : 'echo NOBODY-REFUSED';
   const result = await runCli([

@@ -1,5 +1,5 @@
 /**
- * Item 7: a fetch whose decrypt was in flight when the version was revoked put the revoked payload
+ * a fetch whose decrypt was in flight when the version was revoked put the revoked payload
  * back into the cache, and it was served for the TTL. A real daemon on DynamoDB (dynalite) and the
  * KMS peer, which holds the Decrypt answer while the revoke goes through the REST API.
  */
@@ -56,7 +56,7 @@ function call(method: string, path: string, token: string, body?: string) {
   });
 }
 
-test('item 7: a revoke wins over a fetch whose decrypt was in flight; the revoked payload is never cached', async () => {
+test('a revoke wins over a fetch whose decrypt was in flight; the revoked payload is never cached', async () => {
   const payload = `revoked-${randomToken(12)}`;
   const created = await call('POST', '/latest/secrets/db', ADMIN, JSON.stringify({ payload }));
   assert.equal(created.status, 200, created.text);

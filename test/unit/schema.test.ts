@@ -13,7 +13,7 @@ test('did-you-mean finds typos, case and separator slips, and not unrelated word
   assert.equal(suggest('completely_different', keys), undefined);
 });
 
-test('seed 003 name rules: each failure says which rule', () => {
+test('name rules: each failure says which rule', () => {
   assert.equal(nameProblem('web-app-2'), undefined);
   assert.match(nameProblem('') ?? '', /must not be empty/);
   assert.match(nameProblem('a'.repeat(64)) ?? '', /at most 63/);
@@ -26,7 +26,7 @@ test('seed 003 name rules: each failure says which rule', () => {
   assert.match(nameProblem('web-') ?? '', /start and end/);
 });
 
-test('CIDR rules from seed 003', () => {
+test('CIDR rules', () => {
   assert.equal(cidrProblem('10.0.0.0/16'), undefined);
   assert.equal(cidrProblem('172.17.0.5/32'), undefined);
   assert.equal(cidrProblem('fd00:ec2::/64'), undefined);

@@ -1,5 +1,5 @@
 /**
- * Value rules shared by every config section and CLI flag. Names follow seed 003's rules:
+ * Value rules shared by every config section and CLI flag. Names follow one set of rules:
  * lowercase letters, digits and hyphens, starting and ending alphanumeric, at most 63 characters.
  */
 import { isIP } from 'node:net';

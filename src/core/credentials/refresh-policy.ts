@@ -2,7 +2,7 @@
  * When cached credentials are refreshed, when they stop being served, and how long to wait after
  * a failed STS call. Pure functions, so the schedule can be tested without a clock.
  *
- * See docs/credential-endpoint.md ("Refresh") and ../shared/reference/credential-endpoint.md:
+ * See docs/credential-endpoint.md ("Refresh"):
  * botocore refetches on every API call once credentials have 15 minutes or less left, so served
  * credentials must keep comfortably more than that while STS is healthy.
  */

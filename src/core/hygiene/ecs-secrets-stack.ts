@@ -6,7 +6,7 @@
  * (`ECSSecretsMasterKey`) whose policy lets the create principal encrypt and make data keys and the
  * fetch role only decrypt; outputs `secretsDynamoTable` (the table ARN) and `kmsKey`. An existing
  * stack is adopted as it is, as ecs-secrets does. The template is written here from that
- * description (shared/reference/ecs-secrets-observed.md), not taken from ecs-secrets.
+ * description (docs/secrets.md), not taken from ecs-secrets.
  */
 
 import { type CloudFormationClient, DescribeStacksCommand, type Stack } from '@aws-sdk/client-cloudformation';

@@ -1,6 +1,6 @@
 /**
  * What `sidekey setup --template` builds from: names and principals from flags, else from the
- * config, else defaults. Every name is validated by seed 003's rules (validators.ts `nameProblem`),
+ * config, else defaults. Every name is validated by the name rules (validators.ts `nameProblem`),
  * and the error says which flag or key broke which rule.
  */
 

@@ -5,7 +5,7 @@
  * Nothing ambiguous is interpreted: a target that a server might read in more than one way
  * (encoded separators or dots, double encoding, backslashes, dot segments, repeated slashes,
  * control or non-ASCII bytes, absolute-form, queries, fragments, path parameters) is refused.
- * Reference: ../../../../shared/reference/imds.md ("Known bypass classes"), RFC 3986 section 6.
+ * The bypass classes are listed in docs/imds.md; normalization follows RFC 3986 section 6.
  */
 
 /** Longest request target accepted, in bytes (IMDS paths are short; role names are at most 64). */

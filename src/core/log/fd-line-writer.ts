@@ -4,8 +4,8 @@
  * exit. No libuv threadpool round trip, no string concatenation, no copy per line.
  *
  * Why not pino.destination (SonicBoom) in async mode: each of its writes is a threadpool job whose
- * wake-ups and string re-encodings cost the credential endpoint ~4 us per request at 50k lines/s,
- * about a fifth of the whole request. Synchronous writes of 64 KiB are a few hundred syscalls a
+ * wake-ups and string re-encodings cost the credential endpoint a noticeable share of each
+ * request under load. Synchronous writes of 64 KiB are a few hundred syscalls a
  * second and keep lines in order with nothing in flight at exit.
  *
  * When the descriptor is a non-blocking pipe whose reader is behind (EAGAIN), the unwritten bytes

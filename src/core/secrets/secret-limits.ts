@@ -1,5 +1,5 @@
 /**
- * Every limit of the secrets store, with its unit. Issue 3 is the spec; docs/secrets.md lists them.
+ * Every limit of the secrets store, with its unit; docs/secrets.md lists them.
  */
 
 /** The largest payload stored: 64 KiB of UTF-8 (counted in bytes, not characters). */

@@ -1,5 +1,5 @@
 /**
- * The secrets store's operations (issue 3): create with optional check-and-set, fetch of the
+ * The secrets store's operations: create with optional check-and-set, fetch of the
  * latest *active* version or a given serial, list, history, revoke (inactive and destroyed),
  * restore, rotate, delete, rewrap. No sockets here: the REST front and the CLI both call this.
  * Every operation writes one audit line (actor, app, name, serial, outcome; never the payload).

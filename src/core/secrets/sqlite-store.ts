@@ -179,9 +179,9 @@ export class SqliteStore implements SecretStore {
   }
 
   /**
-   * True when another connection committed since the last look. The PRAGMA costs about 6 us, a
-   * sixth of a cached fetch (measured: 0.81x of bare node:http without it, 0.68x with it on every
-   * fetch), so it is asked at most every DATA_VERSION_CHECK_MS.
+   * True when another connection committed since the last look. The PRAGMA on every cached fetch
+   * would cost a large share of it (docs/secrets.md has the numbers), so it is asked at most every
+   * DATA_VERSION_CHECK_MS.
    */
   writtenElsewhere(): boolean {
     const now = performance.now();

@@ -1,4 +1,4 @@
-/** The metadata guard's part of the config (issue 4's shape; docs/imds.md documents it). */
+/** The metadata guard's part of the config (docs/imds.md documents it). */
 import { MAX_PATTERN_LENGTH, pathPatternProblem } from '../../imds/path-pattern.js';
 import { connectionCapFields, IMDS_GUARD_CAPS } from '../connection-limits.js';
 import { listenAddress } from '../listen-address.js';

@@ -1,6 +1,6 @@
 /**
- * The Postgres IAM proxy's part of the config (issue 5's shape; docs/postgres.md documents every
- * key). Additions to the issue's shape: `client_auth`, `client_tls`, `users`, `via_tls`, `pool`, `max_logins_per_second` per
+ * The Postgres IAM proxy's part of the config (docs/postgres.md documents every
+ * key). Beyond rds-auth-proxy's keys: `client_auth`, `client_tls`, `users`, `via_tls`, `pool`, `max_logins_per_second` per
  * target, and `keepalive_seconds` for the whole section.
  */
 

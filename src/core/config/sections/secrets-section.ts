@@ -1,5 +1,5 @@
 /**
- * The secrets store's part of the config (issue 3's shape; docs/secrets.md documents every key).
+ * The secrets store's part of the config (docs/secrets.md documents every key).
  * Relative paths, including the defaults, resolve against the config file's directory.
  */
 import { resolve } from 'node:path';
