@@ -250,7 +250,7 @@ export async function run(): Promise<void> {
     const cpuPerTx = (name: Path, mode: 'P' | 'C') => median(runs.get(`${name}/${mode}`)?.cpuUsPerTx ?? [0]);
     const results: Record<string, { persistent: number; reconnect: number }> = {};
     for (const [name] of paths) results[name] = { persistent: tps(name, 'P'), reconnect: tps(name, 'C') };
-    const render = metrics.render();
+    const render = await metrics.render();
     await front.stop(0);
     await stopBase?.();
     // A path left out (BENCH_PG_PATHS) reads as 0: its ratios print as NaN or Infinity.

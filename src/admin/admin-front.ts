@@ -15,6 +15,7 @@ import { errorAnswer, sendError } from '../net/error-reply.js';
 import type { Front, FrontContext } from '../net/front.js';
 import { close, listen } from '../net/http-listen.js';
 import { sendJson } from '../net/json-reply.js';
+import { requestDurations, timedRequests } from '../net/request-durations.js';
 import { guardedHeaders, hostHeaderAllowed, hostNames } from '../net/request-guards.js';
 import { ADMIN_PREFIX, createAdminApi } from './admin-api.js';
 
@@ -31,7 +32,7 @@ export function createAdminFront(ctx: FrontContext, fronts: () => readonly Front
   let server: Server | undefined;
   let bound: ListenAddress | undefined;
   let hosts: ReadonlySet<string> = new Set();
-  const requests = ctx.metrics.counter('sidekey_admin_requests_total', 'Admin listener requests by path and status.');
+  const requests = ctx.metrics.counter('sidekey_admin_requests_total', 'Admin listener requests by path and status.', ['path', 'status']);
 
   const adminApi = createAdminApi({ config: () => loaded, broker: ctx.broker, logger: ctx.logger });
   const isReady = () => ctx.broker.ready() && fronts().every((f) => f === front || (f.ready?.() ?? true));
@@ -79,10 +80,17 @@ export function createAdminFront(ctx: FrontContext, fronts: () => readonly Front
           fail('NOT_FOUND', 'metrics are disabled (metrics.prometheus.enabled: false)');
           return;
         }
-        const text = ctx.metrics.render();
-        requests.inc({ path: '/metrics', status: '200' });
-        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'content-length': Buffer.byteLength(text) });
-        res.end(text);
+        ctx.metrics.render().then(
+          (text) => {
+            requests.inc({ path: '/metrics', status: '200' });
+            res.writeHead(200, { 'content-type': ctx.metrics.contentType, 'content-length': Buffer.byteLength(text) });
+            res.end(text);
+          },
+          (error: unknown) => {
+            ctx.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'metrics could not be collected');
+            reply(500, errorAnswer('INTERNAL', 'metrics could not be collected; the daemon log has the details').body);
+          },
+        );
         return;
       }
       default:
@@ -95,8 +103,8 @@ export function createAdminFront(ctx: FrontContext, fronts: () => readonly Front
     address: () => bound,
     addresses: () => (bound ? [bound] : []),
     async start() {
-      server = createServer(HTTP_SERVER_TIMEOUTS, handle);
-      const refused = ctx.metrics.counter(REFUSED_CONNECTIONS_METRIC, REFUSED_CONNECTIONS_HELP);
+      server = createServer(HTTP_SERVER_TIMEOUTS, timedRequests(requestDurations(ctx.metrics), 'admin', handle));
+      const refused = ctx.metrics.counter(REFUSED_CONNECTIONS_METRIC, REFUSED_CONNECTIONS_HELP, ['front', 'reason']);
       capConnections(
         server,
         () => capsOf(loaded.config.admin, ADMIN_CAPS),

@@ -11,6 +11,7 @@ import { serializeError } from '../core/log/logger.js';
 import { capConnections, HTTP_SERVER_TIMEOUTS, REFUSED_CONNECTIONS_HELP, REFUSED_CONNECTIONS_METRIC } from '../net/connection-limits.js';
 import type { Front, FrontContext } from '../net/front.js';
 import { close, listen } from '../net/http-listen.js';
+import { requestDurations, timedRequests } from '../net/request-durations.js';
 import { hostNames } from '../net/request-guards.js';
 import { createCredentialRequestHandler, type ListenerState } from './credential-request-handler.js';
 import { ServiceRateLimits } from './token-bucket.js';
@@ -48,15 +49,19 @@ export function createCredentialEndpointFront(ctx: FrontContext): CredentialEndp
     broker: ctx.broker,
     logger: ctx.logger,
     limits,
-    requests: ctx.metrics.counter('sidekey_credential_requests_total', 'Credential endpoint requests by service and outcome.'),
+    requests: ctx.metrics.counter('sidekey_credential_requests_total', 'Credential endpoint requests by service and outcome.', [
+      'service',
+      'outcome',
+    ]),
     logHealthChecks: () => loaded.config.server?.log_health_checks === true,
   });
   const allowedHosts = () => loaded.config.server?.allowed_hosts ?? [];
-  const refused = ctx.metrics.counter(REFUSED_CONNECTIONS_METRIC, REFUSED_CONNECTIONS_HELP);
+  const refused = ctx.metrics.counter(REFUSED_CONNECTIONS_METRIC, REFUSED_CONNECTIONS_HELP, ['front', 'reason']);
 
+  const timed = timedRequests(requestDurations(ctx.metrics), CREDENTIAL_ENDPOINT_FRONT, handle);
   const open = async (address: ListenAddress): Promise<void> => {
     const state: ListenerState = { address, hosts: new Set() };
-    const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, ...HTTP_SERVER_TIMEOUTS }, (req, res) => handle(req, res, state));
+    const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, ...HTTP_SERVER_TIMEOUTS }, (req, res) => timed(req, res, state));
     capConnections(
       server,
       () => capsOf(loaded.config.server, CREDENTIAL_ENDPOINT_CAPS),

@@ -17,7 +17,7 @@ export interface DaemonOptions {
 }
 
 export class Daemon {
-  readonly metrics = new MetricsRegistry();
+  readonly metrics = new MetricsRegistry({ processMetrics: true });
   readonly logger: Logger;
   readonly broker: ManagedCredentialBroker;
   #loaded: LoadedConfig;

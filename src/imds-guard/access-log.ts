@@ -4,7 +4,8 @@
  * logged (truncated) because it is what an attack looks like.
  */
 import { type Logger, REDACTED } from '../core/log/logger.js';
-import type { Counter, CounterHandle, MetricsRegistry } from '../core/metrics/metrics-registry.js';
+import type { Counter, CounterHandle, Histogram, MetricsRegistry } from '../core/metrics/metrics-registry.js';
+import { requestDurations } from '../net/request-durations.js';
 import { AccessLine, type AccessLineFields } from './access-line.js';
 import type { GuardReply } from './guard-reply.js';
 
@@ -42,6 +43,7 @@ export class AccessLog {
   readonly #line: AccessLine | undefined;
   readonly #requests: Counter;
   readonly #cache: Counter;
+  readonly #durations: Histogram;
   /** Series by rule (one lookup, no key built per request); other combinations go to #series. */
   readonly #byRule = new Map<string, Series>();
   /** Counter series by `decision rule caller`, their label keys built once (rules and callers come from config). */
@@ -63,8 +65,10 @@ export class AccessLog {
     this.#requests = metrics.counter(
       'sidekey_imds_requests_total',
       'Metadata guard requests by decision, deciding rule and caller service.',
+      ['decision', 'rule', 'caller'],
     );
-    this.#cache = metrics.counter('sidekey_imds_cache_total', 'Metadata guard static-cache lookups by result (hit, miss).');
+    this.#durations = requestDurations(metrics);
+    this.#cache = metrics.counter('sidekey_imds_cache_total', 'Metadata guard static-cache lookups by result (hit, miss).', ['result']);
   }
 
   /** `startedAt` is a performance.now() reading taken when the head was complete. */
@@ -72,6 +76,7 @@ export class AccessLog {
     const now = performance.now();
     const ms = now - startedAt;
     this.#count(reply, remote);
+    this.#durations.observe({ front: 'imds', status: String(reply.status) }, ms / 1000);
     if (reply.cache) this.#cache.inc({ result: reply.cache });
     const level = reply.decision === 'error' ? 'warn' : 'info';
     if (!this.#logger.isLevelEnabled(level)) return;

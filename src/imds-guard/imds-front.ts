@@ -94,7 +94,7 @@ export function createImdsFront(ctx: FrontContext): ImdsFront {
         socket.on('close', () => connections.delete(connection));
       });
       caps = capsOf(config, IMDS_GUARD_CAPS);
-      const refused = ctx.metrics.counter(REFUSED_CONNECTIONS_METRIC, REFUSED_CONNECTIONS_HELP);
+      const refused = ctx.metrics.counter(REFUSED_CONNECTIONS_METRIC, REFUSED_CONNECTIONS_HELP, ['front', 'reason']);
       capConnections(
         server,
         () => caps,

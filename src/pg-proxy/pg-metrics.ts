@@ -38,6 +38,7 @@ export class PgMetrics {
   readonly #tokens;
   readonly #bytes;
   readonly #cancels;
+  readonly #loginSeconds;
   readonly #poolCheckouts;
   readonly #poolReturns;
   readonly #poolEvictions;
@@ -54,6 +55,7 @@ export class PgMetrics {
     registry.gaugeCallback(
       'sidekey_pg_pool_idle_connections',
       'Parked upstream connections waiting for a client, by target.',
+      ['target'],
       function* () {
         for (const [target, count] of idle()) yield [{ target }, count] as const;
       },
@@ -61,26 +63,40 @@ export class PgMetrics {
     this.#poolCheckouts = registry.counter(
       'sidekey_pg_pool_checkouts_total',
       'Sessions that asked the pool for an upstream connection, by target and outcome (hit = reused, miss = new login).',
+      ['target', 'outcome'],
     );
     this.#poolReturns = registry.counter(
       'sidekey_pg_pool_returns_total',
       'Upstream connections whose client left, by target and outcome (parked, or why it was closed).',
+      ['target', 'outcome'],
     );
     this.#poolEvictions = registry.counter(
       'sidekey_pg_pool_evictions_total',
       'Parked connections closed without reuse, by target and reason.',
+      ['target', 'reason'],
     );
-    registry.gaugeCallback('sidekey_pg_active_connections', 'Open Postgres proxy sessions by target.', function* () {
+    registry.gaugeCallback('sidekey_pg_active_connections', 'Open Postgres proxy sessions by target.', ['target'], function* () {
       for (const [target, count] of active()) yield [{ target }, count] as const;
     });
-    this.#connections = registry.counter('sidekey_pg_connections_total', 'Connections accepted by the Postgres proxy, by listener mode.');
-    this.#logins = registry.counter('sidekey_pg_logins_total', 'Postgres proxy logins by target and outcome.');
+    this.#connections = registry.counter('sidekey_pg_connections_total', 'Connections accepted by the Postgres proxy, by listener mode.', [
+      'mode',
+    ]);
+    this.#logins = registry.counter('sidekey_pg_logins_total', 'Postgres proxy logins by target and outcome.', ['target', 'outcome']);
     this.#tokens = registry.counter(
       'sidekey_pg_token_cache_total',
       'IAM token lookups by target and outcome (hit, miss = signed, joined = waited for a signature in flight).',
+      ['target', 'outcome'],
     );
-    this.#bytes = registry.counter('sidekey_pg_bytes_total', 'Bytes relayed after login, by target and direction.');
-    this.#cancels = registry.counter('sidekey_pg_cancel_requests_total', 'CancelRequests received, by outcome.');
+    this.#bytes = registry.counter('sidekey_pg_bytes_total', 'Bytes relayed after login, by target and direction.', [
+      'target',
+      'direction',
+    ]);
+    this.#loginSeconds = registry.histogram(
+      'sidekey_pg_login_duration_seconds',
+      'Postgres proxy logins from the client connection to ready (or refused), by target and outcome.',
+      ['target', 'outcome'],
+    );
+    this.#cancels = registry.counter('sidekey_pg_cancel_requests_total', 'CancelRequests received, by outcome.', ['outcome']);
   }
 
   #target(target: string): TargetSeries {
@@ -102,7 +118,9 @@ export class PgMetrics {
     }
   }
 
-  login(target: string, outcome: LoginOutcome): void {
+  /** `seconds`: from the client's connection to the login's end. */
+  login(target: string, outcome: LoginOutcome, seconds: number): void {
+    this.#loginSeconds.observe({ target, outcome }, seconds);
     if (outcome !== 'ok') this.#logins.inc({ target, outcome });
     else {
       const series = this.#target(target);

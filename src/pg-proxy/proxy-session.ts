@@ -9,6 +9,7 @@
  * shutdown, audit) is here.
  */
 import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { audit } from '../core/log/audit.js';
 import { type Logger, serializeError } from '../core/log/logger.js';
 import {
@@ -98,11 +99,18 @@ export class ProxySession {
   #limitMs = 0;
   #limitMessage = '';
 
+  readonly #arrived = performance.now();
+
   constructor(socket: Socket, policy: SessionPolicy, hub: SessionHub) {
     this.#socket = socket;
     this.#policy = policy;
     this.#hub = hub;
     this.#remote = socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : 'unix-socket';
+  }
+
+  /** Seconds since the client connected, for the login histogram. */
+  #sinceArrival(): number {
+    return (performance.now() - this.#arrived) / 1000;
   }
 
   get #log(): Logger {
@@ -188,7 +196,7 @@ export class ProxySession {
       frames.socket.write(connected.greeting);
       relay.start(frames.handOver(relay), connected.leftover);
       const place: SessionPlace = { mode: this.#policy.mode, target: plan.target, db_user: plan.dbUser };
-      this.#hub.metrics.login(plan.target, 'ok');
+      this.#hub.metrics.login(plan.target, 'ok', this.#sinceArrival());
       loginLine(this.#log, place, connected.reused, this.#remote, plan.localUser);
       const opened = Date.now();
       await relay.closed;
@@ -322,14 +330,14 @@ export class ProxySession {
       socket.once('finish', () => socket.destroy());
     }
     if (state !== 'startup' || this.#plan) this.#audit(outcome);
-    else this.#hub.metrics.login('(none)', outcome);
+    else this.#hub.metrics.login('(none)', outcome, this.#sinceArrival());
   }
 
   /** The audit line of a login attempt that failed (a successful one is written in #run). */
   #audit(outcome: LoginOutcome): void {
     const plan = this.#plan;
     const target = plan?.target ?? '(unknown)';
-    this.#hub.metrics.login(target, outcome);
+    this.#hub.metrics.login(target, outcome, this.#sinceArrival());
     audit(this.#log, LOGIN_AUDIT_EVENT, {
       mode: this.#policy.mode,
       client: this.#remote,

@@ -13,6 +13,7 @@ import type { SecretService } from '../core/secrets/secret-service.js';
 import { capConnections, HTTP_SERVER_TIMEOUTS, REFUSED_CONNECTIONS_HELP, REFUSED_CONNECTIONS_METRIC } from '../net/connection-limits.js';
 import type { Front, FrontContext } from '../net/front.js';
 import { close, listen } from '../net/http-listen.js';
+import { requestDurations, timedRequests } from '../net/request-durations.js';
 import { hostNames } from '../net/request-guards.js';
 import { createEcsSecretsCompatHandler } from './ecs-secrets-compat.js';
 import { type Caller, SecretsAuth } from './secrets-auth.js';
@@ -59,10 +60,11 @@ export function createSecretsFront(ctx: FrontContext): SecretsFront {
       if (config.tokens.length === 0) ctx.logger.warn('secrets.tokens is empty: every request will be refused with 401');
       if (!isLoopback(config.listen))
         ctx.logger.warn({ listen: formatListenAddress(config.listen) }, 'the secrets API listens beyond loopback');
-      const refused = ctx.metrics.counter(REFUSED_CONNECTIONS_METRIC, REFUSED_CONNECTIONS_HELP);
+      const refused = ctx.metrics.counter(REFUSED_CONNECTIONS_METRIC, REFUSED_CONNECTIONS_HELP, ['front', 'reason']);
       /** Both listeners take the same time limits and the same connection caps. */
-      const cappedServer = (handler: RequestListener): Server => {
-        const created = createServer(HTTP_SERVER_TIMEOUTS, handler);
+      const durations = requestDurations(ctx.metrics);
+      const cappedServer = (handler: RequestListener, front = 'secrets'): Server => {
+        const created = createServer(HTTP_SERVER_TIMEOUTS, timedRequests(durations, front, handler));
         capConnections(
           created,
           () => capsOf(config, SECRETS_API_CAPS),
@@ -107,6 +109,7 @@ export function createSecretsFront(ctx: FrontContext): SecretsFront {
             hosts: () => compatHosts,
             logger: ctx.logger,
           }),
+          'ecs-secrets',
         );
         compatBound = await listen(compatServer, compat.listen);
         compatHosts = hostNames(compatBound, config.allowed_hosts);

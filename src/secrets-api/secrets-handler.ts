@@ -80,7 +80,10 @@ function expectedSerial(body: Record<string, unknown>): number | undefined {
 }
 
 export function createSecretsHandler(deps: SecretsHandlerDeps): (req: IncomingMessage, res: ServerResponse) => void {
-  const requests = deps.metrics.counter('sidekey_secrets_requests_total', 'Secrets API requests by operation and status.');
+  const requests = deps.metrics.counter('sidekey_secrets_requests_total', 'Secrets API requests by operation and status.', [
+    'operation',
+    'status',
+  ]);
 
   /**
    * Input checks and authorization run synchronously (a throw here is caught by the caller like a

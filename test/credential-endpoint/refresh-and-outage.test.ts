@@ -15,7 +15,7 @@ import { MetricsRegistry } from '../../src/core/metrics/metrics-registry.js';
 import { type CredentialEndpointFront, createCredentialEndpointFront } from '../../src/credential-endpoint/credential-endpoint-front.js';
 import { assertNoSecrets, captureLogger } from '../helpers/log-capture.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { waitFor } from '../helpers/wait-for.js';
+import { waitForAsync } from '../helpers/wait-for.js';
 import { STS_PEER_BASE_KEY, type StsPeer, startStsPeer } from '../peers/sts-peer.js';
 import {
   daemonConfig,
@@ -63,9 +63,9 @@ async function startWorld(services: Record<string, ServiceSpec>, top: Record<str
   const base = `http://${formatListenAddress(front.addresses()[0] as never)}`;
   const finished = () => lines.filter((l) => l.includes('"credentials fetched"') || l.includes('"STS AssumeRole failed')).length;
   // Started calls are counted by the cache as they begin, finished ones by their log line.
-  const started = () =>
-    [...metrics.render().matchAll(/^sidekey_upstream_calls_total\{[^}]*\} (\d+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
-  const settle = () => waitFor(() => finished() === started(), 'STS calls to finish');
+  const started = async () =>
+    [...(await metrics.render()).matchAll(/^sidekey_upstream_calls_total\{[^}]*\} (\d+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+  const settle = () => waitForAsync(async () => finished() === (await started()), 'STS calls to finish');
   world = {
     clock,
     peer,
@@ -155,7 +155,7 @@ test('an STS outage is invisible while credentials are valid; 503 after expiry; 
   const outageCalls = w.peer.calls(ROLE_WEB) - 1;
   // 29 minutes of outage with backoff 1, 2, 4 ... 60 s: tens of calls, not one per request.
   assert.ok(outageCalls >= 20 && outageCalls <= 40, `calls during outage: ${outageCalls}`);
-  assert.match(w.metrics.render(), /sidekey_upstream_failures_total\{error="Throttling",service="web"\} \d+/);
+  assert.match(await w.metrics.render(), /sidekey_upstream_failures_total\{error="Throttling",service="web"\} \d+/);
 
   await w.advance(2 * MINUTE); // past expiry
   const expired = await w.get(TOKEN_WEB);

@@ -82,7 +82,7 @@ test('static answers are cached per token class; token answers never', async () 
     const token = (await rawGet(g.port, '/latest/api/token', [TTL], { method: 'PUT' })).body;
     assert.equal((await rawGet(g.port, '/latest/meta-data/mac', [`X-aws-ec2-metadata-token: ${token}`])).status, 200);
     assert.equal((await rawGet(g.port, '/latest/meta-data/mac')).status, 401, 'the tokenless request is IMDS’s to answer');
-    const hits = g.running.daemon.metrics.render();
+    const hits = await g.running.daemon.metrics.render();
     assert.match(hits, /sidekey_imds_cache_total\{result="hit"\} \d+/);
   } finally {
     await g.stop();
@@ -143,7 +143,7 @@ test('one access log line per request, with the deciding rule; metrics by decisi
     assert.deepEqual([refused?.status, refused?.rule, refused?.path], [400, 'canonical:encoded-dot', undefined]);
     assert.deepEqual([denied?.status, denied?.rule, denied?.decision], [403, 'floor:instance-credentials', 'deny']);
     assertNoSecrets(g.running.lines, [token, ...Object.values(PEER_INSTANCE_SECRETS)]);
-    const metrics = g.running.daemon.metrics.render();
+    const metrics = await g.running.daemon.metrics.render();
     assert.match(metrics, /sidekey_imds_requests_total\{caller="",decision="deny",rule="floor:instance-credentials"\} 1/);
     assert.match(metrics, /sidekey_imds_requests_total\{caller="",decision="refuse",rule="canonical:encoded-dot"\} 1/);
     assert.match(metrics, /sidekey_imds_requests_total\{caller="",decision="allow",rule="default:allow-rest"\} 2/);

@@ -177,13 +177,13 @@ describe('direct mode to an IAM database', () => {
 
   test('a burst of new connections makes one signature', async () => {
     front().tokens.clear();
-    const before = daemon.daemon.metrics.render();
+    const before = await daemon.daemon.metrics.render();
     const count = (text: string, outcome: string) =>
       Number(new RegExp(`sidekey_pg_token_cache_total\\{outcome="${outcome}",target="orders"\\} (\\d+)`).exec(text)?.[1] ?? 0);
     const clients = Array.from({ length: 8 }, () => client('orders'));
     await Promise.all(clients.map((c) => c.connect()));
     await Promise.all(clients.map((c) => c.end()));
-    const after = daemon.daemon.metrics.render();
+    const after = await daemon.daemon.metrics.render();
     assert.equal(count(after, 'miss') - count(before, 'miss'), 1);
     const reused = count(after, 'joined') + count(after, 'hit') - count(before, 'joined') - count(before, 'hit');
     assert.equal(reused, 7);
@@ -205,7 +205,7 @@ describe('direct mode to an IAM database', () => {
     await c.end();
   });
 
-  test('every login writes an audit line; no log line holds a token or password', () => {
+  test('every login writes an audit line; no log line holds a token or password', async () => {
     const audits = daemon.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.audit === 'pg.login');
     assert.ok(audits.some((e) => e.outcome === 'ok' && e.target === 'orders' && e.db_user === 'app_user' && e.local_user === 'someone'));
     assert.ok(audits.some((e) => e.outcome === 'upstream_unreachable' && e.target === 'wrong-ca'));
@@ -214,7 +214,7 @@ describe('direct mode to an IAM database', () => {
     assertNoSecrets(daemon.lines, [...signatures, ...Object.values(PG_USERS), KEY.secretAccessKey]);
     for (const line of daemon.lines) assert.ok(!line.includes('X-Amz-'), `a log line holds a token: ${line.slice(0, 120)}`);
     assert.ok(peer.tokens.length > 0);
-    const metrics = daemon.daemon.metrics.render();
+    const metrics = await daemon.daemon.metrics.render();
     assert.match(metrics, /sidekey_pg_logins_total\{outcome="ok",target="orders"\} \d+/);
   });
 });

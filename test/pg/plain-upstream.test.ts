@@ -12,8 +12,8 @@ import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres-server.js';
-import { waitFor } from '../helpers/wait-for.js';
-import { listenerPort, pgFront } from './fixtures/listener-port.js';
+import { waitForAsync } from '../helpers/wait-for.js';
+import { listenerPort } from './fixtures/listener-port.js';
 import { plainTargetYaml } from './fixtures/plain-target.js';
 
 let postgres: TestPostgres;
@@ -77,14 +77,17 @@ test('a large result reaches a client that pauses reading, byte for byte', { tim
 
 test('plain-TCP upstream connections are reset, parked and reused', { timeout: TEST_TIMEOUT_MS }, async () => {
   const pids: number[] = [];
+  const parked = async () =>
+    Number(/sidekey_pg_pool_returns_total\{outcome="parked",target="plain"\} (\d+)/.exec(await daemon.daemon.metrics.render())?.[1] ?? 0);
   for (let i = 0; i < 3; i++) {
+    const before = await parked();
     const client = new pg.Client({ host: '127.0.0.1', port: port(), user: 'me', database: 'x' });
     await client.connect();
     pids.push((await client.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number);
     await client.query('SET application_name = dirty');
     await client.end();
     // The reset's answer comes back asynchronously: wait for the connection to be parked.
-    await waitFor(() => (new Map(pgFront(daemon).pool.idleCounts()).get('plain') ?? 0) === 1, 'the connection to be parked');
+    await waitForAsync(async () => (await parked()) === before + 1, 'the connection to be parked');
   }
   assert.equal(new Set(pids).size, 1, `one backend for all three sessions: ${pids.join(', ')}`);
   const client = new pg.Client({ host: '127.0.0.1', port: port(), user: 'me', database: 'x' });

@@ -35,9 +35,9 @@ const client = (target: string) => {
   return new pg.Client({ host: '127.0.0.1', port: address.port, user: 'me', database: 'x' });
 };
 
-function metric(name: string, labels: string): number {
+async function metric(name: string, labels: string): Promise<number> {
   const escaped = labels.replace(/[{}]/g, '\\$&');
-  return Number(new RegExp(`^${name}${escaped} (\\d+)$`, 'm').exec(daemon.daemon.metrics.render())?.[1] ?? 0);
+  return Number(new RegExp(`^${name}${escaped} (\\d+)$`, 'm').exec(await daemon.daemon.metrics.render())?.[1] ?? 0);
 }
 
 function config(): string {
@@ -123,16 +123,16 @@ describe('signing as a service assumed role', () => {
 
   test('a token is not cached beyond the credentials that signed it: credentials expiring within the margin sign every login', async () => {
     await trustIssuedCredentials();
-    const misses = metric('sidekey_pg_token_cache_total', '{outcome="miss",target="as-role"}');
-    const hits = metric('sidekey_pg_token_cache_total', '{outcome="hit",target="as-role"}');
+    const misses = await metric('sidekey_pg_token_cache_total', '{outcome="miss",target="as-role"}');
+    const hits = await metric('sidekey_pg_token_cache_total', '{outcome="hit",target="as-role"}');
     for (let i = 0; i < 2; i++) {
       await trustIssuedCredentials();
       const c = client('as-role');
       await c.connect();
       await c.end();
     }
-    assert.equal(metric('sidekey_pg_token_cache_total', '{outcome="miss",target="as-role"}'), misses + 2);
-    assert.equal(metric('sidekey_pg_token_cache_total', '{outcome="hit",target="as-role"}'), hits);
+    assert.equal(await metric('sidekey_pg_token_cache_total', '{outcome="miss",target="as-role"}'), misses + 2);
+    assert.equal(await metric('sidekey_pg_token_cache_total', '{outcome="hit",target="as-role"}'), hits);
   });
 
   test('a pooled connection made with the role is reused without a new signature', async () => {

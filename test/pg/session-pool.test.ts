@@ -81,8 +81,8 @@ function frontendMessage(type: string, body = ''): Buffer {
 
 const idle = (target: string) => new Map(front().pool.idleCounts()).get(target) ?? 0;
 
-function metric(name: string, labels: string): number {
-  const text = daemon.daemon.metrics.render();
+async function metric(name: string, labels: string): Promise<number> {
+  const text = await daemon.daemon.metrics.render();
   const escaped = labels.replace(/[{}]/g, '\\$&');
   return Number(new RegExp(`^${name}${escaped} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
 }
@@ -100,13 +100,13 @@ after(async () => {
 
 describe('session pooling', () => {
   test('a second client reuses the upstream connection of the first (same backend pid, a pool hit)', async () => {
-    const hits = metric('sidekey_pg_pool_checkouts_total', '{outcome="hit",target="pooled"}');
+    const hits = await metric('sidekey_pg_pool_checkouts_total', '{outcome="hit",target="pooled"}');
     const first = await session('pooled');
     await waitFor(() => idle('pooled') === 1, 'the connection to be parked');
     const second = await session('pooled');
     assert.equal(second, first);
-    assert.equal(metric('sidekey_pg_pool_checkouts_total', '{outcome="hit",target="pooled"}'), hits + 1);
-    assert.ok(metric('sidekey_pg_pool_returns_total', '{outcome="parked",target="pooled"}') >= 1);
+    assert.equal(await metric('sidekey_pg_pool_checkouts_total', '{outcome="hit",target="pooled"}'), hits + 1);
+    assert.ok((await metric('sidekey_pg_pool_returns_total', '{outcome="parked",target="pooled"}')) >= 1);
     const audits = daemon.lines
       .map((l) => JSON.parse(l) as Record<string, unknown>)
       .filter((e) => e.audit === 'pg.login' && e.target === 'pooled');
@@ -164,7 +164,7 @@ describe('session pooling', () => {
 
   test('a connection ended mid-transaction or after an error is closed, not pooled', async () => {
     await waitFor(() => idle('pooled') === 1, 'the connection to be parked');
-    const notClean = metric('sidekey_pg_pool_returns_total', '{outcome="not_clean",target="pooled"}');
+    const notClean = await metric('sidekey_pg_pool_returns_total', '{outcome="not_clean",target="pooled"}');
     const inTransaction = await session('pooled', async (c) => {
       await c.query('BEGIN');
       await c.query('CREATE TEMP TABLE half (x int)');
@@ -174,7 +174,10 @@ describe('session pooling', () => {
       await assert.rejects(c.query('SELECT 1/0'));
     });
     assert.notEqual(afterError, inTransaction);
-    await waitFor(() => metric('sidekey_pg_pool_returns_total', '{outcome="not_clean",target="pooled"}') >= notClean + 2, 'both returns');
+    await waitForAsync(
+      async () => (await metric('sidekey_pg_pool_returns_total', '{outcome="not_clean",target="pooled"}')) >= notClean + 2,
+      'both returns',
+    );
     assert.equal(idle('pooled'), 0, 'neither connection was parked');
     const next = await session('pooled');
     assert.ok(next !== inTransaction && next !== afterError);
@@ -182,11 +185,11 @@ describe('session pooling', () => {
 
   test('cancel works on a reused connection (the minted key maps to the parked backend)', async () => {
     await waitFor(() => idle('pooled') === 1, 'the connection to be parked');
-    const hits = metric('sidekey_pg_pool_checkouts_total', '{outcome="hit",target="pooled"}');
+    const hits = await metric('sidekey_pg_pool_checkouts_total', '{outcome="hit",target="pooled"}');
     const c = client('pooled');
     await c.connect();
     const pid = (await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
-    assert.equal(metric('sidekey_pg_pool_checkouts_total', '{outcome="hit",target="pooled"}'), hits + 1, 'a reused connection');
+    assert.equal(await metric('sidekey_pg_pool_checkouts_total', '{outcome="hit",target="pooled"}'), hits + 1, 'a reused connection');
     const running = c.query('SELECT pg_sleep(30)').then(
       () => assert.fail('pg_sleep was not cancelled'),
       (error: { code?: string }) => error,
@@ -204,12 +207,12 @@ describe('session pooling', () => {
 
   test('max_idle bounds the parked connections; different startup parameters never share one', async () => {
     front().pool.clear();
-    const full = metric('sidekey_pg_pool_returns_total', '{outcome="full",target="pooled"}');
+    const full = await metric('sidekey_pg_pool_returns_total', '{outcome="full",target="pooled"}');
     const clients = Array.from({ length: 3 }, () => client('pooled'));
     await Promise.all(clients.map((c) => c.connect()));
     await Promise.all(clients.map((c) => c.end()));
-    await waitFor(
-      () => metric('sidekey_pg_pool_returns_total', '{outcome="full",target="pooled"}') === full + 1,
+    await waitForAsync(
+      async () => (await metric('sidekey_pg_pool_returns_total', '{outcome="full",target="pooled"}')) === full + 1,
       'one return refused as full',
     );
     assert.equal(idle('pooled'), 2);
@@ -221,11 +224,11 @@ describe('session pooling', () => {
   });
 
   test('a parked connection is closed after idle_seconds', async () => {
-    const expired = metric('sidekey_pg_pool_evictions_total', '{reason="idle_timeout",target="short"}');
+    const expired = await metric('sidekey_pg_pool_evictions_total', '{reason="idle_timeout",target="short"}');
     const pid = await session('short');
     await waitFor(() => idle('short') === 1, 'the connection to be parked');
     await waitFor(() => idle('short') === 0, 'the idle timeout', 4000);
-    assert.equal(metric('sidekey_pg_pool_evictions_total', '{reason="idle_timeout",target="short"}'), expired + 1);
+    assert.equal(await metric('sidekey_pg_pool_evictions_total', '{reason="idle_timeout",target="short"}'), expired + 1);
     const next = await session('short');
     assert.notEqual(next, pid);
   });
@@ -285,7 +288,7 @@ describe('reload', () => {
     const open = client('pooled');
     await open.connect();
     assert.equal((await open.query('SELECT current_user AS u')).rows[0].u, 'app_user');
-    const stale = metric('sidekey_pg_pool_returns_total', '{outcome="stale",target="pooled"}');
+    const stale = await metric('sidekey_pg_pool_returns_total', '{outcome="stale",target="pooled"}');
     const applied = await daemon.reload(
       config({ ...TARGETS, pooled: { ...TARGETS.pooled, user: 'md5_user', password: PG_USERS.md5_user } }),
     );
@@ -297,8 +300,8 @@ describe('reload', () => {
     await fresh.end();
     assert.equal((await open.query('SELECT current_user AS u, 1 AS one')).rows[0].u, 'app_user');
     await open.end();
-    await waitFor(
-      () => metric('sidekey_pg_pool_returns_total', '{outcome="stale",target="pooled"}') === stale + 1,
+    await waitForAsync(
+      async () => (await metric('sidekey_pg_pool_returns_total', '{outcome="stale",target="pooled"}')) === stale + 1,
       'the old session to be closed as stale',
     );
   });

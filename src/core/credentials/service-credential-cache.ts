@@ -12,6 +12,7 @@ import { SidekeyError } from '../errors.js';
 import { audit } from '../log/audit.js';
 import { type Logger, serializeError } from '../log/logger.js';
 import type { MetricsRegistry } from '../metrics/metrics-registry.js';
+import { timeCall } from '../metrics/time-call.js';
 import { type Clock, systemClock, type TimerHandle } from './clock.js';
 import type { ManagedCredentialBroker, RateLimit, ServiceCredentials, ServiceStatus } from './credential-broker.js';
 import { CredentialSlot, type SlotPolicy } from './credential-slot.js';
@@ -61,6 +62,7 @@ export class ServiceCredentialCache implements ManagedCredentialBroker {
   #started = false;
   readonly #calls;
   readonly #failures;
+  readonly #assumeRoleSeconds;
 
   constructor(loaded: LoadedConfig, logger: Logger, metrics: MetricsRegistry, options: ServiceCredentialCacheOptions = {}) {
     this.#logger = logger;
@@ -69,13 +71,25 @@ export class ServiceCredentialCache implements ManagedCredentialBroker {
     this.#config = loaded.config;
     this.#sts = this.#newSts(loaded.config);
     this.#base = baseCredentialProvider(loaded.config.aws_defaults);
-    this.#calls = metrics.counter('sidekey_upstream_calls_total', 'STS AssumeRole calls by service.');
-    this.#failures = metrics.counter('sidekey_upstream_failures_total', 'Failed STS AssumeRole calls by service and error.');
-    metrics.gaugeCallback('sidekey_credentials_expiry_seconds', 'Seconds until the cached credentials of each service expire.', () =>
-      [...this.#slots].flatMap(([service, slot]) => {
-        const seconds = slot.secondsToExpiry();
-        return seconds === undefined ? [] : [[{ service }, Math.round(seconds)] as const];
-      }),
+    this.#calls = metrics.counter('sidekey_upstream_calls_total', 'STS AssumeRole calls by service.', ['service']);
+    this.#assumeRoleSeconds = metrics.histogram(
+      'sidekey_sts_assume_role_duration_seconds',
+      'STS AssumeRole calls, by service and outcome.',
+      ['service', 'outcome'],
+    );
+    this.#failures = metrics.counter('sidekey_upstream_failures_total', 'Failed STS AssumeRole calls by service and error.', [
+      'service',
+      'error',
+    ]);
+    metrics.gaugeCallback(
+      'sidekey_credentials_expiry_seconds',
+      'Seconds until the cached credentials of each service expire.',
+      ['service'],
+      () =>
+        [...this.#slots].flatMap(([service, slot]) => {
+          const seconds = slot.secondsToExpiry();
+          return seconds === undefined ? [] : [[{ service }, Math.round(seconds)] as const];
+        }),
     );
     this.#tokens = new ServiceTokens((message) => logger.error({ problem: message }, 'service token problem'));
     this.#dynamic = new DynamicServiceFiles((message, file) => logger.error({ problem: message, file }, 'dynamic service file refused'));
@@ -270,7 +284,7 @@ export class ServiceCredentialCache implements ManagedCredentialBroker {
   #newSlot(def: ServiceDefinition, policy: SlotPolicy): CredentialSlot {
     const fetch = () => {
       this.#calls.inc({ service: def.name });
-      return (this.#customAssumeRole ?? this.#sts.assume)(def);
+      return timeCall(this.#assumeRoleSeconds, { service: def.name }, () => (this.#customAssumeRole ?? this.#sts.assume)(def));
     };
     const role = def.config.assumed_role.RoleArn;
     return new CredentialSlot(def.name, fetch, this.#clock, policy, {

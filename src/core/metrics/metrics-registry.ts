@@ -1,89 +1,89 @@
-/** A small Prometheus text-format registry: counters and gauges with labels. */
+/**
+ * The daemon's metrics, exposed by prom-client: its registry renders the text format, collects the
+ * standard process and Node runtime metrics (`process_cpu_seconds_total`, `process_open_fds`,
+ * `nodejs_eventloop_lag_seconds`, heap sizes, ...) and keeps the latency histograms.
+ *
+ * Counters keep their own per-series cells, which prom-client reads at scrape time: a request path
+ * increments a number held by a handle bound once, where prom-client's own `inc` hashes the label
+ * object on every call. Label names are declared per family and checked when a series is made.
+ */
+import { collectDefaultMetrics, Counter as PromCounter, Gauge as PromGauge, Histogram as PromHistogram, Registry } from 'prom-client';
 
 type Labels = Readonly<Record<string, string>>;
 
-const NEEDS_ESCAPE = /[\\\n"]/;
-
-function escapeLabel(value: string): string {
-  if (!NEEDS_ESCAPE.test(value)) return value;
-  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
-}
-
-/** Label names are few and usually passed in order already: sort only when they are not. */
-function sortedNames(labels: Labels): string[] {
-  const keys = Object.keys(labels);
-  for (let i = 1; i < keys.length; i++) {
-    if ((keys[i - 1] as string) > (keys[i] as string)) return keys.sort();
-  }
-  return keys;
-}
-
-function labelKey(labels: Labels): string {
-  const keys = sortedNames(labels);
-  if (keys.length === 0) return '';
-  let key = '{';
-  for (let i = 0; i < keys.length; i++) {
-    const name = keys[i] as string;
-    key += `${i === 0 ? '' : ','}${name}="${escapeLabel(labels[name] as string)}"`;
-  }
-  return `${key}}`;
-}
-
-/** One counter series with its label key built once: what a hot path increments. */
+/** One counter series with its labels bound once: what a hot path increments. */
 export interface CounterHandle {
   inc(amount?: number): void;
 }
 
 export interface Counter {
   inc(labels?: Labels, amount?: number): void;
-  /** The series for these labels, to increment without building its key each time. */
+  /** The series for these labels, to increment without looking it up each time. */
   labels(labels: Labels): CounterHandle;
 }
 
-/** A series' current value, held by the family's map and by bound handles alike. */
-interface Cell {
-  value: number;
+export interface Histogram {
+  /** Records one duration, in seconds. */
+  observe(labels: Labels, seconds: number): void;
 }
 
-export interface Gauge {
-  set(labels: Labels, value: number): void;
-  remove(labels: Labels): void;
-}
-
-interface Family {
-  readonly name: string;
-  readonly help: string;
-  readonly type: 'counter' | 'gauge';
-  readonly values: Map<string, Cell>;
-  readonly collect?: () => Iterable<readonly [Labels, number]>;
-}
+/** Latency buckets in seconds, from a cached answer (sub-millisecond) to a slow AWS call. */
+export const LATENCY_BUCKETS_SECONDS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 
-export class MetricsRegistry {
-  readonly #families = new Map<string, Family>();
+interface Cell {
+  readonly labels: Labels;
+  value: number;
+}
 
-  #family(name: string, help: string, type: Family['type'], collect?: Family['collect']): Family {
-    if (!METRIC_NAME.test(name)) throw new Error(`invalid metric name ${name}`);
-    const existing = this.#families.get(name);
-    if (existing) return existing;
-    const family: Family = { name, help, type, values: new Map(), ...(collect ? { collect } : {}) };
-    this.#families.set(name, family);
-    return family;
+export interface MetricsRegistryOptions {
+  /** Also collect prom-client's process and Node runtime metrics (the daemon does; tests and CLIs need not). */
+  readonly processMetrics?: boolean;
+}
+
+export class MetricsRegistry {
+  readonly #registry = new Registry();
+  readonly #counters = new Map<string, Counter>();
+  readonly #histograms = new Map<string, Histogram>();
+
+  constructor(options: MetricsRegistryOptions = {}) {
+    if (options.processMetrics) collectDefaultMetrics({ register: this.#registry });
   }
 
-  counter(name: string, help: string): Counter {
-    const family = this.#family(name, help, 'counter');
+  /** The Content-Type of `render`'s text. */
+  get contentType(): string {
+    return this.#registry.contentType;
+  }
+
+  counter(name: string, help: string, labelNames: readonly string[] = []): Counter {
+    const existing = this.#counters.get(name);
+    if (existing) return existing;
+    if (!METRIC_NAME.test(name)) throw new Error(`invalid metric name ${name}`);
+    const cells = new Map<string, Cell>();
+    const declared = new Set(labelNames);
+    new PromCounter({
+      name,
+      help,
+      labelNames,
+      registers: [this.#registry],
+      collect() {
+        this.reset();
+        for (const cell of cells.values()) this.inc(cell.labels, cell.value);
+      },
+    });
     const cell = (labels: Labels): Cell => {
-      const key = labelKey(labels);
-      let found = family.values.get(key);
+      const sorted = Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      const key = JSON.stringify(sorted);
+      let found = cells.get(key);
       if (!found) {
-        found = { value: 0 };
-        family.values.set(key, found);
+        for (const [label] of sorted) if (!declared.has(label)) throw new Error(`${name} has no label ${label}`);
+        found = { labels: Object.fromEntries(sorted), value: 0 };
+        cells.set(key, found);
       }
       return found;
     };
-    return {
+    const counter: Counter = {
       inc: (labels = {}, amount = 1) => {
         cell(labels).value += amount;
       },
@@ -96,33 +96,35 @@ export class MetricsRegistry {
         };
       },
     };
+    this.#counters.set(name, counter);
+    return counter;
   }
 
-  gauge(name: string, help: string): Gauge {
-    const family = this.#family(name, help, 'gauge');
-    return {
-      set: (labels, value) => {
-        const key = labelKey(labels);
-        const found = family.values.get(key);
-        if (found) found.value = value;
-        else family.values.set(key, { value });
-      },
-      remove: (labels) => family.values.delete(labelKey(labels)),
-    };
+  histogram(name: string, help: string, labelNames: readonly string[], buckets: readonly number[] = LATENCY_BUCKETS_SECONDS): Histogram {
+    const existing = this.#histograms.get(name);
+    if (existing) return existing;
+    const family = new PromHistogram({ name, help, labelNames, buckets: [...buckets], registers: [this.#registry] });
+    const histogram: Histogram = { observe: (labels, seconds) => family.observe(labels, seconds) };
+    this.#histograms.set(name, histogram);
+    return histogram;
   }
 
   /** A gauge whose values are read at scrape time. */
-  gaugeCallback(name: string, help: string, collect: () => Iterable<readonly [Labels, number]>): void {
-    this.#family(name, help, 'gauge', collect);
+  gaugeCallback(name: string, help: string, labelNames: readonly string[], collect: () => Iterable<readonly [Labels, number]>): void {
+    new PromGauge({
+      name,
+      help,
+      labelNames,
+      registers: [this.#registry],
+      collect() {
+        this.reset();
+        for (const [labels, value] of collect()) this.set(labels, value);
+      },
+    });
   }
 
-  render(): string {
-    const lines: string[] = [];
-    for (const family of this.#families.values()) {
-      lines.push(`# HELP ${family.name} ${family.help}`, `# TYPE ${family.name} ${family.type}`);
-      for (const [key, cell] of family.values) lines.push(`${family.name}${key} ${cell.value}`);
-      if (family.collect) for (const [labels, value] of family.collect()) lines.push(`${family.name}${labelKey(labels)} ${value}`);
-    }
-    return `${lines.join('\n')}\n`;
+  /** The Prometheus text exposition of every metric. */
+  render(): Promise<string> {
+    return this.#registry.metrics();
   }
 }

@@ -12,6 +12,8 @@ import { LocalKeyring } from './local-keyring.js';
 import { SecretService } from './secret-service.js';
 import type { SecretStore } from './secret-store.js';
 import { SqliteStore } from './sqlite-store.js';
+import { timedKeyring } from './timed-keyring.js';
+import { timedStore } from './timed-store.js';
 import { envelopeCodec, type VersionCodec } from './version-codec.js';
 
 export interface SecretServiceParts {
@@ -62,9 +64,11 @@ export function createKeyring(secrets: SecretsConfig, awsDefaults?: SidekeyConfi
 }
 
 export function createSecretService(parts: SecretServiceParts): SecretService {
-  const keyring = createKeyring(parts.secrets, parts.awsDefaults);
+  const rawKeyring = createKeyring(parts.secrets, parts.awsDefaults);
+  const keyring = parts.metrics ? timedKeyring(rawKeyring, parts.metrics) : rawKeyring;
+  const store = createStore(parts.secrets, parts.awsDefaults);
   return new SecretService({
-    store: createStore(parts.secrets, parts.awsDefaults),
+    store: parts.metrics ? timedStore(store, parts.metrics) : store,
     keyring,
     codec: createCodec(parts.secrets, keyring, parts.awsDefaults),
     cacheTtlSeconds: parts.cacheTtlSeconds ?? parts.secrets.cache_ttl_seconds,

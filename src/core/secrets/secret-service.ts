@@ -84,10 +84,12 @@ export class SecretService {
     this.#operations = options.metrics?.counter(
       'sidekey_secrets_operations_total',
       'Secrets operations that reached the store, by operation and outcome (cache hits: sidekey_secrets_cache_total).',
+      ['operation', 'outcome'],
     );
     this.#cacheResults = options.metrics?.counter(
       'sidekey_secrets_cache_total',
       'Secret fetches answered from the cache (hit) or not (miss).',
+      ['result'],
     );
   }
 

@@ -1,0 +1,29 @@
+/**
+ * `sidekey_request_duration_seconds`: each HTTP front's time from a request's arrival to the end of
+ * its answer, by front and status code. One histogram for all fronts, so they compare in one query.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { Histogram, MetricsRegistry } from '../core/metrics/metrics-registry.js';
+
+export const REQUEST_DURATION_METRIC = 'sidekey_request_duration_seconds';
+
+export function requestDurations(metrics: MetricsRegistry): Histogram {
+  return metrics.histogram(REQUEST_DURATION_METRIC, 'HTTP requests from arrival to the end of the answer, by front and status.', [
+    'front',
+    'status',
+  ]);
+}
+
+/** Wraps a request listener so each answer is timed under `front`. */
+export function timedRequests<Rest extends unknown[]>(
+  histogram: Histogram,
+  front: string,
+  handler: (req: IncomingMessage, res: ServerResponse, ...rest: Rest) => void,
+): (req: IncomingMessage, res: ServerResponse, ...rest: Rest) => void {
+  return (req, res, ...rest) => {
+    const started = performance.now();
+    res.once('finish', () => histogram.observe({ front, status: String(res.statusCode) }, (performance.now() - started) / 1000));
+    handler(req, res, ...rest);
+  };
+}
