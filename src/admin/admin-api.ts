@@ -52,7 +52,8 @@ function statusView(s: ServiceStatus): Record<string, unknown> {
   };
 }
 
-function bearer(req: IncomingMessage): string {
+/** The token of an `Authorization: Bearer TOKEN` header, or the empty string. */
+export function bearer(req: IncomingMessage): string {
   const header = req.headers.authorization ?? '';
   const match = /^Bearer ([\x21-\x7e]+)$/.exec(header);
   return match?.[1] ?? '';

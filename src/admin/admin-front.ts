@@ -18,9 +18,10 @@ import { sendJson } from '../net/json-reply.js';
 import { requestDurations, timedRequests } from '../net/request-durations.js';
 import { guardedHeaders, hostHeaderAllowed, hostNames } from '../net/request-guards.js';
 import { ADMIN_PREFIX, createAdminApi } from './admin-api.js';
+import { judgeQuit, QUIT_PATH } from './quit-route.js';
 
 /** The paths counted under their own name; anything else is `other`, so no request can add a series. */
-const KNOWN_PATHS = new Set(['/health', '/ready', '/metrics']);
+const KNOWN_PATHS = new Set(['/health', '/ready', '/metrics', QUIT_PATH]);
 
 export interface AdminFront extends Front {
   /** The bound address (with the real port when 0 was configured). */
@@ -52,6 +53,15 @@ export function createAdminFront(ctx: FrontContext, fronts: () => readonly Front
     // /metrics; its requests carry that name as Host.
     if (!hostHeaderAllowed(guardedHeaders(req).host, bound as ListenAddress, hosts)) {
       fail('HOST_REFUSED', 'the Host header does not name this listener; add it to admin.allowed_hosts');
+      return;
+    }
+    if (path === QUIT_PATH) {
+      const verdict = judgeQuit(req, loaded.config.admin.token, ctx.logger);
+      if (!verdict.quit) return fail(verdict.kind, verdict.message);
+      if (!ctx.quit) return fail('NOT_FOUND', `${QUIT_PATH} is served by \`sidekey serve\` only`);
+      reply(200, { status: 'draining', drain_seconds: loaded.config.shutdown.drain_seconds });
+      ctx.logger.info({ path: QUIT_PATH }, 'asked to quit: draining, then exit 0');
+      ctx.quit();
       return;
     }
     if (path.startsWith(ADMIN_PREFIX)) {

@@ -23,6 +23,10 @@ export const CREDENTIALS_PATH = '/v1/credentials';
 export const HEALTH_PATH = '/health';
 /** The one message for a missing or wrong token: it must not say whether any service exists. */
 export const UNAUTHORIZED_MESSAGE = 'missing or invalid authorization token';
+/** A token sent as `Bearer <token>`: the container-credentials protocol sends the token alone. */
+const BEARER_PREFIX = /^bearer\s/i;
+export const BEARER_MESSAGE =
+  'missing or invalid authorization token: send the token alone in the Authorization header, without "Bearer " (AWS_CONTAINER_AUTHORIZATION_TOKEN holds the bare token, as the SDKs send it)';
 /** Refused-token requests logged one by one per second (twice that in a burst); the rest are summed up. */
 export const UNAUTHORIZED_LOG_RATE = 20;
 /** The audit event every request ends in. */
@@ -107,9 +111,11 @@ export function createCredentialRequestHandler(
   const unauthorizedLines = new TokenBucket({ per_second: UNAUTHORIZED_LOG_RATE, burst: 2 * UNAUTHORIZED_LOG_RATE });
   let unlogged = 0;
   let lastSummary = Number.NEGATIVE_INFINITY;
-  const refuseToken = (req: IncomingMessage, res: ServerResponse) => {
-    if (unauthorizedLines.take()) return fail(req, res, 'UNAUTHORIZED', UNAUTHORIZED_MESSAGE, 'unauthorized');
-    sendErrorKind(res, 'UNAUTHORIZED', UNAUTHORIZED_MESSAGE, 'aws');
+  const refuseToken = (req: IncomingMessage, res: ServerResponse, authorization: string | undefined) => {
+    // Says nothing of the token itself: only that the header has the one form SDKs never send.
+    const message = authorization !== undefined && BEARER_PREFIX.test(authorization) ? BEARER_MESSAGE : UNAUTHORIZED_MESSAGE;
+    if (unauthorizedLines.take()) return fail(req, res, 'UNAUTHORIZED', message, 'unauthorized');
+    sendErrorKind(res, 'UNAUTHORIZED', message, 'aws');
     count('', 'unauthorized');
     unlogged += 1;
     const now = performance.now();
@@ -167,7 +173,7 @@ export function createCredentialRequestHandler(
     if (req.method !== 'GET') return fail(req, res, 'METHOD_NOT_ALLOWED', `${CREDENTIALS_PATH} answers GET only`, 'method');
 
     const service = broker.authenticate(headers.authorization);
-    if (service === undefined) return refuseToken(req, res);
+    if (service === undefined) return refuseToken(req, res, headers.authorization);
     const bucket = limits.bucket(service);
     if (!bucket.take()) {
       const headers = { 'retry-after': String(bucket.retryAfterSeconds()) };

@@ -14,6 +14,8 @@ export interface DaemonOptions {
   readonly logger: Logger;
   /** Re-reads the config on reload (defaults to loading the same file again). */
   readonly reloadConfig?: () => LoadedConfig;
+  /** Called when a front asks the process to drain and exit 0 (the admin listener's POST /quitquitquit). */
+  readonly onQuit?: () => void;
 }
 
 export class Daemon {
@@ -23,12 +25,14 @@ export class Daemon {
   #loaded: LoadedConfig;
   #fronts: Front[] = [];
   readonly #reloadConfig: () => LoadedConfig;
+  readonly #onQuit: (() => void) | undefined;
   #reloading: Promise<boolean> | undefined;
 
   constructor(options: DaemonOptions) {
     this.#loaded = options.loaded;
     this.logger = options.logger;
     this.#reloadConfig = options.reloadConfig ?? (() => loadConfig(this.#loaded.file));
+    this.#onQuit = options.onQuit;
     this.broker = createCredentialBroker(this.#loaded, this.logger.child({ front: 'credentials' }), this.metrics);
   }
 
@@ -46,6 +50,7 @@ export class Daemon {
       logger: this.logger.child({ front: name }),
       metrics: this.metrics,
       broker: this.broker,
+      ...(this.#onQuit ? { quit: this.#onQuit } : {}),
     });
     this.#fronts = createFronts({ ...ctx('daemon'), logger: this.logger }, () => this.#fronts);
     await this.broker.start();

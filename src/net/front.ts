@@ -11,6 +11,8 @@ export interface FrontContext {
   readonly logger: Logger;
   readonly metrics: MetricsRegistry;
   readonly broker: CredentialBroker;
+  /** Asks the process to drain every front and exit 0 (POST /quitquitquit); absent where nothing owns the process. */
+  readonly quit?: () => void;
 }
 
 /**

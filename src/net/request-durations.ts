@@ -23,7 +23,11 @@ export function timedRequests<Rest extends unknown[]>(
 ): (req: IncomingMessage, res: ServerResponse, ...rest: Rest) => void {
   return (req, res, ...rest) => {
     const started = performance.now();
-    res.once('finish', () => histogram.observe({ front, status: String(res.statusCode) }, (performance.now() - started) / 1000));
+    const observe = () => histogram.observe({ front, status: String(res.statusCode) }, (performance.now() - started) / 1000);
     handler(req, res, ...rest);
+    // Most answers (cached credentials, a refusal) are ended before the handler returns: timed now,
+    // without a listener per request; the others when their answer ends.
+    if (res.writableEnded) observe();
+    else res.once('finish', observe);
   };
 }

@@ -97,6 +97,14 @@ test('JS SDK fromHttp with a wrong token fails with the 401 Code', async () => {
   );
 });
 
+test('JS SDK fromHttp with the token sent as "Bearer <token>" is told to send the token alone', async () => {
+  await assert.rejects(
+    fromHttp({ awsContainerCredentialsFullUri: fullUri, awsContainerAuthorizationToken: `Bearer ${TOKEN_WEB}`, maxRetries: 0 })(),
+    (error: Error & { Code?: string; Message?: string }) =>
+      error.Code === 'Unauthorized' && (error.Message ?? '').includes('without "Bearer "'),
+  );
+});
+
 test('JS SDK fromContainerMetadata and the default chain read the standard variables', async () => {
   const saved = { ...process.env };
   try {
@@ -133,6 +141,14 @@ test('AWS CLI v2 export-credentials with the token in a file', { skip: cliTokenF
   const env = containerEnv({ AWS_CONTAINER_CREDENTIALS_FULL_URI: fullUri, AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: tokenFile });
   const { stdout } = await run(AWS_CLI, ['configure', 'export-credentials', '--format', 'process'], { env });
   assert.match(String((JSON.parse(stdout) as Record<string, unknown>).AccessKeyId), /^ASIA/);
+});
+
+test('AWS CLI v2 with the token sent as "Bearer <token>" shows the message to send the token alone', { skip: cliMissing }, async () => {
+  const env = containerEnv({ AWS_CONTAINER_CREDENTIALS_FULL_URI: fullUri, AWS_CONTAINER_AUTHORIZATION_TOKEN: `Bearer ${TOKEN_WEB}` });
+  await assert.rejects(
+    run(AWS_CLI, ['configure', 'export-credentials', '--format', 'process'], { env }),
+    (error: Error & { stderr?: string }) => /without \\?"Bearer \\?"/.test(error.stderr ?? ''),
+  );
 });
 
 test('AWS CLI v2 export-credentials with a wrong token fails', { skip: cliMissing }, async () => {

@@ -92,6 +92,25 @@ describe('tokens', () => {
     assert.deepEqual(await findings(env, { env: { WEB_APP_TOKEN: randomToken() } }), []);
   });
 
+  test("token-file-newline: a service's token file ending in a newline warns, naming the file and the fix", async () => {
+    const token = randomToken();
+    const asFile = CLEAN.replace('auth_token: ${fromFile:/run/secrets/web-app-token}', 'auth_token_file: /run/secrets/web-app-token');
+    for (const [yaml, path] of [
+      [asFile, 'services.web-app.auth_token_file'],
+      [CLEAN, 'services.web-app.auth_token'],
+    ] as const) {
+      const list = await findings(yaml, { files: { 'web-app-token': `${token}\n` } });
+      assert.deepEqual(ids(list), ['token-file-newline'], JSON.stringify(list));
+      assert.equal(list[0]?.path, path);
+      assert.match(list[0]?.message ?? '', /web-app-token ends in a newline: .*botocore refuses the token \("not a legal header value"\)/);
+      assert.match(list[0]?.fix ?? '', /printf '%s'/);
+      assert.ok(!JSON.stringify(list).includes(token));
+      assert.deepEqual(await findings(yaml, { files: { 'web-app-token': token } }), [], 'no newline, no finding');
+    }
+    // The admin token is read by sidekey alone: its newline is nobody's problem.
+    assert.deepEqual(await findings(CLEAN, { files: { 'admin-token': `${token}\n` } }), []);
+  });
+
   test('secret-file-missing: an auth_token_file that does not exist', async () => {
     const yaml = CLEAN.replace('auth_token: ${fromFile:/run/secrets/web-app-token}', 'auth_token_file: /nonexistent/sidekey/web-app-token');
     assert.deepEqual(ids(await findings(yaml)), ['secret-file-missing']);

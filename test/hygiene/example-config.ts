@@ -53,7 +53,7 @@ export function materialize(yaml: string, options: MaterializeOptions = {}): Mat
     names.add(match[1] as string);
   for (const name of names) {
     const file = join(secrets, name);
-    writeFileSync(file, `${options.files?.[name] ?? randomToken()}\n`, { mode: 0o600 });
+    writeFileSync(file, options.files?.[name] ?? randomToken(), { mode: 0o600 });
     chmodSync(file, options.mode ?? 0o600);
   }
   const file = join(dir.path, 'sidekey.yaml');

@@ -15,20 +15,26 @@ export function registerServe(program: Command): void {
       const loaded = loadConfig(options.config);
       const logger = createLogger({ level: loaded.config.logging.level });
       logProcessEvents(logger);
-      const daemon = new Daemon({ loaded, logger });
       let stopping = false;
-      const stop = (signal: 'SIGTERM' | 'SIGINT') => {
+      /** SIGTERM exits 143 (or 0 with shutdown.exit_zero_on_sigterm), SIGINT 130, POST /quitquitquit 0. */
+      const exitCodeOf = (cause: 'SIGTERM' | 'SIGINT' | 'quit') => {
+        if (cause === 'quit') return ExitCode.OK;
+        if (cause === 'SIGINT') return ExitCode.SIGINT;
+        return daemon.config.config.shutdown.exit_zero_on_sigterm ? ExitCode.OK : ExitCode.SIGTERM;
+      };
+      const stop = (cause: 'SIGTERM' | 'SIGINT' | 'quit') => {
         if (stopping) return;
         stopping = true;
-        logger.info({ signal }, 'draining before exit');
+        logger.info({ cause }, 'draining before exit');
         daemon
           .stop()
           .catch((error: unknown) => logger.error({ err: serializeError(error) }, 'stop failed'))
           .finally(() => {
             logger.flush();
-            process.exit(signal === 'SIGTERM' ? ExitCode.SIGTERM : ExitCode.SIGINT);
+            process.exit(exitCodeOf(cause));
           });
       };
+      const daemon = new Daemon({ loaded, logger, onQuit: () => stop('quit') });
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGHUP', () => {

@@ -13,6 +13,7 @@ export const CHECKS = {
   'token-weak': { severity: 'fail', title: 'a token is short, low in entropy, repetitive or dictionary-like' },
   'token-reused': { severity: 'fail', title: 'one token is used by more than one key' },
   'secret-inline': { severity: 'fail', title: 'a token or secret is written literally in the config file' },
+  'token-file-newline': { severity: 'warn', title: "a service's token file ends in a newline, which botocore sends and refuses" },
   'secret-file-missing': { severity: 'warn', title: 'a token or key file named in the config cannot be read' },
   'file-permissions': { severity: 'fail', title: 'a key or token file is accessible by other users' },
   'file-permissions-group': { severity: 'warn', title: 'a key or token file is accessible by its group' },

@@ -12,6 +12,7 @@ import { checkPostgresTls } from './check-postgres-tls.js';
 import { checkProcess } from './check-process.js';
 import { checkSecrets } from './check-secrets.js';
 import { checkSecretsStore } from './check-secrets-store.js';
+import { checkTokenFiles } from './check-token-files.js';
 import { checkSessions } from './check-sessions.js';
 import { type Finding, SEVERITIES } from './finding.js';
 import { checkLongLivedKeys, longLivedKeys } from './long-lived-keys.js';
@@ -34,6 +35,7 @@ export async function runChecks(loaded: LoadedConfig, options: CheckOptions = {}
   const findings = [
     ...checkSecrets(collectSecretValues(loaded)),
     ...checkFileModes(loaded),
+    ...checkTokenFiles(loaded),
     ...checkListeners(loaded),
     ...checkPostgresTls(loaded),
     ...checkImds(loaded),

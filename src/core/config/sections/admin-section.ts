@@ -45,4 +45,9 @@ export const shutdownSchema = obj({
    * at once (cloud-sql-proxy's --max-sigterm-delay); keep it under the orchestrator's grace period.
    */
   drain_seconds: withDefault(int({ min: 0, max: MAX_DRAIN_SECONDS, unit: 'seconds' }), DEFAULT_DRAIN_SECONDS),
+  /**
+   * Exit 0 after a SIGTERM's drain instead of 143: Kubernetes Jobs and ECS tasks then count the
+   * sidecar's stop as a success (cloud-sql-proxy's --exit-zero-on-sigterm).
+   */
+  exit_zero_on_sigterm: withDefault(bool(), false),
 });
