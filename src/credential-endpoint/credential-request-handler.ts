@@ -174,15 +174,18 @@ export function createCredentialRequestHandler(
 
     const service = broker.authenticate(headers.authorization);
     if (service === undefined) return refuseToken(req, res, headers.authorization);
-    const bucket = limits.bucket(service);
-    if (!bucket.take()) {
-      const headers = { 'retry-after': String(bucket.retryAfterSeconds()) };
-      return fail(req, res, 'RATE_LIMITED', 'too many requests for this service; slow down', 'rate_limited', service, headers);
-    }
+    // Held credentials are served whatever the rate: the SDKs do not retry a 429, so refusing one
+    // would fail the caller's AWS call while answering it costs nothing upstream. The limit is for
+    // requests that would wait on STS.
     const cached = broker.peek?.(service);
     if (cached) {
       sendCredentials(res, cached);
       return finish(req, 'ok', 200, service, cached);
+    }
+    const bucket = limits.bucket(service);
+    if (!bucket.take()) {
+      const headers = { 'retry-after': String(bucket.retryAfterSeconds()) };
+      return fail(req, res, 'RATE_LIMITED', 'too many requests for this service; slow down', 'rate_limited', service, headers);
     }
     broker.get(service).then(
       (credentials) => {

@@ -109,13 +109,34 @@ test('other methods get 405, other paths 404, /health 200', async () => {
   assert.equal((await httpRequest(`${base}/v1/credentials?x=1`, { authorization: TOKEN_WEB })).status, 200);
 });
 
-test('a noisy service is answered 429 while the others keep being served', async () => {
+test('over its rate limit, a service holding credentials is still served them (the SDKs do not retry a 429)', async () => {
   const answers = await Promise.all(Array.from({ length: 8 }, () => getCredentials(base, TOKEN_WORKER)));
-  const limited = answers.filter((a) => a.status === 429);
-  assert.ok(limited.length >= 4, `expected at least 4 of 8 limited, got ${limited.length}`);
-  assert.equal(limited[0]?.json().Code, 'Throttling');
-  assert.ok(Number(limited[0]?.headers['retry-after']) >= 1);
-  assert.equal((await getCredentials(base, TOKEN_WEB)).status, 200);
+  assert.deepEqual(
+    answers.map((a) => a.status),
+    Array(8).fill(200),
+  );
+});
+
+test('requests that would wait on STS are limited: 429 with Retry-After, and the other services keep being served', async () => {
+  assert.equal(d.daemon.broker.disable('worker'), true);
+  assert.equal(d.daemon.broker.enable('worker'), true);
+  peer.delayMs = 500;
+  try {
+    // The enable starts a fetch; until it lands, every request would wait on STS.
+    const answers = await Promise.all(Array.from({ length: 8 }, () => getCredentials(base, TOKEN_WORKER)));
+    const limited = answers.filter((a) => a.status === 429);
+    assert.ok(limited.length >= 4, `expected at least 4 of 8 limited, got ${limited.length}`);
+    assert.equal(limited[0]?.json().Code, 'Throttling');
+    assert.ok(Number(limited[0]?.headers['retry-after']) >= 1);
+    assert.ok(
+      answers.some((a) => a.status === 200),
+      'the ones within the burst got the credentials',
+    );
+    assert.equal((await getCredentials(base, TOKEN_WEB)).status, 200);
+  } finally {
+    peer.delayMs = 0;
+  }
+  await waitFor(() => d.daemon.broker.ready(), 'the worker to hold credentials again');
 });
 
 test('disable purges and refuses at once; enable fetches anew; setToken swaps the token', async () => {
