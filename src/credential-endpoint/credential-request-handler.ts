@@ -23,6 +23,15 @@ export const CREDENTIALS_PATH = '/v1/credentials';
 export const HEALTH_PATH = '/health';
 /** The one message for a missing or wrong token: it must not say whether any service exists. */
 export const UNAUTHORIZED_MESSAGE = 'missing or invalid authorization token';
+/**
+ * Longest a request waits on an STS call before it is answered 503: under the 1 s the JS SDK's
+ * container providers wait (botocore waits 2 s), so the caller gets an answer it retries, not a
+ * timeout. The fetch goes on; the next attempt is served from the cache.
+ */
+export const COLD_ANSWER_MS = 900;
+/** The Retry-After of that 503, in seconds. */
+export const COLD_RETRY_AFTER_SECONDS = 1;
+const COLD_ANSWER_MESSAGE = 'credentials are being fetched from STS; retry in a second';
 /** A token sent as `Bearer <token>`: the container-credentials protocol sends the token alone. */
 const BEARER_PREFIX = /^bearer\s/i;
 export const BEARER_MESSAGE =
@@ -187,12 +196,24 @@ export function createCredentialRequestHandler(
       const headers = { 'retry-after': String(bucket.retryAfterSeconds()) };
       return fail(req, res, 'RATE_LIMITED', 'too many requests for this service; slow down', 'rate_limited', service, headers);
     }
+    // A request that must wait on STS is answered within the SDKs' own timeout: with the
+    // credentials, or with a retryable 503 while the fetch goes on for the next attempt.
+    let answered = false;
+    const timer = setTimeout(() => {
+      answered = true;
+      fail(req, res, 'CREDENTIALS_UNAVAILABLE', COLD_ANSWER_MESSAGE, 'unavailable', service, { 'retry-after': String(COLD_RETRY_AFTER_SECONDS) });
+    }, COLD_ANSWER_MS);
     broker.get(service).then(
       (credentials) => {
+        clearTimeout(timer);
+        if (answered) return;
         sendCredentials(res, credentials);
         finish(req, 'ok', 200, service, credentials);
       },
-      (error: unknown) => failFromError(req, res, error, service),
+      (error: unknown) => {
+        clearTimeout(timer);
+        if (!answered) failFromError(req, res, error, service);
+      },
     );
   };
 }

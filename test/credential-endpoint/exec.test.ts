@@ -24,7 +24,8 @@ const res = await fetch(uri, { headers: { authorization: process.env.AWS_CONTAIN
 const body = await res.json();
 console.log(JSON.stringify({ uri, status: res.status, accessKeyId: body.AccessKeyId, roleArn: body.RoleArn,
   leaked: process.env.AWS_ACCESS_KEY_ID ?? null, profile: process.env.AWS_PROFILE ?? null,
-  sharedFile: process.env.AWS_SHARED_CREDENTIALS_FILE, region: process.env.AWS_REGION }));
+  sharedFile: process.env.AWS_SHARED_CREDENTIALS_FILE, region: process.env.AWS_REGION,
+  relative: process.env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI ?? null }));
 process.exit(Number(process.argv[1]));
 `;
 
@@ -64,6 +65,8 @@ test('the child gets the service role through the endpoint, no keys in its envir
       AWS_ACCESS_KEY_ID: STS_PEER_BASE_KEY.accessKeyId,
       AWS_SECRET_ACCESS_KEY: STS_PEER_BASE_KEY.secretAccessKey,
       AWS_PROFILE: 'admin',
+      // As the ECS agent sets it when the task has a role: every SDK would prefer it to FULL_URI.
+      AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: '/v2/credentials/task-role',
     },
   );
   const { code, stdout, stderr } = await done;
@@ -76,6 +79,7 @@ test('the child gets the service role through the endpoint, no keys in its envir
   assert.equal(seen.leaked, null);
   assert.equal(seen.profile, null);
   assert.equal(seen.sharedFile, '/dev/null');
+  assert.equal(seen.relative, null, 'RELATIVE_URI is removed, so the SDKs use the FULL_URI exec sets');
   assert.equal(seen.region, 'us-east-1');
   assert.equal(peer.calls(ROLE_WEB), 1);
 });

@@ -105,6 +105,19 @@ test('JS SDK fromHttp with the token sent as "Bearer <token>" is told to send th
   );
 });
 
+test('with RELATIVE_URI and FULL_URI both set, JS fromHttp uses RELATIVE_URI (169.254.170.2), not sidekey', async () => {
+  await assert.rejects(
+    fromHttp({
+      awsContainerCredentialsRelativeUri: '/v2/credentials/task-role',
+      awsContainerCredentialsFullUri: fullUri,
+      awsContainerAuthorizationToken: TOKEN_WEB,
+      maxRetries: 0,
+      timeout: 300,
+      logger: { debug() {}, info() {}, warn() {}, error() {} },
+    })(),
+  );
+});
+
 test('JS SDK fromContainerMetadata and the default chain read the standard variables', async () => {
   const saved = { ...process.env };
   try {
@@ -149,6 +162,15 @@ test('AWS CLI v2 with the token sent as "Bearer <token>" shows the message to se
     run(AWS_CLI, ['configure', 'export-credentials', '--format', 'process'], { env }),
     (error: Error & { stderr?: string }) => /without \\?"Bearer \\?"/.test(error.stderr ?? ''),
   );
+});
+
+test('with RELATIVE_URI and FULL_URI both set, botocore uses RELATIVE_URI, not sidekey', { skip: cliMissing }, async () => {
+  const both = containerEnv({
+    AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: '/v2/credentials/task-role',
+    AWS_CONTAINER_CREDENTIALS_FULL_URI: fullUri,
+    AWS_CONTAINER_AUTHORIZATION_TOKEN: TOKEN_WEB,
+  });
+  await assert.rejects(run(AWS_CLI, ['configure', 'export-credentials', '--format', 'process'], { env: both, timeout: 30_000 }));
 });
 
 test('AWS CLI v2 export-credentials with a wrong token fails', { skip: cliMissing }, async () => {
