@@ -201,7 +201,9 @@ export function createCredentialRequestHandler(
     let answered = false;
     const timer = setTimeout(() => {
       answered = true;
-      fail(req, res, 'CREDENTIALS_UNAVAILABLE', COLD_ANSWER_MESSAGE, 'unavailable', service, { 'retry-after': String(COLD_RETRY_AFTER_SECONDS) });
+      fail(req, res, 'CREDENTIALS_UNAVAILABLE', COLD_ANSWER_MESSAGE, 'unavailable', service, {
+        'retry-after': String(COLD_RETRY_AFTER_SECONDS),
+      });
     }, COLD_ANSWER_MS);
     broker.get(service).then(
       (credentials) => {
