@@ -14,6 +14,7 @@ import {
   MIN_TOKEN_TTL_SECONDS,
   readTokenHeaders,
   TOKEN_HEADER,
+  TOKEN_HEADER_PROBLEMS,
   TOKEN_TTL_HEADER,
   type TokenHeaders,
   ttlInRange,
@@ -22,6 +23,7 @@ import { FORWARDING_HEADERS } from '../net/request-guards.js';
 import { answerCallerCredentials } from './caller-credentials.js';
 import { type CallerMap, plainAddress } from './caller-map.js';
 import { errorReply, type GuardReply } from './guard-reply.js';
+import { filterListing, isListingTarget } from './listing-filter.js';
 import type { RequestHead } from './request-head.js';
 import type { StaticCache } from './static-cache.js';
 import type { TargetVerdicts } from './target-verdicts.js';
@@ -74,9 +76,10 @@ export function handleImdsRequest(head: RequestHead, remote: string | undefined,
   }
   const tokenHeaders = readTokenHeaders(head.headers);
   if (isTokenHeaderRefusal(tokenHeaders)) {
-    return errorReply('IMDS_AMBIGUOUS_REQUEST', `${tokenHeaders.header}: ${tokenHeaders.problem} value refused`, {
+    const rule = `header:${tokenHeaders.header}:${tokenHeaders.problem}`;
+    return errorReply('IMDS_AMBIGUOUS_REQUEST', `${tokenHeaders.header} ${TOKEN_HEADER_PROBLEMS[tokenHeaders.problem]} (rule ${rule})`, {
       decision: 'refuse',
-      rule: `header:${tokenHeaders.header}:${tokenHeaders.problem}`,
+      rule,
     });
   }
   // Everything the method and raw target alone decide, remembered per exact target (target-verdicts.ts).
@@ -85,11 +88,16 @@ export function handleImdsRequest(head: RequestHead, remote: string | undefined,
   const { target } = verdict;
   const isTokenRequest = head.method === 'PUT';
   if (isTokenRequest && (tokenHeaders.ttlSeconds === undefined || !ttlInRange(tokenHeaders.ttlSeconds))) {
-    return errorReply('IMDS_AMBIGUOUS_REQUEST', `${TOKEN_TTL_HEADER} must be ${MIN_TOKEN_TTL_SECONDS} to ${MAX_TOKEN_TTL_SECONDS}`, {
-      decision: 'refuse',
-      rule: 'token:ttl',
-      path: target.path,
-    });
+    const sent = tokenHeaders.ttlSeconds === undefined ? 'is missing' : TOKEN_HEADER_PROBLEMS['out-of-range'];
+    return errorReply(
+      'IMDS_AMBIGUOUS_REQUEST',
+      `${TOKEN_TTL_HEADER} ${sent}: a token PUT needs ${MIN_TOKEN_TTL_SECONDS} to ${MAX_TOKEN_TTL_SECONDS} seconds (rule token:ttl)`,
+      {
+        decision: 'refuse',
+        rule: 'token:ttl',
+        path: target.path,
+      },
+    );
   }
   if (verdict.configDeny !== undefined) return verdict.configDeny;
   if (verdict.tokenRequired !== undefined && !isTokenRequest && tokenHeaders.token === undefined) return verdict.tokenRequired;
@@ -99,6 +107,17 @@ export function handleImdsRequest(head: RequestHead, remote: string | undefined,
   }
   if (verdict.policyDeny !== undefined) return verdict.policyDeny;
   return forward(head, remote, deps, target, tokenHeaders, verdict.allowRule);
+}
+
+/**
+ * Whether a GET of `path` from `remote` would be relayed or answered rather than refused: what a
+ * listing may advertise to that caller. Decided by the same verdicts a request gets.
+ */
+function mayRead(state: GuardState, remote: string | undefined, path: string): boolean {
+  const verdict = state.verdicts.get('GET', path);
+  if (verdict.refusal !== undefined || verdict.configDeny !== undefined) return false;
+  if (verdict.callerPath && state.callers.size > 0) return state.callers.lookup(remote) !== undefined;
+  return verdict.policyDeny === undefined;
 }
 
 /** The first forwarding header present (FORWARDING_HEADERS order), without a closure per header. */
@@ -140,10 +159,12 @@ async function forward(
     // the tokenless answer was cached) or a token the guard issued and that has not expired.
     const token = tokenHeaders.token;
     const tokenClass = token === undefined ? 'v1' : deps.tokens.lookup(token) ? 'v2' : undefined;
+    const listed = (answer: UpstreamAnswer) =>
+      head.method === 'GET' && isListingTarget(target) ? filterListing(answer, target, (child) => mayRead(state, remote, child)) : answer;
     if (head.method !== 'GET' || tokenClass === undefined || !state.cache.enabled || target.key === TOKEN_PATH_KEY)
-      return relay(await send(), facts);
+      return relay(listed(await send()), facts);
     const { answer, hit } = await state.cache.fetch(`${tokenClass} ${path}`, send);
-    return relay(answer, facts, hit ? 'hit' : 'miss');
+    return relay(listed(answer), facts, hit ? 'hit' : 'miss');
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);
     return {

@@ -80,6 +80,16 @@ test('duplicate or padded token headers are refused', async () => {
     assertRefused(answer, `TTL ${JSON.stringify(values)}`, [400]);
   }
   assertRefused(await rawGet(g.port, '/latest/api/token', [], { method: 'PUT' }), 'token PUT without a TTL', [400]);
+  // Each refusal says which rule applied: a TTL of 0 is out of range, not "padded".
+  for (const [value, said] of [
+    ['0', /must be 1 to 21600 seconds \(rule header:x-aws-ec2-metadata-token-ttl-seconds:out-of-range\)/],
+    ['21601', /must be 1 to 21600 seconds: a token PUT needs 1 to 21600 seconds \(rule token:ttl\)/],
+    ['021600', /has a leading zero .*\(rule header:x-aws-ec2-metadata-token-ttl-seconds:leading-zero\)/],
+    ['1e3', /has characters its value cannot have .*\(rule header:x-aws-ec2-metadata-token-ttl-seconds:characters\)/],
+  ] as const) {
+    const answer = await rawGet(g.port, '/latest/api/token', [`${TTL}: ${value}`], { method: 'PUT' });
+    assert.match(String(JSON.parse(answer.body).Message), said, `TTL ${value}`);
+  }
   // The well-formed forms pass and are answered as IMDS answers them.
   const good = await rawGet(g.port, '/latest/meta-data/instance-id', [`${TOKEN}: ${token}`]);
   await assertSameAsUpstream(g, good, '/latest/meta-data/instance-id', 'one well-formed token header');

@@ -207,10 +207,13 @@ export class ImdsPeer extends LoopbackHttpPeer {
     const rest = match?.[2];
     if (rest === undefined) return this.#send(res, 301, '', { Location: `${url}/` });
     const relative = rest.slice(1);
-    const trailing = relative.endsWith('/');
-    const key = trailing ? relative.slice(0, -1) : relative;
+    // `/latest/` is the version's own listing; otherwise a trailing slash marks a directory read.
+    const trailing = rest === '/' || relative.endsWith('/');
+    const key = relative.endsWith('/') ? relative.slice(0, -1) : relative;
     const leaf = LEAVES[key];
-    if (leaf !== undefined && !trailing) {
+    // IMDS answers a leaf read with a trailing slash as the leaf itself (botocore's region lookup
+    // reads placement/region that way).
+    if (leaf !== undefined) {
       if (FORBIDDEN.test(`/${key}`)) this.servedForbidden.push(url);
       return this.#send(res, 200, leaf);
     }

@@ -78,7 +78,9 @@ test('token headers: one value, one optional space, token characters; TTL plain 
     [[[t, '\ta']], 'padded'],
     [[[t, ' ']], 'padded'],
     [[[t, ' a,b']], 'characters'],
-    [[[ttl, ' 021600']], 'padded'],
+    [[[ttl, ' 021600']], 'leading-zero'],
+    [[[ttl, ' 0']], 'out-of-range'],
+    [[[ttl, ' 000']], 'out-of-range'],
     [[[ttl, ' 1e3']], 'characters'],
     [
       [

@@ -36,7 +36,7 @@ const deny = (name: string, pattern: string): RuleSpec => ({ name, effect: 'deny
 const allow = (name: string, pattern: string): RuleSpec => ({ name, effect: 'allow', pattern });
 
 export const IMDS_PRESETS: Readonly<Record<ImdsPresetName, Preset>> = {
-  /** Seed 002's two rules and more: a deny-list over a pass-through. */
+  /** The two rules of the usual nginx setup (instance credentials, user-data) and more: a deny-list over a pass-through. */
   default: {
     rules: [
       deny('default:iam-info', '/*/meta-data/iam/info*'),

@@ -15,7 +15,17 @@ export const MAX_IMDS_TOKEN_LENGTH = 1024;
 const TOKEN_CHARS = /^[A-Za-z0-9+/=_-]+$/;
 const TTL_DIGITS = /^[1-9][0-9]{0,9}$/;
 
-export type TokenHeaderProblem = 'duplicate' | 'padded' | 'characters' | 'too-long';
+export type TokenHeaderProblem = 'duplicate' | 'padded' | 'characters' | 'too-long' | 'leading-zero' | 'out-of-range';
+
+/** What each refusal says, so the caller learns which rule it broke. */
+export const TOKEN_HEADER_PROBLEMS: Readonly<Record<TokenHeaderProblem, string>> = {
+  duplicate: 'is sent more than once',
+  padded: 'has spaces or tabs around its value',
+  characters: 'has characters its value cannot have (a token: letters, digits and +/=_-; a TTL: decimal digits)',
+  'too-long': `is longer than ${MAX_IMDS_TOKEN_LENGTH} characters`,
+  'leading-zero': 'has a leading zero (write the number of seconds plainly)',
+  'out-of-range': `must be ${MIN_TOKEN_TTL_SECONDS} to ${MAX_TOKEN_TTL_SECONDS} seconds`,
+};
 
 export interface TokenHeaders {
   readonly token?: string;
@@ -55,7 +65,10 @@ export function readTokenHeaders(headers: readonly (readonly [string, string])[]
       if (!TOKEN_CHARS.test(value)) return { header, problem: 'characters' };
       token = value;
     } else {
-      if (!TTL_DIGITS.test(value)) return { header, problem: /^\d+$/.test(value) ? 'padded' : 'characters' };
+      if (!TTL_DIGITS.test(value)) {
+        if (!/^\d+$/.test(value)) return { header, problem: 'characters' };
+        return { header, problem: /^0+$/.test(value) ? 'out-of-range' : 'leading-zero' };
+      }
       ttl = value;
     }
   }
