@@ -13,6 +13,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LoadedConfig } from '../core/config/load-config.js';
+import { writePrivateFile } from '../core/config/write-private-file.js';
 import type { CredentialBroker, ServiceStatus } from '../core/credentials/credential-broker.js';
 import { randomToken } from '../core/crypto/random-token.js';
 import { secretEquals } from '../core/crypto/secret-equal.js';
@@ -24,7 +25,6 @@ import { sendJson } from '../net/json-reply.js';
 import { readBody } from '../net/read-body.js';
 import { forwardingHeader } from '../net/request-guards.js';
 import { tokenFileOf } from './token-file-of.js';
-import { writeTokenFile } from './write-token-file.js';
 
 /** Admin calls carry no body; anything larger than this is refused. */
 export const ADMIN_MAX_BODY_BYTES = 1024; // 1 KiB
@@ -67,7 +67,8 @@ export function createAdminApi(ctx: AdminApiContext) {
     const target = tokenFileOf(ctx.config(), service);
     if (target) {
       try {
-        writeTokenFile(target.file, token);
+        // No line ending: SDKs send a token file's content as it is (see cli/commands/token.ts).
+        writePrivateFile(target.file, token);
       } catch (error) {
         logger.error({ err: serializeError(error), service, file: target.file }, 'cannot write the new token file; the old token stays');
         return errorAnswer('TOKEN_ROTATION_FAILED', `cannot write ${target.key}; the old token stays in force`);

@@ -10,6 +10,7 @@ import type { ImdsConfig } from '../core/config/sections/imds-section.js';
 import { SidekeyError } from '../core/errors.js';
 import { ImdsPolicy } from '../core/imds/imds-policy.js';
 import { TokenBindings } from '../core/imds/token-bindings.js';
+import { loadTokenBindings, saveTokenBindings } from '../core/imds/token-bindings-file.js';
 import { serializeError } from '../core/log/logger.js';
 import { capConnections, REFUSED_CONNECTIONS_HELP, REFUSED_CONNECTIONS_METRIC } from '../net/connection-limits.js';
 import type { Front, FrontContext } from '../net/front.js';
@@ -40,12 +41,32 @@ export function buildGuardState(config: ImdsConfig): GuardState {
   };
 }
 
+/** Longest a new token binding waits to be written to imds.tokens_file, in ms. */
+export const TOKENS_SAVE_DELAY_MS = 1000;
+
 export function createImdsFront(ctx: FrontContext): ImdsFront {
   let state: GuardState | undefined;
   let server: Server | undefined;
   let bound: ListenAddress | undefined;
   let listenText = '';
-  const tokens = new TokenBindings();
+  const tokensFile = ctx.loaded.config.imds?.tokens_file;
+  /** New bindings are written at most every TOKENS_SAVE_DELAY_MS, and at stop. */
+  let saveTimer: NodeJS.Timeout | undefined;
+  const save = () => {
+    saveTimer = undefined;
+    if (tokensFile === undefined) return;
+    try {
+      saveTokenBindings(tokensFile, tokens);
+    } catch (error) {
+      ctx.logger.error(
+        { err: serializeError(error), file: tokensFile },
+        'cannot write imds.tokens_file: tokens issued since are lost at the next restart',
+      );
+    }
+  };
+  const tokens = new TokenBindings(Date.now, () => {
+    if (tokensFile !== undefined && saveTimer === undefined) saveTimer = setTimeout(save, TOKENS_SAVE_DELAY_MS).unref();
+  });
   const callerOf = (remote: string | undefined): string | undefined => {
     const callers = state?.callers;
     if (callers === undefined || callers.size === 0 || remote === undefined) return undefined;
@@ -87,6 +108,10 @@ export function createImdsFront(ctx: FrontContext): ImdsFront {
       const config = ctx.loaded.config.imds;
       if (!config) throw new SidekeyError('CONFIG_INVALID', 'the imds front needs an imds section');
       setState(buildGuardState(config));
+      if (tokensFile !== undefined) {
+        const restored = loadTokenBindings(tokensFile, tokens);
+        ctx.logger.info({ file: tokensFile, restored }, 'IMDSv2 token bindings restored');
+      }
       listenText = formatListenAddress(config.listen);
       server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
         const connection = new GuardConnection(socket, handle, log, sweeps);
@@ -126,6 +151,10 @@ export function createImdsFront(ctx: FrontContext): ImdsFront {
       ctx.logger.info(describe(config), 'metadata guard policy reloaded');
     },
     async stop(drainMs) {
+      if (saveTimer !== undefined) {
+        clearTimeout(saveTimer);
+        save();
+      }
       if (!server) return;
       const closed = new Promise<void>((resolve) => server?.close(() => resolve()));
       for (const connection of connections) connection.closeWhenIdle();

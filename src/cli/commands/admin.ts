@@ -5,8 +5,8 @@
  */
 import { statSync } from 'node:fs';
 import type { Command } from 'commander';
-import { writeTokenFile } from '../../admin/write-token-file.js';
 import { nameProblem } from '../../core/config/validators.js';
+import { writePrivateFile } from '../../core/config/write-private-file.js';
 import { SidekeyError } from '../../core/errors.js';
 import { readTokenFile } from '../../core/hygiene/secret-values.js';
 import { tokenOutput } from './token.js';
@@ -105,7 +105,8 @@ export function registerAdmin(program: Command): void {
     .action(async (flags: AdminFlags) => {
       const body = await call(flags, 'POST', `/admin/services/${encodeURIComponent(serviceName(flags))}/rotate-token`);
       const token = String(body.token ?? '');
-      if (flags.out) writeTokenFile(flags.out, token);
+      // No line ending: SDKs send a token file's content as it is.
+      if (flags.out) writePrivateFile(flags.out, token);
       else process.stdout.write(tokenOutput(token));
       process.stderr.write(
         `sidekey admin: ${String(body.service)}'s token replaced (${body.persisted === 'file' ? `written to ${String(body.file)}` : String(body.warning)})\n`,

@@ -32,12 +32,32 @@ export class TokenBindings {
   readonly #byAddress = new Map<string, string[]>();
   readonly #now: () => number;
 
-  constructor(now: () => number = Date.now) {
+  readonly #changed: (() => void) | undefined;
+
+  /** `changed` is told after every new binding (to persist them). */
+  constructor(now: () => number = Date.now, changed?: () => void) {
     this.#now = now;
+    this.#changed = changed;
   }
 
   record(token: string, address: string, service: string | undefined, ttlSeconds: number): void {
-    const key = hash(token);
+    this.#add(hash(token), { address, service, expiresAt: this.#now() + ttlSeconds * 1000 });
+    this.#changed?.();
+  }
+
+  /** Bindings that have not expired, by token hash (no token is ever held), oldest first. */
+  entries(): [string, TokenBinding][] {
+    const now = this.#now();
+    return [...this.#bindings].filter(([, binding]) => binding.expiresAt > now);
+  }
+
+  /** Puts back a binding saved by `entries` (after a restart); an expired one is ignored. */
+  restore(tokenHash: string, binding: TokenBinding): void {
+    if (binding.expiresAt > this.#now()) this.#add(tokenHash, binding);
+  }
+
+  #add(key: string, binding: TokenBinding): void {
+    const { address } = binding;
     this.#forget(key);
     const own = this.#byAddress.get(address) ?? [];
     if (own.length >= MAX_TOKENS_PER_CALLER) this.#forget(own[0] as string);
@@ -45,7 +65,7 @@ export class TokenBindings {
       const oldest = this.#bindings.keys().next();
       if (!oldest.done) this.#forget(oldest.value);
     }
-    this.#bindings.set(key, { address, service, expiresAt: this.#now() + ttlSeconds * 1000 });
+    this.#bindings.set(key, binding);
     const list = this.#byAddress.get(address);
     if (list) list.push(key);
     else this.#byAddress.set(address, [key]);

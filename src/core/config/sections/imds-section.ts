@@ -3,7 +3,7 @@ import { MAX_PATTERN_LENGTH, pathPatternProblem } from '../../imds/path-pattern.
 import { connectionCapFields, IMDS_GUARD_CAPS } from '../connection-limits.js';
 import { listenAddress } from '../listen-address.js';
 import { obj } from '../mapping-schemas.js';
-import { arr, bool, type Infer, int, oneOf, str, withDefault } from '../schema.js';
+import { arr, bool, filePath, type Infer, int, oneOf, optional, str, withDefault } from '../schema.js';
 import { cidr, name } from '../validators.js';
 
 export const DEFAULT_IMDS_LISTEN = { kind: 'tcp', host: '127.0.0.1', port: 8169 } as const;
@@ -41,6 +41,8 @@ export const imdsSchema = obj(
     require_token: withDefault(bool(), false),
     cache_ttl_seconds: withDefault(int({ min: 0, max: MAX_IMDS_CACHE_TTL_SECONDS, unit: 'seconds' }), DEFAULT_IMDS_CACHE_TTL_SECONDS),
     callers: withDefault(arr(caller, { max: MAX_IMDS_CALLERS }), []),
+    /** Where per-caller token bindings survive a restart (hashes only, mode 0600); none: kept in memory. */
+    tokens_file: optional(filePath('the token bindings file')),
     ...connectionCapFields(IMDS_GUARD_CAPS),
   },
   {
