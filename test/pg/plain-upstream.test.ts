@@ -87,7 +87,7 @@ test('plain-TCP upstream connections are reset, parked and reused', { timeout: T
     await client.query('SET application_name = dirty');
     await client.end();
     // The reset's answer comes back asynchronously: wait for the connection to be parked.
-    await waitForAsync(async () => (await parked()) === before + 1, 'the connection to be parked');
+    await waitForAsync(async () => (await parked()) > before, 'the connection to be parked');
   }
   assert.equal(new Set(pids).size, 1, `one backend for all three sessions: ${pids.join(', ')}`);
   const client = new pg.Client({ host: '127.0.0.1', port: port(), user: 'me', database: 'x' });
