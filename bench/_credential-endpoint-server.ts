@@ -26,8 +26,6 @@ export const BARE_BODY = JSON.stringify({
   AccountId: '123456789012',
   RoleArn: ROLE_WEB,
 });
-/** A rate limit far above what the bench can reach: the bench measures the serving path, not the limiter's 429s. */
-const UNLIMITED = { per_second: 1_000_000, burst: 1_000_000 };
 
 async function bare(): Promise<{ url: string; token: string }> {
   const server = createServer((_req, res) => {
@@ -43,7 +41,9 @@ async function sidekey(): Promise<{ url: string; token: string }> {
   const token = randomToken();
   const dir = tempDir('sidekey-bench-');
   const file = join(dir.path, 'sidekey.yaml');
-  writeFileSync(file, daemonConfig(peer.url, { web: { role: ROLE_WEB, token, extra: { rate_limit: UNLIMITED } } }));
+  // The default rate limit (200 a second): held credentials are served above it, so the load
+  // measures the cached path at the limit users run with.
+  writeFileSync(file, daemonConfig(peer.url, { web: { role: ROLE_WEB, token } }));
   const logger = createLogger({ destination: bufferedDestination('/dev/null') });
   const daemon = new Daemon({ loaded: loadConfig(file), logger });
   await daemon.start();
