@@ -173,6 +173,17 @@ describe('metadata guard', () => {
     assert.equal(list[0]?.severity, 'warn');
   });
 
+  test('imds-fallback-role: per-caller mode that maps no address to a service the endpoint serves warns', async () => {
+    const withCallers = (service: string) => CLEAN.replace('imds: {}', `imds:\n  callers: [{ cidr: 172.17.0.5/32, service: ${service} }]`);
+    const worker = `  worker:\n    auth_token: \${fromFile:/run/secrets/worker-token}\n    assumed_role: { RoleArn: ${ROLE} }\n`;
+    const twoServices = (yaml: string) => yaml.replace('admin:\n', `${worker}admin:\n`);
+    const list = await findings(twoServices(withCallers('web-app')));
+    assert.deepEqual(ids(list), ['imds-fallback-role']);
+    assert.match(list[0]?.message ?? '', /services worker are served by the credential endpoint but no imds\.callers entry maps to them/);
+    assert.deepEqual(await findings(withCallers('web-app')), [], 'every service is mapped');
+    assert.deepEqual(await findings(twoServices(CLEAN)), [], 'no per-caller mode');
+  });
+
   test('imds-user-data-allowed and imds-credentials-allowed: allow rules that re-open what the presets deny', async () => {
     const allow = (rules: string[]) => CLEAN.replace('imds: {}', `imds:\n  allow: ${JSON.stringify(rules)}`);
     assert.deepEqual(ids(await findings(allow(['/latest/user-data']))), ['imds-user-data-allowed']);

@@ -65,5 +65,22 @@ export function checkImds(loaded: LoadedConfig): Finding[] {
       );
     }
   });
+  // Per-caller mode answers by address. A container that uses the credential endpoint as a service
+  // no caller maps to, and whose chain falls back to IMDS when the endpoint refuses it (JS SDK v2,
+  // Ruby), gets the role of whatever service its address maps to instead.
+  if (imds.callers.length > 0) {
+    const mapped = new Set(imds.callers.map((c) => c.service));
+    const unmapped = Object.keys(loaded.config.services).filter((service) => !mapped.has(service));
+    if (unmapped.length > 0) {
+      findings.push(
+        finding(
+          'imds-fallback-role',
+          'imds.callers',
+          `services ${unmapped.join(', ')} are served by the credential endpoint but no imds.callers entry maps to them: a client of one whose request the endpoint refuses, and whose chain falls back to IMDS (JS SDK v2, Ruby), gets the role of the service its address maps to`,
+          "map each container's address to the service its token belongs to, or run the containers that use the endpoint outside per-caller mode",
+        ),
+      );
+    }
+  }
   return findings;
 }

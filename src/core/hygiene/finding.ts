@@ -26,6 +26,10 @@ export const CHECKS = {
   },
   'pg-tls-unverified': { severity: 'fail', title: 'a Postgres target does not verify the server certificate and host name' },
   'imds-guard-absent': { severity: 'warn', title: 'the instance-metadata guard is not configured' },
+  'imds-fallback-role': {
+    severity: 'warn',
+    title: 'per-caller mode maps no address to some services the credential endpoint serves',
+  },
   'imds-user-data-allowed': { severity: 'fail', title: 'an allow rule re-opens user-data in the metadata guard' },
   'imds-credentials-allowed': { severity: 'fail', title: 'an allow rule re-opens instance credentials in the metadata guard' },
   'running-as-root': { severity: 'fail', title: 'the daemon runs as root' },
