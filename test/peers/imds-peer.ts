@@ -1,10 +1,18 @@
 /**
- * An EC2 instance metadata service (IMDS) test peer with IMDSv2 semantics: token PUT with TTL
- * bounds (400), refusal of token PUTs carrying X-Forwarded-For (403), 401 for bad or (in required
- * mode) missing tokens, 405 for other methods, exact-path lookup (case-sensitive) with IMDS's 301
- * on a directory without its trailing slash and its 404 body, the same tree under every version
- * prefix. It holds instance credentials, user-data and identity documents whose values are marked,
- * and it logs every request so tests can assert what reached it.
+ * An EC2 instance metadata service (IMDS) test peer, following IMDS as AWS documents it and as
+ * clients were seen to rely on it. Where each behaviour comes from:
+ * - IMDSv2 tokens: PUT /latest/api/token with X-aws-ec2-metadata-token-ttl-seconds 1 to 21600
+ *   (400 outside), 403 when the PUT carries X-Forwarded-For, 401 for an unknown or expired token
+ *   and, with tokens required, for none (EC2 User Guide, "Use the Instance Metadata Service to
+ *   access instance metadata", IMDSv2); 405 for methods other than GET, HEAD and the token PUT.
+ * - The tree: every version prefix serves the same categories (`latest`, `1.0` and dated versions
+ *   such as 2009-04-04, which cloud-init walks; "Retrieve instance metadata"), `/` lists them, a
+ *   listing is one entry a line with directories ending in `/`, and lookups are case-sensitive.
+ * - A directory read without its trailing slash is a 301 to the slashed path, a missing path
+ *   IMDS's HTML 404 page, and a leaf read with a trailing slash is answered as the leaf (botocore's
+ *   region lookup reads `placement/region` that way); seen from real clients against EC2.
+ * It holds instance credentials, user-data and identity documents whose values are marked, and it
+ * logs every request so tests can assert what reached it.
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
