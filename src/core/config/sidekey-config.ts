@@ -5,6 +5,7 @@ import { formatListenAddress } from './listen-address.js';
 import { obj, section } from './mapping-schemas.js';
 import { type Infer, optional, withDefault } from './schema.js';
 import { adminSchema, loggingSchema, metricsSchema, shutdownSchema } from './sections/admin-section.js';
+import { agentSchema } from './sections/agent-section.js';
 import {
   credentialsSchema,
   dynamicServicesSchema,
@@ -102,6 +103,7 @@ export const sidekeyConfigSchema = obj(
     secrets: optional(secretsSchema),
     imds: optional(imdsSchema),
     postgres: optional(postgresSchema),
+    agent: optional(agentSchema),
   },
   {
     renamed: { aws: 'use aws_defaults', listen: 'use server.listeners' },

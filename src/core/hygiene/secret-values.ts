@@ -72,6 +72,7 @@ export function collectSecretValues(loaded: LoadedConfig): SecretValue[] {
   }
   add('admin.token', 'token', config.admin.token);
   for (const [i, t] of (config.secrets?.tokens ?? []).entries()) add(`secrets.tokens[${i}].token`, 'token', t.token, [t.id]);
+  for (const [i, t] of (config.agent?.tokens ?? []).entries()) add(`agent.tokens[${i}].token`, 'token', t.token, [t.id]);
   if (config.secrets?.keyring.type === 'local') add('secrets.keyring.keys', 'secret', config.secrets.keyring.keys);
   for (const [name, target] of Object.entries(config.postgres?.targets ?? {})) {
     if (typeof target.auth === 'object') add(`postgres.targets.${name}.auth.password`, 'secret', target.auth.password);

@@ -1,0 +1,169 @@
+/**
+ * The Secrets Manager Agent's API as its users call it (curl with the SSRF token header), on a real
+ * daemon whose agent front reads through the real AWS SDK client from a Secrets Manager peer that
+ * verifies every signature. Covers both routes, the agent's refusals, sidekey's per-token names,
+ * errors passed through, and the cache: 200 concurrent callers of a cold secret make one call.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { loadConfig } from '../../src/core/config/load-config.js';
+import { randomToken } from '../../src/core/crypto/random-token.js';
+import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
+import { assertNoSecrets } from '../helpers/log-capture.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { type SecretsManagerPeer, SM_REGION, startSecretsManagerPeer } from '../peers/secretsmanager-peer.js';
+import { STS_PEER_BASE_KEY } from '../peers/sts-peer.js';
+
+const run = promisify(execFile);
+const WEB = randomToken();
+const OPS = randomToken();
+const DB_PASSWORD = `db-password-${randomToken(8)}`;
+let peer: SecretsManagerPeer;
+let d: RunningDaemon;
+let base: string;
+
+before(async () => {
+  peer = await startSecretsManagerPeer([STS_PEER_BASE_KEY]);
+  peer.put('prod/web/db', DB_PASSWORD);
+  peer.put('prod/ops/root', 'ops-only');
+  process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = peer.url;
+  d = await startDaemon(
+    JSON.stringify({
+      admin: { listen: '127.0.0.1:0' },
+      aws_defaults: {
+        region: SM_REGION,
+        iam_keys: { aws_access_key_id: STS_PEER_BASE_KEY.accessKeyId, aws_secret_access_key: STS_PEER_BASE_KEY.secretAccessKey },
+      },
+      agent: {
+        listen: '127.0.0.1:0',
+        tokens: [
+          { id: 'web', token: WEB, names: ['prod/web/*'] },
+          { id: 'ops', token: OPS, names: ['*'] },
+        ],
+      },
+    }),
+  );
+  const address = d.address('agent');
+  base = `http://127.0.0.1:${address.kind === 'tcp' ? address.port : 0}`;
+});
+after(async () => {
+  await d?.stop();
+  await peer?.close();
+  delete process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER;
+  assertNoSecrets(d.lines, [WEB, OPS, DB_PASSWORD]);
+});
+
+/** curl as code written for the agent calls it; resolves with the status and the body. */
+async function curl(path: string, headers: string[] = [`X-Aws-Parameters-Secrets-Token: ${WEB}`], method = 'GET') {
+  const { stdout } = await run('curl', [
+    '-sS',
+    '-X',
+    method,
+    ...headers.flatMap((h) => ['-H', h]),
+    '-w',
+    '\n%{http_code}',
+    `${base}${path}`,
+  ]);
+  const at = stdout.lastIndexOf('\n');
+  return { status: Number(stdout.slice(at + 1)), body: stdout.slice(0, at) };
+}
+
+test('both routes answer GetSecretValue JSON, as the agent does', async () => {
+  const byQuery = await curl('/secretsmanager/get?secretId=prod/web/db');
+  assert.equal(byQuery.status, 200, byQuery.body);
+  const value = JSON.parse(byQuery.body) as Record<string, unknown>;
+  assert.equal(value.Name, 'prod/web/db');
+  assert.equal(value.ARN, peer.arnOf('prod/web/db'));
+  assert.equal(value.SecretString, DB_PASSWORD);
+  assert.deepEqual(value.VersionStages, ['AWSCURRENT']);
+  assert.match(String(value.CreatedDate), /^\d+(\.\d+)?$/);
+  const byPath = await curl(`/v1/${encodeURIComponent('prod/web/db')}`);
+  assert.deepEqual(JSON.parse(byPath.body), value);
+  assert.deepEqual(await curl('/ping', []), { status: 200, body: 'healthy' });
+});
+
+test("the agent's refusals: forwarded, bad token, method, path, query", async () => {
+  assert.deepEqual(await curl('/secretsmanager/get?secretId=prod/web/db', []), { status: 403, body: 'Bad Token' });
+  assert.deepEqual(await curl('/secretsmanager/get?secretId=prod/web/db', [`X-Aws-Parameters-Secrets-Token: ${randomToken()}`]), {
+    status: 403,
+    body: 'Bad Token',
+  });
+  assert.equal((await curl('/secretsmanager/get?secretId=prod/web/db', [`X-Vault-Token: ${WEB}`])).status, 200, 'its second header');
+  const forwarded = await curl('/secretsmanager/get?secretId=prod/web/db', [
+    `X-Aws-Parameters-Secrets-Token: ${WEB}`,
+    'X-Forwarded-For: 10.0.0.1',
+  ]);
+  assert.deepEqual(forwarded, { status: 400, body: 'Forwarded' });
+  assert.deepEqual(await curl('/secretsmanager/get?secretId=prod/web/db', undefined, 'POST'), { status: 405, body: 'Not allowed' });
+  assert.deepEqual(await curl('/elsewhere'), { status: 404, body: 'Not found' });
+  for (const [path, message] of [
+    ['/secretsmanager/get', 'missing parameter secretId'],
+    ['/secretsmanager/get?secretId=prod/web/db&x=1', 'unknown parameter: x'],
+    ['/secretsmanager/get?secretId=prod/web/db&refreshNow=maybe', 'invalid refreshNow value'],
+  ] as const) {
+    const answer = await curl(path);
+    assert.equal(answer.status, 400, path);
+    assert.equal(JSON.parse(answer.body).message, message);
+  }
+});
+
+test("each token reads only its names; Secrets Manager's own errors pass through", async () => {
+  const denied = await curl('/secretsmanager/get?secretId=prod/ops/root');
+  assert.equal(denied.status, 400);
+  assert.equal(JSON.parse(denied.body).__type, 'AccessDeniedException');
+  assert.equal(peer.calls.includes('prod/ops/root'), false, 'a refused read never reaches Secrets Manager');
+  const ops = await curl('/secretsmanager/get?secretId=prod/ops/root', [`X-Aws-Parameters-Secrets-Token: ${OPS}`]);
+  assert.equal(JSON.parse(ops.body).SecretString, 'ops-only');
+  const missing = await curl('/secretsmanager/get?secretId=prod/web/none');
+  assert.equal(missing.status, 400);
+  assert.deepEqual(JSON.parse(missing.body), {
+    __type: 'ResourceNotFoundException',
+    message: "Secrets Manager can't find the specified secret.",
+  });
+});
+
+test('200 concurrent callers of a cold secret make one GetSecretValue; refreshNow asks again; stages are versions of their own', async () => {
+  peer.put('prod/web/fleet', 'v1');
+  peer.delayMs = 200;
+  try {
+    const answers = await Promise.all(
+      Array.from({ length: 200 }, () =>
+        fetch(`${base}/secretsmanager/get?secretId=prod/web/fleet`, { headers: { 'X-Aws-Parameters-Secrets-Token': WEB } }).then((r) =>
+          r.json(),
+        ),
+      ),
+    );
+    assert.ok(answers.every((a) => (a as { SecretString: string }).SecretString === 'v1'));
+  } finally {
+    peer.delayMs = 0;
+  }
+  const calls = () => peer.calls.filter((id) => id === 'prod/web/fleet').length;
+  assert.equal(calls(), 1);
+  peer.put('prod/web/fleet', 'v2');
+  assert.equal(JSON.parse((await curl('/secretsmanager/get?secretId=prod/web/fleet')).body).SecretString, 'v1', 'cached within the TTL');
+  assert.equal(calls(), 1);
+  assert.equal(JSON.parse((await curl('/secretsmanager/get?secretId=prod/web/fleet&refreshNow=true')).body).SecretString, 'v2');
+  assert.equal(calls(), 2);
+  const previous = await curl('/secretsmanager/get?secretId=prod/web/fleet&versionStage=AWSPREVIOUS');
+  assert.equal(JSON.parse(previous.body).SecretString, 'v1');
+});
+
+test('the agent section is validated like every other: each problem with its key path', () => {
+  const dir = tempDir('sidekey-agent-config-');
+  try {
+    const file = join(dir.path, 'sidekey.yaml');
+    writeFileSync(file, `agent:\n  ttl_seconds: -1\n  tokens:\n    - { id: web, token: "${randomToken()}", names: ["prod web"] }\n`);
+    assert.throws(
+      () => loadConfig(file),
+      (error: Error) => /agent\.ttl_seconds/.test(error.message) && /agent\.tokens\[0\]\.names\[0\]/.test(error.message),
+    );
+    writeFileSync(file, 'agent:\n  tokens: []\n');
+    assert.throws(() => loadConfig(file), /agent\.tokens/);
+  } finally {
+    dir.remove();
+  }
+});
