@@ -143,3 +143,31 @@ test('every placeholder left in a document is explained in the notes; --account-
   assert.ok(!JSON.stringify(filled.policies).includes('<ACCOUNT_ID>'));
   assert.ok(JSON.stringify(filled.policies).includes('arn:aws:dynamodb:us-east-1:210987654321:table/sidekey-cryptex-secrets'));
 });
+
+test("the agent API: GetSecretValue on each token's names, exact names with their ARN suffix", () => {
+  const set = buildPolicies(
+    {
+      services: {},
+      aws_defaults: { region: 'eu-west-1' },
+      agent: {
+        tokens: [
+          { id: 'web', token: 'x', names: ['prod/web/*', 'shared/api-key'] },
+          { id: 'ops', token: 'y', names: ['arn:aws:secretsmanager:eu-west-1:111122223333:secret:ops-AbCdEf'] },
+        ],
+      },
+    } as unknown as Parameters<typeof buildPolicies>[0],
+    { accountId: '111122223333' },
+  );
+  const base = set.policies[0] as GeneratedPolicy;
+  assert.deepEqual(statement(base, 'ReadAgentSecrets'), {
+    Sid: 'ReadAgentSecrets',
+    Effect: 'Allow',
+    Action: ['secretsmanager:GetSecretValue'],
+    Resource: [
+      'arn:aws:secretsmanager:eu-west-1:111122223333:secret:ops-AbCdEf',
+      'arn:aws:secretsmanager:eu-west-1:111122223333:secret:prod/web/*',
+      'arn:aws:secretsmanager:eu-west-1:111122223333:secret:shared/api-key-??????',
+    ],
+  });
+  assert.ok(set.notes.some((n) => n.includes('kms:ViaService')));
+});

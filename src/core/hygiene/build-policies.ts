@@ -172,6 +172,24 @@ export function buildPolicies(config: SidekeyConfig, options: PolicyOptions = {}
         'sidekey secrets rewrap also needs kms:Encrypt on the key and a Scan of EncryptedDataKey; grant it only for the rewrap run',
       );
   }
+  // The agent API reads Secrets Manager with the base credentials, each token's names at most.
+  if (config.agent) {
+    const region = config.agent.region ?? defaultRegion;
+    if (region === undefined) notes.push(`${PLACEHOLDER_REGION} in the agent's secret ARNs: set agent.region or aws_defaults.region`);
+    const prefix = `arn:${partitionOf(region)}:secretsmanager:${region ?? PLACEHOLDER_REGION}:${account}:secret:`;
+    // An exact name matches its ARN's six random characters, as IAM documents for Secrets Manager.
+    const arnOf = (pattern: string) =>
+      pattern.startsWith('arn:') ? pattern : pattern.endsWith('*') ? `${prefix}${pattern}` : `${prefix}${pattern}-??????`;
+    baseStatements.push({
+      Sid: 'ReadAgentSecrets',
+      Effect: 'Allow',
+      Action: ['secretsmanager:GetSecretValue'],
+      Resource: sortedUnique(config.agent.tokens.flatMap((t) => t.names.map(arnOf))),
+    });
+    notes.push(
+      'a secret encrypted with a customer managed KMS key also needs kms:Decrypt on that key, best with the condition kms:ViaService = secretsmanager.REGION.amazonaws.com',
+    );
+  }
   policies.unshift({
     name: 'sidekey-daemon',
     attachTo: "the daemon's base credentials (its instance profile, task role or user)",
