@@ -49,8 +49,13 @@ export function idMatches(pattern: string, secretId: string): boolean {
 export function parseAgentQuery(url: URL): { query: SecretQuery; refresh: boolean } | undefined {
   let secretId: string | undefined;
   if (url.pathname === QUERY_PATH) secretId = url.searchParams.get('secretId') ?? undefined;
-  else if (url.pathname.startsWith(PATH_PREFIX)) secretId = decodeURIComponent(url.pathname.slice(PATH_PREFIX.length)) || undefined;
-  else return undefined;
+  else if (url.pathname.startsWith(PATH_PREFIX)) {
+    try {
+      secretId = decodeURIComponent(url.pathname.slice(PATH_PREFIX.length)) || undefined;
+    } catch {
+      throw new AgentError(400, 'InvalidParameterException', 'malformed secret ID (a bad percent-escape)');
+    }
+  } else return undefined;
   for (const name of url.searchParams.keys()) {
     if (!QUERY_PARAMS.has(name) || (name === 'secretId' && url.pathname !== QUERY_PATH))
       throw new AgentError(400, 'InvalidParameterException', `unknown parameter: ${name}`);
@@ -92,7 +97,12 @@ export function createAgentFront(ctx: FrontContext): Front & { address(): Listen
   };
 
   const answer = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? '/', 'http://agent');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://agent');
+    } catch {
+      return send(res, 400, new AgentError(400, 'InvalidParameterException', 'malformed request target').body());
+    }
     if (url.pathname === '/ping') return send(res, 200, 'healthy');
     if (req.headers['x-forwarded-for'] !== undefined) return send(res, 400, 'Forwarded');
     const presented = AGENT_TOKEN_HEADERS.map((h) => req.headers[h]).find((v) => typeof v === 'string');
@@ -127,10 +137,15 @@ export function createAgentFront(ctx: FrontContext): Front & { address(): Listen
     address: () => bound,
     addresses: () => (bound ? [bound] : []),
     async start() {
-      server = createServer(
-        HTTP_SERVER_TIMEOUTS,
-        timedRequests(requestDurations(ctx.metrics), 'agent', (req, res) => void answer(req, res)),
-      );
+      // A failure past the handler's own catch is logged and answered; it never becomes an
+      // unhandled rejection, which would stop the daemon.
+      const handle = (req: IncomingMessage, res: ServerResponse) => {
+        answer(req, res).catch((error: unknown) => {
+          ctx.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'agent request failed');
+          if (!res.headersSent) send(res, 500, new AgentError(500, 'InternalFailure', '').body());
+        });
+      };
+      server = createServer(HTTP_SERVER_TIMEOUTS, timedRequests(requestDurations(ctx.metrics), 'agent', handle));
       const refused = ctx.metrics.counter(REFUSED_CONNECTIONS_METRIC, REFUSED_CONNECTIONS_HELP, ['front', 'reason']);
       capConnections(
         server,

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -109,6 +110,24 @@ test("the agent's refusals: forwarded, bad token, method, path, query", async ()
     assert.equal(answer.status, 400, path);
     assert.equal(JSON.parse(answer.body).message, message);
   }
+});
+
+test('a malformed target is a 400, not a crash: the daemon keeps answering', async () => {
+  const raw = (target: string) =>
+    new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(new URL(base).port), '127.0.0.1', () =>
+        socket.end(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Aws-Parameters-Secrets-Token: ${WEB}\r\nConnection: close\r\n\r\n`),
+      );
+      let text = '';
+      socket.on('data', (c: Buffer) => {
+        text += c.toString('latin1');
+      });
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+  assert.match(await raw('/v1/%E0%A4%A'), /^HTTP\/1\.1 400 /);
+  assert.match(await raw('http://[::1/x'), /^HTTP\/1\.1 400 /);
+  assert.equal((await curl('/ping', [])).status, 200);
 });
 
 test("each token reads only its names; Secrets Manager's own errors pass through", async () => {
