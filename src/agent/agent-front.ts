@@ -22,6 +22,7 @@ import { formatListenAddress, type ListenAddress } from '../core/config/listen-a
 import { TokenIndex } from '../core/crypto/secret-equal.js';
 import { SidekeyError } from '../core/errors.js';
 import { audit } from '../core/log/audit.js';
+import { nameMatches } from '../core/secrets/name-pattern.js';
 import { capConnections, HTTP_SERVER_TIMEOUTS, REFUSED_CONNECTIONS_HELP, REFUSED_CONNECTIONS_METRIC } from '../net/connection-limits.js';
 import type { Front, FrontContext } from '../net/front.js';
 import { close, listen } from '../net/http-listen.js';
@@ -37,12 +38,6 @@ const QUERY_PARAMS = new Set(['secretId', 'versionId', 'versionStage', 'refreshN
 interface AgentCaller {
   readonly id: string;
   readonly names: readonly string[];
-}
-
-/** True when a pattern (`*`, `prefix*` or an exact id) covers `secretId`. */
-export function idMatches(pattern: string, secretId: string): boolean {
-  if (pattern === '*') return true;
-  return pattern.endsWith('*') ? secretId.startsWith(pattern.slice(0, -1)) : pattern === secretId;
 }
 
 /** GetSecretValue's inputs from either route; AgentError 400 naming what is wrong. */
@@ -113,7 +108,7 @@ export function createAgentFront(ctx: FrontContext): Front & { address(): Listen
       const parsed = parseAgentQuery(url);
       if (!parsed) return send(res, 404, 'Not found');
       const { query, refresh } = parsed;
-      if (!caller.names.some((p) => idMatches(p, query.secretId))) {
+      if (!caller.names.some((p) => nameMatches(p, query.secretId))) {
         audit(ctx.logger, 'agent.denied', { actor: caller.id, secret: query.secretId });
         throw new AgentError(
           400,

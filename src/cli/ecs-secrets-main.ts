@@ -14,6 +14,7 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { Command, CommanderError, Option } from 'commander';
 import { type LoadedConfig, parseConfig } from '../core/config/load-config.js';
+import { refuseLooseMode } from '../core/config/private-file-mode.js';
 import { randomToken } from '../core/crypto/random-token.js';
 import { isSidekeyError, SidekeyError } from '../core/errors.js';
 import { ecsSecretsPolicyStatement, setupEcsSecrets } from '../core/hygiene/ecs-secrets-stack.js';
@@ -47,11 +48,7 @@ function environmentConfig(app: string, debug: boolean): LoadedConfig {
     throw new SidekeyError('USAGE', 'SIDEKEY_ECS_SECRETS_TOKEN_FILE: a path with "$" or "}" is not supported; move the file');
   // Like the master key file: a token others can read is not a secret (a missing file is reported by ${fromFile:}).
   const mode = tokenFile === undefined ? undefined : statSync(tokenFile, { throwIfNoEntry: false })?.mode;
-  if (mode !== undefined && (mode & 0o077) !== 0)
-    throw new SidekeyError(
-      'FILE_PERMISSIONS',
-      `SIDEKEY_ECS_SECRETS_TOKEN_FILE ${tokenFile} has mode ${(mode & 0o777).toString(8).padStart(4, '0')}: group and others must have no access (chmod 600 ${tokenFile})`,
-    );
+  if (mode !== undefined && tokenFile !== undefined) refuseLooseMode('SIDEKEY_ECS_SECRETS_TOKEN_FILE', tokenFile, mode);
   const allowedHosts = (env.SIDEKEY_ECS_SECRETS_ALLOWED_HOSTS ?? '')
     .split(',')
     .map((h) => h.trim())

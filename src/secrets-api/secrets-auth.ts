@@ -7,6 +7,7 @@ import type { SecretsTokenConfig } from '../core/config/sections/secrets-section
 import { MAX_TOKEN_LENGTH } from '../core/config/validators.js';
 import { TokenIndex } from '../core/crypto/secret-equal.js';
 import { SidekeyError } from '../core/errors.js';
+import { nameMatches } from '../core/secrets/name-pattern.js';
 import { OPERATION_ROLES, type Operation } from './secrets-routes.js';
 
 export interface Caller {
@@ -14,13 +15,6 @@ export interface Caller {
   readonly role: 'admin' | 'reader';
   readonly application: string;
   readonly names: readonly string[];
-}
-
-/** True when a pattern (`*`, `prefix*` or an exact name) covers `name`. */
-export function nameMatches(pattern: string, name: string): boolean {
-  if (pattern === '*') return true;
-  if (pattern.endsWith('*')) return name.startsWith(pattern.slice(0, -1));
-  return pattern === name;
 }
 
 export function mayTouch(caller: Caller, name: string): boolean {

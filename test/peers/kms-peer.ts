@@ -6,7 +6,8 @@
  * Decrypt with a different context fails with InvalidCiphertextException.
  */
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { replyJson11 } from './json11-reply.js';
 import { closeServer, listenLoopback } from './loopback-http.js';
 import { type KnownKey, verifyRequest } from './sigv4-verifier.js';
 
@@ -197,17 +198,6 @@ export async function startKmsPeer(options: { region?: string } = {}): Promise<K
     },
   };
 
-  const reply = (res: ServerResponse, status: number, body: unknown, errorType?: string) => {
-    const text = JSON.stringify(body);
-    res.writeHead(status, {
-      'content-type': 'application/x-amz-json-1.1',
-      'content-length': Buffer.byteLength(text),
-      'x-amzn-requestid': randomUUID(),
-      ...(errorType ? { 'x-amzn-errortype': errorType } : {}),
-    });
-    res.end(text);
-  };
-
   let hold: { gate: Promise<void>; waiting: number } | undefined;
 
   const server: Server = createServer(async (req, res) => {
@@ -237,10 +227,10 @@ export async function startKmsPeer(options: { region?: string } = {}): Promise<K
       } catch {
         throw new KmsError('SerializationException', 'the body is not JSON');
       }
-      reply(res, 200, operation(input, verified.accessKeyId));
+      replyJson11(res, 200, operation(input, verified.accessKeyId));
     } catch (error) {
       const e = error instanceof KmsError ? error : new KmsError('KMSInternalException', String(error), 500);
-      reply(res, e.status, { __type: e.type, message: e.message }, e.type);
+      replyJson11(res, e.status, { __type: e.type, message: e.message }, e.type);
     }
   });
   const url = await listenLoopback(server);

@@ -8,6 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { replyJson11 } from './json11-reply.js';
 import { LoopbackHttpPeer } from './loopback-http.js';
 import { type KnownKey, verifyRequest } from './sigv4-verifier.js';
 
@@ -85,7 +86,7 @@ export class SecretsManagerPeer extends LoopbackHttpPeer {
       input.VersionId !== undefined ? v.id === input.VersionId : v.stages.includes(input.VersionStage ?? 'AWSCURRENT'),
     );
     if (!secret || !version) return this.#error(res, 400, 'ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
-    this.#reply(res, 200, {
+    replyJson11(res, 200, {
       ARN: secret.arn,
       Name: secret.name,
       VersionId: version.id,
@@ -96,18 +97,7 @@ export class SecretsManagerPeer extends LoopbackHttpPeer {
   }
 
   #error(res: ServerResponse, status: number, type: string, message: string): void {
-    this.#reply(res, status, { __type: type, message }, type);
-  }
-
-  #reply(res: ServerResponse, status: number, body: unknown, errorType?: string): void {
-    const text = JSON.stringify(body);
-    res.writeHead(status, {
-      'content-type': 'application/x-amz-json-1.1',
-      'content-length': Buffer.byteLength(text),
-      'x-amzn-requestid': randomUUID(),
-      ...(errorType ? { 'x-amzn-errortype': errorType } : {}),
-    });
-    res.end(text);
+    replyJson11(res, status, { __type: type, message }, type);
   }
 }
 

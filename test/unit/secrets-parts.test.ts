@@ -2,10 +2,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseConfig } from '../../src/core/config/load-config.js';
+import { nameMatches } from '../../src/core/secrets/name-pattern.js';
 import { ALPHABETS, generatePayload } from '../../src/core/secrets/payload-generator.js';
 import { SecretCache } from '../../src/core/secrets/secret-cache.js';
 import { parseSerial } from '../../src/core/secrets/secret-errors.js';
-import { nameMatches } from '../../src/secrets-api/secrets-auth.js';
 import { matchRoute } from '../../src/secrets-api/secrets-routes.js';
 
 test('cache: expires after the TTL, invalidates a whole name, evicts the oldest', () => {

@@ -7,6 +7,7 @@
  * A binding read back still only serves the same address while it maps to the same service.
  */
 import { statSync } from 'node:fs';
+import { refuseLooseMode } from '../config/private-file-mode.js';
 import { readRegularFile } from '../config/read-regular-file.js';
 import { writePrivateFile } from '../config/write-private-file.js';
 import { SidekeyError } from '../errors.js';
@@ -44,12 +45,7 @@ export function loadTokenBindings(file: string, bindings: TokenBindings): number
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
     throw new SidekeyError('CONFIG_UNREADABLE', `imds.tokens_file ${file} cannot be read`, { cause: error });
   }
-  if ((mode & 0o077) !== 0) {
-    throw new SidekeyError(
-      'FILE_PERMISSIONS',
-      `imds.tokens_file ${file} has mode ${(mode & 0o777).toString(8).padStart(4, '0')}: group and others must have no access (chmod 600 ${file})`,
-    );
-  }
+  refuseLooseMode('imds.tokens_file', file, mode);
   let saved: unknown;
   try {
     saved = JSON.parse(readRegularFile(file, MAX_TOKENS_FILE_BYTES).toString('utf8'));

@@ -6,13 +6,12 @@
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, closeSync, fstatSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { refuseLooseMode } from '../config/private-file-mode.js';
 import { SidekeyError } from '../errors.js';
 import { DATA_KEY_BYTES } from './payload-envelope.js';
 
 export const MASTER_KEY_FILE_MODE = 0o600;
 export const MASTER_KEY_DIR_MODE = 0o700;
-/** Permission bits that must be clear on the key file: any access by group or others. */
-const FORBIDDEN_BITS = 0o077;
 /** The largest key file read (thousands of keys; a rotation a day for years). */
 export const MAX_KEY_FILE_BYTES = 1024 * 1024; // 1 MiB
 const KEY_ID = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -75,12 +74,7 @@ export function loadMasterKeyFile(path: string, create = true): MasterKey[] {
   }
   try {
     const stat = fstatSync(fd);
-    if ((stat.mode & FORBIDDEN_BITS) !== 0) {
-      throw new SidekeyError(
-        'FILE_PERMISSIONS',
-        `master key file ${path} has mode ${(stat.mode & 0o777).toString(8).padStart(4, '0')}: group and others must have no access (chmod 600 ${path})`,
-      );
-    }
+    refuseLooseMode('master key file', path, stat.mode);
     if (stat.size > MAX_KEY_FILE_BYTES)
       throw new SidekeyError('KEYRING_FAILED', `master key file ${path} is larger than ${MAX_KEY_FILE_BYTES} bytes`);
     return parseMasterKeys(readFileSync(fd, 'utf8'), path);

@@ -1,0 +1,6 @@
+/** A name pattern as tokens list them: `*` (any), `prefix*`, or an exact name. */
+export function nameMatches(pattern: string, name: string): boolean {
+  if (pattern === '*') return true;
+  if (pattern.endsWith('*')) return name.startsWith(pattern.slice(0, -1));
+  return pattern === name;
+}
