@@ -1,21 +1,25 @@
 /**
- * The Secrets Manager Agent's API on a listener of its own (`agent`), so code written for the agent
- * (or the Parameters and Secrets Lambda extension's Secrets Manager route) works unchanged:
+ * The Secrets Manager Agent's API and the Parameters and Secrets Lambda extension's, on a listener
+ * of their own (`agent`), so code written for either works unchanged:
  *   GET /ping                                   200 `healthy`, no token
  *   GET /secretsmanager/get?secretId=ID[&versionId=V][&versionStage=S][&refreshNow=true|false]
  *   GET /v1/ID[?versionId=V&versionStage=S&refreshNow=...]
- * answered with GetSecretValue's JSON from a read-through cache (core/agent). Refusals are the
- * agent's: X-Forwarded-For 400 `Forwarded`, a missing or wrong X-Aws-Parameters-Secrets-Token (or
- * X-Vault-Token) 403 `Bad Token`, another method 405 `Not allowed`, another path 404 `Not found`,
- * a bad query 400 naming the parameter; Secrets Manager's errors pass through as
- * `{"__type","message"}` with its status. Where the agent has one shared token, each token here is
- * a caller of its own, and its `names` decide which secrets it reads (else 400
- * AccessDeniedException, as Secrets Manager refuses one).
+ *   GET /systemsmanager/parameters/get?name=NAME[&version=N|&label=L][&withDecryption=true]
+ * answered with GetSecretValue's or GetParameter's JSON from a read-through cache (core/agent).
+ * Refusals are the agent's: X-Forwarded-For 400 `Forwarded`, a missing or wrong
+ * X-Aws-Parameters-Secrets-Token (or X-Vault-Token) 403 `Bad Token`, another method 405
+ * `Not allowed`, another path 404 `Not found`, a bad query 400 naming the parameter; the source's
+ * errors pass through as `{"__type","message"}` with its status. Where the agent has one shared
+ * token, each token here is a caller of its own: its `names` and `parameters` decide what it reads
+ * (else 400 AccessDeniedException, as the services refuse one), and its `service`, when set, is
+ * the role it reads as.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import { AgentError, type SecretQuery } from '../core/agent/agent-answer.js';
-import { SecretValueCache } from '../core/agent/secret-value-cache.js';
-import { secretsManagerSource } from '../core/agent/secrets-manager-source.js';
+import { type ParameterQuery, type ParameterStoreSource, parameterStoreSource } from '../core/agent/parameter-store-source.js';
+import { type SecretsManagerSource, secretsManagerSource } from '../core/agent/secrets-manager-source.js';
+import { ValueCache } from '../core/agent/value-cache.js';
 import { pickRegion } from '../core/aws/base-credentials.js';
 import { type ConnectionCaps, capsOf } from '../core/config/connection-limits.js';
 import { formatListenAddress, type ListenAddress } from '../core/config/listen-address.js';
@@ -32,15 +36,33 @@ import { requestDurations, timedRequests } from '../net/request-durations.js';
 export const AGENT_TOKEN_HEADERS = ['x-aws-parameters-secrets-token', 'x-vault-token'] as const;
 const QUERY_PATH = '/secretsmanager/get';
 const PATH_PREFIX = '/v1/';
+const PARAMETER_PATH = '/systemsmanager/parameters/get';
 const AGENT_CAPS: ConnectionCaps = { max: 1024, perSource: 256 };
 const QUERY_PARAMS = new Set(['secretId', 'versionId', 'versionStage', 'refreshNow']);
+const PARAMETER_PARAMS = new Set(['name', 'version', 'label', 'withDecryption', 'refreshNow']);
 
 interface AgentCaller {
   readonly id: string;
   readonly names: readonly string[];
+  readonly parameters: readonly string[];
+  /** The service whose role this caller reads as; '' for the daemon's own credentials. */
+  readonly service: string;
 }
 
-/** GetSecretValue's inputs from either route; AgentError 400 naming what is wrong. */
+interface Sources {
+  readonly secrets: SecretsManagerSource;
+  readonly parameters: ParameterStoreSource;
+}
+
+const invalid = (message: string) => new AgentError(400, 'InvalidParameterException', message);
+
+function booleanParam(url: URL, name: string): boolean {
+  const text = url.searchParams.get(name);
+  if (text !== null && text !== 'true' && text !== 'false') throw invalid(`invalid ${name} value`);
+  return text === 'true';
+}
+
+/** GetSecretValue's inputs from either Secrets Manager route; AgentError 400 naming what is wrong. */
 export function parseAgentQuery(url: URL): { query: SecretQuery; refresh: boolean } | undefined {
   let secretId: string | undefined;
   if (url.pathname === QUERY_PATH) secretId = url.searchParams.get('secretId') ?? undefined;
@@ -48,41 +70,96 @@ export function parseAgentQuery(url: URL): { query: SecretQuery; refresh: boolea
     try {
       secretId = decodeURIComponent(url.pathname.slice(PATH_PREFIX.length)) || undefined;
     } catch {
-      throw new AgentError(400, 'InvalidParameterException', 'malformed secret ID (a bad percent-escape)');
+      throw invalid('malformed secret ID (a bad percent-escape)');
     }
   } else return undefined;
   for (const name of url.searchParams.keys()) {
-    if (!QUERY_PARAMS.has(name) || (name === 'secretId' && url.pathname !== QUERY_PATH))
-      throw new AgentError(400, 'InvalidParameterException', `unknown parameter: ${name}`);
+    if (!QUERY_PARAMS.has(name) || (name === 'secretId' && url.pathname !== QUERY_PATH)) throw invalid(`unknown parameter: ${name}`);
   }
-  if (secretId === undefined)
-    throw new AgentError(
-      400,
-      'InvalidParameterException',
-      url.pathname === QUERY_PATH ? 'missing parameter secretId' : 'missing secret ID',
-    );
-  const refreshText = url.searchParams.get('refreshNow');
-  if (refreshText !== null && refreshText !== 'true' && refreshText !== 'false')
-    throw new AgentError(400, 'InvalidParameterException', 'invalid refreshNow value');
+  if (secretId === undefined) throw invalid(url.pathname === QUERY_PATH ? 'missing parameter secretId' : 'missing secret ID');
   return {
     query: {
       secretId,
       versionId: url.searchParams.get('versionId') ?? undefined,
       versionStage: url.searchParams.get('versionStage') ?? undefined,
     },
-    refresh: refreshText === 'true',
+    refresh: booleanParam(url, 'refreshNow'),
   };
+}
+
+/** GetParameter's inputs from the extension's route: a version or label joins the name as its selector. */
+export function parseParameterQuery(url: URL): { query: ParameterQuery; refresh: boolean } {
+  for (const name of url.searchParams.keys()) if (!PARAMETER_PARAMS.has(name)) throw invalid(`unknown parameter: ${name}`);
+  const name = url.searchParams.get('name');
+  if (!name) throw invalid('missing parameter name');
+  const version = url.searchParams.get('version');
+  const label = url.searchParams.get('label');
+  if (version !== null && label !== null) throw invalid('version and label cannot both be given');
+  if (version !== null && !/^[1-9][0-9]{0,9}$/.test(version)) throw invalid('version must be a positive whole number');
+  if (label !== null && !/^[A-Za-z0-9_.-]{1,100}$/.test(label)) throw invalid('label must be 1 to 100 letters, digits, _ . or -');
+  const selector = version ?? label;
+  if (selector !== null && parameterName(name) !== name) throw invalid('name already has a :version or :label selector');
+  return {
+    query: { name: selector === null ? name : `${name}:${selector}`, withDecryption: booleanParam(url, 'withDecryption') },
+    refresh: booleanParam(url, 'refreshNow'),
+  };
+}
+
+/** A parameter's name without its `:version` or `:label` selector (an ARN keeps its own colons). */
+export function parameterName(name: string): string {
+  const lastSlash = name.lastIndexOf('/');
+  const colon = name.indexOf(':', lastSlash + 1);
+  return colon === -1 || (lastSlash === -1 && name.startsWith('arn:')) ? name : name.slice(0, colon);
 }
 
 export function createAgentFront(ctx: FrontContext): Front & { address(): ListenAddress | undefined } {
   const config = ctx.loaded.config.agent;
   if (!config) throw new SidekeyError('CONFIG_INVALID', 'the agent front needs an agent section');
-  const callers = new TokenIndex<AgentCaller>(config.tokens.map((t) => [t.token, { id: t.id, names: t.names }] as const));
-  const source = secretsManagerSource({
-    region: pickRegion(config.region, ctx.loaded.config.aws_defaults?.region),
-    credentials: ctx.broker.baseCredentials(),
+  const callers = new TokenIndex<AgentCaller>(
+    config.tokens.map((t) => [t.token, { id: t.id, names: t.names, parameters: t.parameters, service: t.service ?? '' }] as const),
+  );
+  const region = pickRegion(config.region, ctx.loaded.config.aws_defaults?.region);
+  // One pair of clients per identity, made when a caller first needs it.
+  const sourcesBy = new Map<string, Sources>();
+  const sourcesOf = (service: string): Sources => {
+    let sources = sourcesBy.get(service);
+    if (!sources) {
+      const credentials: AwsCredentialIdentityProvider = service ? ctx.broker.serviceProvider(service) : ctx.broker.baseCredentials();
+      sources = { secrets: secretsManagerSource({ region, credentials }), parameters: parameterStoreSource({ region, credentials }) };
+      sourcesBy.set(service, sources);
+    }
+    return sources;
+  };
+  const stale = ctx.metrics.counter(
+    'sidekey_agent_stale_answers_total',
+    'agent answers served past their TTL because the source failed (stale-if-error)',
+    ['source'],
+  );
+  const sourceCalls = ctx.metrics.counter(
+    'sidekey_agent_source_calls_total',
+    'calls the agent API made to Secrets Manager or Parameter Store',
+    ['source', 'outcome'],
+  );
+  /** One counted call to a source. */
+  const counted = (source: 'secretsmanager' | 'ssm', call: () => Promise<string>) => async () => {
+    try {
+      const body = await call();
+      sourceCalls.inc({ source, outcome: 'ok' });
+      return body;
+    } catch (error) {
+      sourceCalls.inc({ source, outcome: 'error' });
+      throw error;
+    }
+  };
+  const cache = new ValueCache({
+    ttlMs: config.ttl_seconds * 1000,
+    staleMs: config.stale_if_error_seconds * 1000,
+    onStale: (key, error) => {
+      const source = key.slice(0, key.indexOf('\0'));
+      stale.inc({ source });
+      ctx.logger.warn({ source, error: error.type, status: error.status }, 'agent source failed; serving the held answer');
+    },
   });
-  const cache = new SecretValueCache((query) => source.fetch(query), config.ttl_seconds * 1000);
   let server: Server | undefined;
   let bound: ListenAddress | undefined;
 
@@ -91,12 +168,48 @@ export function createAgentFront(ctx: FrontContext): Front & { address(): Listen
     res.end(body);
   };
 
+  const refuse = (caller: AgentCaller, kind: 'secret' | 'parameter', id: string, patterns: readonly string[]): never => {
+    audit(ctx.logger, 'agent.denied', { actor: caller.id, [kind]: id });
+    const listed =
+      patterns.length > 0 ? `its ${kind === 'secret' ? 'names' : 'parameters'}: ${patterns.join(', ')}` : `it lists no ${kind}s`;
+    throw new AgentError(400, 'AccessDeniedException', `token "${caller.id}" may not read ${kind} "${id}" (${listed})`);
+  };
+
+  /** The answer for one authenticated GET, by route; undefined for a path no route has. */
+  const read = async (caller: AgentCaller, url: URL): Promise<string | undefined> => {
+    if (url.pathname === PARAMETER_PATH) {
+      const { query, refresh } = parseParameterQuery(url);
+      const bare = parameterName(query.name);
+      if (!caller.parameters.some((p) => nameMatches(p, bare))) refuse(caller, 'parameter', bare, caller.parameters);
+      const key = `ssm\0${caller.service}\0${query.withDecryption}\0${query.name}`;
+      const body = await cache.get(
+        key,
+        counted('ssm', () => sourcesOf(caller.service).parameters.fetch(query)),
+        refresh,
+      );
+      audit(ctx.logger, 'agent.fetch', { actor: caller.id, parameter: bare, outcome: 'ok' });
+      return body;
+    }
+    const parsed = parseAgentQuery(url);
+    if (!parsed) return undefined;
+    const { query, refresh } = parsed;
+    if (!caller.names.some((p) => nameMatches(p, query.secretId))) refuse(caller, 'secret', query.secretId, caller.names);
+    const key = `secretsmanager\0${caller.service}\0${JSON.stringify([query.secretId, query.versionId ?? null, query.versionStage ?? null])}`;
+    const body = await cache.get(
+      key,
+      counted('secretsmanager', () => sourcesOf(caller.service).secrets.fetch(query)),
+      refresh,
+    );
+    audit(ctx.logger, 'agent.fetch', { actor: caller.id, secret: query.secretId, outcome: 'ok' });
+    return body;
+  };
+
   const answer = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://agent');
     } catch {
-      return send(res, 400, new AgentError(400, 'InvalidParameterException', 'malformed request target').body());
+      return send(res, 400, invalid('malformed request target').body());
     }
     if (url.pathname === '/ping') return send(res, 200, 'healthy');
     if (req.headers['x-forwarded-for'] !== undefined) return send(res, 400, 'Forwarded');
@@ -105,20 +218,9 @@ export function createAgentFront(ctx: FrontContext): Front & { address(): Listen
     if (!caller) return send(res, 403, 'Bad Token');
     if (req.method !== 'GET') return send(res, 405, 'Not allowed');
     try {
-      const parsed = parseAgentQuery(url);
-      if (!parsed) return send(res, 404, 'Not found');
-      const { query, refresh } = parsed;
-      if (!caller.names.some((p) => nameMatches(p, query.secretId))) {
-        audit(ctx.logger, 'agent.denied', { actor: caller.id, secret: query.secretId });
-        throw new AgentError(
-          400,
-          'AccessDeniedException',
-          `token "${caller.id}" may not read secret "${query.secretId}" (its names: ${caller.names.join(', ')})`,
-        );
-      }
-      const body = await cache.get(query, refresh);
-      audit(ctx.logger, 'agent.fetch', { actor: caller.id, secret: query.secretId, outcome: 'ok' });
-      send(res, 200, body);
+      const body = await read(caller, url);
+      if (body === undefined) send(res, 404, 'Not found');
+      else send(res, 200, body);
     } catch (error) {
       const e = error instanceof AgentError ? error : new AgentError(500, 'InternalFailure', '');
       if (!(error instanceof AgentError))
@@ -149,13 +251,21 @@ export function createAgentFront(ctx: FrontContext): Front & { address(): Listen
       );
       bound = await listen(server, config.listen);
       ctx.logger.info(
-        { listen: formatListenAddress(bound), tokens: config.tokens.length, ttl_seconds: config.ttl_seconds },
+        {
+          listen: formatListenAddress(bound),
+          tokens: config.tokens.length,
+          ttl_seconds: config.ttl_seconds,
+          stale_if_error_seconds: config.stale_if_error_seconds,
+        },
         'secrets agent API up',
       );
     },
     async stop(drainMs) {
       if (server) await close(server, drainMs);
-      source.close();
+      for (const sources of sourcesBy.values()) {
+        sources.secrets.close();
+        sources.parameters.close();
+      }
     },
   };
 }

@@ -182,6 +182,13 @@ test('the agent section is validated like every other: each problem with its key
     );
     writeFileSync(file, 'agent:\n  tokens: []\n');
     assert.throws(() => loadConfig(file), /agent\.tokens/);
+    const token = randomToken();
+    writeFileSync(file, `agent:\n  tokens:\n    - { id: web, token: "${token}" }\n`);
+    assert.throws(() => loadConfig(file), /agent\.tokens\[0\].*must list the secrets \(names\) or parameters/);
+    writeFileSync(file, `agent:\n  tokens:\n    - { id: web, token: "${token}", parameters: ["/prod/*"], service: nosuch }\n`);
+    assert.throws(() => loadConfig(file), /agent\.tokens\[0\]\.service.*no service named "nosuch"/);
+    writeFileSync(file, `admin:\n  token: "${token}"\nagent:\n  tokens:\n    - { id: web, token: "${token}", names: ["*"] }\n`);
+    assert.throws(() => loadConfig(file), /agent\.tokens\[0\]\.token is the same token as admin\.token/);
   } finally {
     dir.remove();
   }

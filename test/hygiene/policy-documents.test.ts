@@ -144,15 +144,16 @@ test('every placeholder left in a document is explained in the notes; --account-
   assert.ok(JSON.stringify(filled.policies).includes('arn:aws:dynamodb:us-east-1:210987654321:table/sidekey-cryptex-secrets'));
 });
 
-test("the agent API: GetSecretValue on each token's names, exact names with their ARN suffix", () => {
+test("the agent API: GetSecretValue on each token's names, GetParameter on its parameters, on the role it reads as", () => {
   const set = buildPolicies(
     {
-      services: {},
+      services: { payments: { assumed_role: { RoleArn: 'arn:aws:iam::111122223333:role/payments' } } },
       aws_defaults: { region: 'eu-west-1' },
       agent: {
         tokens: [
-          { id: 'web', token: 'x', names: ['prod/web/*', 'shared/api-key'] },
-          { id: 'ops', token: 'y', names: ['arn:aws:secretsmanager:eu-west-1:111122223333:secret:ops-AbCdEf'] },
+          { id: 'web', token: 'x', names: ['prod/web/*', 'shared/api-key'], parameters: ['/prod/web/*'] },
+          { id: 'ops', token: 'y', names: ['arn:aws:secretsmanager:eu-west-1:111122223333:secret:ops-AbCdEf'], parameters: [] },
+          { id: 'pay', token: 'z', names: [], parameters: ['/prod/payments/key', 'flat-name'], service: 'payments' },
         ],
       },
     } as unknown as Parameters<typeof buildPolicies>[0],
@@ -169,5 +170,21 @@ test("the agent API: GetSecretValue on each token's names, exact names with thei
       'arn:aws:secretsmanager:eu-west-1:111122223333:secret:shared/api-key-??????',
     ],
   });
-  assert.ok(set.notes.some((n) => n.includes('kms:ViaService')));
+  assert.deepEqual(statement(base, 'ReadAgentParameters').Resource, ['arn:aws:ssm:eu-west-1:111122223333:parameter/prod/web/*']);
+  const pay = set.policies.find((p) => p.name === 'sidekey-service-payments-agent') as GeneratedPolicy;
+  assert.equal(pay.attachTo, 'arn:aws:iam::111122223333:role/payments');
+  assert.deepEqual(pay.document.Statement, [
+    {
+      Sid: 'ReadAgentParameters',
+      Effect: 'Allow',
+      Action: ['ssm:GetParameter'],
+      Resource: [
+        'arn:aws:ssm:eu-west-1:111122223333:parameter/flat-name',
+        'arn:aws:ssm:eu-west-1:111122223333:parameter/prod/payments/key',
+      ],
+    },
+  ]);
+  assert.ok(!JSON.stringify(base).includes('parameter/prod/payments'), "the daemon's own policy grants nothing read as a service");
+  assert.ok(set.notes.some((n) => n.includes('kms:ViaService = secretsmanager')));
+  assert.ok(set.notes.some((n) => n.includes('PARAMETER_ARN')));
 });

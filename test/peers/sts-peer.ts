@@ -81,6 +81,11 @@ export class StsPeer extends LoopbackHttpPeer {
     return total;
   }
 
+  /** Every key the peer knows, issued ones included, live: another peer verifies assumed-role calls with it. */
+  knownKeys(): ReadonlyMap<string, KnownKey & { arn?: string }> {
+    return this.#keys;
+  }
+
   /** The secrets of every credential the peer issued (for no-secrets-in-logs assertions). */
   issuedSecrets(): string[] {
     return [...this.#keys.values()].filter((k) => k.sessionToken).flatMap((k) => [k.secretAccessKey, k.sessionToken as string]);

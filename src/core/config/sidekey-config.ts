@@ -38,6 +38,11 @@ function crossSectionRules(v: Record<string, unknown>): Problem[] {
       problems.push({ path: `postgres.targets.${targetName}.service`, message: `no service named "${target.service}" under services` });
     }
   }
+  config.agent?.tokens.forEach((t, i) => {
+    if (t.service !== undefined && !services.has(t.service) && !config.dynamic_services.enabled) {
+      problems.push({ path: `agent.tokens[${i}].service`, message: `no service named "${t.service}" under services` });
+    }
+  });
   for (const [i, allowed] of (config.postgres?.server?.allow ?? []).entries()) {
     if (!config.postgres?.targets[allowed]) {
       problems.push({ path: `postgres.server.allow[${i}]`, message: `no target named "${allowed}" under postgres.targets` });
@@ -56,6 +61,7 @@ function crossSectionRules(v: Record<string, unknown>): Problem[] {
   claim(formatListenAddress(adminListen(config)), 'admin.listen');
   if (config.secrets) claim(formatListenAddress(config.secrets.listen), 'secrets.listen');
   if (config.imds) claim(formatListenAddress(config.imds.listen), 'imds.listen');
+  if (config.agent) claim(formatListenAddress(config.agent.listen), 'agent.listen');
   for (const [targetName, target] of Object.entries(config.postgres?.targets ?? {})) {
     if (target.listen) claim(formatListenAddress(target.listen), `postgres.targets.${targetName}.listen`);
   }
@@ -73,6 +79,7 @@ function sharedTokens(config: SidekeyConfig): Problem[] {
     ...Object.entries(config.services).map(([name, s]) => [`services.${name}.auth_token`, s.auth_token] as [string, string | undefined]),
     ['admin.token', config.admin.token],
     ...(config.secrets?.tokens ?? []).map((t, i) => [`secrets.tokens[${i}].token`, t.token] as [string, string]),
+    ...(config.agent?.tokens ?? []).map((t, i) => [`agent.tokens[${i}].token`, t.token] as [string, string]),
   ];
   const owners = new Map<string, string>();
   const problems: Problem[] = [];
@@ -83,7 +90,7 @@ function sharedTokens(config: SidekeyConfig): Problem[] {
     // Two services sharing one are already reported by the services section.
     else if (!(owner.startsWith('services.') && key.startsWith('services.')))
       problems.push({
-        message: `${key} is the same token as ${owner}: each service, the admin API and every secrets token needs its own (sidekey token makes one)`,
+        message: `${key} is the same token as ${owner}: each service, the admin API and every secrets or agent token needs its own (sidekey token makes one)`,
       });
   }
   return problems;

@@ -172,23 +172,45 @@ export function buildPolicies(config: SidekeyConfig, options: PolicyOptions = {}
         'sidekey secrets rewrap also needs kms:Encrypt on the key and a Scan of EncryptedDataKey; grant it only for the rewrap run',
       );
   }
-  // The agent API reads Secrets Manager with the base credentials, each token's names at most.
+  // The agent API reads as the daemon, or as a token's service; each token's names and parameters at most.
   if (config.agent) {
     const region = config.agent.region ?? defaultRegion;
-    if (region === undefined) notes.push(`${PLACEHOLDER_REGION} in the agent's secret ARNs: set agent.region or aws_defaults.region`);
-    const prefix = `arn:${partitionOf(region)}:secretsmanager:${region ?? PLACEHOLDER_REGION}:${account}:secret:`;
+    if (region === undefined) notes.push(`${PLACEHOLDER_REGION} in the agent's ARNs: set agent.region or aws_defaults.region`);
+    const arnBase = (service: string) => `arn:${partitionOf(region)}:${service}:${region ?? PLACEHOLDER_REGION}:${account}`;
+    const secretPrefix = `${arnBase('secretsmanager')}:secret:`;
     // An exact name matches its ARN's six random characters, as IAM documents for Secrets Manager.
-    const arnOf = (pattern: string) =>
-      pattern.startsWith('arn:') ? pattern : pattern.endsWith('*') ? `${prefix}${pattern}` : `${prefix}${pattern}-??????`;
-    baseStatements.push({
-      Sid: 'ReadAgentSecrets',
-      Effect: 'Allow',
-      Action: ['secretsmanager:GetSecretValue'],
-      Resource: sortedUnique(config.agent.tokens.flatMap((t) => t.names.map(arnOf))),
-    });
-    notes.push(
-      'a secret encrypted with a customer managed KMS key also needs kms:Decrypt on that key, best with the condition kms:ViaService = secretsmanager.REGION.amazonaws.com',
-    );
+    const secretArn = (pattern: string) =>
+      pattern.startsWith('arn:') ? pattern : pattern.endsWith('*') ? `${secretPrefix}${pattern}` : `${secretPrefix}${pattern}-??????`;
+    // A hierarchical name's leading slash is not repeated in its ARN (parameter/prod/db).
+    const parameterArn = (pattern: string) =>
+      pattern.startsWith('arn:') ? pattern : `${arnBase('ssm')}:parameter/${pattern.replace(/^\//, '')}`;
+    const bySigner = new Map<string, typeof config.agent.tokens>();
+    for (const t of config.agent.tokens) bySigner.set(t.service ?? '', [...(bySigner.get(t.service ?? '') ?? []), t]);
+    for (const [service, tokens] of [...bySigner].sort(([a], [b]) => a.localeCompare(b))) {
+      const statements: PolicyStatement[] = [];
+      const secretArns = sortedUnique(tokens.flatMap((t) => t.names.map(secretArn)));
+      if (secretArns.length > 0)
+        statements.push({ Sid: 'ReadAgentSecrets', Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: secretArns });
+      const parameters = sortedUnique(tokens.flatMap((t) => t.parameters.map(parameterArn)));
+      if (parameters.length > 0)
+        statements.push({ Sid: 'ReadAgentParameters', Effect: 'Allow', Action: ['ssm:GetParameter'], Resource: parameters });
+      if (service === '') baseStatements.push(...statements);
+      else
+        policies.push({
+          name: `sidekey-service-${service}-agent`,
+          attachTo: config.services[service]?.assumed_role.RoleArn ?? `the role of service ${service}`,
+          description: `lets service ${service}'s role read what the agent API serves its tokens`,
+          document: document(statements),
+        });
+    }
+    if (config.agent.tokens.some((t) => t.names.length > 0))
+      notes.push(
+        'a secret encrypted with a customer managed KMS key also needs kms:Decrypt on that key, best with the condition kms:ViaService = secretsmanager.REGION.amazonaws.com',
+      );
+    if (config.agent.tokens.some((t) => t.parameters.length > 0))
+      notes.push(
+        'a SecureString parameter under a customer managed KMS key also needs kms:Decrypt on that key, best with the conditions kms:ViaService = ssm.REGION.amazonaws.com and kms:EncryptionContext:PARAMETER_ARN = the parameter ARN',
+      );
   }
   policies.unshift({
     name: 'sidekey-daemon',

@@ -1,0 +1,203 @@
+/**
+ * The Parameters and Secrets Lambda extension's Parameter Store route as its users call it (curl
+ * with the SSRF token header), on a real daemon whose agent front reads through the real
+ * `@aws-sdk/client-ssm` from an SSM peer that verifies every signature. Covers the route and its
+ * selectors, per-token parameters, reading as a service's assumed role (the peer's IAM refuses the
+ * daemon's own key), one call for a fleet, refresh-ahead, and stale-if-error within its bound.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { randomToken } from '../../src/core/crypto/random-token.js';
+import { daemonConfig } from '../credential-endpoint/fixtures.js';
+import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
+import { assertNoSecrets } from '../helpers/log-capture.js';
+import { waitFor } from '../helpers/wait-for.js';
+import { type SsmPeer, startSsmPeer } from '../peers/ssm-peer.js';
+import { STS_PEER_BASE_KEY, type StsPeer, startStsPeer } from '../peers/sts-peer.js';
+
+const run = promisify(execFile);
+const WEB = randomToken();
+const PAY = randomToken();
+const WIDE = randomToken();
+const NONE = randomToken();
+const TTL_SECONDS = 3;
+const DB_PASSWORD = `db-password-${randomToken(8)}`;
+const PAY_KEY = `pay-key-${randomToken(8)}`;
+let sts: StsPeer;
+let ssm: SsmPeer;
+let d: RunningDaemon;
+let base: string;
+
+before(async () => {
+  sts = await startStsPeer();
+  ssm = await startSsmPeer(sts.knownKeys());
+  // IAM, as the peer plays it: only the payments role reads /prod/payments/.
+  ssm.allow = (keyId, name) =>
+    !name.startsWith('/prod/payments/') || (sts.knownKeys().get(keyId)?.arn ?? '').includes(':assumed-role/payments/');
+  ssm.put('/prod/web/db', DB_PASSWORD);
+  ssm.put('/prod/web/region', 'eu-west-1', 'String');
+  ssm.put('/prod/payments/key', PAY_KEY);
+  process.env.AWS_ENDPOINT_URL_SSM = ssm.url;
+  d = await startDaemon(
+    daemonConfig(
+      sts.url,
+      { payments: { role: 'arn:aws:iam::123456789012:role/payments' } },
+      {
+        agent: {
+          listen: '127.0.0.1:0',
+          ttl_seconds: TTL_SECONDS,
+          stale_if_error_seconds: 60,
+          tokens: [
+            { id: 'web', token: WEB, names: ['prod/web/*'], parameters: ['/prod/web/*'] },
+            { id: 'pay', token: PAY, parameters: ['/prod/payments/*'], service: 'payments' },
+            { id: 'wide', token: WIDE, parameters: ['*'] },
+            { id: 'none', token: NONE, names: ['prod/other/*'] },
+          ],
+        },
+      },
+    ),
+  );
+  base = d.url('agent');
+});
+after(async () => {
+  await d?.stop();
+  await ssm?.close();
+  await sts?.close();
+  delete process.env.AWS_ENDPOINT_URL_SSM;
+  assertNoSecrets(d.lines, [WEB, PAY, WIDE, NONE, DB_PASSWORD, PAY_KEY, ...sts.issuedSecrets()]);
+});
+
+async function curl(path: string, token = WEB) {
+  const { stdout } = await run('curl', ['-sS', '-H', `X-Aws-Parameters-Secrets-Token: ${token}`, '-w', '\n%{http_code}', `${base}${path}`]);
+  const at = stdout.lastIndexOf('\n');
+  return { status: Number(stdout.slice(at + 1)), body: stdout.slice(0, at) };
+}
+const get = (name: string, extra = '&withDecryption=true', token = WEB) =>
+  curl(`/systemsmanager/parameters/get?name=${encodeURIComponent(name)}${extra}`, token);
+const parameterValue = async (name: string, extra?: string, token?: string) => {
+  const answer = await get(name, extra, token);
+  assert.equal(answer.status, 200, answer.body);
+  return (JSON.parse(answer.body) as { Parameter: { Value: string } }).Parameter.Value;
+};
+
+test("the route answers GetParameter's JSON; withDecryption, version and label select as GetParameter does", async () => {
+  const answer = await get('/prod/web/db');
+  assert.equal(answer.status, 200, answer.body);
+  const { Parameter: p } = JSON.parse(answer.body) as { Parameter: Record<string, unknown> };
+  assert.equal(p.Name, '/prod/web/db');
+  assert.equal(p.ARN, ssm.arnOf('/prod/web/db'));
+  assert.equal(p.Type, 'SecureString');
+  assert.equal(p.Value, DB_PASSWORD);
+  assert.equal(p.Version, 1);
+  assert.equal(typeof p.LastModifiedDate, 'number');
+  assert.notEqual(await parameterValue('/prod/web/db', ''), DB_PASSWORD, 'without withDecryption a SecureString stays ciphertext');
+  assert.equal(await parameterValue('/prod/web/region', ''), 'eu-west-1', 'a String needs no decryption');
+
+  ssm.put('/prod/web/db', 'second');
+  ssm.label('/prod/web/db', 1, 'blue');
+  assert.equal(await parameterValue('/prod/web/db', '&withDecryption=true&version=2'), 'second');
+  assert.equal(await parameterValue('/prod/web/db', '&withDecryption=true&label=blue'), DB_PASSWORD);
+  assert.equal(await parameterValue('/prod/web/db:2'), 'second', 'the selector may travel in the name');
+  const missing = await get('/prod/web/db', '&version=9');
+  assert.equal(missing.status, 400);
+  assert.equal(JSON.parse(missing.body).__type, 'ParameterVersionNotFound');
+});
+
+test('bad queries are 400s that name the problem, and a token reads only its parameters', async () => {
+  for (const [path, message] of [
+    ['/systemsmanager/parameters/get', 'missing parameter name'],
+    ['/systemsmanager/parameters/get?name=/prod/web/db&x=1', 'unknown parameter: x'],
+    ['/systemsmanager/parameters/get?name=/prod/web/db&version=1&label=blue', 'version and label cannot both be given'],
+    ['/systemsmanager/parameters/get?name=/prod/web/db&version=-1', 'version must be a positive whole number'],
+    ['/systemsmanager/parameters/get?name=/prod/web/db:1&version=1', 'name already has a :version or :label selector'],
+    ['/systemsmanager/parameters/get?name=/prod/web/db&withDecryption=yes', 'invalid withDecryption value'],
+  ] as const) {
+    const answer = await curl(path);
+    assert.equal(answer.status, 400, path);
+    assert.deepEqual(JSON.parse(answer.body), { __type: 'InvalidParameterException', message });
+  }
+  const before = ssm.calls.length;
+  for (const [name, token] of [
+    ['/prod/payments/key', WEB],
+    ['/prod/payments/key:1', WEB],
+    ['/prod/web/db', NONE],
+  ] as const) {
+    const denied = await get(name, '&withDecryption=true', token);
+    assert.equal(denied.status, 400, name);
+    assert.equal(JSON.parse(denied.body).__type, 'AccessDeniedException');
+  }
+  assert.equal(ssm.calls.length, before, 'a refused read never reaches Parameter Store');
+  const notFound = await get('/prod/web/none');
+  assert.deepEqual({ status: notFound.status, type: JSON.parse(notFound.body).__type }, { status: 400, type: 'ParameterNotFound' });
+});
+
+test("a token with a service reads as that service's assumed role; without one, as the daemon", async () => {
+  assert.equal(await parameterValue('/prod/payments/key', undefined, PAY), PAY_KEY);
+  const signer = ssm.signers[ssm.calls.lastIndexOf('/prod/payments/key')] ?? '';
+  assert.match(sts.knownKeys().get(signer)?.arn ?? '', /:assumed-role\/payments\//, 'signed with the role STS issued');
+  const daemonRead = await get('/prod/payments/key', '&withDecryption=true', WIDE);
+  assert.equal(daemonRead.status, 400);
+  assert.equal(JSON.parse(daemonRead.body).__type, 'AccessDeniedException', "the daemon's own key is refused by IAM");
+  assert.equal(ssm.signers.at(-1), STS_PEER_BASE_KEY.accessKeyId);
+});
+
+test('200 concurrent callers of a cold parameter make one GetParameter', async () => {
+  ssm.put('/prod/web/fleet', 'f1');
+  ssm.delayMs = 200;
+  try {
+    const url = `${base}/systemsmanager/parameters/get?name=${encodeURIComponent('/prod/web/fleet')}&withDecryption=true`;
+    const answers = await Promise.all(
+      Array.from({ length: 200 }, () => fetch(url, { headers: { 'X-Aws-Parameters-Secrets-Token': WEB } }).then((r) => r.json())),
+    );
+    assert.ok(answers.every((a) => (a as { Parameter: { Value: string } }).Parameter.Value === 'f1'));
+  } finally {
+    ssm.delayMs = 0;
+  }
+  assert.equal(ssm.calls.filter((n) => n === '/prod/web/fleet').length, 1);
+});
+
+test('refresh-ahead: a new value arrives before the TTL ends without a caller waiting; a failing source is bridged, a deletion is not', async () => {
+  const name = '/prod/web/rotating';
+  const calls = () => ssm.calls.filter((n) => n === name).length;
+  ssm.put(name, 'r1');
+  assert.equal(await parameterValue(name), 'r1');
+  const fetchedAt = Date.now();
+  ssm.put(name, 'r2');
+  let seen = 'r1';
+  // Callers keep reading, as a service would; waitFor watches what they see.
+  const poll = setInterval(() => {
+    void parameterValue(name).then((v) => {
+      seen = v;
+    });
+  }, 50);
+  try {
+    await waitFor(() => seen === 'r2', 'the refreshed value', TTL_SECONDS * 1000 + 2000);
+  } finally {
+    clearInterval(poll);
+  }
+  assert.ok(
+    Date.now() - fetchedAt < TTL_SECONDS * 1000,
+    `r2 arrived ${Date.now() - fetchedAt} ms after r1, within the ${TTL_SECONDS} s TTL`,
+  );
+  assert.equal(calls(), 2, 'one background refresh, however many reads');
+
+  ssm.failure = 'internal';
+  const heldSince = Date.now();
+  await waitFor(() => Date.now() - heldSince > TTL_SECONDS * 1000, 'the TTL to pass', TTL_SECONDS * 1000 + 1000);
+  assert.equal(await parameterValue(name), 'r2', 'a 500 from the source is bridged by the held answer');
+  const metrics = await (await fetch(`${d.url('admin')}/metrics`)).text();
+  assert.match(metrics, /sidekey_agent_stale_answers_total\{source="ssm"\} [1-9]/);
+  ssm.failure = undefined;
+  ssm.remove(name);
+  const gone = await get(name);
+  assert.equal(JSON.parse(gone.body).__type, 'ParameterNotFound', 'a deleted parameter is honoured at once');
+  ssm.failure = 'internal';
+  try {
+    const failed = await get(name);
+    assert.equal(failed.status, 500, 'nothing held any more: the failure passes through');
+  } finally {
+    ssm.failure = undefined;
+  }
+});
