@@ -2,6 +2,10 @@
  * One request to the secrets API: guards (no forwarding headers, our own Host), route, bearer
  * token, input checks, role and name patterns, then the operation. Errors become
  * `{"Code","Message"}` with a meaningful status; internal errors say nothing internal.
+ *
+ * A fetch answers with `ETag: "SERIAL"`. A fetch of the latest version with `?wait=SECONDS` and
+ * `If-None-Match: "SERIAL"` is a watch: it answers when the latest active version is another one
+ * (or is gone), or after SECONDS with 304 Not Modified.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ListenAddress } from '../core/config/listen-address.js';
@@ -12,6 +16,7 @@ import type { CounterHandle, MetricsRegistry } from '../core/metrics/metrics-reg
 import { checkName, checkSerialNumber, parseSerial } from '../core/secrets/secret-errors.js';
 import type { SecretService, SecretValue } from '../core/secrets/secret-service.js';
 import type { VersionMeta } from '../core/secrets/secret-store.js';
+import { MAX_WATCH_SECONDS, waitForChange } from '../core/secrets/watch-secret.js';
 import { errorAnswerOf } from '../net/error-reply.js';
 import { sendJson } from '../net/json-reply.js';
 import { guardedHeaders, hostHeaderAllowed } from '../net/request-guards.js';
@@ -41,10 +46,26 @@ function historyJson(v: VersionMeta): Record<string, unknown> {
   };
 }
 
-/** A JSON body and its Content-Length, serialized once. */
+/** A JSON body and its Content-Length (and, for a secret value, its ETag), serialized once. */
 interface Serialized {
   readonly text: string;
   readonly length: string;
+  readonly etag?: string;
+}
+
+/** What a watch answers when nothing changed in its time. */
+const NOT_MODIFIED = Symbol('not modified');
+
+/** A watch's inputs: how long to wait, and the serial the caller holds (from If-None-Match). */
+function watchInputs(wait: string, serial: number | undefined, ifNoneMatch: string | undefined): { waitMs: number; known?: number } {
+  if (serial !== undefined) throw new SidekeyError('BAD_REQUEST', 'wait watches the latest version; drop the serial from the path');
+  if (!/^[1-9][0-9]{0,2}$/.test(wait) || Number(wait) > MAX_WATCH_SECONDS)
+    throw new SidekeyError('BAD_REQUEST', `wait must be whole seconds from 1 to ${MAX_WATCH_SECONDS}`);
+  const waitMs = Number(wait) * 1000;
+  if (ifNoneMatch === undefined) return { waitMs };
+  const known = /^"([1-9][0-9]{0,15})"$/.exec(ifNoneMatch.trim());
+  if (!known) throw new SidekeyError('BAD_REQUEST', 'If-None-Match must be an ETag a fetch answered, such as "3"');
+  return { waitMs, known: Number(known[1]) };
 }
 
 /**
@@ -54,22 +75,24 @@ interface Serialized {
  */
 const cachedBodies = new WeakMap<object, Serialized>();
 
-function serialize(value: unknown): Serialized {
+function serialize(value: unknown, etag?: string): Serialized {
   const text = JSON.stringify(value);
-  return { text, length: String(Buffer.byteLength(text)) };
+  return { text, length: String(Buffer.byteLength(text)), ...(etag !== undefined ? { etag } : {}) };
 }
 
 /** A 200 JSON answer; the header list is a flat array, which node:http writes without walking an object. */
 function sendOk(res: ServerResponse, value: unknown, body: Serialized = serialize(value)): void {
-  res.writeHead(200, ['content-type', 'application/json', 'content-length', body.length, 'cache-control', 'no-store']);
+  const headers = ['content-type', 'application/json', 'content-length', body.length, 'cache-control', 'no-store'];
+  if (body.etag !== undefined) headers.push('etag', body.etag);
+  res.writeHead(200, headers);
   res.end(body.text);
 }
 
-/** A cached secret value's 200 answer, its body serialized once per cached value. */
-function sendCached(res: ServerResponse, value: object): void {
+/** A secret value's 200 answer with its ETag, its body serialized once per value (cached values are one object). */
+function sendValue(res: ServerResponse, value: SecretValue): void {
   let body = cachedBodies.get(value);
   if (body === undefined) {
-    body = serialize(value);
+    body = serialize(value, `"${value.serial}"`);
     cachedBodies.set(value, body);
   }
   sendOk(res, value, body);
@@ -89,23 +112,49 @@ export function createSecretsHandler(deps: SecretsHandlerDeps): (req: IncomingMe
    * Input checks and authorization run synchronously (a throw here is caught by the caller like a
    * rejection); a fetch then goes straight to the service, without an async frame of its own.
    */
-  const run = (req: IncomingMessage, route: Route, caller: Caller, query: URLSearchParams | undefined): Promise<unknown> | SecretValue => {
+  const run = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: Route,
+    caller: Caller,
+    query: URLSearchParams | undefined,
+  ): Promise<unknown> | SecretValue => {
     const name = route.name === undefined ? undefined : checkName(route.name, 'secret name');
     const serial = route.serial === undefined ? undefined : parseSerial(route.serial);
     if (query !== undefined) {
-      const allowedQuery = route.operation === 'delete' ? ['confirm'] : [];
+      const allowedQuery = route.operation === 'delete' ? ['confirm'] : route.operation === 'fetch' ? ['wait'] : [];
       for (const key of query.keys()) {
         if (!allowedQuery.includes(key))
           throw new SidekeyError('BAD_REQUEST', `unknown query parameter ${JSON.stringify(key.slice(0, 40))}`);
       }
     }
     deps.auth().authorize(caller, route.operation, name);
+    const wait = route.operation === 'fetch' ? query?.get('wait') : null;
+    if (wait !== null && wait !== undefined) {
+      const ifNoneMatch = req.headers['if-none-match'];
+      return watch(res, caller, name as string, watchInputs(wait, serial, ifNoneMatch));
+    }
     if (route.operation === 'fetch') {
       const cached = deps.service.fetchCached(caller.application, name as string, serial, caller.id);
       // A cached value is answered synchronously (the handler settles no promise for it).
       return cached ?? deps.service.fetchStored(caller.application, name as string, serial, caller.id);
     }
     return operate(req, route, caller, query, name, serial);
+  };
+
+  /** The latest version once it is not `known`; NOT_MODIFIED when `waitMs` passes first. A caller that leaves ends the wait. */
+  const watch = async (
+    res: ServerResponse,
+    caller: Caller,
+    name: string,
+    { waitMs, known }: { waitMs: number; known?: number },
+  ): Promise<SecretValue | typeof NOT_MODIFIED> => {
+    if (known !== undefined) {
+      const gone = new AbortController();
+      res.once('close', () => gone.abort());
+      if (!(await waitForChange(deps.service, caller.application, name, known, waitMs, gone.signal))) return NOT_MODIFIED;
+    }
+    return deps.service.fetch(caller.application, name, undefined, caller.id);
   };
 
   const operate = async (
@@ -243,7 +292,7 @@ export function createSecretsHandler(deps: SecretsHandlerDeps): (req: IncomingMe
         audit(deps.logger, 'secrets.auth', { operation, outcome: (error as SidekeyError).code });
         throw error;
       }
-      result = run(req, route, caller, query);
+      result = run(req, res, route, caller, query);
     } catch (error) {
       failed(res, operation, caller, error);
       return;
@@ -251,7 +300,7 @@ export function createSecretsHandler(deps: SecretsHandlerDeps): (req: IncomingMe
     if (!(result instanceof Promise)) {
       // A cached fetch: answered now, no promise to settle.
       try {
-        sendCached(res, result);
+        sendValue(res, result);
         done(operation, 200);
       } catch (error) {
         failed(res, operation, caller, error);
@@ -263,7 +312,14 @@ export function createSecretsHandler(deps: SecretsHandlerDeps): (req: IncomingMe
     result.then(
       (value) => {
         try {
-          sendOk(res, value);
+          if (value === NOT_MODIFIED) {
+            res.writeHead(304, { etag: req.headers['if-none-match'] ?? '', 'cache-control': 'no-store' });
+            res.end();
+            done(op, 304);
+            return;
+          }
+          if (op === 'fetch') sendValue(res, value as SecretValue);
+          else sendOk(res, value);
           done(op, 200);
         } catch (error) {
           failed(res, op, who, error);

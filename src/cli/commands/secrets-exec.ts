@@ -1,46 +1,145 @@
 /**
  * `sidekey secrets exec`: runs a command with chosen secrets in its environment (and nothing else
- * with --pristine), forwarding signals and exiting with its status. `sidekey secrets export`:
- * prints secrets as json or dotenv.
+ * with --pristine), forwarding signals and exiting with its status. With --on-change it watches
+ * those secrets and, once a change has settled and every value could be fetched, restarts the
+ * command with the new values or sends it a signal; a failed fetch never restarts it.
+ * `sidekey secrets export`: prints secrets as json or dotenv.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { type Command, Option } from 'commander';
 import { isSidekeyError, SidekeyError } from '../../core/errors.js';
+import { debounced, watchNames } from '../secrets/change-watch.js';
 import { EXPORT_FORMATS, type ExportFormat, formatExport, parseEnvSpec } from '../secrets/env-export.js';
 import type { TargetFlags } from '../secrets/open-client.js';
+import type { SecretsClient } from '../secrets/secrets-client.js';
 import { addTargetOptions, stderr, withClient } from '../secrets/target-options.js';
 
 const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'] as const;
+/** How long a restarted command has to exit after SIGTERM before it gets SIGKILL, in ms. */
+export const RESTART_GRACE_MS = 10_000;
 const collect = (value: string, previous: string[]) => [...previous, value];
+
+type OnChange = { readonly restart: true } | { readonly signal: NodeJS.Signals };
+
+export function parseOnChange(text: string): OnChange {
+  if (text === 'restart') return { restart: true };
+  const signal = /^signal:(?:SIG)?([A-Z0-9]+)$/.exec(text)?.[1];
+  const name = `SIG${signal ?? ''}` as NodeJS.Signals;
+  if (signal === undefined || !(name in constants.signals))
+    throw new SidekeyError('USAGE', `--on-change must be restart or signal:NAME (such as signal:HUP), not ${JSON.stringify(text)}`);
+  return { signal: name };
+}
+
+interface Fetched {
+  readonly values: Record<string, string>;
+  readonly serials: Map<string, number>;
+}
+
+async function fetchAll(client: SecretsClient, specs: readonly ReturnType<typeof parseEnvSpec>[]): Promise<Fetched> {
+  const values: Record<string, string> = {};
+  const serials = new Map<string, number>();
+  for (const spec of specs) {
+    const value = await client.fetch(spec.name, spec.serial);
+    values[spec.variable] = value.payload;
+    if (spec.serial === undefined) serials.set(spec.name, value.serial);
+  }
+  return { values, serials };
+}
 
 export function registerSecretsExec(secrets: Command): void {
   addTargetOptions(secrets.command('exec'))
     .description('run a command with secrets in its environment: exec --env DB_PASSWORD=dbpassword -- CMD ARGS')
     .option('--env <VAR=name[:serial]>', 'put a secret in VAR (repeatable)', collect, [])
     .option('--pristine', 'start the command with only the --env variables (and PATH), not this environment')
+    .option('--on-change <action>', 'when a secret changes: restart (the command, with the new values) or signal:NAME (such as signal:HUP)')
     .argument('<command...>', 'the command and its arguments, after --')
-    .action(async (command: string[], flags: TargetFlags & { env: string[]; pristine?: boolean }) => {
+    .action(async (command: string[], flags: TargetFlags & { env: string[]; pristine?: boolean; onChange?: string }) => {
       if (flags.env.length === 0) throw new SidekeyError('USAGE', 'exec needs at least one --env VAR=secret-name');
       const specs = flags.env.map(parseEnvSpec);
-      const values = await withClient(flags, async (client) => {
-        const out: Record<string, string> = {};
-        for (const spec of specs) out[spec.variable] = (await client.fetch(spec.name, spec.serial)).payload;
-        return out;
-      });
+      const onChange = flags.onChange === undefined ? undefined : parseOnChange(flags.onChange);
       const base = flags.pristine ? (process.env.PATH ? { PATH: process.env.PATH } : {}) : { ...process.env };
       const [file, ...args] = command as [string, ...string[]];
-      const child = spawn(file, args, { stdio: 'inherit', env: { ...base, ...values } });
-      const forward = (signal: NodeJS.Signals) => child.kill(signal);
-      for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
-      const status = await new Promise<number>((resolve, reject) => {
-        child.once('error', (error) =>
-          reject(new SidekeyError('USAGE', `cannot run ${file} (${(error as NodeJS.ErrnoException).code})`, { cause: error })),
-        );
-        child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? constants.signals[signal] : 0)));
+      const start = (values: Record<string, string>) => spawn(file, args, { stdio: 'inherit', env: { ...base, ...values } });
+      const exited = (child: ChildProcess) =>
+        new Promise<number>((resolve, reject) => {
+          child.once('error', (error) =>
+            reject(new SidekeyError('USAGE', `cannot run ${file} (${(error as NodeJS.ErrnoException).code})`, { cause: error })),
+          );
+          child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? constants.signals[signal] : 0)));
+        });
+
+      if (!onChange) {
+        const { values } = await withClient(flags, (client) => fetchAll(client, specs));
+        const child = start(values);
+        const forward = (signal: NodeJS.Signals) => child.kill(signal);
+        for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
+        try {
+          process.exitCode = await exited(child);
+        } finally {
+          for (const signal of FORWARDED_SIGNALS) process.off(signal, forward);
+        }
+        return;
+      }
+
+      await withClient(flags, async (client) => {
+        let current = await fetchAll(client, specs);
+        let child = start(current.values);
+        let restarting = false;
+        const forward = (signal: NodeJS.Signals) => child.kill(signal);
+        for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
+        const stopWatching = new AbortController();
+        const react = debounced(async () => {
+          let next: Fetched;
+          try {
+            next = await fetchAll(client, specs);
+          } catch (error) {
+            stderr(`sidekey: a secret changed but cannot be fetched (${(error as Error).message}); ${file} keeps running as it is\n`);
+            return;
+          }
+          if (specs.every((s) => next.values[s.variable] === current.values[s.variable])) {
+            current = next;
+            return;
+          }
+          current = next;
+          if ('signal' in onChange) {
+            stderr(`sidekey: a secret changed; sending ${onChange.signal} to ${file}\n`);
+            child.kill(onChange.signal);
+            return;
+          }
+          stderr(`sidekey: a secret changed; restarting ${file}\n`);
+          restarting = true;
+          const old = child;
+          const gone = exited(old).catch(() => 0);
+          old.kill('SIGTERM');
+          const kill = setTimeout(() => old.kill('SIGKILL'), RESTART_GRACE_MS);
+          await gone;
+          clearTimeout(kill);
+          child = start(current.values);
+          restarting = false;
+          wake();
+        });
+        let wake: () => void = () => {};
+        watchNames(client, current.serials, () => react.trigger(), stopWatching.signal, stderr);
+        try {
+          // The command's own exit ends exec; one ended by a restart does not.
+          for (;;) {
+            const running = child;
+            const woken = new Promise<void>((resolve) => {
+              wake = resolve;
+            });
+            const status = await Promise.race([exited(running), woken.then(() => undefined)]);
+            if (status !== undefined && !restarting && running === child) {
+              process.exitCode = status;
+              return;
+            }
+          }
+        } finally {
+          react.cancel();
+          stopWatching.abort();
+          for (const signal of FORWARDED_SIGNALS) process.off(signal, forward);
+        }
       });
-      for (const signal of FORWARDED_SIGNALS) process.off(signal, forward);
-      process.exitCode = status;
     });
 
   addTargetOptions(secrets.command('export'))

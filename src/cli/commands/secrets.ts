@@ -11,6 +11,7 @@ import { readPayload } from '../secrets/payload-input.js';
 import { addTargetOptions, printJson, stderr, withClient } from '../secrets/target-options.js';
 import { registerSecretsAdmin } from './secrets-admin.js';
 import { registerSecretsExec } from './secrets-exec.js';
+import { registerSecretsRender } from './secrets-render.js';
 
 type Flags = TargetFlags & {
   name: string;
@@ -118,4 +119,5 @@ export function registerSecrets(program: Command): void {
 
   registerSecretsAdmin(secrets);
   registerSecretsExec(secrets);
+  registerSecretsRender(secrets);
 }

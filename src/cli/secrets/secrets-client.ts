@@ -6,6 +6,7 @@
 import { ErrorCodes, type ErrorKind, SidekeyError } from '../../core/errors.js';
 import type { GeneratorSpec } from '../../core/secrets/payload-generator.js';
 import type { SecretService, SecretValue, WriteResult } from '../../core/secrets/secret-service.js';
+import { waitForChange } from '../../core/secrets/watch-secret.js';
 
 export interface HistoryEntry {
   readonly serial: number;
@@ -23,6 +24,8 @@ export interface CasOption {
 export interface SecretsClient {
   create(name: string, payload: string, options: CasOption): Promise<WriteResult>;
   fetch(name: string, serial: number | undefined): Promise<SecretValue>;
+  /** The latest version once it is not serial `known`; undefined when `waitSeconds` pass first. Throws as fetch does. */
+  watch(name: string, known: number, waitSeconds: number, signal?: AbortSignal): Promise<SecretValue | undefined>;
   revoke(name: string, serial: number): Promise<WriteResult>;
   list(): Promise<string[]>;
   history(name: string): Promise<HistoryEntry[]>;
@@ -46,6 +49,10 @@ export class DirectClient implements SecretsClient {
   }
   fetch(name: string, serial: number | undefined) {
     return this.service.fetch(this.app, name, serial, this.actor);
+  }
+  async watch(name: string, known: number, waitSeconds: number, signal?: AbortSignal) {
+    if (!(await waitForChange(this.service, this.app, name, known, waitSeconds * 1000, signal))) return undefined;
+    return this.service.fetch(this.app, name, undefined, this.actor);
   }
   revoke(name: string, serial: number) {
     return this.service.revoke(this.app, name, serial, this.actor);
@@ -94,13 +101,18 @@ export class HttpClient implements SecretsClient {
     this.#token = token;
   }
 
-  async #call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  async #call<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<T> {
     let response: Response;
     try {
       response = await fetch(`${this.#base}/v1${path}`, {
         method,
-        headers: { authorization: `Bearer ${this.#token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        headers: {
+          authorization: `Bearer ${this.#token}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...headers,
+        },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        ...(signal ? { signal } : {}),
       });
     } catch (error) {
       throw new SidekeyError(
@@ -111,6 +123,7 @@ export class HttpClient implements SecretsClient {
         },
       );
     }
+    if (response.status === 304) return undefined as T;
     const text = await response.text();
     let parsed: Record<string, unknown>;
     try {
@@ -138,6 +151,15 @@ export class HttpClient implements SecretsClient {
   }
   fetch(name: string, serial: number | undefined) {
     return this.#call<SecretValue>('GET', `/secrets/${name}${serial === undefined ? '' : `/${serial}`}`);
+  }
+  watch(name: string, known: number, waitSeconds: number, signal?: AbortSignal) {
+    return this.#call<SecretValue | undefined>(
+      'GET',
+      `/secrets/${name}?wait=${waitSeconds}`,
+      undefined,
+      { 'if-none-match': `"${known}"` },
+      signal,
+    );
   }
   revoke(name: string, serial: number) {
     return this.#call<WriteResult>('POST', `/revoke/${name}/${serial}`);

@@ -26,6 +26,8 @@ export const CREATE_RETRY_JITTER_MS = 5;
 
 export type SecretValue = CachedVersion;
 
+const WRITE_OPERATIONS = new Set(['create', 'rotate', 'restore', 'revoke', 'delete']);
+
 export interface WriteResult {
   readonly name: string;
   readonly serial: number;
@@ -74,6 +76,7 @@ export class SecretService {
   readonly #currentChecks = new AfterArrivalChecks<boolean>();
   readonly #operations;
   readonly #cacheResults;
+  readonly #changeListeners = new Set<(app: string, name: string) => void>();
 
   constructor(options: SecretServiceOptions) {
     this.store = options.store;
@@ -105,6 +108,8 @@ export class SecretService {
     try {
       const result = await fn();
       this.#operations?.inc({ operation, outcome: 'ok' });
+      if (fields.name !== undefined && WRITE_OPERATIONS.has(operation))
+        for (const listener of this.#changeListeners) listener(fields.app, fields.name);
       if (this.#logger)
         audit(this.#logger, `secrets.${operation}`, {
           ...fields,
@@ -238,6 +243,22 @@ export class SecretService {
       checkName(name, 'secret name');
       return this.#fetch(app, name, serial);
     });
+  }
+
+  /**
+   * The serial of the latest active version, for watchers: read like a fetch (the cache, then the
+   * store) but not audited, since a watch polls; the watcher's answer is fetched and audited.
+   * Throws as fetch does (SECRET_NOT_FOUND, SECRET_REVOKED).
+   */
+  async currentSerial(app: string, name: string): Promise<number> {
+    if (this.store.writtenElsewhere?.()) this.#cache.clear();
+    return (await this.#fetch(app, name, undefined)).serial;
+  }
+
+  /** Calls `listener` after each write to a name made through this service; returns the unsubscribe. */
+  onChange(listener: (app: string, name: string) => void): () => void {
+    this.#changeListeners.add(listener);
+    return () => this.#changeListeners.delete(listener);
   }
 
   list(app: string, actor: string): Promise<{ names: string[] }> {
