@@ -10,10 +10,10 @@ import { constants } from 'node:os';
 import { type Command, Option } from 'commander';
 import { isSidekeyError, SidekeyError } from '../../core/errors.js';
 import { debounced, watchNames } from '../secrets/change-watch.js';
-import { EXPORT_FORMATS, type ExportFormat, formatExport, parseEnvSpec } from '../secrets/env-export.js';
+import { type EnvSpec, EXPORT_FORMATS, type ExportFormat, formatExport, parseAgentEnvSpec, parseEnvSpec } from '../secrets/env-export.js';
 import type { TargetFlags } from '../secrets/open-client.js';
-import type { SecretsClient } from '../secrets/secrets-client.js';
-import { addTargetOptions, stderr, withClient } from '../secrets/target-options.js';
+import { addAgentOption, addTargetOptions, stderr, withClient, withReader } from '../secrets/target-options.js';
+import type { ValueReader } from '../secrets/value-reader.js';
 
 const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'] as const;
 /** How long a restarted command has to exit after SIGTERM before it gets SIGKILL, in ms. */
@@ -33,22 +33,23 @@ export function parseOnChange(text: string): OnChange {
 
 interface Fetched {
   readonly values: Record<string, string>;
-  readonly serials: Map<string, number>;
+  /** The version of each name read unpinned: what a watch starts from. */
+  readonly versions: Map<string, string>;
 }
 
-async function fetchAll(client: SecretsClient, specs: readonly ReturnType<typeof parseEnvSpec>[]): Promise<Fetched> {
+async function fetchAll(reader: ValueReader, specs: readonly EnvSpec[]): Promise<Fetched> {
   const values: Record<string, string> = {};
-  const serials = new Map<string, number>();
+  const versions = new Map<string, string>();
   for (const spec of specs) {
-    const value = await client.fetch(spec.name, spec.serial);
+    const value = await reader.read(spec.name, spec.serial);
     values[spec.variable] = value.payload;
-    if (spec.serial === undefined) serials.set(spec.name, value.serial);
+    if (spec.serial === undefined) versions.set(spec.name, value.version);
   }
-  return { values, serials };
+  return { values, versions };
 }
 
 export function registerSecretsExec(secrets: Command): void {
-  addTargetOptions(secrets.command('exec'))
+  addAgentOption(addTargetOptions(secrets.command('exec')))
     .description('run a command with secrets in its environment: exec --env DB_PASSWORD=dbpassword -- CMD ARGS')
     .option('--env <VAR=name[:serial]>', 'put a secret in VAR (repeatable)', collect, [])
     .option('--pristine', 'start the command with only the --env variables (and PATH), not this environment')
@@ -56,7 +57,7 @@ export function registerSecretsExec(secrets: Command): void {
     .argument('<command...>', 'the command and its arguments, after --')
     .action(async (command: string[], flags: TargetFlags & { env: string[]; pristine?: boolean; onChange?: string }) => {
       if (flags.env.length === 0) throw new SidekeyError('USAGE', 'exec needs at least one --env VAR=secret-name');
-      const specs = flags.env.map(parseEnvSpec);
+      const specs = flags.env.map(flags.agent === undefined ? parseEnvSpec : parseAgentEnvSpec);
       const onChange = flags.onChange === undefined ? undefined : parseOnChange(flags.onChange);
       const base = flags.pristine ? (process.env.PATH ? { PATH: process.env.PATH } : {}) : { ...process.env };
       const [file, ...args] = command as [string, ...string[]];
@@ -70,7 +71,7 @@ export function registerSecretsExec(secrets: Command): void {
         });
 
       if (!onChange) {
-        const { values } = await withClient(flags, (client) => fetchAll(client, specs));
+        const { values } = await withReader(flags, (reader) => fetchAll(reader, specs));
         const child = start(values);
         const forward = (signal: NodeJS.Signals) => child.kill(signal);
         for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
@@ -82,8 +83,8 @@ export function registerSecretsExec(secrets: Command): void {
         return;
       }
 
-      await withClient(flags, async (client) => {
-        let current = await fetchAll(client, specs);
+      await withReader(flags, async (reader) => {
+        let current = await fetchAll(reader, specs);
         let child = start(current.values);
         let restarting = false;
         const forward = (signal: NodeJS.Signals) => child.kill(signal);
@@ -92,7 +93,7 @@ export function registerSecretsExec(secrets: Command): void {
         const react = debounced(async () => {
           let next: Fetched;
           try {
-            next = await fetchAll(client, specs);
+            next = await fetchAll(reader, specs);
           } catch (error) {
             stderr(`sidekey: a secret changed but cannot be fetched (${(error as Error).message}); ${file} keeps running as it is\n`);
             return;
@@ -120,7 +121,7 @@ export function registerSecretsExec(secrets: Command): void {
           wake();
         });
         let wake: () => void = () => {};
-        watchNames(client, current.serials, () => react.trigger(), stopWatching.signal, stderr);
+        watchNames(reader, current.versions, () => react.trigger(), stopWatching.signal, stderr);
         try {
           // The command's own exit ends exec; one ended by a restart does not.
           for (;;) {

@@ -11,23 +11,23 @@ import { SidekeyError } from '../../core/errors.js';
 import { debounced, watchNames } from '../secrets/change-watch.js';
 import type { TargetFlags } from '../secrets/open-client.js';
 import { parseSecretTemplate, type SecretTemplate } from '../secrets/secret-template.js';
-import type { SecretsClient } from '../secrets/secrets-client.js';
-import { addTargetOptions, stderr, withClient } from '../secrets/target-options.js';
+import { addAgentOption, addTargetOptions, stderr, withReader } from '../secrets/target-options.js';
+import type { ValueReader } from '../secrets/value-reader.js';
 
 interface Rendered {
   readonly text: string;
-  readonly serials: Map<string, number>;
+  readonly versions: Map<string, string>;
 }
 
-async function renderOnce(client: SecretsClient, template: SecretTemplate): Promise<Rendered> {
+async function renderOnce(reader: ValueReader, template: SecretTemplate): Promise<Rendered> {
   const values = new Map<string, string>();
-  const serials = new Map<string, number>();
+  const versions = new Map<string, string>();
   for (const name of template.names) {
-    const value = await client.fetch(name, undefined);
+    const value = await reader.read(name);
     values.set(name, value.payload);
-    serials.set(name, value.serial);
+    versions.set(name, value.version);
   }
-  return { text: template.render(values), serials };
+  return { text: template.render(values), versions };
 }
 
 function write(out: string, text: string): void {
@@ -39,7 +39,7 @@ function write(out: string, text: string): void {
 }
 
 export function registerSecretsRender(secrets: Command): void {
-  addTargetOptions(secrets.command('render'))
+  addAgentOption(addTargetOptions(secrets.command('render')))
     .description('write a file from a template: {{ secret "NAME" }} becomes the secret; --watch re-renders on change')
     .requiredOption('--template <file>', 'the template')
     .requiredOption('--out <file>', 'the file to write (mode 0600, replaced atomically)')
@@ -54,15 +54,15 @@ export function registerSecretsRender(secrets: Command): void {
         });
       }
       const template = parseSecretTemplate(text, flags.template);
-      await withClient(flags, async (client) => {
-        let rendered = await renderOnce(client, template);
+      await withReader(flags, async (reader) => {
+        let rendered = await renderOnce(reader, template);
         write(flags.out, rendered.text);
         if (!flags.watch || template.names.length === 0) return;
         const stop = new AbortController();
         const react = debounced(async () => {
           let next: Rendered;
           try {
-            next = await renderOnce(client, template);
+            next = await renderOnce(reader, template);
           } catch (error) {
             stderr(`sidekey: a secret changed but cannot be fetched (${(error as Error).message}); ${flags.out} is left as it was\n`);
             return;
@@ -73,7 +73,7 @@ export function registerSecretsRender(secrets: Command): void {
           }
           rendered = next;
         });
-        watchNames(client, rendered.serials, () => react.trigger(), stop.signal, stderr);
+        watchNames(reader, rendered.versions, () => react.trigger(), stop.signal, stderr);
         await new Promise<void>((resolve) => {
           const end = () => resolve();
           process.once('SIGINT', end);

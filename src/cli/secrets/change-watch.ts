@@ -1,11 +1,11 @@
 /**
  * What `secrets render --watch` and `secrets exec --on-change` share: a long-poll per secret name
- * (the client's watch), and one debounced reaction to whatever changed. Changes that land close
+ * (the reader's watch), and one debounced reaction to whatever changed. Changes that land close
  * together (a rotation of several secrets) make one reaction, never one each; a reaction never
  * overlaps the one before; a name that cannot be read is retried, and reported once, not in a loop.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { SecretsClient } from './secrets-client.js';
+import type { ValueReader } from './value-reader.js';
 
 /** How long one watch request waits before asking again, in seconds. */
 export const WATCH_WAIT_SECONDS = 60;
@@ -47,30 +47,30 @@ export function debounced(react: () => Promise<void>, delayMs = CHANGE_DEBOUNCE_
 }
 
 /**
- * Watches each name from the serial it is known at, calling `changed` when one moves (or stops
+ * Watches each name from the version it is known at, calling `changed` when one moves (or stops
  * being readable, or is readable again). Runs until `signal` aborts.
  */
 export function watchNames(
-  client: SecretsClient,
-  known: ReadonlyMap<string, number>,
+  reader: ValueReader,
+  known: ReadonlyMap<string, string>,
   changed: () => void,
   signal: AbortSignal,
   warn: (text: string) => void,
 ): void {
-  for (const [name, serial] of known) {
+  for (const [name, version] of known) {
     void (async () => {
-      let at = serial;
+      let at = version;
       let failing = false;
       while (!signal.aborted) {
         try {
-          const next = await client.watch(name, at, WATCH_WAIT_SECONDS, signal);
+          const next = await reader.watch(name, at, WATCH_WAIT_SECONDS, signal);
           if (signal.aborted) return;
           if (failing) {
             failing = false;
             changed();
           }
           if (next) {
-            at = next.serial;
+            at = next.version;
             changed();
           }
         } catch (error) {

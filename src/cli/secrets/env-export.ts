@@ -19,6 +19,16 @@ export function parseEnvSpec(text: string): EnvSpec {
   return { variable, name, ...(match[3] !== undefined ? { serial: parseSerial(match[3], `serial in --env ${variable}`) } : {}) };
 }
 
+/** `exec --agent --env VAR=NAME`: the whole of NAME is the agent's name (an ARN has colons), no serial. */
+export function parseAgentEnvSpec(text: string): EnvSpec {
+  const at = text.indexOf('=');
+  const variable = at === -1 ? '' : text.slice(0, at);
+  const name = text.slice(at + 1);
+  if (at === -1 || name === '') throw new SidekeyError('USAGE', `--env ${text}: expected VAR=secret-name or VAR=ssm:parameter-name`);
+  if (!ENV_NAME.test(variable)) throw new SidekeyError('USAGE', `--env ${text}: ${variable} is not a valid environment variable name`);
+  return { variable, name };
+}
+
 /** The variable a secret is exported as in dotenv: db-password -> DB_PASSWORD, com.foo.mysql -> COM_FOO_MYSQL. */
 export function envNameOf(name: string): string {
   const variable = name.toUpperCase().replace(/[.-]/g, '_');

@@ -13,6 +13,8 @@ import { DirectClient, HttpClient, type SecretsClient } from './secrets-client.j
 export interface TargetFlags {
   readonly config: string;
   readonly endpoint?: string;
+  /** exec and render only: read through a daemon's agent API instead. */
+  readonly agent?: string;
   readonly tokenFile?: string;
   readonly applicationName?: string;
 }
@@ -43,7 +45,7 @@ export function cliActor(): string {
   }
 }
 
-function readToken(file: string): string {
+export function readToken(file: string): string {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

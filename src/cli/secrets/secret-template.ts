@@ -1,13 +1,13 @@
 /**
  * The template language of `sidekey secrets render`: text with `{{ secret "NAME" }}` where the
- * latest active version of NAME goes. Nothing else is an action, so anything else between `{{`
+ * latest version of NAME goes (NAME as the reader takes it: a sidekey secret, or through the agent
+ * API a Secrets Manager secret or ssm:PARAMETER). Nothing else is an action, so anything else between `{{`
  * and `}}` is an error that says where it is, rather than text that renders half a config.
  */
 import { SidekeyError } from '../../core/errors.js';
-import { checkName } from '../../core/secrets/secret-errors.js';
 
 const ACTION = /\{\{(.*?)\}\}/gs;
-const SECRET = /^\s*secret\s+"([^"]*)"\s*$/;
+const SECRET = /^\s*secret\s+"([^"\s]+)"\s*$/;
 
 export interface SecretTemplate {
   /** The secret names it uses, each once, in order of first use. */
@@ -32,11 +32,6 @@ export function parseSecretTemplate(text: string, file: string): SecretTemplate 
         'USAGE',
         `${file}:${where(text, match.index)}: unknown template action {{${inner.slice(0, 60)}}}; the one action is {{ secret "NAME" }}`,
       );
-    try {
-      checkName(secret[1] as string, 'secret name');
-    } catch (error) {
-      throw new SidekeyError('USAGE', `${file}:${where(text, match.index)}: ${(error as Error).message}`);
-    }
     parts.push(text.slice(at, match.index), { name: secret[1] as string });
     at = match.index + match[0].length;
   }

@@ -1,8 +1,11 @@
 /** The flags every `sidekey secrets` command shares, and running a command with its client. */
 import type { Command } from 'commander';
+import { SidekeyError } from '../../core/errors.js';
 import { DEFAULT_CONFIG_FILE } from '../default-config-file.js';
-import { openClient, type TargetFlags } from './open-client.js';
+import { AgentReader } from './agent-reader.js';
+import { openClient, readToken, type TargetFlags } from './open-client.js';
 import type { SecretsClient } from './secrets-client.js';
+import { storeReader, type ValueReader } from './value-reader.js';
 
 export function addTargetOptions(command: Command): Command {
   return command
@@ -27,4 +30,20 @@ export async function withClient<T>(flags: TargetFlags, run: (client: SecretsCli
   } finally {
     await client.close();
   }
+}
+
+/** `--agent URL`, for the commands that read values (exec, render): Secrets Manager and Parameter Store through a daemon's agent API. */
+export function addAgentOption(command: Command): Command {
+  return command.option(
+    '--agent <url>',
+    "read through a daemon's agent API instead (e.g. http://127.0.0.1:2773, token in --token-file): names are Secrets Manager secrets, or parameters as ssm:NAME",
+  );
+}
+
+/** Runs `run` with the reader the flags name: the agent API, or sidekey's store (direct or a daemon's). */
+export async function withReader<T>(flags: TargetFlags, run: (reader: ValueReader) => Promise<T>): Promise<T> {
+  if (flags.agent === undefined) return withClient(flags, (client) => run(storeReader(client)));
+  if (flags.endpoint !== undefined) throw new SidekeyError('USAGE', '--agent and --endpoint name two different APIs: give one');
+  if (flags.tokenFile === undefined) throw new SidekeyError('USAGE', '--agent needs --token-file FILE with the agent token');
+  return run(new AgentReader(flags.agent, readToken(flags.tokenFile)));
 }

@@ -1,0 +1,128 @@
+/**
+ * Push for values kept in AWS: `secrets exec --agent` and `secrets render --agent` read Secrets
+ * Manager secrets and Parameter Store parameters through a real daemon's agent API (the built CLI,
+ * in child processes), and pick up a rotation once the agent's cache has it.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { randomToken } from '../../src/core/crypto/random-token.js';
+import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
+import { CLI, runCli } from '../helpers/run-cli.js';
+import { waitFor } from '../helpers/wait-for.js';
+import { type SecretsManagerPeer, SM_REGION, startSecretsManagerPeer } from '../peers/secretsmanager-peer.js';
+import { type SsmPeer, startSsmPeer } from '../peers/ssm-peer.js';
+import { STS_PEER_BASE_KEY } from '../peers/sts-peer.js';
+
+const TOKEN = randomToken();
+const TTL_SECONDS = 2;
+let sm: SecretsManagerPeer;
+let ssm: SsmPeer;
+let d: RunningDaemon;
+let tokenFile: string;
+
+before(async () => {
+  sm = await startSecretsManagerPeer([STS_PEER_BASE_KEY]);
+  ssm = await startSsmPeer([STS_PEER_BASE_KEY]);
+  process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = sm.url;
+  process.env.AWS_ENDPOINT_URL_SSM = ssm.url;
+  d = await startDaemon(
+    JSON.stringify({
+      admin: { listen: '127.0.0.1:0' },
+      aws_defaults: {
+        region: SM_REGION,
+        iam_keys: { aws_access_key_id: STS_PEER_BASE_KEY.accessKeyId, aws_secret_access_key: STS_PEER_BASE_KEY.secretAccessKey },
+      },
+      agent: {
+        listen: '127.0.0.1:0',
+        ttl_seconds: TTL_SECONDS,
+        tokens: [{ id: 'app', token: TOKEN, names: ['prod/*'], parameters: ['/prod/*'] }],
+      },
+    }),
+    { files: { 'agent.token': TOKEN } },
+  );
+  tokenFile = join(d.dir, 'agent.token');
+});
+after(async () => {
+  await d?.stop();
+  await sm?.close();
+  await ssm?.close();
+  delete process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER;
+  delete process.env.AWS_ENDPOINT_URL_SSM;
+});
+
+function background(args: string[]) {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: d.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (c) => {
+    stderr += c;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, stderr: () => stderr, exited };
+}
+const agentFlags = () => ['--agent', d.url('agent'), '--token-file', tokenFile];
+
+test('exec --agent --on-change restart: a rotated Secrets Manager secret restarts the command with the new value', async () => {
+  sm.put('prod/web/db', 'pw-1');
+  ssm.put('/prod/web/region', 'eu-west-1', 'String');
+  const log = join(d.dir, 'exec.log');
+  const script = `echo "$DB $REGION" >> ${log}; trap 'exit 0' TERM; while :; do sleep 0.1; done`;
+  const run = background([
+    'secrets',
+    'exec',
+    ...agentFlags(),
+    '--env',
+    'DB=prod/web/db',
+    '--env',
+    'REGION=ssm:/prod/web/region',
+    '--on-change',
+    'restart',
+    '--',
+    'sh',
+    '-c',
+    script,
+  ]);
+  const lines = () => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : []);
+  try {
+    await waitFor(() => lines().length === 1, 'the first start', 10_000);
+    assert.deepEqual(lines(), ['pw-1 eu-west-1']);
+    sm.put('prod/web/db', 'pw-2');
+    await waitFor(() => lines().length === 2, 'the restart', 20_000);
+    assert.equal(lines()[1], 'pw-2 eu-west-1');
+  } finally {
+    run.child.kill('SIGTERM');
+  }
+  assert.equal(await run.exited, 0, run.stderr());
+});
+
+test('render --agent writes a parameter and a secret 0600 and re-renders when the parameter changes', async () => {
+  sm.put('prod/web/api', 'key-1');
+  ssm.put('/prod/web/host', 'db-1.internal', 'String');
+  const template = join(d.dir, 'app.tmpl');
+  const out = join(d.dir, 'app.env');
+  writeFileSync(template, 'HOST={{ secret "ssm:/prod/web/host" }}\nAPI={{ secret "prod/web/api" }}\n');
+  const run = background(['secrets', 'render', ...agentFlags(), '--template', template, '--out', out, '--watch']);
+  try {
+    await waitFor(() => existsSync(out), 'the first render', 10_000);
+    assert.equal(readFileSync(out, 'utf8'), 'HOST=db-1.internal\nAPI=key-1\n');
+    assert.equal(statSync(out).mode & 0o777, 0o600);
+    ssm.put('/prod/web/host', 'db-2.internal', 'String');
+    await waitFor(() => readFileSync(out, 'utf8').includes('db-2.internal'), 'the re-render', 20_000);
+  } finally {
+    run.child.kill('SIGTERM');
+  }
+  assert.equal(await run.exited, 0, run.stderr());
+});
+
+test("through the agent, a refusal is the agent's, said plainly; --agent and --endpoint together are refused", async () => {
+  const refused = await runCli(['secrets', 'exec', ...agentFlags(), '--env', 'X=other/secret', '--', 'true'], { cwd: d.dir });
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.match(refused.stderr, /the agent API answered 400 for other\/secret \(AccessDeniedException: token "app" may not read secret/);
+  const both = await runCli(['secrets', 'exec', ...agentFlags(), '--endpoint', 'http://127.0.0.1:1', '--env', 'X=prod/x', '--', 'true'], {
+    cwd: d.dir,
+  });
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /--agent and --endpoint name two different APIs/);
+});
