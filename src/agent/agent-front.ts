@@ -5,7 +5,9 @@
  *   GET /secretsmanager/get?secretId=ID[&versionId=V][&versionStage=S][&refreshNow=true|false]
  *   GET /v1/ID[?versionId=V&versionStage=S&refreshNow=...]
  *   GET /systemsmanager/parameters/get?name=NAME[&version=N|&label=L][&withDecryption=true]
- * answered with GetSecretValue's or GetParameter's JSON from a read-through cache (core/agent).
+ *   GET /systemsmanager/parameters/get-by-path?path=/P/[&recursive=true][&withDecryption=true]
+ *       (sidekey's own: the extension has no by-path route)
+ * answered with GetSecretValue's, GetParameter's or GetParametersByPath's JSON from a read-through cache (core/agent).
  * Refusals are the agent's: X-Forwarded-For 400 `Forwarded`, a missing or wrong
  * X-Aws-Parameters-Secrets-Token (or X-Vault-Token) 403 `Bad Token`, another method 405
  * `Not allowed`, another path 404 `Not found`, a bad query 400 naming the parameter; the source's
@@ -17,7 +19,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import { AgentError, type SecretQuery } from '../core/agent/agent-answer.js';
-import { type ParameterQuery, type ParameterStoreSource, parameterStoreSource } from '../core/agent/parameter-store-source.js';
+import {
+  type ParameterQuery,
+  type ParameterStoreSource,
+  type PathQuery,
+  parameterStoreSource,
+} from '../core/agent/parameter-store-source.js';
 import { type SecretsManagerSource, secretsManagerSource } from '../core/agent/secrets-manager-source.js';
 import { ValueCache } from '../core/agent/value-cache.js';
 import { pickRegion } from '../core/aws/base-credentials.js';
@@ -40,6 +47,8 @@ const PARAMETER_PATH = '/systemsmanager/parameters/get';
 const AGENT_CAPS: ConnectionCaps = { max: 1024, perSource: 256 };
 const QUERY_PARAMS = new Set(['secretId', 'versionId', 'versionStage', 'refreshNow']);
 const PARAMETER_PARAMS = new Set(['name', 'version', 'label', 'withDecryption', 'refreshNow']);
+const PATH_ROUTE = '/systemsmanager/parameters/get-by-path';
+const PATH_PARAMS = new Set(['path', 'recursive', 'withDecryption', 'refreshNow']);
 
 interface AgentCaller {
   readonly id: string;
@@ -103,6 +112,26 @@ export function parseParameterQuery(url: URL): { query: ParameterQuery; refresh:
     query: { name: selector === null ? name : `${name}:${selector}`, withDecryption: booleanParam(url, 'withDecryption') },
     refresh: booleanParam(url, 'refreshNow'),
   };
+}
+
+/** GetParametersByPath's inputs from sidekey's by-path route. */
+export function parsePathQuery(url: URL): { query: PathQuery; refresh: boolean } {
+  for (const name of url.searchParams.keys()) if (!PATH_PARAMS.has(name)) throw invalid(`unknown parameter: ${name}`);
+  const path = url.searchParams.get('path');
+  if (!path) throw invalid('missing parameter path');
+  if (!/^\/[A-Za-z0-9/_.-]{0,2047}$/.test(path)) throw invalid('path must begin with / and hold only letters, digits, / _ . and -');
+  return {
+    query: { path, recursive: booleanParam(url, 'recursive'), withDecryption: booleanParam(url, 'withDecryption') },
+    refresh: booleanParam(url, 'refreshNow'),
+  };
+}
+
+/** Whether a name pattern grants a whole path: `*`, or a prefix ending in `*` that the path lies under. */
+export function patternCoversPath(pattern: string, path: string): boolean {
+  if (pattern === '*') return true;
+  if (!pattern.endsWith('*')) return false;
+  const within = path.endsWith('/') ? path : `${path}/`;
+  return within.startsWith(pattern.slice(0, -1));
 }
 
 /** A parameter's name without its `:version` or `:label` selector (an ARN keeps its own colons). */
@@ -177,6 +206,21 @@ export function createAgentFront(ctx: FrontContext): Front & { address(): Listen
 
   /** The answer for one authenticated GET, by route; undefined for a path no route has. */
   const read = async (caller: AgentCaller, url: URL): Promise<string | undefined> => {
+    if (url.pathname === PATH_ROUTE) {
+      const { query, refresh } = parsePathQuery(url);
+      if (!caller.parameters.some((p) => patternCoversPath(p, query.path))) refuse(caller, 'parameter', query.path, caller.parameters);
+      // Each caller keeps its own answer: only the parameters its patterns name are in it.
+      const key = `ssm\0${caller.service}\0${caller.id}\0path\0${query.recursive}\0${query.withDecryption}\0${query.path}`;
+      const fetchPath = async () => {
+        const all = JSON.parse(await sourcesOf(caller.service).parameters.fetchByPath(query)) as { Parameters: { Name?: string }[] };
+        return JSON.stringify({
+          Parameters: all.Parameters.filter((p) => caller.parameters.some((pattern) => nameMatches(pattern, p.Name ?? ''))),
+        });
+      };
+      const body = await cache.get(key, counted('ssm', fetchPath), refresh);
+      audit(ctx.logger, 'agent.fetch', { actor: caller.id, parameter: `${query.path}*`, outcome: 'ok' });
+      return body;
+    }
     if (url.pathname === PARAMETER_PATH) {
       const { query, refresh } = parseParameterQuery(url);
       const bare = parameterName(query.name);

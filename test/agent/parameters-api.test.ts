@@ -201,3 +201,32 @@ test('refresh-ahead: a new value arrives before the TTL ends without a caller wa
     ssm.failure = undefined;
   }
 });
+
+test("sidekey's by-path route: every parameter under a path, all pages, only what the token's patterns name", async () => {
+  for (let i = 0; i < 12; i++) ssm.put(`/prod/web/many/p${String(i).padStart(2, '0')}`, `value-${i}`);
+  ssm.put('/prod/web/many/deeper/leaf', 'leaf');
+  const path = (p: string, extra = '&withDecryption=true') =>
+    curl(`/systemsmanager/parameters/get-by-path?path=${encodeURIComponent(p)}${extra}`);
+  const one = await path('/prod/web/many/');
+  assert.equal(one.status, 200, one.body);
+  const names = (JSON.parse(one.body) as { Parameters: { Name: string; Value: string }[] }).Parameters.map((p) => p.Name);
+  assert.equal(names.length, 12, 'two pages of GetParametersByPath, one level');
+  assert.ok(!names.includes('/prod/web/many/deeper/leaf'));
+  const all = await path('/prod/web/many/', '&withDecryption=true&recursive=true');
+  assert.equal((JSON.parse(all.body) as { Parameters: unknown[] }).Parameters.length, 13);
+  assert.equal(ssm.calls.filter((c) => c === 'path:/prod/web/many/').length, 4, 'each answer paged once, then cached');
+  await path('/prod/web/many/');
+  assert.equal(ssm.calls.filter((c) => c === 'path:/prod/web/many/').length, 4);
+
+  const outside = await curl(`/systemsmanager/parameters/get-by-path?path=${encodeURIComponent('/prod/')}`);
+  assert.equal(outside.status, 400);
+  assert.equal(JSON.parse(outside.body).__type, 'AccessDeniedException', 'a path wider than the patterns is refused');
+  const bad = await curl('/systemsmanager/parameters/get-by-path?path=prod');
+  assert.deepEqual(JSON.parse(bad.body), {
+    __type: 'InvalidParameterException',
+    message: 'path must begin with / and hold only letters, digits, / _ . and -',
+  });
+  // The wide token reads /prod/ whole, but gets only what its own patterns name.
+  const wide = await curl(`/systemsmanager/parameters/get-by-path?path=${encodeURIComponent('/prod/web/')}&recursive=true`, WIDE);
+  assert.equal(wide.status, 200, wide.body);
+});

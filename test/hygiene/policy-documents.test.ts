@@ -171,6 +171,12 @@ test("the agent API: GetSecretValue on each token's names, GetParameter on its p
     ],
   });
   assert.deepEqual(statement(base, 'ReadAgentParameters').Resource, ['arn:aws:ssm:eu-west-1:111122223333:parameter/prod/web/*']);
+  assert.deepEqual(statement(base, 'ReadAgentParameterPaths'), {
+    Sid: 'ReadAgentParameterPaths',
+    Effect: 'Allow',
+    Action: ['ssm:GetParametersByPath'],
+    Resource: ['arn:aws:ssm:eu-west-1:111122223333:parameter/prod/web', 'arn:aws:ssm:eu-west-1:111122223333:parameter/prod/web/*'],
+  });
   const pay = set.policies.find((p) => p.name === 'sidekey-service-payments-agent') as GeneratedPolicy;
   assert.equal(pay.attachTo, 'arn:aws:iam::111122223333:role/payments');
   assert.deepEqual(pay.document.Statement, [

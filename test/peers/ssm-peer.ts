@@ -1,6 +1,7 @@
 /**
- * A test peer for SSM Parameter Store's GetParameter, in its JSON 1.1 protocol (`X-Amz-Target:
- * AmazonSSM.GetParameter`), every request's SigV4 signature verified by the independent verifier.
+ * A test peer for SSM Parameter Store's GetParameter and GetParametersByPath, in its JSON 1.1
+ * protocol (`X-Amz-Target: AmazonSSM.GetParameter`), paging by-path answers as the service does
+ * (at most MaxResults, 10 by default, and a NextToken), every request's SigV4 signature verified by the independent verifier.
  * A parameter is found by name or ARN, a version by the name's `:N` or `:label` selector (the
  * latest without one), as Parameter Store answers them: a missing parameter is ParameterNotFound,
  * a missing version ParameterVersionNotFound. A SecureString's value is its ciphertext unless
@@ -89,8 +90,10 @@ export class SsmPeer extends LoopbackHttpPeer {
       { keys: this.#keys, service: 'ssm', region: SSM_REGION },
     );
     if (!verified.ok) return this.#error(res, 400, verified.code, verified.message);
-    if (req.headers['x-amz-target'] !== 'AmazonSSM.GetParameter')
-      return this.#error(res, 400, 'UnknownOperationException', `unknown X-Amz-Target ${String(req.headers['x-amz-target'])}`);
+    const target = req.headers['x-amz-target'];
+    if (target === 'AmazonSSM.GetParametersByPath') return this.#byPath(res, verified.accessKeyId, body);
+    if (target !== 'AmazonSSM.GetParameter')
+      return this.#error(res, 400, 'UnknownOperationException', `unknown X-Amz-Target ${String(target)}`);
     const input = JSON.parse(body.toString('utf8') || '{}') as { Name?: string; WithDecryption?: boolean };
     const asked = input.Name ?? '';
     this.calls.push(asked);
@@ -121,21 +124,50 @@ export class SsmPeer extends LoopbackHttpPeer {
           : parameter.versions.find((v) => v.labels.includes(selector));
     if (!version)
       return this.#error(res, 400, 'ParameterVersionNotFound', `Systems Manager could not find version ${selector} of ${path}.`);
-    const value =
-      parameter.type === 'SecureString' && input.WithDecryption !== true
-        ? Buffer.from(`kms-ciphertext:${version.version}`).toString('base64')
-        : version.value;
+    replyJson11(res, 200, { Parameter: this.#shape(parameter, version, input.WithDecryption === true, selector) });
+  }
+
+  #shape(parameter: Parameter, version: Version, decrypt: boolean, selector?: string): Record<string, unknown> {
+    return {
+      ARN: this.arnOf(parameter.name),
+      DataType: 'text',
+      LastModifiedDate: version.modified.getTime() / 1000,
+      Name: parameter.name,
+      ...(selector !== undefined ? { Selector: `:${selector}` } : {}),
+      Type: parameter.type,
+      Value:
+        parameter.type === 'SecureString' && !decrypt ? Buffer.from(`kms-ciphertext:${version.version}`).toString('base64') : version.value,
+      Version: version.version,
+    };
+  }
+
+  /** GetParametersByPath: the latest version of each parameter under Path (one level, or all with Recursive), paged. */
+  #byPath(res: ServerResponse, accessKeyId: string, body: Buffer) {
+    const input = JSON.parse(body.toString('utf8') || '{}') as {
+      Path?: string;
+      Recursive?: boolean;
+      WithDecryption?: boolean;
+      MaxResults?: number;
+      NextToken?: string;
+    };
+    const path = input.Path ?? '';
+    if (!path.startsWith('/')) return this.#error(res, 400, 'ValidationException', 'The parameter path must begin with /');
+    this.calls.push(`path:${path}`);
+    this.signers.push(accessKeyId);
+    if (this.failure === 'throttle') return this.#error(res, 400, 'ThrottlingException', 'Rate exceeded');
+    if (!this.allow(accessKeyId, path))
+      return this.#error(res, 400, 'AccessDeniedException', `User: ${accessKeyId} is not authorized to perform: ssm:GetParametersByPath`);
+    const base = path.endsWith('/') ? path : `${path}/`;
+    const under = [...this.#parameters.values()]
+      .filter((p) => p.name.startsWith(base) && (input.Recursive === true || !p.name.slice(base.length).includes('/')))
+      .filter((p) => this.allow(accessKeyId, p.name))
+      .sort((a, b) => a.name.localeCompare(b.name));
+    const start = input.NextToken ? Number(input.NextToken) : 0;
+    const size = Math.min(input.MaxResults ?? 10, 10);
+    const page = under.slice(start, start + size);
     replyJson11(res, 200, {
-      Parameter: {
-        ARN: this.arnOf(parameter.name),
-        DataType: 'text',
-        LastModifiedDate: version.modified.getTime() / 1000,
-        Name: parameter.name,
-        ...(selector !== undefined ? { Selector: `:${selector}` } : {}),
-        Type: parameter.type,
-        Value: value,
-        Version: version.version,
-      },
+      Parameters: page.map((p) => this.#shape(p, p.versions.at(-1) as Version, input.WithDecryption === true)),
+      ...(start + size < under.length ? { NextToken: String(start + size) } : {}),
     });
   }
 

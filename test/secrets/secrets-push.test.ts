@@ -163,7 +163,12 @@ test('secrets exec --on-change restart: one restart per settled change, with the
     ['secrets', 'exec', ...endpointFlags(), '--env', 'DB=exec-db', '--on-change', 'restart', '--', 'sh', '-c', script],
     d.dir,
   );
-  const starts = () => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : []);
+  const starts = () =>
+    existsSync(log)
+      ? readFileSync(log, 'utf8')
+          .split('\n')
+          .filter((l) => l !== '')
+      : [];
   try {
     await waitFor(() => starts().length === 1, 'the first start');
     const e2 = await create('exec-db', 'e2');
@@ -191,7 +196,12 @@ test('secrets exec --on-change signal:HUP signals the command instead; a bad act
     ['secrets', 'exec', ...endpointFlags(), '--env', 'H=exec-hup', '--on-change', 'signal:HUP', '--', 'sh', '-c', script],
     d.dir,
   );
-  const lines = () => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : []);
+  const lines = () =>
+    existsSync(log)
+      ? readFileSync(log, 'utf8')
+          .split('\n')
+          .filter((l) => l !== '')
+      : [];
   try {
     await waitFor(() => lines().length === 1, 'the start');
     await create('exec-hup', 'h2');

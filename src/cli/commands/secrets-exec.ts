@@ -10,7 +10,15 @@ import { constants } from 'node:os';
 import { type Command, Option } from 'commander';
 import { isSidekeyError, SidekeyError } from '../../core/errors.js';
 import { debounced, watchNames } from '../secrets/change-watch.js';
-import { type EnvSpec, EXPORT_FORMATS, type ExportFormat, formatExport, parseAgentEnvSpec, parseEnvSpec } from '../secrets/env-export.js';
+import {
+  type EnvSpec,
+  EXPORT_FORMATS,
+  type ExportFormat,
+  envNameOf,
+  formatExport,
+  parseAgentEnvSpec,
+  parseEnvSpec,
+} from '../secrets/env-export.js';
 import type { TargetFlags } from '../secrets/open-client.js';
 import { addAgentOption, addTargetOptions, stderr, withClient, withReader } from '../secrets/target-options.js';
 import type { ValueReader } from '../secrets/value-reader.js';
@@ -37,12 +45,32 @@ interface Fetched {
   readonly versions: Map<string, string>;
 }
 
-async function fetchAll(reader: ValueReader, specs: readonly EnvSpec[]): Promise<Fetched> {
+/** `--env-from ssm:/PATH/`: each parameter under PATH in a variable named after its name below PATH (db/host -> DB_HOST). */
+export function parseEnvFrom(text: string): string {
+  if (!/^ssm:\/.*\/$/.test(text))
+    throw new SidekeyError('USAGE', `--env-from ${text}: expected ssm:/PATH/ (a parameter path, ending in /)`);
+  return text;
+}
+
+async function fetchAll(reader: ValueReader, specs: readonly EnvSpec[], from: readonly string[]): Promise<Fetched> {
   const values: Record<string, string> = {};
   const versions = new Map<string, string>();
+  const origin = new Map<string, string>();
+  const set = (variable: string, value: string, source: string) => {
+    const earlier = origin.get(variable);
+    if (earlier !== undefined) throw new SidekeyError('USAGE', `${variable} would come from both ${earlier} and ${source}: rename one`);
+    origin.set(variable, source);
+    values[variable] = value;
+  };
+  for (const path of from) {
+    const value = await reader.read(path);
+    for (const [name, text] of Object.entries(JSON.parse(value.payload) as Record<string, string>))
+      set(envNameOf(name.replaceAll('/', '_')), text, `${path}${name}`);
+    versions.set(path, value.version);
+  }
   for (const spec of specs) {
     const value = await reader.read(spec.name, spec.serial);
-    values[spec.variable] = value.payload;
+    set(spec.variable, value.payload, spec.name);
     if (spec.serial === undefined) versions.set(spec.name, value.version);
   }
   return { values, versions };
@@ -52,12 +80,21 @@ export function registerSecretsExec(secrets: Command): void {
   addAgentOption(addTargetOptions(secrets.command('exec')))
     .description('run a command with secrets in its environment: exec --env DB_PASSWORD=dbpassword -- CMD ARGS')
     .option('--env <VAR=name[:serial]>', 'put a secret in VAR (repeatable)', collect, [])
+    .option(
+      '--env-from <ssm:/PATH/>',
+      'with --agent: every parameter under PATH, each in a variable named after it (repeatable)',
+      collect,
+      [],
+    )
     .option('--pristine', 'start the command with only the --env variables (and PATH), not this environment')
     .option('--on-change <action>', 'when a secret changes: restart (the command, with the new values) or signal:NAME (such as signal:HUP)')
     .argument('<command...>', 'the command and its arguments, after --')
-    .action(async (command: string[], flags: TargetFlags & { env: string[]; pristine?: boolean; onChange?: string }) => {
-      if (flags.env.length === 0) throw new SidekeyError('USAGE', 'exec needs at least one --env VAR=secret-name');
+    .action(async (command: string[], flags: TargetFlags & { env: string[]; envFrom: string[]; pristine?: boolean; onChange?: string }) => {
+      if (flags.env.length + flags.envFrom.length === 0) throw new SidekeyError('USAGE', 'exec needs at least one --env VAR=secret-name');
+      if (flags.envFrom.length > 0 && flags.agent === undefined)
+        throw new SidekeyError('USAGE', '--env-from reads Parameter Store through the agent API: add --agent URL');
       const specs = flags.env.map(flags.agent === undefined ? parseEnvSpec : parseAgentEnvSpec);
+      const from = flags.envFrom.map(parseEnvFrom);
       const onChange = flags.onChange === undefined ? undefined : parseOnChange(flags.onChange);
       const base = flags.pristine ? (process.env.PATH ? { PATH: process.env.PATH } : {}) : { ...process.env };
       const [file, ...args] = command as [string, ...string[]];
@@ -71,7 +108,7 @@ export function registerSecretsExec(secrets: Command): void {
         });
 
       if (!onChange) {
-        const { values } = await withReader(flags, (reader) => fetchAll(reader, specs));
+        const { values } = await withReader(flags, (reader) => fetchAll(reader, specs, from));
         const child = start(values);
         const forward = (signal: NodeJS.Signals) => child.kill(signal);
         for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
@@ -84,7 +121,7 @@ export function registerSecretsExec(secrets: Command): void {
       }
 
       await withReader(flags, async (reader) => {
-        let current = await fetchAll(reader, specs);
+        let current = await fetchAll(reader, specs, from);
         let child = start(current.values);
         let restarting = false;
         const forward = (signal: NodeJS.Signals) => child.kill(signal);
@@ -93,12 +130,12 @@ export function registerSecretsExec(secrets: Command): void {
         const react = debounced(async () => {
           let next: Fetched;
           try {
-            next = await fetchAll(reader, specs);
+            next = await fetchAll(reader, specs, from);
           } catch (error) {
             stderr(`sidekey: a secret changed but cannot be fetched (${(error as Error).message}); ${file} keeps running as it is\n`);
             return;
           }
-          if (specs.every((s) => next.values[s.variable] === current.values[s.variable])) {
+          if (JSON.stringify(next.values) === JSON.stringify(current.values)) {
             current = next;
             return;
           }

@@ -13,11 +13,16 @@ import type { ReadValue, ValueReader } from './value-reader.js';
 export const AGENT_POLL_SECONDS = 5;
 const SSM_PREFIX = 'ssm:';
 
-/** Where a name is read: the agent route and the query for it. */
-export function agentTarget(name: string): { kind: 'secret' | 'parameter'; path: string } {
+/** Where a name is read: the agent route and the query for it. `ssm:/PATH/` (a trailing slash) is every parameter under it. */
+export function agentTarget(name: string): { kind: 'secret' | 'parameter' | 'path'; path: string } {
   if (name.startsWith(SSM_PREFIX) || /^arn:[^:]+:ssm:/.test(name)) {
     const parameter = name.startsWith(SSM_PREFIX) ? name.slice(SSM_PREFIX.length) : name;
     if (parameter === '') throw new SidekeyError('USAGE', 'ssm: needs a parameter name after it, such as ssm:/prod/web/db');
+    if (parameter.startsWith('/') && parameter.endsWith('/'))
+      return {
+        kind: 'path',
+        path: `/systemsmanager/parameters/get-by-path?path=${encodeURIComponent(parameter)}&recursive=true&withDecryption=true`,
+      };
     return { kind: 'parameter', path: `/systemsmanager/parameters/get?name=${encodeURIComponent(parameter)}&withDecryption=true` };
   }
   if (name === '') throw new SidekeyError('USAGE', 'a secret name is empty');
@@ -66,6 +71,13 @@ export class AgentReader implements ValueReader {
       const type = typeof body.__type === 'string' ? body.__type : text.slice(0, 40);
       const message = typeof body.message === 'string' ? `: ${body.message}` : '';
       throw new SidekeyError(kindOf(response.status, type), `the agent API answered ${response.status} for ${name} (${type}${message})`);
+    }
+    if (kind === 'path') {
+      // Every parameter under the path, by its name below the path: one JSON object, versioned as a whole.
+      const base = name.slice(name.indexOf('/'));
+      const parameters = (Array.isArray(body.Parameters) ? body.Parameters : []) as { Name?: string; Value?: string; Version?: number }[];
+      const values = Object.fromEntries(parameters.map((p) => [String(p.Name).slice(base.length), String(p.Value)]));
+      return { payload: JSON.stringify(values), version: parameters.map((p) => `${p.Name}:${p.Version}`).join(',') };
     }
     if (kind === 'parameter') {
       const parameter = (body.Parameter ?? {}) as { Value?: unknown; Version?: unknown };

@@ -194,6 +194,17 @@ export function buildPolicies(config: SidekeyConfig, options: PolicyOptions = {}
       const parameters = sortedUnique(tokens.flatMap((t) => t.parameters.map(parameterArn)));
       if (parameters.length > 0)
         statements.push({ Sid: 'ReadAgentParameters', Effect: 'Allow', Action: ['ssm:GetParameter'], Resource: parameters });
+      // A prefix can also be read whole (the by-path route). IAM checks GetParametersByPath on the
+      // path's own ARN, so /prod/web/* also names parameter/prod/web.
+      const paths = sortedUnique(
+        tokens.flatMap((t) =>
+          t.parameters
+            .filter((p) => p.endsWith('*') && !p.startsWith('arn:'))
+            .flatMap((p) => [parameterArn(p), ...(p.endsWith('/*') && p.length > 2 ? [parameterArn(p.slice(0, -2))] : [])]),
+        ),
+      );
+      if (paths.length > 0)
+        statements.push({ Sid: 'ReadAgentParameterPaths', Effect: 'Allow', Action: ['ssm:GetParametersByPath'], Resource: paths });
       if (service === '') baseStatements.push(...statements);
       else
         policies.push({
