@@ -25,7 +25,7 @@ import { bufferedDestination, createLogger } from '../src/core/log/logger.js';
 import { Daemon } from '../src/daemon/daemon.js';
 import { tempDir } from '../test/helpers/temp-dir.js';
 import { SM_REGION, startSecretsManagerPeer } from '../test/peers/secretsmanager-peer.js';
-import { STS_PEER_BASE_KEY } from '../test/peers/sts-peer.js';
+import { baseKeyDefaults, STS_PEER_BASE_KEY } from '../test/peers/sts-peer.js';
 import { CLIENT, formatResult, interleaved, type LoadResult } from './_load.js';
 
 const CONNECTIONS = 64;
@@ -57,10 +57,7 @@ async function agentDaemon(dir: string, label: string, ttlSeconds: number, token
     JSON.stringify({
       admin: { listen: '127.0.0.1:0' },
       logging: { level: 'info' },
-      aws_defaults: {
-        region: SM_REGION,
-        iam_keys: { aws_access_key_id: STS_PEER_BASE_KEY.accessKeyId, aws_secret_access_key: STS_PEER_BASE_KEY.secretAccessKey },
-      },
+      aws_defaults: baseKeyDefaults(SM_REGION),
       agent: { listen: '127.0.0.1:0', ttl_seconds: ttlSeconds, tokens: [{ id: 'bench', token, names: ['prod/*'] }] },
     }),
   );

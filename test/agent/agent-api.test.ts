@@ -17,7 +17,7 @@ import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
 import { assertNoSecrets } from '../helpers/log-capture.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { type SecretsManagerPeer, SM_REGION, startSecretsManagerPeer } from '../peers/secretsmanager-peer.js';
-import { STS_PEER_BASE_KEY } from '../peers/sts-peer.js';
+import { baseKeyDefaults, STS_PEER_BASE_KEY } from '../peers/sts-peer.js';
 
 const run = promisify(execFile);
 const WEB = randomToken();
@@ -35,10 +35,7 @@ before(async () => {
   d = await startDaemon(
     JSON.stringify({
       admin: { listen: '127.0.0.1:0' },
-      aws_defaults: {
-        region: SM_REGION,
-        iam_keys: { aws_access_key_id: STS_PEER_BASE_KEY.accessKeyId, aws_secret_access_key: STS_PEER_BASE_KEY.secretAccessKey },
-      },
+      aws_defaults: baseKeyDefaults(SM_REGION),
       agent: {
         listen: '127.0.0.1:0',
         tokens: [

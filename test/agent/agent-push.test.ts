@@ -4,17 +4,17 @@
  * in child processes), and pick up a rotation once the agent's cache has it.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { randomToken } from '../../src/core/crypto/random-token.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon-harness.js';
-import { CLI, runCli } from '../helpers/run-cli.js';
+import { linesOf } from '../helpers/file-lines.js';
+import { runCli, runCliInBackground } from '../helpers/run-cli.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { type SecretsManagerPeer, SM_REGION, startSecretsManagerPeer } from '../peers/secretsmanager-peer.js';
 import { type SsmPeer, startSsmPeer } from '../peers/ssm-peer.js';
-import { STS_PEER_BASE_KEY } from '../peers/sts-peer.js';
+import { baseKeyDefaults, STS_PEER_BASE_KEY } from '../peers/sts-peer.js';
 
 const TOKEN = randomToken();
 const TTL_SECONDS = 2;
@@ -31,10 +31,7 @@ before(async () => {
   d = await startDaemon(
     JSON.stringify({
       admin: { listen: '127.0.0.1:0' },
-      aws_defaults: {
-        region: SM_REGION,
-        iam_keys: { aws_access_key_id: STS_PEER_BASE_KEY.accessKeyId, aws_secret_access_key: STS_PEER_BASE_KEY.secretAccessKey },
-      },
+      aws_defaults: baseKeyDefaults(SM_REGION),
       agent: {
         listen: '127.0.0.1:0',
         ttl_seconds: TTL_SECONDS,
@@ -53,15 +50,7 @@ after(async () => {
   delete process.env.AWS_ENDPOINT_URL_SSM;
 });
 
-function background(args: string[]) {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: d.dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (c) => {
-    stderr += c;
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, stderr: () => stderr, exited };
-}
+const background = (args: string[]) => runCliInBackground(args, d.dir);
 const agentFlags = () => ['--agent', d.url('agent'), '--token-file', tokenFile];
 
 test('exec --agent --on-change restart: a rotated Secrets Manager secret restarts the command with the new value', async () => {
@@ -84,12 +73,7 @@ test('exec --agent --on-change restart: a rotated Secrets Manager secret restart
     '-c',
     script,
   ]);
-  const lines = () =>
-    existsSync(log)
-      ? readFileSync(log, 'utf8')
-          .split('\n')
-          .filter((l) => l !== '')
-      : [];
+  const lines = () => linesOf(log);
   try {
     await waitFor(() => lines().length === 1, 'the first start', 10_000);
     assert.deepEqual(lines(), ['pw-1 eu-west-1'], run.stderr());

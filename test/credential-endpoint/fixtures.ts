@@ -1,7 +1,7 @@
 /** Shared set-up for credential endpoint tests: config text, plain HTTP requests, waiting. */
 import { type Agent, request } from 'node:http';
 import { randomToken } from '../../src/core/crypto/random-token.js';
-import { STS_PEER_BASE_KEY } from '../peers/sts-peer.js';
+import { baseKeyDefaults } from '../peers/sts-peer.js';
 
 export const ROLE_WEB = 'arn:aws:iam::123456789012:role/web';
 export const ROLE_WORKER = 'arn:aws:iam::123456789012:role/worker';
@@ -24,10 +24,7 @@ export function daemonConfig(stsUrl: string, services: Record<string, ServiceSpe
     server: { listeners: ['127.0.0.1:0'] },
     admin: { listen: '127.0.0.1:0' },
     credentials: { sts_endpoint: stsUrl, ...((credentials as object) ?? {}) },
-    aws_defaults: {
-      region: 'us-east-1',
-      iam_keys: { aws_access_key_id: STS_PEER_BASE_KEY.accessKeyId, aws_secret_access_key: STS_PEER_BASE_KEY.secretAccessKey },
-    },
+    aws_defaults: baseKeyDefaults('us-east-1'),
     services: Object.fromEntries(
       Object.entries(services).map(([name, s]) => [
         name,

@@ -73,3 +73,14 @@ export function startCli(
     });
   });
 }
+
+/** Starts `sidekey ARGS` in the background (a watch, an exec), collecting its stderr. */
+export function runCliInBackground(args: readonly string[], cwd: string) {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, stderr: () => stderr, exited };
+}

@@ -19,6 +19,13 @@ export function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
+/** A request's whole body. */
+export async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
 /** A test peer on its own node:http server: `serve` answers each request; start, address and stop are shared. */
 export abstract class LoopbackHttpPeer {
   protected readonly server: Server = createServer((req, res) => this.serve(req, res));

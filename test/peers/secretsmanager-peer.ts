@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { replyJson11 } from './json11-reply.js';
-import { LoopbackHttpPeer } from './loopback-http.js';
+import { LoopbackHttpPeer, readBody } from './loopback-http.js';
 import { type KnownKey, verifyRequest } from './sigv4-verifier.js';
 
 export const SM_REGION = 'us-east-1';
@@ -61,11 +61,7 @@ export class SecretsManagerPeer extends LoopbackHttpPeer {
   }
 
   protected serve(req: IncomingMessage, res: ServerResponse): void {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      void this.#answer(req, res, Buffer.concat(chunks));
-    });
+    void readBody(req).then((body) => this.#answer(req, res, body));
   }
 
   async #answer(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {

@@ -11,7 +11,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { replyJson11 } from './json11-reply.js';
-import { LoopbackHttpPeer } from './loopback-http.js';
+import { LoopbackHttpPeer, readBody } from './loopback-http.js';
 import { type KnownKey, verifyRequest } from './sigv4-verifier.js';
 
 export const SSM_REGION = 'us-east-1';
@@ -77,11 +77,7 @@ export class SsmPeer extends LoopbackHttpPeer {
   }
 
   protected serve(req: IncomingMessage, res: ServerResponse): void {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      void this.#answer(req, res, Buffer.concat(chunks));
-    });
+    void readBody(req).then((body) => this.#answer(req, res, body));
   }
 
   async #answer(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {

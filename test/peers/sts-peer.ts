@@ -15,6 +15,14 @@ export const STS_PEER_BASE_KEY: KnownKey = {
   accessKeyId: 'AKIDSTSPEERBASE00001',
   secretAccessKey: 'sts-peer-base-secret-key-for-tests-only-0001',
 };
+/** A config's `aws_defaults` whose static keys are the peers' base key, so every peer verifies the daemon's own calls. */
+export function baseKeyDefaults(region = 'us-east-1'): Record<string, unknown> {
+  return {
+    region,
+    iam_keys: { aws_access_key_id: STS_PEER_BASE_KEY.accessKeyId, aws_secret_access_key: STS_PEER_BASE_KEY.secretAccessKey },
+  };
+}
+
 /** The account every peer-issued identity belongs to. */
 export const STS_PEER_ACCOUNT = '123456789012';
 

@@ -6,12 +6,12 @@
  * next poll). A failed fetch never restarts a command or touches a rendered file.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { WATCH_POLL_MS } from '../../src/core/secrets/watch-secret.js';
-import { CLI, runCli } from '../helpers/run-cli.js';
+import { linesOf } from '../helpers/file-lines.js';
+import { runCli, runCliInBackground } from '../helpers/run-cli.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { call } from './api-client.js';
 import { apiForFile } from './api-fixture.js';
@@ -101,17 +101,6 @@ test('bad watch inputs are 400s that say what is wrong', async () => {
   }
 });
 
-/** Runs the CLI in the background, collecting its stderr. */
-function background(args: string[], cwd: string) {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d) => {
-    stderr += d;
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, stderr: () => stderr, exited };
-}
-
 function endpointFlags(): string[] {
   const d = api().daemon;
   return ['--endpoint', api().base, '--token-file', join(d.dir, 'reader.token')];
@@ -124,7 +113,7 @@ test('secrets render --watch writes 0600 atomically, re-renders on change, and l
   const template = join(d.dir, 'app.conf.tmpl');
   const out = join(d.dir, 'app.conf');
   writeFileSync(template, 'user={{ secret "render-user" }}\npassword={{secret "render-db"}}\n');
-  const run = background(['secrets', 'render', ...endpointFlags(), '--template', template, '--out', out, '--watch'], d.dir);
+  const run = runCliInBackground(['secrets', 'render', ...endpointFlags(), '--template', template, '--out', out, '--watch'], d.dir);
   try {
     await waitFor(() => existsSync(out), 'the first render');
     assert.equal(readFileSync(out, 'utf8'), `user=${user}\npassword=${password}\n`);
@@ -159,16 +148,11 @@ test('secrets exec --on-change restart: one restart per settled change, with the
   await create('exec-db', 'e1');
   const log = join(d.dir, 'exec.log');
   const script = `echo "start $DB" >> ${log}; trap 'exit 0' TERM; while :; do sleep 0.1; done`;
-  const run = background(
+  const run = runCliInBackground(
     ['secrets', 'exec', ...endpointFlags(), '--env', 'DB=exec-db', '--on-change', 'restart', '--', 'sh', '-c', script],
     d.dir,
   );
-  const starts = () =>
-    existsSync(log)
-      ? readFileSync(log, 'utf8')
-          .split('\n')
-          .filter((l) => l !== '')
-      : [];
+  const starts = () => linesOf(log);
   try {
     await waitFor(() => starts().length === 1, 'the first start');
     const e2 = await create('exec-db', 'e2');
@@ -192,16 +176,11 @@ test('secrets exec --on-change signal:HUP signals the command instead; a bad act
   await create('exec-hup', 'h1');
   const log = join(d.dir, 'hup.log');
   const script = `trap 'echo hup >> ${log}' HUP; trap 'exit 0' TERM; echo start >> ${log}; while :; do sleep 0.1; done`;
-  const run = background(
+  const run = runCliInBackground(
     ['secrets', 'exec', ...endpointFlags(), '--env', 'H=exec-hup', '--on-change', 'signal:HUP', '--', 'sh', '-c', script],
     d.dir,
   );
-  const lines = () =>
-    existsSync(log)
-      ? readFileSync(log, 'utf8')
-          .split('\n')
-          .filter((l) => l !== '')
-      : [];
+  const lines = () => linesOf(log);
   try {
     await waitFor(() => lines().length === 1, 'the start');
     await create('exec-hup', 'h2');

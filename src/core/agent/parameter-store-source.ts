@@ -9,8 +9,8 @@
  */
 import { GetParameterCommand, GetParametersByPathCommand, type Parameter, SSMClient, SSMServiceException } from '@aws-sdk/client-ssm';
 import { AgentError } from './agent-answer.js';
-import type { SourceOptions } from './secrets-manager-source.js';
-import { SOURCE_TIMEOUT_MS, sourceFailure } from './source-failure.js';
+import { sourceFailure } from './source-failure.js';
+import { type SourceOptions, sourceClientConfig } from './source-options.js';
 
 /** GetParameter's inputs: the name with any `:version` or `:label` selector, and whether to decrypt. */
 export interface ParameterQuery {
@@ -50,11 +50,7 @@ function shape(p: Parameter): Record<string, unknown> {
 }
 
 export function parameterStoreSource(options: SourceOptions): ParameterStoreSource {
-  const client = new SSMClient({
-    ...(options.region ? { region: options.region } : {}),
-    credentials: options.credentials,
-    requestHandler: { requestTimeout: SOURCE_TIMEOUT_MS },
-  });
+  const client = new SSMClient(sourceClientConfig(options));
   return {
     async fetch(query) {
       try {

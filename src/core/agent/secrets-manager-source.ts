@@ -6,14 +6,9 @@
  * (`AWS_ENDPOINT_URL_SECRETS_MANAGER`, `AWS_ENDPOINT_URL`).
  */
 import { GetSecretValueCommand, SecretsManagerClient, SecretsManagerServiceException } from '@aws-sdk/client-secrets-manager';
-import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import type { SecretQuery } from './agent-answer.js';
-import { SOURCE_TIMEOUT_MS, sourceFailure } from './source-failure.js';
-
-export interface SourceOptions {
-  readonly region?: string | undefined;
-  readonly credentials: AwsCredentialIdentityProvider;
-}
+import { sourceFailure } from './source-failure.js';
+import { type SourceOptions, sourceClientConfig } from './source-options.js';
 
 export interface SecretsManagerSource {
   fetch(query: SecretQuery): Promise<string>;
@@ -21,11 +16,7 @@ export interface SecretsManagerSource {
 }
 
 export function secretsManagerSource(options: SourceOptions): SecretsManagerSource {
-  const client = new SecretsManagerClient({
-    ...(options.region ? { region: options.region } : {}),
-    credentials: options.credentials,
-    requestHandler: { requestTimeout: SOURCE_TIMEOUT_MS },
-  });
+  const client = new SecretsManagerClient(sourceClientConfig(options));
   return {
     async fetch(query) {
       try {
