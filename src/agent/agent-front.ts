@@ -144,9 +144,12 @@ export function parameterName(name: string): string {
 export function createAgentFront(ctx: FrontContext): Front & { address(): ListenAddress | undefined } {
   const config = ctx.loaded.config.agent;
   if (!config) throw new SidekeyError('CONFIG_INVALID', 'the agent front needs an agent section');
-  const callers = new TokenIndex<AgentCaller>(
-    config.tokens.map((t) => [t.token, { id: t.id, names: t.names, parameters: t.parameters, service: t.service ?? '' }] as const),
-  );
+  const callersOf = (tokens: typeof config.tokens) =>
+    new TokenIndex<AgentCaller>(
+      tokens.map((t) => [t.token, { id: t.id, names: t.names, parameters: t.parameters, service: t.service ?? '' }] as const),
+    );
+  // Replaced on reload: tokens, their names, parameters and services take effect at once.
+  let callers = callersOf(config.tokens);
   const region = pickRegion(config.region, ctx.loaded.config.aws_defaults?.region);
   // One pair of clients per identity, made when a caller first needs it.
   const sourcesBy = new Map<string, Sources>();
@@ -303,6 +306,21 @@ export function createAgentFront(ctx: FrontContext): Front & { address(): Listen
         },
         'secrets agent API up',
       );
+    },
+    async reload(next) {
+      const agent = next.config.agent;
+      if (!agent) {
+        ctx.logger.warn('the agent section was removed: the agent API keeps running until restart');
+        return;
+      }
+      callers = callersOf(agent.tokens);
+      // A caller's by-path answer holds what its patterns named; they may have changed.
+      cache.clear();
+      const restartKeys = (['listen', 'ttl_seconds', 'stale_if_error_seconds', 'region'] as const).filter(
+        (key) => JSON.stringify(agent[key]) !== JSON.stringify(config[key]),
+      );
+      if (restartKeys.length > 0)
+        ctx.logger.warn({ keys: restartKeys.map((k) => `agent.${k}`) }, 'these agent keys take effect on restart');
     },
     async stop(drainMs) {
       if (server) await close(server, drainMs);

@@ -27,23 +27,23 @@ let peer: SecretsManagerPeer;
 let d: RunningDaemon;
 let base: string;
 
+const configWith = (tokens: readonly Record<string, unknown>[]) =>
+  JSON.stringify({
+    admin: { listen: '127.0.0.1:0' },
+    aws_defaults: baseKeyDefaults(SM_REGION),
+    agent: { listen: '127.0.0.1:0', tokens },
+  });
+
 before(async () => {
   peer = await startSecretsManagerPeer([STS_PEER_BASE_KEY]);
   peer.put('prod/web/db', DB_PASSWORD);
   peer.put('prod/ops/root', 'ops-only');
   process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = peer.url;
   d = await startDaemon(
-    JSON.stringify({
-      admin: { listen: '127.0.0.1:0' },
-      aws_defaults: baseKeyDefaults(SM_REGION),
-      agent: {
-        listen: '127.0.0.1:0',
-        tokens: [
-          { id: 'web', token: WEB, names: ['prod/web/*'] },
-          { id: 'ops', token: OPS, names: ['*'] },
-        ],
-      },
-    }),
+    configWith([
+      { id: 'web', token: WEB, names: ['prod/web/*'] },
+      { id: 'ops', token: OPS, names: ['*'] },
+    ]),
   );
   const address = d.address('agent');
   base = `http://127.0.0.1:${address.kind === 'tcp' ? address.port : 0}`;
@@ -188,5 +188,40 @@ test('the agent section is validated like every other: each problem with its key
     assert.throws(() => loadConfig(file), /agent\.tokens\[0\]\.token is the same token as admin\.token/);
   } finally {
     dir.remove();
+  }
+});
+
+test('a reload applies new tokens and names at once; a token taken out is refused', async () => {
+  const next = randomToken();
+  try {
+    assert.equal(
+      await d.reload(
+        configWith([
+          { id: 'web', token: WEB, names: ['prod/ops/*'] },
+          { id: 'next', token: next, names: ['prod/web/*'] },
+        ]),
+      ),
+      true,
+    );
+    assert.equal(
+      JSON.parse((await curl('/secretsmanager/get?secretId=prod/web/db', [`X-Aws-Parameters-Secrets-Token: ${next}`])).body).SecretString,
+      DB_PASSWORD,
+    );
+    assert.equal(
+      JSON.parse((await curl('/secretsmanager/get?secretId=prod/web/db')).body).__type,
+      'AccessDeniedException',
+      "web's new names",
+    );
+    assert.deepEqual(await curl('/secretsmanager/get?secretId=prod/ops/root', [`X-Aws-Parameters-Secrets-Token: ${OPS}`]), {
+      status: 403,
+      body: 'Bad Token',
+    });
+  } finally {
+    await d.reload(
+      configWith([
+        { id: 'web', token: WEB, names: ['prod/web/*'] },
+        { id: 'ops', token: OPS, names: ['*'] },
+      ]),
+    );
   }
 });
