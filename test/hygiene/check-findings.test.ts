@@ -144,6 +144,15 @@ describe('listeners', () => {
       ['listener-exposed admin.listen'],
     );
     assert.deepEqual(await findings(plus('server:\n  listeners: ["127.0.0.1:1338", "unix:/run/sidekey/creds.sock"]\n')), []);
+    const agent = (listen: string) =>
+      plus(`agent:\n  listen: ${listen}\n  tokens:\n    - { id: web, token: "\${fromFile:/run/secrets/web-agent-token}", names: ["prod/*"] }\n`);
+    const agentLan = await findings(agent('0.0.0.0:2773'));
+    assert.deepEqual(
+      agentLan.map((f) => `${f.id} ${f.path}`),
+      ['listener-exposed agent.listen'],
+    );
+    assert.match(agentLan[0]?.message ?? '', /agent tokens and the secret and parameter values they read cross the network in clear text/);
+    assert.deepEqual(await findings(agent('127.0.0.1:2773')), []);
   });
 
   test('listener-container-endpoint: the ECS address is reported as information', async () => {
