@@ -145,7 +145,9 @@ describe('listeners', () => {
     );
     assert.deepEqual(await findings(plus('server:\n  listeners: ["127.0.0.1:1338", "unix:/run/sidekey/creds.sock"]\n')), []);
     const agent = (listen: string) =>
-      plus(`agent:\n  listen: ${listen}\n  tokens:\n    - { id: web, token: "\${fromFile:/run/secrets/web-agent-token}", names: ["prod/*"] }\n`);
+      plus(
+        `agent:\n  listen: ${listen}\n  tokens:\n    - { id: web, token: "\${fromFile:/run/secrets/web-agent-token}", names: ["prod/*"] }\n`,
+      );
     const agentLan = await findings(agent('0.0.0.0:2773'));
     assert.deepEqual(
       agentLan.map((f) => `${f.id} ${f.path}`),

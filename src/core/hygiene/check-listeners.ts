@@ -37,7 +37,11 @@ export function plainListeners(loaded: LoadedConfig): Listener[] {
   if (config.imds)
     listeners.push({ path: 'imds.listen', address: config.imds.listen, carries: 'instance metadata and per-caller credentials' });
   if (config.agent)
-    listeners.push({ path: 'agent.listen', address: config.agent.listen, carries: 'agent tokens and the secret and parameter values they read' });
+    listeners.push({
+      path: 'agent.listen',
+      address: config.agent.listen,
+      carries: 'agent tokens and the secret and parameter values they read',
+    });
   for (const [name, target] of Object.entries(config.postgres?.targets ?? {})) {
     // A target with client_tls offers TLS to its clients (and must demand a password off loopback).
     if (target.listen && !target.client_tls)
