@@ -10,18 +10,31 @@
  *
  * Server CPU per request is read from /proc (utime + stime of the server's processes over the
  * measured run): unlike throughput it barely moves when other work shares the machine.
+ *
+ * `BENCH_PIN=1` (with two or more CPUs and taskset, from util-linux) pins the server's processes
+ * (every thread) to CPU 0 and wrk to CPU 1 for each run: the two sides never take turns on one core,
+ * so ratios barely move from run to run, and the throughput ratio becomes the CPU-efficiency ratio
+ * (the server cannot borrow the client's core). Off by default: the targets were set unpinned.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const WRK = process.env.BENCH_WRK ?? '/usr/bin/wrk';
 /** wrk threads; 1 leaves the second core to the server and the kernel. */
 const WRK_THREADS = Number(process.env.BENCH_WRK_THREADS ?? 1);
 const useWrk = existsSync(WRK) && process.env.BENCH_CLIENT !== 'autocannon';
-export const CLIENT = useWrk ? `wrk (${WRK}, ${WRK_THREADS} thread)` : 'autocannon CLI (child process; install wrk for a cheaper client)';
+const TASKSET = '/usr/bin/taskset';
+/** Whether runs pin the server and the client to a core each. */
+const pinned = useWrk && process.env.BENCH_PIN === '1' && existsSync(TASKSET) && availableParallelism() >= 2;
+/** The CPUs the server under test and the load generator run on when pinned. */
+const SERVER_CPU = '0';
+const CLIENT_CPU = '1';
+export const CLIENT = useWrk
+  ? `wrk (${WRK}, ${WRK_THREADS} thread)${pinned ? `; server pinned to CPU ${SERVER_CPU}, wrk to CPU ${CLIENT_CPU}` : ''}`
+  : 'autocannon CLI (child process; install wrk for a cheaper client)';
 
 export interface LoadResult {
   readonly rps: number;
@@ -110,7 +123,8 @@ async function wrk(options: LoadOptions): Promise<Omit<LoadResult, 'cpuMicros'>>
   }
   const args = ['-t', String(WRK_THREADS), '-c', String(options.connections), '-d', `${options.seconds}s`, '-s', scriptPath];
   for (const [name, value] of Object.entries(options.headers ?? {})) args.push('-H', `${name}: ${value}`);
-  const out = await runChild(WRK, [...args, options.url]);
+  if (pinned) for (const pid of options.pids) execFileSync(TASKSET, ['-a', '-c', '-p', SERVER_CPU, String(pid)], { stdio: 'ignore' });
+  const out = pinned ? await runChild(TASKSET, ['-c', CLIENT_CPU, WRK, ...args, options.url]) : await runChild(WRK, [...args, options.url]);
   const json = out.split('\n').find((line) => line.startsWith('{"requests"'));
   if (!json) throw new Error(`wrk printed no summary: ${out.slice(-500)}`);
   const r = JSON.parse(json) as Record<string, number>;
