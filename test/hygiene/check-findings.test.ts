@@ -157,6 +157,18 @@ describe('listeners', () => {
     assert.deepEqual(await findings(agent('127.0.0.1:2773')), []);
   });
 
+  test('agent-token-unscoped: an agent token that lists * warns, naming the key; a prefix passes', async () => {
+    const token = (lists: string) =>
+      plus(`agent:\n  tokens:\n    - { id: web, token: "\${fromFile:/run/secrets/web-agent-token}", ${lists} }\n`);
+    const wide = await findings(token('names: ["prod/*"], parameters: ["*"]'));
+    assert.deepEqual(
+      wide.map((f) => `${f.id} ${f.severity} ${f.path}`),
+      ['agent-token-unscoped warn agent.tokens[0].parameters[0]'],
+    );
+    assert.match(wide[0]?.message ?? '', /agent token "web" may read every parameter the daemon's own credentials can read/);
+    assert.deepEqual(await findings(token('names: ["prod/*"], parameters: ["/prod/web/*"]')), []);
+  });
+
   test('listener-container-endpoint: the ECS address is reported as information', async () => {
     const list = await findings(plus('server:\n  listeners: ["169.254.170.2:80"]\n'));
     assert.deepEqual(ids(list), ['listener-container-endpoint']);

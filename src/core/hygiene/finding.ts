@@ -39,6 +39,7 @@ export const CHECKS = {
   'session-too-short': { severity: 'fail', title: 'credentials can be handed out with too little lifetime left' },
   'secrets-legacy-format': { severity: 'warn', title: "the secrets store is ecs-secrets' own format, without sidekey's bindings" },
   'secrets-tokenless-api': { severity: 'warn', title: 'the ecs-secrets API answers without a token, as the token it acts as' },
+  'agent-token-unscoped': { severity: 'warn', title: 'an agent token may read every secret or parameter its identity can' },
   'admin-api-off': { severity: 'info', title: 'the incident-response API is off (no admin.token)' },
 } as const satisfies Record<string, { severity: Severity; title: string }>;
 

@@ -5,6 +5,7 @@
  */
 import type { LoadedConfig } from '../config/load-config.js';
 import { checkAccessKeyAges } from './access-key-age.js';
+import { checkAgent } from './check-agent.js';
 import { checkFileModes } from './check-file-modes.js';
 import { checkImds } from './check-imds.js';
 import { checkListeners } from './check-listeners.js';
@@ -43,6 +44,7 @@ export async function runChecks(loaded: LoadedConfig, options: CheckOptions = {}
     ...checkLongLivedKeys(keys),
     ...checkSessions(loaded),
     ...checkSecretsStore(loaded),
+    ...checkAgent(loaded),
   ];
   if (options.online ?? true) findings.push(...(await checkAccessKeyAges(keys, { env, now: options.now ?? new Date() })));
   const rank = (f: Finding) => SEVERITIES.indexOf(f.severity);
