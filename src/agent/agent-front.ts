@@ -207,6 +207,18 @@ export function createAgentFront(ctx: FrontContext): Front & { address(): Listen
     throw new AgentError(400, 'AccessDeniedException', `token "${caller.id}" may not read ${kind} "${id}" (${listed})`);
   };
 
+  /** One read through the cache, audited once it is answered. */
+  const cachedRead = async (
+    key: string,
+    fetch: () => Promise<string>,
+    refresh: boolean,
+    fields: Readonly<Record<string, string>>,
+  ): Promise<string> => {
+    const body = await cache.get(key, fetch, refresh);
+    audit(ctx.logger, 'agent.fetch', { ...fields, outcome: 'ok' });
+    return body;
+  };
+
   /** The answer for one authenticated GET, by route; undefined for a path no route has. */
   const read = async (caller: AgentCaller, url: URL): Promise<string | undefined> => {
     if (url.pathname === PATH_ROUTE) {
@@ -220,35 +232,37 @@ export function createAgentFront(ctx: FrontContext): Front & { address(): Listen
           Parameters: all.Parameters.filter((p) => caller.parameters.some((pattern) => nameMatches(pattern, p.Name ?? ''))),
         });
       };
-      const body = await cache.get(key, counted('ssm', fetchPath), refresh);
-      audit(ctx.logger, 'agent.fetch', { actor: caller.id, parameter: `${query.path}*`, outcome: 'ok' });
-      return body;
+      return cachedRead(key, counted('ssm', fetchPath), refresh, { actor: caller.id, parameter: `${query.path}*` });
     }
     if (url.pathname === PARAMETER_PATH) {
       const { query, refresh } = parseParameterQuery(url);
       const bare = parameterName(query.name);
       if (!caller.parameters.some((p) => nameMatches(p, bare))) refuse(caller, 'parameter', bare, caller.parameters);
       const key = `ssm\0${caller.service}\0${query.withDecryption}\0${query.name}`;
-      const body = await cache.get(
+      return cachedRead(
         key,
         counted('ssm', () => sourcesOf(caller.service).parameters.fetch(query)),
         refresh,
+        {
+          actor: caller.id,
+          parameter: bare,
+        },
       );
-      audit(ctx.logger, 'agent.fetch', { actor: caller.id, parameter: bare, outcome: 'ok' });
-      return body;
     }
     const parsed = parseAgentQuery(url);
     if (!parsed) return undefined;
     const { query, refresh } = parsed;
     if (!caller.names.some((p) => nameMatches(p, query.secretId))) refuse(caller, 'secret', query.secretId, caller.names);
     const key = `secretsmanager\0${caller.service}\0${JSON.stringify([query.secretId, query.versionId ?? null, query.versionStage ?? null])}`;
-    const body = await cache.get(
+    return cachedRead(
       key,
       counted('secretsmanager', () => sourcesOf(caller.service).secrets.fetch(query)),
       refresh,
+      {
+        actor: caller.id,
+        secret: query.secretId,
+      },
     );
-    audit(ctx.logger, 'agent.fetch', { actor: caller.id, secret: query.secretId, outcome: 'ok' });
-    return body;
   };
 
   const answer = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {

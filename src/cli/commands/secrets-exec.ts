@@ -122,8 +122,22 @@ export function registerSecretsExec(secrets: Command): void {
 
       await withReader(flags, async (reader) => {
         let current = await fetchAll(reader, specs, from);
-        let child = start(current.values);
         let restarting = false;
+        let finish: (status: number) => void = () => {};
+        let fail: (error: unknown) => void = () => {};
+        const done = new Promise<number>((resolve, reject) => {
+          finish = resolve;
+          fail = reject;
+        });
+        // The command's own exit ends exec; one ended by a restart does not.
+        const launch = (values: Record<string, string>) => {
+          const started = start(values);
+          exited(started).then((status) => {
+            if (!restarting) finish(status);
+          }, fail);
+          return started;
+        };
+        let child = launch(current.values);
         const forward = (signal: NodeJS.Signals) => child.kill(signal);
         for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
         const stopWatching = new AbortController();
@@ -135,11 +149,9 @@ export function registerSecretsExec(secrets: Command): void {
             stderr(`sidekey: a secret changed but cannot be fetched (${(error as Error).message}); ${file} keeps running as it is\n`);
             return;
           }
-          if (JSON.stringify(next.values) === JSON.stringify(current.values)) {
-            current = next;
-            return;
-          }
+          const same = JSON.stringify(next.values) === JSON.stringify(current.values);
           current = next;
+          if (same) return;
           if ('signal' in onChange) {
             stderr(`sidekey: a secret changed; sending ${onChange.signal} to ${file}\n`);
             child.kill(onChange.signal);
@@ -153,25 +165,12 @@ export function registerSecretsExec(secrets: Command): void {
           const kill = setTimeout(() => old.kill('SIGKILL'), RESTART_GRACE_MS);
           await gone;
           clearTimeout(kill);
-          child = start(current.values);
+          child = launch(current.values);
           restarting = false;
-          wake();
         });
-        let wake: () => void = () => {};
         watchNames(reader, current.versions, () => react.trigger(), stopWatching.signal, stderr);
         try {
-          // The command's own exit ends exec; one ended by a restart does not.
-          for (;;) {
-            const running = child;
-            const woken = new Promise<void>((resolve) => {
-              wake = resolve;
-            });
-            const status = await Promise.race([exited(running), woken.then(() => undefined)]);
-            if (status !== undefined && !restarting && running === child) {
-              process.exitCode = status;
-              return;
-            }
-          }
+          process.exitCode = await done;
         } finally {
           react.cancel();
           stopWatching.abort();

@@ -6,7 +6,6 @@
  * the same table) are seen at the next poll, WATCH_POLL_MS apart. No sockets: the secrets API's
  * long-poll and the CLI's direct mode both wait here.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { SecretService } from './secret-service.js';
 
 /** How often a watch re-reads the store for writes made elsewhere, in ms. */
@@ -23,10 +22,13 @@ export async function waitForChange(
   signal?: AbortSignal,
 ): Promise<boolean> {
   const deadline = Date.now() + waitMs;
-  let wake: (() => void) | undefined;
+  // Ends the current pause early: a write to this name here, or the caller leaving.
+  let wake: () => void = () => {};
   const unsubscribe = service.onChange((a, n) => {
-    if (a === app && n === name) wake?.();
+    if (a === app && n === name) wake();
   });
+  const onAbort = () => wake();
+  signal?.addEventListener('abort', onAbort, { once: true });
   try {
     for (;;) {
       try {
@@ -37,20 +39,16 @@ export async function waitForChange(
       }
       const remaining = deadline - Date.now();
       if (remaining <= 0 || signal?.aborted) return false;
-      const local = new AbortController();
-      const woken = new Promise<void>((resolve) => {
-        wake = resolve;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(WATCH_POLL_MS, remaining));
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
       });
-      const onAbort = () => local.abort();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      try {
-        await Promise.race([sleep(Math.min(WATCH_POLL_MS, remaining), undefined, { signal: local.signal }).catch(() => {}), woken]);
-      } finally {
-        local.abort();
-        signal?.removeEventListener('abort', onAbort);
-      }
     }
   } finally {
     unsubscribe();
+    signal?.removeEventListener('abort', onAbort);
   }
 }
