@@ -15,6 +15,7 @@ import type { Counter, CounterHandle } from '../core/metrics/metrics-registry.js
 import { sendError, sendErrorKind } from '../net/error-reply.js';
 import { sendJson } from '../net/json-reply.js';
 import { guardedHeaders, hostHeaderAllowed } from '../net/request-guards.js';
+import { splitTarget } from '../net/request-target.js';
 import { rfc3339, sendCredentials } from './credentials-response.js';
 import { type ServiceRateLimits, TokenBucket } from './token-bucket.js';
 
@@ -170,9 +171,7 @@ export function createCredentialRequestHandler(
       return fail(req, res, 'FORWARDED_REFUSED', `requests relayed by a proxy (${headers.forwarded}) are refused`, 'refused');
     if (!hostHeaderAllowed(headers.host, listener.address, listener.hosts))
       return fail(req, res, 'HOST_REFUSED', 'the Host header does not name this endpoint', 'refused');
-    const url = req.url ?? '/';
-    const query = url.indexOf('?');
-    const path = query < 0 ? url : url.slice(0, query);
+    const { path } = splitTarget(req.url ?? '/');
     if (path === HEALTH_PATH && req.method === 'GET') {
       if (deps.logHealthChecks()) logger.info({ caller: req.socket.remoteAddress }, 'health check');
       return sendJson(res, 200, { status: 'ok' });

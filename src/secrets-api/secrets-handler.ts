@@ -20,6 +20,7 @@ import { MAX_WATCH_SECONDS, waitForChange } from '../core/secrets/watch-secret.j
 import { errorAnswerOf } from '../net/error-reply.js';
 import { sendJson } from '../net/json-reply.js';
 import { guardedHeaders, hostHeaderAllowed } from '../net/request-guards.js';
+import { splitTarget } from '../net/request-target.js';
 import { type Caller, mayTouch, type SecretsAuth } from './secrets-auth.js';
 import { readJsonBody } from './secrets-body.js';
 import { matchRoute, type Route } from './secrets-routes.js';
@@ -270,21 +271,18 @@ export function createSecretsHandler(deps: SecretsHandlerDeps): (req: IncomingMe
   // settled by two handlers; every error ends in `failed` as before.
   return (req, res) => {
     const method = req.method ?? 'GET';
-    // No URL resolution: dot segments and absolute forms are not ours to interpret (they 404).
-    const target = req.url ?? '/';
-    const mark = target.indexOf('?');
-    const pathname = mark < 0 ? target : target.slice(0, mark);
+    const target = splitTarget(req.url ?? '/');
     let operation = 'unknown';
     let caller: Caller | undefined;
     let result: Promise<unknown> | SecretValue;
     try {
-      const query = mark < 0 ? undefined : new URLSearchParams(target.slice(mark + 1));
+      const query = target.query === undefined ? undefined : new URLSearchParams(target.query);
       const headers = guardedHeaders(req);
       const forwarded = headers.forwarded;
       if (forwarded) throw new SidekeyError('FORWARDED_REFUSED', `requests relayed by a proxy are refused (${forwarded} header present)`);
       if (!hostHeaderAllowed(headers.host, deps.address(), deps.hosts()))
         throw new SidekeyError('HOST_REFUSED', 'the Host header does not name this listener');
-      const route = matchRoute(method, pathname);
+      const route = matchRoute(method, target.path);
       operation = route.operation;
       try {
         caller = deps.auth().authenticate(headers.authorization);

@@ -124,6 +124,10 @@ test('a malformed target is a 400, not a crash: the daemon keeps answering', asy
     });
   assert.match(await raw('/v1/%E0%A4%A'), /^HTTP\/1\.1 400 /);
   assert.match(await raw('http://[::1/x'), /^HTTP\/1\.1 400 /);
+  // An absolute form names no route here: a 400 that says what a target must be.
+  const absolute = await raw('http://127.0.0.1/secretsmanager/get?secretId=prod/web/db');
+  assert.match(absolute, /^HTTP\/1\.1 400 /);
+  assert.match(absolute, /must be a path, such as \/secretsmanager\/get/);
   assert.equal((await curl('/ping', [])).status, 200);
 });
 
@@ -224,4 +228,22 @@ test('a reload applies new tokens and names at once; a token taken out is refuse
       ]),
     );
   }
+});
+
+test('every answered read and every refusal is one audit line naming the token, never its value', async () => {
+  const auditOf = (event: string) =>
+    d.lines.filter((l) => l.includes(`"audit":"${event}"`)).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const before = auditOf('agent.fetch').length;
+  for (let i = 0; i < 3; i++) assert.equal((await curl('/secretsmanager/get?secretId=prod/web/db')).status, 200);
+  const reads = auditOf('agent.fetch').slice(before);
+  assert.equal(reads.length, 3, 'cached reads are audited too');
+  for (const line of reads) {
+    assert.equal(line.actor, 'web');
+    assert.equal(line.secret_id, 'prod/web/db');
+    assert.equal(line.outcome, 'ok');
+  }
+  assert.equal((await curl('/secretsmanager/get?secretId=prod/ops/root')).status, 400);
+  const denied = auditOf('agent.denied').at(-1);
+  assert.equal(denied?.actor, 'web');
+  assert.equal(denied?.secret_id, 'prod/ops/root');
 });
