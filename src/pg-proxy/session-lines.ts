@@ -21,9 +21,20 @@ export interface SessionPlace {
   readonly db_user: string;
 }
 
+// The place's fields are written out, not spread: Node 20 builds a spread object on a slow path
+// that costs about a microsecond, and these lines are written for every connection.
+
 /** The audit line of a successful login (`reused`: the upstream connection came from the pool). */
 export function loginLine(log: Logger, place: SessionPlace, reused: boolean, client: string, localUser: string): void {
-  audit(log, LOGIN_AUDIT_EVENT, { ...place, outcome: 'ok', upstream: reused ? 'pooled' : 'new', client, local_user: localUser });
+  audit(log, LOGIN_AUDIT_EVENT, {
+    mode: place.mode,
+    target: place.target,
+    db_user: place.db_user,
+    outcome: 'ok',
+    upstream: reused ? 'pooled' : 'new',
+    client,
+    local_user: localUser,
+  });
 }
 
 /** The line of a session that relayed and ended. */
@@ -36,7 +47,16 @@ export function sessionClosedLine(
   counters: RelayCounters,
 ): void {
   log.info(
-    { ...place, client, duration_ms: durationMs, reused_upstream: reused, toUpstream: counters.toUpstream, toClient: counters.toClient },
+    {
+      mode: place.mode,
+      target: place.target,
+      db_user: place.db_user,
+      client,
+      duration_ms: durationMs,
+      reused_upstream: reused,
+      toUpstream: counters.toUpstream,
+      toClient: counters.toClient,
+    },
     SESSION_CLOSED_MESSAGE,
   );
 }
