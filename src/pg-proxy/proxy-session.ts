@@ -81,7 +81,11 @@ export class ProxySession {
   readonly #socket: Socket;
   readonly #policy: SessionPolicy;
   readonly #hub: SessionHub;
-  /** For the rare lines (refusals, errors): made when first needed, not per session. */
+  /**
+   * For the rare lines (refusals, errors), which name the client and mode through it: made when
+   * first needed. The audit and session lines carry those fields themselves and go to the hub's
+   * logger, whose per-event children and line templates are made once, not per session.
+   */
   #logger: Logger | undefined;
   /** Made when first needed (a new upstream login, or a shutdown): a pooled session never needs one. */
   #abortController: AbortController | undefined;
@@ -197,7 +201,7 @@ export class ProxySession {
       relay.start(frames.handOver(relay), connected.leftover);
       const place: SessionPlace = { mode: this.#policy.mode, target: plan.target, db_user: plan.dbUser };
       this.#hub.metrics.login(plan.target, 'ok', this.#sinceArrival());
-      loginLine(this.#log, place, connected.reused, this.#remote, plan.localUser);
+      loginLine(this.#hub.logger, place, connected.reused, this.#remote, plan.localUser);
       const opened = Date.now();
       await relay.closed;
       this.flushBytes();
@@ -206,7 +210,7 @@ export class ProxySession {
         if (plan.pool) this.#hub.pool.giveBack(plan.pool, conn, gate?.reusable === true && !this.#hub.draining());
         else closeUpstream(conn.link);
       }
-      sessionClosedLine(this.#log, place, this.#remote, Date.now() - opened, connected.reused, relay.counters);
+      sessionClosedLine(this.#hub.logger, place, this.#remote, Date.now() - opened, connected.reused, relay.counters);
     } catch (error) {
       this.#deadline = 0;
       // An upstream connection made (or taken from the pool) for a session that never relayed.
@@ -338,7 +342,7 @@ export class ProxySession {
     const plan = this.#plan;
     const target = plan?.target ?? '(unknown)';
     this.#hub.metrics.login(target, outcome, this.#sinceArrival());
-    audit(this.#log, LOGIN_AUDIT_EVENT, {
+    audit(this.#hub.logger, LOGIN_AUDIT_EVENT, {
       mode: this.#policy.mode,
       client: this.#remote,
       outcome,
