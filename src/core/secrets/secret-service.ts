@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isSidekeyError, SidekeyError } from '../errors.js';
 import { audit } from '../log/audit.js';
 import type { Logger } from '../log/logger.js';
-import type { MetricsRegistry } from '../metrics/metrics-registry.js';
+import type { CounterHandle, MetricsRegistry } from '../metrics/metrics-registry.js';
 import { AfterArrivalChecks } from './after-arrival-checks.js';
 import { KeyedMutex } from './keyed-mutex.js';
 
@@ -75,7 +75,9 @@ export class SecretService {
   readonly #locks = new KeyedMutex();
   readonly #currentChecks = new AfterArrivalChecks<boolean>();
   readonly #operations;
-  readonly #cacheResults;
+  /** Bound once: a cached fetch increments a number, with no label lookup. */
+  readonly #cacheHits: CounterHandle | undefined;
+  readonly #cacheMisses: CounterHandle | undefined;
   readonly #changeListeners = new Set<(app: string, name: string) => void>();
 
   constructor(options: SecretServiceOptions) {
@@ -89,11 +91,13 @@ export class SecretService {
       'Secrets operations that reached the store, by operation and outcome (cache hits: sidekey_secrets_cache_total).',
       ['operation', 'outcome'],
     );
-    this.#cacheResults = options.metrics?.counter(
+    const cacheResults = options.metrics?.counter(
       'sidekey_secrets_cache_total',
       'Secret fetches answered from the cache (hit) or not (miss).',
       ['result'],
     );
+    this.#cacheHits = cacheResults?.labels({ result: 'hit' });
+    this.#cacheMisses = cacheResults?.labels({ result: 'miss' });
   }
 
   get cache(): SecretCache {
@@ -193,12 +197,12 @@ export class SecretService {
         store.stillCurrent(app, name, cached.serial, latest),
       );
       if (current) {
-        this.#cacheResults?.inc({ result: 'hit' });
+        this.#cacheHits?.inc();
         return cached;
       }
       this.#cache.invalidate(app, name);
     }
-    if (this.#cache.enabled) this.#cacheResults?.inc({ result: 'miss' });
+    if (this.#cache.enabled) this.#cacheMisses?.inc();
     const epoch = this.#cache.epoch;
     const row = serial === undefined ? await this.store.latestActive(app, name) : await this.store.get(app, name, serial);
     if (!row) {
@@ -225,7 +229,7 @@ export class SecretService {
     if (this.store.writtenElsewhere?.()) this.#cache.clear();
     const cached = this.#cache.get(app, name, serial);
     if (cached === undefined) return undefined;
-    this.#cacheResults?.inc({ result: 'hit' });
+    this.#cacheHits?.inc();
     if (this.#logger) audit(this.#logger, 'secrets.fetch', { actor, app, name, serial: cached.serial, outcome: 'ok' });
     return cached;
   }
