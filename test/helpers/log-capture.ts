@@ -19,9 +19,32 @@ export function captureLogger(level = 'debug'): { logger: Logger; lines: string[
   return { logger, lines, entries: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
 }
 
-/** Fails with the offending line if any captured line contains one of the secrets. */
+/** The keys of a JSON line's top-level object, in order, repeats kept (JSON.parse keeps only the last). */
+export function topLevelKeys(line: string): string[] {
+  const keys: string[] = [];
+  let depth = 0;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') depth--;
+    else if (c === '"') {
+      let end = i + 1;
+      while (line[end] !== '"') end += line[end] === '\\' ? 2 : 1;
+      if (depth === 1 && line[end + 1] === ':') keys.push(JSON.parse(line.slice(i, end + 1)) as string);
+      i = end;
+    }
+  }
+  return keys;
+}
+
+/**
+ * Fails with the offending line if any captured line contains one of the secrets, or writes a
+ * field twice (a log pipeline may keep either value).
+ */
 export function assertNoSecrets(lines: readonly string[], secrets: readonly string[]): void {
   for (const line of lines) {
+    const keys = topLevelKeys(line);
+    if (new Set(keys).size !== keys.length) throw new Error(`a log line writes a field twice: ${line.slice(0, 300)}`);
     for (const secret of secrets) {
       if (secret.length >= 8 && line.includes(secret)) throw new Error(`a log line contains a secret: ${line.slice(0, 200)}`);
       // A prefix of a secret is a leak too (CredProxy logged token prefixes).
