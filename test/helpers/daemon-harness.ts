@@ -1,13 +1,14 @@
 /**
  * Runs a real daemon in this process from a YAML config text (every listener on 127.0.0.1 with
- * port 0, so tests never collide), with logs captured for assertions.
+ * port 0, so tests never collide), with logs captured for assertions and checked at stop
+ * (assertDaemonLines).
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatListenAddress, type ListenAddress } from '../../src/core/config/listen-address.js';
 import { loadConfig } from '../../src/core/config/load-config.js';
 import { Daemon } from '../../src/daemon/daemon.js';
-import { captureLogger } from './log-capture.js';
+import { assertDaemonLines, captureLogger } from './log-capture.js';
 import { tempDir } from './temp-dir.js';
 
 export interface RunningDaemon {
@@ -58,6 +59,7 @@ export async function startDaemon(yaml: string, options: StartOptions = {}): Pro
     stop: async () => {
       await daemon.stop(100);
       dir.remove();
+      assertDaemonLines(lines);
     },
   };
 }
