@@ -4,7 +4,7 @@
  * logged (truncated) because it is what an attack looks like.
  */
 import { type Logger, REDACTED } from '../core/log/logger.js';
-import type { Counter, CounterHandle, Histogram, MetricsRegistry } from '../core/metrics/metrics-registry.js';
+import type { Counter, CounterHandle, Histogram, HistogramHandle, MetricsRegistry } from '../core/metrics/metrics-registry.js';
 import { requestDurations } from '../net/request-durations.js';
 import { AccessLine, type AccessLineFields } from './access-line.js';
 import type { GuardReply } from './guard-reply.js';
@@ -44,6 +44,8 @@ export class AccessLog {
   readonly #requests: Counter;
   readonly #cache: Counter;
   readonly #durations: Histogram;
+  /** Duration series by status code (a handful), bound on first use. */
+  readonly #durationsByStatus = new Map<number, HistogramHandle>();
   /** Series by rule (one lookup, no key built per request); other combinations go to #series. */
   readonly #byRule = new Map<string, Series>();
   /** Counter series by `decision rule caller`, their label keys built once (rules and callers come from config). */
@@ -76,7 +78,12 @@ export class AccessLog {
     const now = performance.now();
     const ms = now - startedAt;
     this.#count(reply, remote);
-    this.#durations.observe({ front: 'imds', status: String(reply.status) }, ms / 1000);
+    let durations = this.#durationsByStatus.get(reply.status);
+    if (durations === undefined) {
+      durations = this.#durations.labels({ front: 'imds', status: String(reply.status) });
+      this.#durationsByStatus.set(reply.status, durations);
+    }
+    durations.observe(ms / 1000);
     if (reply.cache) this.#cache.inc({ result: reply.cache });
     const level = reply.decision === 'error' ? 'warn' : 'info';
     if (!this.#logger.isLevelEnabled(level)) return;

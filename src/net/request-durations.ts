@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { Histogram, MetricsRegistry } from '../core/metrics/metrics-registry.js';
+import type { Histogram, HistogramHandle, MetricsRegistry } from '../core/metrics/metrics-registry.js';
 
 export const REQUEST_DURATION_METRIC = 'sidekey_request_duration_seconds';
 
@@ -21,9 +21,19 @@ export function timedRequests<Rest extends unknown[]>(
   front: string,
   handler: (req: IncomingMessage, res: ServerResponse, ...rest: Rest) => void,
 ): (req: IncomingMessage, res: ServerResponse, ...rest: Rest) => void {
+  // One series per status code this front answers (a handful), bound on its first answer.
+  const byStatus = new Map<number, HistogramHandle>();
+  const seriesOf = (status: number): HistogramHandle => {
+    let series = byStatus.get(status);
+    if (!series) {
+      series = histogram.labels({ front, status: String(status) });
+      byStatus.set(status, series);
+    }
+    return series;
+  };
   return (req, res, ...rest) => {
     const started = performance.now();
-    const observe = () => histogram.observe({ front, status: String(res.statusCode) }, (performance.now() - started) / 1000);
+    const observe = () => seriesOf(res.statusCode).observe((performance.now() - started) / 1000);
     handler(req, res, ...rest);
     // Most answers (cached credentials, a refusal) are ended before the handler returns: timed now,
     // without a listener per request; the others when their answer ends.

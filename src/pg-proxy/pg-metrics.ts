@@ -1,6 +1,6 @@
 /** The Postgres proxy's metrics: connections, logins by outcome, token cache lookups, bytes, cancels. */
 
-import type { CounterHandle, MetricsRegistry } from '../core/metrics/metrics-registry.js';
+import type { CounterHandle, HistogramHandle, MetricsRegistry } from '../core/metrics/metrics-registry.js';
 import type { TokenLookupOutcome } from '../core/pg/iam-token-cache.js';
 import type { RelayCounters } from './byte-relay.js';
 import type { PoolIdleEnd, PoolReturnOutcome } from './upstream-pool.js';
@@ -25,6 +25,8 @@ export type CancelOutcome = 'forwarded' | 'unknown_key' | 'failed';
  */
 interface TargetSeries {
   loginOk?: CounterHandle;
+  loginOkSeconds?: HistogramHandle;
+  tokenLookups?: Map<TokenLookupOutcome, CounterHandle>;
   checkoutHit?: CounterHandle;
   checkoutMiss?: CounterHandle;
   returnedParked?: CounterHandle;
@@ -120,17 +122,27 @@ export class PgMetrics {
 
   /** `seconds`: from the client's connection to the login's end. */
   login(target: string, outcome: LoginOutcome, seconds: number): void {
-    this.#loginSeconds.observe({ target, outcome }, seconds);
-    if (outcome !== 'ok') this.#logins.inc({ target, outcome });
-    else {
+    if (outcome !== 'ok') {
+      this.#loginSeconds.observe({ target, outcome }, seconds);
+      this.#logins.inc({ target, outcome });
+    } else {
       const series = this.#target(target);
+      series.loginOkSeconds ??= this.#loginSeconds.labels({ target, outcome });
+      series.loginOkSeconds.observe(seconds);
       series.loginOk ??= this.#logins.labels({ target, outcome });
       series.loginOk.inc();
     }
   }
 
   token(outcome: TokenLookupOutcome, target: string): void {
-    this.#tokens.inc({ target, outcome });
+    const series = this.#target(target);
+    series.tokenLookups ??= new Map();
+    let handle = series.tokenLookups.get(outcome);
+    if (!handle) {
+      handle = this.#tokens.labels({ target, outcome });
+      series.tokenLookups.set(outcome, handle);
+    }
+    handle.inc();
   }
 
   poolCheckout(target: string, outcome: 'hit' | 'miss'): void {

@@ -3,11 +3,12 @@
  * standard process and Node runtime metrics (`process_cpu_seconds_total`, `process_open_fds`,
  * `nodejs_eventloop_lag_seconds`, heap sizes, ...) and keeps the latency histograms.
  *
- * Counters keep their own per-series cells, which prom-client reads at scrape time: a request path
- * increments a number held by a handle bound once, where prom-client's own `inc` hashes the label
- * object on every call. Label names are declared per family and checked when a series is made.
+ * Counters and histograms keep their own per-series cells, which prom-client reads at scrape time:
+ * a request path adds to numbers held by a handle bound once, where prom-client's own `inc` and
+ * `observe` validate and hash the label object on every call (docs/metrics.md has what that cost).
+ * Label names are declared per family and checked when a series is made.
  */
-import { collectDefaultMetrics, Counter as PromCounter, Gauge as PromGauge, Histogram as PromHistogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, type Metric, Counter as PromCounter, Gauge as PromGauge, Registry } from 'prom-client';
 
 type Labels = Readonly<Record<string, string>>;
 
@@ -22,9 +23,17 @@ export interface Counter {
   labels(labels: Labels): CounterHandle;
 }
 
+/** One histogram series with its labels bound once. */
+export interface HistogramHandle {
+  /** Records one duration, in seconds. */
+  observe(seconds: number): void;
+}
+
 export interface Histogram {
   /** Records one duration, in seconds. */
   observe(labels: Labels, seconds: number): void;
+  /** The series for these labels, to record into without looking it up each time. */
+  labels(labels: Labels): HistogramHandle;
 }
 
 /** Latency buckets in seconds, from a cached answer (sub-millisecond) to a slow AWS call. */
@@ -35,6 +44,27 @@ const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 interface Cell {
   readonly labels: Labels;
   value: number;
+}
+
+interface HistogramCell {
+  readonly labels: Labels;
+  /** Observations per bucket (not cumulative), the last slot counting those above every bound. */
+  readonly counts: number[];
+  sum: number;
+  count: number;
+}
+
+/** A series' cell, found by its labels in name order; labels not declared for the family are refused. */
+function cellOf<T>(name: string, cells: Map<string, T>, declared: ReadonlySet<string>, labels: Labels, make: (sorted: Labels) => T): T {
+  const sorted = Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const key = JSON.stringify(sorted);
+  let found = cells.get(key);
+  if (!found) {
+    for (const [label] of sorted) if (!declared.has(label)) throw new Error(`${name} has no label ${label}`);
+    found = make(Object.fromEntries(sorted));
+    cells.set(key, found);
+  }
+  return found;
 }
 
 export interface MetricsRegistryOptions {
@@ -72,17 +102,7 @@ export class MetricsRegistry {
         for (const cell of cells.values()) this.inc(cell.labels, cell.value);
       },
     });
-    const cell = (labels: Labels): Cell => {
-      const sorted = Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-      const key = JSON.stringify(sorted);
-      let found = cells.get(key);
-      if (!found) {
-        for (const [label] of sorted) if (!declared.has(label)) throw new Error(`${name} has no label ${label}`);
-        found = { labels: Object.fromEntries(sorted), value: 0 };
-        cells.set(key, found);
-      }
-      return found;
-    };
+    const cell = (labels: Labels): Cell => cellOf(name, cells, declared, labels, (sorted) => ({ labels: sorted, value: 0 }));
     const counter: Counter = {
       inc: (labels = {}, amount = 1) => {
         cell(labels).value += amount;
@@ -103,8 +123,56 @@ export class MetricsRegistry {
   histogram(name: string, help: string, labelNames: readonly string[], buckets: readonly number[] = LATENCY_BUCKETS_SECONDS): Histogram {
     const existing = this.#histograms.get(name);
     if (existing) return existing;
-    const family = new PromHistogram({ name, help, labelNames, buckets: [...buckets], registers: [this.#registry] });
-    const histogram: Histogram = { observe: (labels, seconds) => family.observe(labels, seconds) };
+    if (!METRIC_NAME.test(name)) throw new Error(`invalid metric name ${name}`);
+    if (labelNames.includes('le')) throw new Error(`${name}: le is the bucket label of every histogram`);
+    const bounds = [...buckets].sort((a, b) => a - b);
+    const cells = new Map<string, HistogramCell>();
+    const declared = new Set(labelNames);
+    const cell = (labels: Labels): HistogramCell =>
+      cellOf(name, cells, declared, labels, () => ({
+        // Labels in their declared order, as prom-client wrote them.
+        labels: Object.fromEntries(labelNames.filter((l) => labels[l] !== undefined).map((l) => [l, labels[l] as string])),
+        counts: new Array<number>(bounds.length + 1).fill(0),
+        sum: 0,
+        count: 0,
+      }));
+    const record = (series: HistogramCell, seconds: number) => {
+      let i = 0;
+      while (i < bounds.length && seconds > (bounds[i] as number)) i++;
+      series.counts[i] = (series.counts[i] as number) + 1;
+      series.sum += seconds;
+      series.count += 1;
+    };
+    // The family as prom-client renders a histogram: cumulative `_bucket` series (`le` first), then `_sum` and `_count`.
+    const family = {
+      name,
+      help,
+      type: 'histogram',
+      aggregator: 'sum',
+      get: async () => {
+        const values: { metricName: string; labels: Record<string, string | number>; value: number }[] = [];
+        for (const series of cells.values()) {
+          let cumulative = 0;
+          for (let i = 0; i <= bounds.length; i++) {
+            cumulative += series.counts[i] as number;
+            const le = i < bounds.length ? (bounds[i] as number) : '+Inf';
+            values.push({ metricName: `${name}_bucket`, labels: { le, ...series.labels }, value: cumulative });
+          }
+          values.push({ metricName: `${name}_sum`, labels: { ...series.labels }, value: series.sum });
+          values.push({ metricName: `${name}_count`, labels: { ...series.labels }, value: series.count });
+        }
+        return { name, help, type: 'histogram', aggregator: 'sum', values };
+      },
+      reset: () => cells.clear(),
+    };
+    this.#registry.registerMetric(family as unknown as Metric);
+    const histogram: Histogram = {
+      observe: (labels, seconds) => record(cell(labels), seconds),
+      labels: (labels) => {
+        const bound = cell(labels);
+        return { observe: (seconds) => record(bound, seconds) };
+      },
+    };
     this.#histograms.set(name, histogram);
     return histogram;
   }
