@@ -304,8 +304,10 @@ export function createAgentFront(ctx: FrontContext): Front & { address(): Listen
     const target = splitTarget(raw);
     const url: AgentTarget = { pathname: target.path, searchParams: new URLSearchParams(target.query) };
     if (url.pathname === '/ping') return send(res, 200, 'healthy');
-    if (req.headers['x-forwarded-for'] !== undefined) return send(res, 400, 'Forwarded');
-    const presented = AGENT_TOKEN_HEADERS.map((h) => req.headers[h]).find((v) => typeof v === 'string');
+    const headers = req.headers;
+    if (headers['x-forwarded-for'] !== undefined) return send(res, 400, 'Forwarded');
+    // node:http joins a repeated header of these names into one string, so each is a string or absent.
+    const presented = headers[AGENT_TOKEN_HEADERS[0]] ?? headers[AGENT_TOKEN_HEADERS[1]];
     const caller = callers.find(typeof presented === 'string' ? presented : undefined);
     if (!caller) return send(res, 403, 'Bad Token');
     if (req.method !== 'GET') return send(res, 405, 'Not allowed');

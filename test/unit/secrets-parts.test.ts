@@ -52,10 +52,10 @@ test('serials: positive integers only', () => {
 });
 
 test('routes: both prefixes, methods, and what is not a route', () => {
-  assert.deepEqual(matchRoute('GET', '/latest/secrets/db'), { operation: 'fetch', name: 'db' });
+  assert.deepEqual(matchRoute('GET', '/latest/secrets/db'), { operation: 'fetch', name: 'db', serial: undefined });
   assert.deepEqual(matchRoute('GET', '/v1/secrets/db/3'), { operation: 'fetch', name: 'db', serial: '3' });
   assert.deepEqual(matchRoute('POST', '/v1/revoke/db/3'), { operation: 'revoke', name: 'db', serial: '3' });
-  assert.deepEqual(matchRoute('GET', '/latest/secrets/'), { operation: 'list' });
+  assert.deepEqual(matchRoute('GET', '/latest/secrets/'), { operation: 'list', name: undefined, serial: undefined });
   assert.throws(() => matchRoute('GET', '/latest/secrets/db/3/4'), /no route/);
   assert.throws(() => matchRoute('GET', '/latest//db'), /no route/);
   assert.throws(() => matchRoute('PATCH', '/latest/revoke/db/1'), /allowed: POST/);
