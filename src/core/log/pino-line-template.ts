@@ -1,7 +1,8 @@
 /**
- * pino's own layout of a log line, taken from pino itself, so that a hot path (an audit line per
- * credential request, an access line per guard request) can write the same bytes by hand without
- * pino's generic path (walking the object, the redaction formatter, a stringifier per key).
+ * pino's own layout of a log line, taken from pino itself, so that the guard's access line (one per
+ * request, fourteen fields) can write the same bytes by hand without pino's generic path (walking
+ * the object, the redaction formatter, a stringifier per key): through pino, the denied path fell
+ * from 0.94x to 0.65x of nginx (docs/imds.md). Audit lines, with fewer fields, go through pino.
  *
  * The template is only given when it provably holds: pino serializes a probe, and its line must be
  * exactly the probe-less line with the probe's hand-written fields inserted at one place; and the
