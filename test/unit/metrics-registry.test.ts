@@ -10,7 +10,7 @@ function sample(text: string, series: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
-test('histogram: a value on a bound counts in that bucket, buckets are cumulative, +Inf holds all, with _sum and _count', async () => {
+test('histogram: a value on a bound counts in that bucket, buckets are cumulative, +Inf holds all, with _sum and _count; NaN is not recorded', async () => {
   const registry = new MetricsRegistry();
   const histogram = registry.histogram('sk_test_seconds', 'test durations', ['front', 'status'], BUCKETS);
   histogram.observe({ front: 'a', status: '200' }, 0.001);
@@ -19,6 +19,7 @@ test('histogram: a value on a bound counts in that bucket, buckets are cumulativ
   bound.observe(0.0001);
   bound.observe(7);
   histogram.labels({ front: 'b', status: '404' }).observe(0.05);
+  bound.observe(Number.NaN);
   const text = await registry.render();
   assert.match(text, /^# TYPE sk_test_seconds histogram$/m);
   const a = 'front="a",status="200"';

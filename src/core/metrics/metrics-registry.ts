@@ -137,6 +137,8 @@ export class MetricsRegistry {
         count: 0,
       }));
     const record = (series: HistogramCell, seconds: number) => {
+      // A reading that is not a number would make _sum NaN for the rest of the process.
+      if (!Number.isFinite(seconds)) return;
       let i = 0;
       while (i < bounds.length && seconds > (bounds[i] as number)) i++;
       series.counts[i] = (series.counts[i] as number) + 1;
@@ -163,7 +165,14 @@ export class MetricsRegistry {
         }
         return { name, help, type: 'histogram', aggregator: 'sum', values };
       },
-      reset: () => cells.clear(),
+      // Zeroed, not dropped: request paths hold handles to these cells.
+      reset: () => {
+        for (const series of cells.values()) {
+          series.counts.fill(0);
+          series.sum = 0;
+          series.count = 0;
+        }
+      },
     };
     this.#registry.registerMetric(family as unknown as Metric);
     const histogram: Histogram = {
