@@ -4,8 +4,8 @@
  * logged (truncated) because it is what an attack looks like.
  */
 import { type Logger, REDACTED } from '../core/log/logger.js';
-import type { Counter, CounterHandle, Histogram, HistogramHandle, MetricsRegistry } from '../core/metrics/metrics-registry.js';
-import { requestDurations } from '../net/request-durations.js';
+import type { Counter, CounterHandle, HistogramHandle, MetricsRegistry } from '../core/metrics/metrics-registry.js';
+import { durationSeries, requestDurations } from '../net/request-durations.js';
 import { AccessLine, type AccessLineFields } from './access-line.js';
 import type { GuardReply } from './guard-reply.js';
 
@@ -43,9 +43,7 @@ export class AccessLog {
   readonly #line: AccessLine | undefined;
   readonly #requests: Counter;
   readonly #cache: Counter;
-  readonly #durations: Histogram;
-  /** Duration series by status code (a handful), bound on first use. */
-  readonly #durationsByStatus = new Map<number, HistogramHandle>();
+  readonly #durations: (status: number) => HistogramHandle;
   /** Series by rule (one lookup, no key built per request); other combinations go to #series. */
   readonly #byRule = new Map<string, Series>();
   /** Counter series by `decision rule caller`, their label keys built once (rules and callers come from config). */
@@ -69,7 +67,7 @@ export class AccessLog {
       'Metadata guard requests by decision, deciding rule and caller service.',
       ['decision', 'rule', 'caller'],
     );
-    this.#durations = requestDurations(metrics);
+    this.#durations = durationSeries(requestDurations(metrics), 'imds');
     this.#cache = metrics.counter('sidekey_imds_cache_total', 'Metadata guard static-cache lookups by result (hit, miss).', ['result']);
   }
 
@@ -78,12 +76,7 @@ export class AccessLog {
     const now = performance.now();
     const ms = now - startedAt;
     this.#count(reply, remote);
-    let durations = this.#durationsByStatus.get(reply.status);
-    if (durations === undefined) {
-      durations = this.#durations.labels({ front: 'imds', status: String(reply.status) });
-      this.#durationsByStatus.set(reply.status, durations);
-    }
-    durations.observe(ms / 1000);
+    this.#durations(reply.status).observe(ms / 1000);
     if (reply.cache) this.#cache.inc({ result: reply.cache });
     const level = reply.decision === 'error' ? 'warn' : 'info';
     if (!this.#logger.isLevelEnabled(level)) return;

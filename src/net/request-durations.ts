@@ -15,15 +15,13 @@ export function requestDurations(metrics: MetricsRegistry): Histogram {
   ]);
 }
 
-/** Wraps a request listener so each answer is timed under `front`. */
-export function timedRequests<Rest extends unknown[]>(
-  histogram: Histogram,
-  front: string,
-  handler: (req: IncomingMessage, res: ServerResponse, ...rest: Rest) => void,
-): (req: IncomingMessage, res: ServerResponse, ...rest: Rest) => void {
-  // One series per status code this front answers (a handful), bound on its first answer.
+/**
+ * A front's series by status code, each bound on its first answer (a front answers a handful of
+ * codes), so a request records into a handle with no label lookup.
+ */
+export function durationSeries(histogram: Histogram, front: string): (status: number) => HistogramHandle {
   const byStatus = new Map<number, HistogramHandle>();
-  const seriesOf = (status: number): HistogramHandle => {
+  return (status) => {
     let series = byStatus.get(status);
     if (!series) {
       series = histogram.labels({ front, status: String(status) });
@@ -31,6 +29,15 @@ export function timedRequests<Rest extends unknown[]>(
     }
     return series;
   };
+}
+
+/** Wraps a request listener so each answer is timed under `front`. */
+export function timedRequests<Rest extends unknown[]>(
+  histogram: Histogram,
+  front: string,
+  handler: (req: IncomingMessage, res: ServerResponse, ...rest: Rest) => void,
+): (req: IncomingMessage, res: ServerResponse, ...rest: Rest) => void {
+  const seriesOf = durationSeries(histogram, front);
   return (req, res, ...rest) => {
     const started = performance.now();
     const observe = () => seriesOf(res.statusCode).observe((performance.now() - started) / 1000);

@@ -84,7 +84,7 @@ export class ProxySession {
   /**
    * For the rare lines (refusals, errors), which name the client and mode through it: made when
    * first needed. The audit and session lines carry those fields themselves and go to the hub's
-   * logger, whose per-event children and line templates are made once, not per session.
+   * logger, whose per-event child loggers are made once, not per session.
    */
   #logger: Logger | undefined;
   /** Made when first needed (a new upstream login, or a shutdown): a pooled session never needs one. */

@@ -152,7 +152,7 @@ export class MetricsRegistry {
       type: 'histogram',
       aggregator: 'sum',
       get: async () => {
-        const values: { metricName: string; labels: Record<string, string | number>; value: number }[] = [];
+        const values: { metricName: string; labels: Readonly<Record<string, string | number>>; value: number }[] = [];
         for (const series of cells.values()) {
           let cumulative = 0;
           for (let i = 0; i <= bounds.length; i++) {
@@ -160,8 +160,8 @@ export class MetricsRegistry {
             const le = i < bounds.length ? (bounds[i] as number) : '+Inf';
             values.push({ metricName: `${name}_bucket`, labels: { le, ...series.labels }, value: cumulative });
           }
-          values.push({ metricName: `${name}_sum`, labels: { ...series.labels }, value: series.sum });
-          values.push({ metricName: `${name}_count`, labels: { ...series.labels }, value: series.count });
+          values.push({ metricName: `${name}_sum`, labels: series.labels, value: series.sum });
+          values.push({ metricName: `${name}_count`, labels: series.labels, value: series.count });
         }
         return { name, help, type: 'histogram', aggregator: 'sum', values };
       },
