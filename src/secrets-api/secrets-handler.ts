@@ -13,9 +13,9 @@ import { isSidekeyError, SidekeyError } from '../core/errors.js';
 import { audit } from '../core/log/audit.js';
 import type { Logger } from '../core/log/logger.js';
 import type { CounterHandle, MetricsRegistry } from '../core/metrics/metrics-registry.js';
+import { historyEntry } from '../core/secrets/history-entry.js';
 import { checkName, checkSerialNumber, parseSerial } from '../core/secrets/secret-errors.js';
 import type { SecretService, SecretValue } from '../core/secrets/secret-service.js';
-import type { VersionMeta } from '../core/secrets/secret-store.js';
 import { MAX_WATCH_SECONDS, waitForChange } from '../core/secrets/watch-secret.js';
 import { errorAnswerOf } from '../net/error-reply.js';
 import { sendJson } from '../net/json-reply.js';
@@ -35,17 +35,6 @@ export interface SecretsHandlerDeps {
 }
 
 const WWW_AUTHENTICATE = 'Bearer realm="sidekey-secrets"';
-
-function historyJson(v: VersionMeta): Record<string, unknown> {
-  return {
-    serial: v.serial,
-    active: v.active,
-    created_at: v.createdAt,
-    created_by: v.createdBy,
-    ...(v.revokedAt ? { revoked_at: v.revokedAt } : {}),
-    ...(v.revokedBy ? { revoked_by: v.revokedBy } : {}),
-  };
-}
 
 /** A JSON body and its Content-Length (and, for a secret value, its ETag), serialized once. */
 interface Serialized {
@@ -178,7 +167,7 @@ export function createSecretsHandler(deps: SecretsHandlerDeps): (req: IncomingMe
         return service.fetch(app, name as string, serial, actor);
       case 'history': {
         const history = await service.history(app, name as string, actor);
-        return { name: history.name, versions: history.versions.map(historyJson) };
+        return { name: history.name, versions: history.versions.map(historyEntry) };
       }
       case 'create': {
         const body = await readJsonBody(req, ['payload', 'expected_serial'], true);

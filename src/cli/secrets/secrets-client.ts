@@ -4,18 +4,10 @@
  * (HttpClient, with a bearer token: the path for applications and CI).
  */
 import { ErrorCodes, type ErrorKind, SidekeyError } from '../../core/errors.js';
+import { type HistoryEntry, historyEntry } from '../../core/secrets/history-entry.js';
 import type { GeneratorSpec } from '../../core/secrets/payload-generator.js';
 import type { SecretService, SecretValue, WriteResult } from '../../core/secrets/secret-service.js';
 import { waitForChange } from '../../core/secrets/watch-secret.js';
-
-export interface HistoryEntry {
-  readonly serial: number;
-  readonly active: boolean;
-  readonly created_at: string;
-  readonly created_by: string;
-  readonly revoked_at?: string;
-  readonly revoked_by?: string;
-}
 
 export interface CasOption {
   readonly expectedSerial?: number;
@@ -62,14 +54,7 @@ export class DirectClient implements SecretsClient {
   }
   async history(name: string) {
     const { versions } = await this.service.history(this.app, name, this.actor);
-    return versions.map((v) => ({
-      serial: v.serial,
-      active: v.active,
-      created_at: v.createdAt,
-      created_by: v.createdBy,
-      ...(v.revokedAt ? { revoked_at: v.revokedAt } : {}),
-      ...(v.revokedBy ? { revoked_by: v.revokedBy } : {}),
-    }));
+    return versions.map(historyEntry);
   }
   async restore(name: string, serial: number, options: CasOption) {
     const r = await this.service.restore(this.app, name, serial, { actor: this.actor, ...cas(options) });
