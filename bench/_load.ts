@@ -169,27 +169,54 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
 
 const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
 
+/** A target's runs over the rounds of `interleaved`. */
+export interface RoundsResult extends LoadResult {
+  /** Each round's throughput, in round order: a round runs every target once. */
+  readonly roundRps: readonly number[];
+}
+
 /**
- * Runs each target `rounds` times, interleaved (a, b, a, b, ...), after a short warm-up of each,
- * and keeps for each the run with its median throughput; CPU per request is the median over the
- * rounds. Interleaving spreads a noisy neighbour over both sides.
+ * Runs each target `rounds` times after a short warm-up of each, every round running every
+ * target once, in turn forwards and backwards (a, b, b, a, ...), so that neither side always runs
+ * first or last. For each target it keeps the run with its median throughput; CPU per request is
+ * the median over the rounds. Compare two targets with `pairedRatio`, not their medians.
  */
 export async function interleaved(
   targets: readonly Omit<LoadOptions, 'seconds'>[],
   seconds: number,
   rounds: number,
   warmupSeconds = 1,
-): Promise<LoadResult[]> {
+): Promise<RoundsResult[]> {
   for (const target of targets) await load({ ...target, seconds: warmupSeconds });
   const runs: LoadResult[][] = targets.map(() => []);
+  const order = [...targets.keys()];
   for (let round = 0; round < rounds; round++) {
-    for (const [i, target] of targets.entries()) (runs[i] as LoadResult[]).push(await load({ ...target, seconds }));
+    for (const i of round % 2 === 0 ? order : [...order].reverse()) {
+      (runs[i] as LoadResult[]).push(await load({ ...(targets[i] as Omit<LoadOptions, 'seconds'>), seconds }));
+    }
   }
   return runs.map((list) => {
     const rps = median(list.map((r) => r.rps));
     const chosen = list.find((r) => r.rps === rps) as LoadResult;
-    return { ...chosen, cpuMicros: median(list.map((r) => r.cpuMicros)) };
+    return { ...chosen, cpuMicros: median(list.map((r) => r.cpuMicros)), roundRps: list.map((r) => r.rps) };
   });
+}
+
+/**
+ * `ours` against `base` in throughput: the median of the rounds' ratios. Both ran in each round
+ * within seconds of each other, so a load on the machine that comes and goes over minutes moves
+ * both sides of a round's ratio, where a ratio of the two medians can pair a quiet run of one side
+ * with a busy run of the other.
+ */
+export function pairedRatio(ours: RoundsResult, base: RoundsResult): number {
+  return middle(ours.roundRps.map((rps, round) => rps / (base.roundRps[round] as number)));
+}
+
+/** The median, as the mean of the two middle values when there is an even number of them. */
+export function middle(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const half = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[half] as number) : ((sorted[half - 1] as number) + (sorted[half] as number)) / 2;
 }
 
 /** One result line: throughput, latency, server CPU per request. */

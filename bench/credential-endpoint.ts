@@ -12,7 +12,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { CLIENT, formatResult, interleaved, startNodeChild } from './_load.js';
+import { CLIENT, formatResult, interleaved, pairedRatio, type RoundsResult, startNodeChild } from './_load.js';
 
 /** Connections per run: a busy node's worth of SDK clients. */
 const CONNECTIONS = 64;
@@ -44,7 +44,7 @@ export async function run(): Promise<void> {
     const ours = await startServer('sidekey');
     servers.push(ours);
     process.stdout.write(
-      `cached GET /v1/credentials, ${CONNECTIONS} keep-alive connections, ${SECONDS} s per run, median of ${ROUNDS} interleaved runs; sidekey at its default rate limit (200/s), served above it\n` +
+      `cached GET /v1/credentials, ${CONNECTIONS} keep-alive connections, ${SECONDS} s per run, ${ROUNDS} interleaved rounds (ratios: the median of the rounds'); sidekey at its default rate limit (200/s), served above it\n` +
         `client: ${CLIENT}; node ${process.version}\n`,
     );
     const target = (s: Started) => ({
@@ -53,10 +53,7 @@ export async function run(): Promise<void> {
       headers: { authorization: s.token },
       pids: [s.child.pid as number],
     });
-    const [baseline, result] = (await interleaved([target(bare), target(ours)], SECONDS, ROUNDS)) as [
-      Awaited<ReturnType<typeof interleaved>>[0],
-      Awaited<ReturnType<typeof interleaved>>[0],
-    ];
+    const [baseline, result] = (await interleaved([target(bare), target(ours)], SECONDS, ROUNDS)) as [RoundsResult, RoundsResult];
     for (const [name, r] of [
       ['bare', baseline],
       ['sidekey', result],
@@ -65,7 +62,7 @@ export async function run(): Promise<void> {
     }
     process.stdout.write(`${formatResult('bare node:http', baseline, 22)}\n`);
     process.stdout.write(`${formatResult('sidekey endpoint', result, 22)}\n`);
-    const ratio = result.rps / baseline.rps;
+    const ratio = pairedRatio(result, baseline);
     const cpuRatio = baseline.cpuMicros / result.cpuMicros;
     const verdict = ratio >= TARGET_RATIO && result.p99 < TARGET_P99_MS ? 'meets' : 'MISSES';
     process.stdout.write(

@@ -22,7 +22,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { freePort } from '../test/helpers/free-port.js';
 import { tempDir } from '../test/helpers/temp-dir.js';
 import { rawReply, startImdsFloor } from './_imds-floor.js';
-import { CLIENT, formatResult, interleaved, startNodeChild, withChildren } from './_load.js';
+import { CLIENT, formatResult, interleaved, pairedRatio, startNodeChild, withChildren } from './_load.js';
 
 const NGINX = '/usr/sbin/nginx';
 /** Connections per run. */
@@ -152,7 +152,7 @@ export async function run(): Promise<void> {
     const nginx = await startNginx(dir.path, peer.url);
     children.push(nginx.child);
     process.stdout.write(
-      `imds: guard vs nginx (same rules), ${CONNECTIONS} connections, ${SECONDS} s per run, median of ${ROUNDS} interleaved runs\n` +
+      `imds: guard vs nginx (same rules), ${CONNECTIONS} connections, ${SECONDS} s per run, ${ROUNDS} interleaved rounds (ratios: the median of the rounds')\n` +
         `client: ${CLIENT}; node ${process.version}\n`,
     );
     const nginxPids = withChildren(nginx.child.pid as number);
@@ -179,7 +179,7 @@ export async function run(): Promise<void> {
       process.stdout.write(`${formatResult(`  nginx  ${label} ${what}`, n)}\n`);
       process.stdout.write(`${formatResult(`  guard  ${label} ${what}`, g)}\n`);
       if (f) process.stdout.write(`${formatResult(`  floor  ${label} ${what}`, f)}\n`);
-      const ratio = g.rps / n.rps;
+      const ratio = pairedRatio(g, n);
       const target = TARGETS[label as keyof typeof TARGETS];
       const verdict = ratio >= target.ratio && (!target.p99NoWorse || g.p99 <= n.p99) ? 'meets' : 'MISSES';
       process.stdout.write(
@@ -188,8 +188,8 @@ export async function run(): Promise<void> {
       );
       if (f)
         process.stdout.write(
-          `  ${label}, Node floor (node:net, the same reply bytes, no work): ${(f.rps / n.rps).toFixed(2)}x nginx's throughput, p99 ${f.p99.toFixed(2)} ms vs ${n.p99.toFixed(2)} ms; ` +
-            `guard/floor ${(g.rps / f.rps).toFixed(2)}x, ${(g.cpuMicros - f.cpuMicros).toFixed(1)} us/req of CPU above it\n`,
+          `  ${label}, Node floor (node:net, the same reply bytes, no work): ${pairedRatio(f, n).toFixed(2)}x nginx's throughput, p99 ${f.p99.toFixed(2)} ms vs ${n.p99.toFixed(2)} ms; ` +
+            `guard/floor ${pairedRatio(g, f).toFixed(2)}x, ${(g.cpuMicros - f.cpuMicros).toFixed(1)} us/req of CPU above it\n`,
         );
     }
   } finally {

@@ -35,6 +35,7 @@ import { createPgFront } from '../src/pg-proxy/pg-front.js';
 import { freePort, PG_USERS, startPostgres } from '../test/helpers/postgres-server.js';
 import { initPgbench, runTool } from '../test/pg/fixtures/pg-tools.js';
 import { plainTargetYaml } from '../test/pg/fixtures/plain-target.js';
+import { middle } from './_load.js';
 import { type FloorProxy, startFloorProxy } from './_pg-floor.js';
 
 /** Seconds per pgbench run (BENCH_SECONDS overrides, for short runs while iterating). */
@@ -248,17 +249,21 @@ export async function run(): Promise<void> {
     }
     const tps = (name: Path, mode: 'P' | 'C') => median(runs.get(`${name}/${mode}`)?.tps ?? [0]);
     const cpuPerTx = (name: Path, mode: 'P' | 'C') => median(runs.get(`${name}/${mode}`)?.cpuUsPerTx ?? [0]);
+    /**
+     * `a`'s TPS against `b`'s: the median of the rounds' ratios (each round runs both within
+     * seconds, so a load that comes and goes moves both sides of a round's ratio). 0 when either
+     * path was left out.
+     */
+    const ratio = (a: Path, b: Path, mode: 'P' | 'C') => {
+      const ours = runs.get(`${a}/${mode}`)?.tps;
+      const theirs = runs.get(`${b}/${mode}`)?.tps;
+      return ours && theirs ? middle(ours.map((tps, round) => tps / (theirs[round] as number))) : 0;
+    };
     const results: Record<string, { persistent: number; reconnect: number }> = {};
     for (const [name] of paths) results[name] = { persistent: tps(name, 'P'), reconnect: tps(name, 'C') };
     const render = await metrics.render();
     await front.stop(0);
     await stopBase?.();
-    // A path left out (BENCH_PG_PATHS) reads as 0: its ratios print as NaN or Infinity.
-    const none = { persistent: 0, reconnect: 0 };
-    const d = results.direct ?? none;
-    const s = results.sidekey ?? none;
-    const n = results['sidekey-nopool'] ?? none;
-    const b = results.pgbouncer ?? none;
     const fmt = (v: number) => v.toFixed(0).padStart(8);
     const hits = Number(/sidekey_pg_pool_checkouts_total\{outcome="hit",target="bench"\} (\d+)/.exec(render)?.[1] ?? 0);
     const misses = Number(/sidekey_pg_pool_checkouts_total\{outcome="miss",target="bench"\} (\d+)/.exec(render)?.[1] ?? 0);
@@ -267,7 +272,7 @@ export async function run(): Promise<void> {
         ? `${ratio.toFixed(2)} (target >= ${target.toFixed(2)}: ${ratio >= target ? 'met' : 'NOT met'})`
         : 'n/a (a path of this ratio was not run)';
     process.stdout.write(
-      `pgbench -S, ${CLIENTS} clients, ${THREADS} threads, ${RUN_SECONDS} s per run, median of ${ROUNDS} interleaved rounds; plain TCP on loopback everywhere\n`,
+      `pgbench -S, ${CLIENTS} clients, ${THREADS} threads, ${RUN_SECONDS} s per run, median of ${ROUNDS} interleaved rounds (ratios: the median of the rounds'); plain TCP on loopback everywhere\n`,
     );
     process.stdout.write('                 TPS persistent       -C   proxy CPU us/tx persistent     -C\n');
     for (const [name, r] of Object.entries(results)) {
@@ -275,12 +280,12 @@ export async function run(): Promise<void> {
       process.stdout.write(`${name.padEnd(16)} ${fmt(r.persistent)}     ${fmt(r.reconnect)}            ${cpu}\n`);
     }
     process.stdout.write(
-      `sidekey/pgbouncer persistent:     ${verdict(s.persistent / b.persistent, 0.9)}\n` +
-        `sidekey/pgbouncer -C (pooled):    ${verdict(s.reconnect / b.reconnect, 0.75)}\n` +
-        `sidekey/direct persistent:        ${(s.persistent / d.persistent).toFixed(2)}\n` +
-        `sidekey-nopool/pgbouncer -C:      ${(n.reconnect / b.reconnect).toFixed(2)}\n` +
-        `sidekey/direct -C:                ${(s.reconnect / d.reconnect).toFixed(2)} (direct pays SCRAM + a backend fork per connection)\n` +
-        `pgbouncer/direct persistent:      ${(b.persistent / d.persistent).toFixed(2)}\n` +
+      `sidekey/pgbouncer persistent:     ${verdict(ratio('sidekey', 'pgbouncer', 'P'), 0.9)}\n` +
+        `sidekey/pgbouncer -C (pooled):    ${verdict(ratio('sidekey', 'pgbouncer', 'C'), 0.75)}\n` +
+        `sidekey/direct persistent:        ${ratio('sidekey', 'direct', 'P').toFixed(2)}\n` +
+        `sidekey-nopool/pgbouncer -C:      ${ratio('sidekey-nopool', 'pgbouncer', 'C').toFixed(2)}\n` +
+        `sidekey/direct -C:                ${ratio('sidekey', 'direct', 'C').toFixed(2)} (direct pays SCRAM + a backend fork per connection)\n` +
+        `pgbouncer/direct persistent:      ${ratio('pgbouncer', 'direct', 'P').toFixed(2)}\n` +
         `proxy CPU per -C transaction, sidekey/pgbouncer: ${(cpuPerTx('sidekey', 'C') / cpuPerTx('pgbouncer', 'C')).toFixed(2)}; persistent: ${(cpuPerTx('sidekey', 'P') / cpuPerTx('pgbouncer', 'P')).toFixed(2)}\n` +
         `pool checkouts on "bench": ${hits} hits, ${misses} misses\n`,
     );
@@ -292,15 +297,15 @@ export async function run(): Promise<void> {
     const a = results['sidekey-base'];
     if (a) {
       process.stdout.write(
-        `sidekey/sidekey-base: -C TPS ${(s.reconnect / a.reconnect).toFixed(3)}, CPU us/tx ${(cpuPerTx('sidekey', 'C') / cpuPerTx('sidekey-base', 'C')).toFixed(3)}; ` +
-          `persistent TPS ${(s.persistent / a.persistent).toFixed(3)}, CPU us/tx ${(cpuPerTx('sidekey', 'P') / cpuPerTx('sidekey-base', 'P')).toFixed(3)}\n`,
+        `sidekey/sidekey-base: -C TPS ${ratio('sidekey', 'sidekey-base', 'C').toFixed(3)}, CPU us/tx ${(cpuPerTx('sidekey', 'C') / cpuPerTx('sidekey-base', 'C')).toFixed(3)}; ` +
+          `persistent TPS ${ratio('sidekey', 'sidekey-base', 'P').toFixed(3)}, CPU us/tx ${(cpuPerTx('sidekey', 'P') / cpuPerTx('sidekey-base', 'P')).toFixed(3)}\n`,
       );
     }
     const f = results['node-floor'];
     if (f) {
       process.stdout.write(
-        `node-floor/pgbouncer -C:          ${(f.reconnect / b.reconnect).toFixed(2)}; sidekey/node-floor -C: ${(s.reconnect / f.reconnect).toFixed(2)}; ` +
-          `node-floor/direct persistent: ${(f.persistent / d.persistent).toFixed(2)}\n`,
+        `node-floor/pgbouncer -C:          ${ratio('node-floor', 'pgbouncer', 'C').toFixed(2)}; sidekey/node-floor -C: ${ratio('sidekey', 'node-floor', 'C').toFixed(2)}; ` +
+          `node-floor/direct persistent: ${ratio('node-floor', 'direct', 'P').toFixed(2)}\n`,
       );
     }
   } finally {

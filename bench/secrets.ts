@@ -30,7 +30,7 @@ import { SecretService } from '../src/core/secrets/secret-service.js';
 import { SqliteStore } from '../src/core/secrets/sqlite-store.js';
 import { Daemon } from '../src/daemon/daemon.js';
 import { tempDir } from '../test/helpers/temp-dir.js';
-import { CLIENT, formatResult, interleaved, type LoadResult } from './_load.js';
+import { CLIENT, formatResult, interleaved, pairedRatio, type RoundsResult } from './_load.js';
 
 /** Connections for the HTTP runs. */
 const CONNECTIONS = 64;
@@ -207,7 +207,7 @@ export async function run(): Promise<void> {
     const bare = await bareServer(sample);
 
     console.log(
-      `secrets bench: ${CONNECTIONS} connections, ${SECONDS} s per run, median of ${ROUNDS} interleaved runs, node ${process.version}\n` +
+      `secrets bench: ${CONNECTIONS} connections, ${SECONDS} s per run, ${ROUNDS} interleaved rounds (ratios: the median of the rounds'), node ${process.version}\n` +
         `client: ${CLIENT}`,
     );
     const path = '/latest/secrets/dbpassword';
@@ -215,10 +215,10 @@ export async function run(): Promise<void> {
       [fetchTarget(`${bare.url}${path}`, auth), fetchTarget(`${cached.url}${path}`, auth), fetchTarget(`${plain.url}${path}`, auth)],
       SECONDS,
       ROUNDS,
-    )) as [LoadResult, LoadResult, LoadResult];
+    )) as [RoundsResult, RoundsResult, RoundsResult];
     console.log(formatResult('bare node:http (same JSON)', baseline, 34));
     console.log(formatResult('cached fetch (secrets front)', hot, 34));
-    const ratio = hot.rps / baseline.rps;
+    const ratio = pairedRatio(hot, baseline);
     const cpuRatio = baseline.cpuMicros / hot.cpuMicros;
     const verdict = (value: number) => (value >= CACHED_RATIO_TARGET ? 'PASS' : 'MISS');
     console.log(`cached / bare throughput ratio: ${ratio.toFixed(2)} (target >= ${CACHED_RATIO_TARGET}) ${verdict(ratio)}`);
@@ -227,18 +227,18 @@ export async function run(): Promise<void> {
     const plainRatio = baseline.cpuMicros / hotPlain.cpuMicros;
     console.log(`  diagnostic CPU-efficiency ratio without audit lines: ${plainRatio.toFixed(2)}`);
 
-    const [cold] = (await interleaved([fetchTarget(`${uncached.url}${path}`, auth)], SECONDS, ROUNDS)) as [LoadResult];
+    const [cold] = (await interleaved([fetchTarget(`${uncached.url}${path}`, auth)], SECONDS, ROUNDS)) as [RoundsResult];
     console.log(formatResult('uncached fetch (SQLite + decrypt)', cold, 34));
 
     const [dynamoHot, dynamoCold] = (await interleaved(
       [fetchTarget(`${dynamoCached.url}${path}`, auth), fetchTarget(`${dynamoUncached.url}${path}`, auth)],
       SECONDS,
       ROUNDS,
-    )) as [LoadResult, LoadResult];
+    )) as [RoundsResult, RoundsResult];
     console.log(formatResult('cached fetch, DynamoDB (checked)', dynamoHot, 34));
     console.log(formatResult('uncached fetch, DynamoDB', dynamoCold, 34));
     console.log(
-      `DynamoDB cached / bare throughput ratio: ${(dynamoHot.rps / baseline.rps).toFixed(2)}; cached / uncached: ${(dynamoHot.rps / dynamoCold.rps).toFixed(2)} (bound by dynalite, not a target)`,
+      `DynamoDB cached / bare throughput ratio: ${(dynamoHot.rps / baseline.rps).toFixed(2)}; cached / uncached: ${pairedRatio(dynamoHot, dynamoCold).toFixed(2)} (bound by dynalite, not a target)`,
     );
 
     let counter = 0;
