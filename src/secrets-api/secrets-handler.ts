@@ -125,7 +125,7 @@ export function createSecretsHandler(deps: SecretsHandlerDeps): (req: IncomingMe
       return watch(res, caller, name as string, watchInputs(wait, serial, ifNoneMatch));
     }
     if (route.operation === 'fetch') {
-      const cached = deps.service.fetchCached(caller.application, name as string, serial, caller.id);
+      const cached = deps.service.fetchCached(caller, name as string, serial);
       // A cached value is answered synchronously (the handler settles no promise for it).
       return cached ?? deps.service.fetchStored(caller.application, name as string, serial, caller.id);
     }

@@ -109,6 +109,18 @@ test('a local write invalidates the cache at once', async () => {
   assert.equal(first.length, String(Buffer.byteLength(first.text)));
   assert.deepEqual(JSON.parse(first.text), { name: 'db-cached', serial: 2, payload: next, active: true });
   assert.equal(fetchOk(), before + 2, 'one audit line per cache hit');
+  // A hit's line (its caller's fields bound once) reads as the store read's line before it.
+  const okLines = api.daemon.lines
+    .filter((l) => l.includes('"audit":"secrets.fetch"') && l.includes('"name":"db-cached"') && l.includes('"outcome":"ok"'))
+    .map((l) => {
+      const { time: _time, ...rest } = JSON.parse(l) as Record<string, unknown>;
+      return rest;
+    });
+  const [storeRead, , hit] = okLines.slice(-3);
+  assert.deepEqual(Object.entries(hit ?? {}), Object.entries(storeRead ?? {}));
+  assert.equal(hit?.actor, 'reader-all');
+  assert.equal(hit?.app, 'cryptex');
+  assert.equal(hit?.serial, 2);
   await call(base(), 'POST', '/latest/revoke/db-cached/2', { token: tokens.admin });
   assert.equal((await call(base(), 'GET', '/latest/secrets/db-cached', { token: tokens.reader })).body.serial, 1);
   assert.equal((await call(base(), 'GET', '/latest/secrets/db-cached/2', { token: tokens.reader })).status, 410);

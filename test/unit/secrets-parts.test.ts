@@ -28,6 +28,30 @@ test('cache: expires after the TTL, invalidates a whole name, evicts the oldest'
   assert.equal(new SecretCache(0).enabled, false);
 });
 
+test('cache: the entry filled longest ago goes first, across applications and names; size counts what is held', () => {
+  let now = 0;
+  const cache = new SecretCache(30, { maxEntries: 3, now: () => now });
+  const v = (serial: number) => ({ name: 'x', serial, payload: `p${serial}`, active: true as const });
+  cache.set('app1', 'a', undefined, v(1), cache.epoch);
+  cache.set('app2', 'b', undefined, v(1), cache.epoch);
+  cache.set('app1', 'c', 7, v(7), cache.epoch);
+  // Refilling app1/a makes app2/b the oldest, though app1 was seen first.
+  cache.set('app1', 'a', undefined, v(2), cache.epoch);
+  assert.equal(cache.size, 3);
+  cache.set('app3', 'd', undefined, v(1), cache.epoch);
+  assert.equal(cache.get('app2', 'b', undefined), undefined, 'the oldest fill went');
+  assert.equal(cache.get('app1', 'a', undefined)?.serial, 2);
+  assert.equal(cache.get('app1', 'c', 7)?.serial, 7);
+  assert.equal(cache.size, 3);
+  cache.invalidate('app1', 'c');
+  assert.equal(cache.size, 2);
+  now = 30_000;
+  assert.equal(cache.get('app1', 'a', undefined), undefined, 'expired');
+  assert.equal(cache.size, 1, 'an expired entry is no longer held');
+  cache.clear();
+  assert.equal(cache.size, 0);
+});
+
 test('cache: a fill that began before an invalidation is dropped', () => {
   const cache = new SecretCache(30);
   const before = cache.epoch;

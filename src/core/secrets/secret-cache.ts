@@ -20,14 +20,21 @@ interface Entry {
   readonly expiresAt: number;
 }
 
+/** Where a name's latest version is kept among its versions (the others by serial). */
+const LATEST = 'latest';
+type Versions = Map<number | typeof LATEST, Entry>;
+
 export class SecretCache {
   readonly #ttlMs: number;
   readonly #maxEntries: number;
   readonly #now: () => number;
-  /** Insertion-ordered, so the first key is the oldest. */
-  readonly #entries = new Map<string, Entry>();
-  /** Names (app/name) to their cache keys, for invalidation. */
-  readonly #byName = new Map<string, Set<string>>();
+  /**
+   * Application, then name, then version. A fill moves its version, name and application to the
+   * end of their maps, so the first version of the first name of the first application is the
+   * oldest entry.
+   */
+  readonly #apps = new Map<string, Map<string, Versions>>();
+  #size = 0;
   /** Moves on at every invalidation: a fill that began in an earlier epoch is dropped. */
   #epoch = 0;
 
@@ -47,20 +54,17 @@ export class SecretCache {
   }
 
   get size(): number {
-    return this.#entries.size;
-  }
-
-  static key(app: string, name: string, serial: number | undefined): string {
-    return `${app}/${name}#${serial ?? 'latest'}`;
+    return this.#size;
   }
 
   get(app: string, name: string, serial: number | undefined): CachedVersion | undefined {
     if (!this.enabled) return undefined;
-    const key = SecretCache.key(app, name, serial);
-    const entry = this.#entries.get(key);
+    const versions = this.#apps.get(app)?.get(name);
+    const version = serial ?? LATEST;
+    const entry = versions?.get(version);
     if (!entry) return undefined;
     if (entry.expiresAt <= this.#now()) {
-      this.#entries.delete(key);
+      this.#drop(app, name, versions as Versions, version);
       return undefined;
     }
     return entry.value;
@@ -69,33 +73,49 @@ export class SecretCache {
   /** Caches a value read from the store, unless a write has happened since `epoch` was read. */
   set(app: string, name: string, serial: number | undefined, value: CachedVersion, epoch: number): void {
     if (!this.enabled || epoch !== this.#epoch) return;
-    const key = SecretCache.key(app, name, serial);
-    this.#entries.delete(key);
-    while (this.#entries.size >= this.#maxEntries) {
-      const oldest = this.#entries.keys().next().value as string;
-      this.#entries.delete(oldest);
-    }
-    this.#entries.set(key, { value, expiresAt: this.#now() + this.#ttlMs });
-    const nameKey = `${app}/${name}`;
-    let keys = this.#byName.get(nameKey);
-    if (!keys) {
-      keys = new Set();
-      this.#byName.set(nameKey, keys);
-    }
-    keys.add(key);
+    const version = serial ?? LATEST;
+    const known = this.#apps.get(app)?.get(name);
+    if (known?.has(version)) this.#drop(app, name, known, version);
+    while (this.#size > 0 && this.#size >= this.#maxEntries) this.#dropOldest();
+    const names = this.#apps.get(app) ?? new Map<string, Versions>();
+    const versions = names.get(name) ?? new Map<number | typeof LATEST, Entry>();
+    versions.set(version, { value, expiresAt: this.#now() + this.#ttlMs });
+    this.#size += 1;
+    names.delete(name);
+    names.set(name, versions);
+    this.#apps.delete(app);
+    this.#apps.set(app, names);
   }
 
   /** Drops every cached version of a name. */
   invalidate(app: string, name: string): void {
     this.#epoch += 1;
-    const nameKey = `${app}/${name}`;
-    for (const key of this.#byName.get(nameKey) ?? []) this.#entries.delete(key);
-    this.#byName.delete(nameKey);
+    const names = this.#apps.get(app);
+    const versions = names?.get(name);
+    if (!names || !versions) return;
+    this.#size -= versions.size;
+    names.delete(name);
+    if (names.size === 0) this.#apps.delete(app);
   }
 
   clear(): void {
     this.#epoch += 1;
-    this.#entries.clear();
-    this.#byName.clear();
+    this.#apps.clear();
+    this.#size = 0;
+  }
+
+  #drop(app: string, name: string, versions: Versions, version: number | typeof LATEST): void {
+    versions.delete(version);
+    this.#size -= 1;
+    if (versions.size > 0) return;
+    const names = this.#apps.get(app) as Map<string, Versions>;
+    names.delete(name);
+    if (names.size === 0) this.#apps.delete(app);
+  }
+
+  #dropOldest(): void {
+    const [app, names] = this.#apps.entries().next().value as [string, Map<string, Versions>];
+    const [name, versions] = names.entries().next().value as [string, Versions];
+    this.#drop(app, name, versions, versions.keys().next().value as number | typeof LATEST);
   }
 }

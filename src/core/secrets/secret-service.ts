@@ -6,7 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isSidekeyError, SidekeyError } from '../errors.js';
-import { audit } from '../log/audit.js';
+import { audit, auditLine, auditLogger } from '../log/audit.js';
 import type { Logger } from '../log/logger.js';
 import type { CounterHandle, MetricsRegistry } from '../metrics/metrics-registry.js';
 import { AfterArrivalChecks } from './after-arrival-checks.js';
@@ -66,6 +66,15 @@ function outcomeOf(error: unknown): string {
   return isSidekeyError(error) ? error.code : 'SK_INTERNAL';
 }
 
+/** Who reads through `fetchCached`: a configured token of the REST API. */
+export interface FetchCaller {
+  readonly id: string;
+  readonly application: string;
+}
+
+/** The audit event of every read of a value. */
+const FETCH_EVENT = 'secrets.fetch';
+
 export class SecretService {
   readonly store: SecretStore;
   readonly keyring: Keyring;
@@ -79,6 +88,7 @@ export class SecretService {
   readonly #cacheHits: CounterHandle | undefined;
   readonly #cacheMisses: CounterHandle | undefined;
   readonly #changeListeners = new Set<(app: string, name: string) => void>();
+  readonly #fetchLoggers = new WeakMap<FetchCaller, Logger>();
 
   constructor(options: SecretServiceOptions) {
     this.store = options.store;
@@ -217,27 +227,49 @@ export class SecretService {
     return value;
   }
 
-  /**
-   * The hot path of `fetch`, synchronous: the cached value (counted and audited as a fetch), or
-   * undefined when it is not cached and only `fetch` can answer. Only validated names are ever
-   * cached, so a hit needs no checks and no store; a caller that answers from it settles no promise.
-   */
-  fetchCached(app: string, name: string, serial: number | undefined, actor: string): SecretValue | undefined {
+  /** A cached value, counted as a hit; undefined when only the store can answer (fetchStored). */
+  #cachedValue(app: string, name: string, serial: number | undefined): SecretValue | undefined {
     // A store that must be asked whether a cached value is still current answers through fetchStored.
     if (!this.#cache.enabled || this.store.stillCurrent) return undefined;
     // A revoke by the CLI or another daemon on the same store is seen at the next fetch, not after the TTL.
     if (this.store.writtenElsewhere?.()) this.#cache.clear();
     const cached = this.#cache.get(app, name, serial);
-    if (cached === undefined) return undefined;
-    this.#cacheHits?.inc();
-    if (this.#logger) audit(this.#logger, 'secrets.fetch', { actor, app, name, serial: cached.serial, outcome: 'ok' });
+    if (cached !== undefined) this.#cacheHits?.inc();
     return cached;
+  }
+
+  /**
+   * The hot path of `fetch` for a caller of the REST API, synchronous: the cached value (counted
+   * and audited as a fetch), or undefined when it is not cached and only `fetchStored` can answer.
+   * Only validated names are ever cached, so a hit needs no checks and no store; a caller that
+   * answers from it settles no promise.
+   */
+  fetchCached(caller: FetchCaller, name: string, serial: number | undefined): SecretValue | undefined {
+    const cached = this.#cachedValue(caller.application, name, serial);
+    if (cached !== undefined && this.#logger)
+      auditLine(this.#fetchEvents(caller, this.#logger), FETCH_EVENT, { name, serial: cached.serial, outcome: 'ok' });
+    return cached;
+  }
+
+  /**
+   * The fetch audit logger of one caller, with its actor and application bound (serialized once,
+   * not on every line). Kept by caller object: callers live as long as the token configuration,
+   * and a reload's new ones get their own. Rebuilt when the logger's level changed since.
+   */
+  #fetchEvents(caller: FetchCaller, logger: Logger): Logger {
+    const known = this.#fetchLoggers.get(caller);
+    if (known?.level === logger.level) return known;
+    const events = auditLogger(logger, FETCH_EVENT, { actor: caller.id, app: caller.application });
+    this.#fetchLoggers.set(caller, events);
+    return events;
   }
 
   /** The latest active version, or the given serial. Revoked: SECRET_REVOKED (410). */
   fetch(app: string, name: string, serial: number | undefined, actor: string): Promise<SecretValue> {
-    const cached = this.fetchCached(app, name, serial, actor);
-    return cached ? Promise.resolve(cached) : this.fetchStored(app, name, serial, actor);
+    const cached = this.#cachedValue(app, name, serial);
+    if (cached === undefined) return this.fetchStored(app, name, serial, actor);
+    if (this.#logger) audit(this.#logger, FETCH_EVENT, { actor, app, name, serial: cached.serial, outcome: 'ok' });
+    return Promise.resolve(cached);
   }
 
   /** `fetch` for a caller that already found the cache empty (fetchCached): from the store, audited. */
