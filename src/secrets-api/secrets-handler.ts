@@ -132,6 +132,12 @@ export function createSecretsHandler(deps: SecretsHandlerDeps): (req: IncomingMe
     return operate(req, route, caller, query, name, serial);
   };
 
+  /** Watches waiting for a change now. */
+  let waiting = 0;
+  deps.metrics.gaugeCallback('sidekey_secrets_watches', 'Secrets API watches (wait=) waiting for a new version.', [], () => [
+    [{}, waiting],
+  ]);
+
   /** The latest version once it is not `known`; NOT_MODIFIED when `waitMs` passes first. A caller that leaves ends the wait. */
   const watch = async (
     res: ServerResponse,
@@ -142,7 +148,12 @@ export function createSecretsHandler(deps: SecretsHandlerDeps): (req: IncomingMe
     if (known !== undefined) {
       const gone = new AbortController();
       res.once('close', () => gone.abort());
-      if (!(await waitForChange(deps.service, caller.application, name, known, waitMs, gone.signal))) return NOT_MODIFIED;
+      waiting += 1;
+      try {
+        if (!(await waitForChange(deps.service, caller.application, name, known, waitMs, gone.signal))) return NOT_MODIFIED;
+      } finally {
+        waiting -= 1;
+      }
     }
     return deps.service.fetch(caller.application, name, undefined, caller.id);
   };

@@ -76,6 +76,8 @@ export class MetricsRegistry {
   readonly #registry = new Registry();
   readonly #counters = new Map<string, Counter>();
   readonly #histograms = new Map<string, Histogram>();
+  /** Each callback gauge's current reader, by name. */
+  readonly #gaugeReaders = new Map<string, { collect: () => Iterable<readonly [Labels, number]> }>();
 
   constructor(options: MetricsRegistryOptions = {}) {
     if (options.processMetrics) collectDefaultMetrics({ register: this.#registry });
@@ -188,6 +190,14 @@ export class MetricsRegistry {
 
   /** A gauge whose values are read at scrape time. */
   gaugeCallback(name: string, help: string, labelNames: readonly string[], collect: () => Iterable<readonly [Labels, number]>): void {
+    // A front started again on the same registry reads through its new state.
+    const known = this.#gaugeReaders.get(name);
+    if (known) {
+      known.collect = collect;
+      return;
+    }
+    const reader = { collect };
+    this.#gaugeReaders.set(name, reader);
     new PromGauge({
       name,
       help,
@@ -195,7 +205,7 @@ export class MetricsRegistry {
       registers: [this.#registry],
       collect() {
         this.reset();
-        for (const [labels, value] of collect()) this.set(labels, value);
+        for (const [labels, value] of reader.collect()) this.set(labels, value);
       },
     });
   }
