@@ -59,3 +59,14 @@ test('counter: a bound handle and inc with labels add to one series', async () =
   assert.equal(sample(text, 'sk_test_total{outcome="ok"}'), 4);
   assert.equal(sample(text, 'sk_test_total{outcome="error"}'), 1);
 });
+
+test('callback gauge: read at scrape time; registered again (a front started again), it reads the new callback', async () => {
+  const registry = new MetricsRegistry();
+  let first = 3;
+  registry.gaugeCallback('sidekey_test_waiting', 'Things waiting.', [], () => [[{}, first]]);
+  assert.match(await registry.render(), /^sidekey_test_waiting 3$/m);
+  first = 4;
+  assert.match(await registry.render(), /^sidekey_test_waiting 4$/m);
+  registry.gaugeCallback('sidekey_test_waiting', 'Things waiting.', [], () => [[{}, 9]]);
+  assert.match(await registry.render(), /^sidekey_test_waiting 9$/m);
+});
