@@ -212,6 +212,11 @@ export function pairedRatio(ours: RoundsResult, base: RoundsResult): number {
   return middle(ours.roundRps.map((rps, round) => rps / (base.roundRps[round] as number)));
 }
 
+/** Each round's ratio of `ours` to `base`, in round order, for a line that shows the spread. */
+export function roundRatios(ours: RoundsResult, base: RoundsResult): string {
+  return ours.roundRps.map((rps, round) => (rps / (base.roundRps[round] as number)).toFixed(2)).join(' ');
+}
+
 /** The median, as the mean of the two middle values when there is an even number of them. */
 export function middle(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);

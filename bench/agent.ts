@@ -26,7 +26,7 @@ import { Daemon } from '../src/daemon/daemon.js';
 import { tempDir } from '../test/helpers/temp-dir.js';
 import { SM_REGION, startSecretsManagerPeer } from '../test/peers/secretsmanager-peer.js';
 import { baseKeyDefaults, STS_PEER_BASE_KEY } from '../test/peers/sts-peer.js';
-import { CLIENT, formatResult, interleaved, pairedRatio, type RoundsResult } from './_load.js';
+import { CLIENT, formatResult, interleaved, pairedRatio, type RoundsResult, roundRatios } from './_load.js';
 
 const CONNECTIONS = 64;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -100,7 +100,7 @@ export async function run(): Promise<void> {
     console.log(formatResult('cached fetch (agent front)', ours, 34));
     const ratio = pairedRatio(ours, base);
     console.log(
-      `cached / bare throughput ratio: ${ratio.toFixed(2)} (target >= ${CACHED_RATIO_TARGET}) ${ratio >= CACHED_RATIO_TARGET ? 'PASS' : 'MISS'}`,
+      `cached / bare throughput ratio: ${ratio.toFixed(2)} (target >= ${CACHED_RATIO_TARGET}) ${ratio >= CACHED_RATIO_TARGET ? 'PASS' : 'MISS'}; rounds: ${roundRatios(ours, base)}`,
     );
     console.log(`cached / bare CPU-efficiency ratio (bare us per request / ours): ${(base.cpuMicros / ours.cpuMicros).toFixed(2)}`);
 

@@ -12,7 +12,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { CLIENT, formatResult, interleaved, pairedRatio, type RoundsResult, startNodeChild } from './_load.js';
+import { CLIENT, formatResult, interleaved, pairedRatio, type RoundsResult, roundRatios, startNodeChild } from './_load.js';
 
 /** Connections per run: a busy node's worth of SDK clients. */
 const CONNECTIONS = 64;
@@ -66,7 +66,7 @@ export async function run(): Promise<void> {
     const cpuRatio = baseline.cpuMicros / result.cpuMicros;
     const verdict = ratio >= TARGET_RATIO && result.p99 < TARGET_P99_MS ? 'meets' : 'MISSES';
     process.stdout.write(
-      `ratio ${ratio.toFixed(2)}x of bare, p99 ${result.p99.toFixed(2)} ms (target >= ${TARGET_RATIO}x, p99 < ${TARGET_P99_MS} ms): ${verdict} the target\n` +
+      `ratio ${ratio.toFixed(2)}x of bare, p99 ${result.p99.toFixed(2)} ms (target >= ${TARGET_RATIO}x, p99 < ${TARGET_P99_MS} ms): ${verdict} the target; rounds: ${roundRatios(result, baseline)}\n` +
         `CPU-efficiency ratio (bare us/req / sidekey us/req): ${cpuRatio.toFixed(2)}x\n`,
     );
   } finally {

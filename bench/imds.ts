@@ -22,7 +22,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { freePort } from '../test/helpers/free-port.js';
 import { tempDir } from '../test/helpers/temp-dir.js';
 import { rawReply, startImdsFloor } from './_imds-floor.js';
-import { CLIENT, formatResult, interleaved, pairedRatio, startNodeChild, withChildren } from './_load.js';
+import { CLIENT, formatResult, interleaved, pairedRatio, roundRatios, startNodeChild, withChildren } from './_load.js';
 
 const NGINX = '/usr/sbin/nginx';
 /** Connections per run. */
@@ -183,7 +183,7 @@ export async function run(): Promise<void> {
       const target = TARGETS[label as keyof typeof TARGETS];
       const verdict = ratio >= target.ratio && (!target.p99NoWorse || g.p99 <= n.p99) ? 'meets' : 'MISSES';
       process.stdout.write(
-        `  ${label}: throughput ratio ${ratio.toFixed(2)}x (target >= ${target.ratio}), p99 ${g.p99.toFixed(2)} ms vs ${n.p99.toFixed(2)} ms${target.p99NoWorse ? ' (target: no worse)' : ''}: ${verdict} the target; ` +
+        `  ${label}: throughput ratio ${ratio.toFixed(2)}x (target >= ${target.ratio}), p99 ${g.p99.toFixed(2)} ms vs ${n.p99.toFixed(2)} ms${target.p99NoWorse ? ' (target: no worse)' : ''}: ${verdict} the target (rounds: ${roundRatios(g, n)}); ` +
           `CPU-efficiency ratio (nginx us/req / guard us/req) ${(n.cpuMicros / g.cpuMicros).toFixed(2)}x\n`,
       );
       if (f)

@@ -30,7 +30,7 @@ import { SecretService } from '../src/core/secrets/secret-service.js';
 import { SqliteStore } from '../src/core/secrets/sqlite-store.js';
 import { Daemon } from '../src/daemon/daemon.js';
 import { tempDir } from '../test/helpers/temp-dir.js';
-import { CLIENT, formatResult, interleaved, pairedRatio, type RoundsResult } from './_load.js';
+import { CLIENT, formatResult, interleaved, pairedRatio, type RoundsResult, roundRatios } from './_load.js';
 
 /** Connections for the HTTP runs. */
 const CONNECTIONS = 64;
@@ -221,7 +221,9 @@ export async function run(): Promise<void> {
     const ratio = pairedRatio(hot, baseline);
     const cpuRatio = baseline.cpuMicros / hot.cpuMicros;
     const verdict = (value: number) => (value >= CACHED_RATIO_TARGET ? 'PASS' : 'MISS');
-    console.log(`cached / bare throughput ratio: ${ratio.toFixed(2)} (target >= ${CACHED_RATIO_TARGET}) ${verdict(ratio)}`);
+    console.log(
+      `cached / bare throughput ratio: ${ratio.toFixed(2)} (target >= ${CACHED_RATIO_TARGET}) ${verdict(ratio)}; rounds: ${roundRatios(hot, baseline)}`,
+    );
     console.log(`cached / bare CPU-efficiency ratio (bare us per request / ours): ${cpuRatio.toFixed(2)}`);
     console.log(formatResult('  diagnostic: no audit lines', hotPlain, 34));
     const plainRatio = baseline.cpuMicros / hotPlain.cpuMicros;
