@@ -11,7 +11,8 @@ import type { CredentialBroker, ServiceCredentials } from '../core/credentials/c
 import { type ErrorKind, isSidekeyError } from '../core/errors.js';
 import { audit, auditLine, auditLogger } from '../core/log/audit.js';
 import { type Logger, serializeError } from '../core/log/logger.js';
-import type { Counter, CounterHandle } from '../core/metrics/metrics-registry.js';
+import type { Counter } from '../core/metrics/metrics-registry.js';
+import { seriesBy } from '../core/metrics/series-by.js';
 import { sendError, sendErrorKind } from '../net/error-reply.js';
 import { sendJson } from '../net/json-reply.js';
 import { guardedHeaders, hostHeaderAllowed } from '../net/request-guards.js';
@@ -65,20 +66,8 @@ export function createCredentialRequestHandler(
   const { broker, logger, limits, requests } = deps;
 
   /** Counter series by service ('' before a token matched) and outcome, their label keys built once. */
-  const series = new Map<string, Map<Outcome, CounterHandle>>();
-  const count = (service: string, outcome: Outcome) => {
-    let byOutcome = series.get(service);
-    if (!byOutcome) {
-      byOutcome = new Map();
-      series.set(service, byOutcome);
-    }
-    let handle = byOutcome.get(outcome);
-    if (!handle) {
-      handle = requests.labels({ service, outcome });
-      byOutcome.set(outcome, handle);
-    }
-    handle.inc();
-  };
+  const series = seriesBy((service: string) => seriesBy((outcome: Outcome) => requests.labels({ service, outcome })));
+  const count = (service: string, outcome: Outcome) => series(service)(outcome).inc();
 
   /**
    * What every successful answer with one set of credentials logs besides the caller: serialized

@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Histogram, HistogramHandle, MetricsRegistry } from '../core/metrics/metrics-registry.js';
+import { seriesBy } from '../core/metrics/series-by.js';
 
 export const REQUEST_DURATION_METRIC = 'sidekey_request_duration_seconds';
 
@@ -20,15 +21,7 @@ export function requestDurations(metrics: MetricsRegistry): Histogram {
  * codes), so a request records into a handle with no label lookup.
  */
 export function durationSeries(histogram: Histogram, front: string): (status: number) => HistogramHandle {
-  const byStatus = new Map<number, HistogramHandle>();
-  return (status) => {
-    let series = byStatus.get(status);
-    if (!series) {
-      series = histogram.labels({ front, status: String(status) });
-      byStatus.set(status, series);
-    }
-    return series;
-  };
+  return seriesBy((status: number) => histogram.labels({ front, status: String(status) }));
 }
 
 /** Wraps a request listener so each answer is timed under `front`. */

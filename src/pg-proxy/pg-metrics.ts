@@ -1,6 +1,7 @@
 /** The Postgres proxy's metrics: connections, logins by outcome, token cache lookups, bytes, cancels. */
 
 import type { CounterHandle, HistogramHandle, MetricsRegistry } from '../core/metrics/metrics-registry.js';
+import { seriesBy } from '../core/metrics/series-by.js';
 import type { TokenLookupOutcome } from '../core/pg/iam-token-cache.js';
 import type { RelayCounters } from './byte-relay.js';
 import type { PoolIdleEnd, PoolReturnOutcome } from './upstream-pool.js';
@@ -26,7 +27,7 @@ export type CancelOutcome = 'forwarded' | 'unknown_key' | 'failed';
 interface TargetSeries {
   loginOk?: CounterHandle;
   loginOkSeconds?: HistogramHandle;
-  tokenLookups?: Map<TokenLookupOutcome, CounterHandle>;
+  tokenLookups?: (outcome: TokenLookupOutcome) => CounterHandle;
   checkoutHit?: CounterHandle;
   checkoutMiss?: CounterHandle;
   returnedParked?: CounterHandle;
@@ -136,13 +137,8 @@ export class PgMetrics {
 
   token(outcome: TokenLookupOutcome, target: string): void {
     const series = this.#target(target);
-    series.tokenLookups ??= new Map();
-    let handle = series.tokenLookups.get(outcome);
-    if (!handle) {
-      handle = this.#tokens.labels({ target, outcome });
-      series.tokenLookups.set(outcome, handle);
-    }
-    handle.inc();
+    series.tokenLookups ??= seriesBy((lookup: TokenLookupOutcome) => this.#tokens.labels({ target, outcome: lookup }));
+    series.tokenLookups(outcome).inc();
   }
 
   poolCheckout(target: string, outcome: 'hit' | 'miss'): void {

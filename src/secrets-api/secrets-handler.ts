@@ -12,7 +12,8 @@ import type { ListenAddress } from '../core/config/listen-address.js';
 import { isSidekeyError, SidekeyError } from '../core/errors.js';
 import { audit } from '../core/log/audit.js';
 import type { Logger } from '../core/log/logger.js';
-import type { CounterHandle, MetricsRegistry } from '../core/metrics/metrics-registry.js';
+import type { MetricsRegistry } from '../core/metrics/metrics-registry.js';
+import { seriesBy } from '../core/metrics/series-by.js';
 import { historyEntry } from '../core/secrets/history-entry.js';
 import { checkName, checkSerialNumber, parseSerial } from '../core/secrets/secret-errors.js';
 import type { SecretService, SecretValue } from '../core/secrets/secret-service.js';
@@ -241,20 +242,8 @@ export function createSecretsHandler(deps: SecretsHandlerDeps): (req: IncomingMe
   };
 
   /** Counter series by operation and status, their label keys built once. */
-  const series = new Map<string, Map<number, CounterHandle>>();
-  const done = (operation: string, status: number) => {
-    let byStatus = series.get(operation);
-    if (!byStatus) {
-      byStatus = new Map();
-      series.set(operation, byStatus);
-    }
-    let handle = byStatus.get(status);
-    if (!handle) {
-      handle = requests.labels({ operation, status: String(status) });
-      byStatus.set(status, handle);
-    }
-    handle.inc();
-  };
+  const series = seriesBy((operation: string) => seriesBy((status: number) => requests.labels({ operation, status: String(status) })));
+  const done = (operation: string, status: number) => series(operation)(status).inc();
 
   const failed = (res: ServerResponse, operation: string, caller: Caller | undefined, error: unknown) => {
     if (caller && isSidekeyError(error) && error.kind === 'FORBIDDEN') {

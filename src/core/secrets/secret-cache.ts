@@ -78,7 +78,7 @@ export class SecretCache {
     if (known?.has(version)) this.#drop(app, name, known, version);
     while (this.#size > 0 && this.#size >= this.#maxEntries) this.#dropOldest();
     const names = this.#apps.get(app) ?? new Map<string, Versions>();
-    const versions = names.get(name) ?? new Map<number | typeof LATEST, Entry>();
+    const versions: Versions = names.get(name) ?? new Map();
     versions.set(version, { value, expiresAt: this.#now() + this.#ttlMs });
     this.#size += 1;
     names.delete(name);
@@ -90,12 +90,10 @@ export class SecretCache {
   /** Drops every cached version of a name. */
   invalidate(app: string, name: string): void {
     this.#epoch += 1;
-    const names = this.#apps.get(app);
-    const versions = names?.get(name);
-    if (!names || !versions) return;
+    const versions = this.#apps.get(app)?.get(name);
+    if (!versions) return;
     this.#size -= versions.size;
-    names.delete(name);
-    if (names.size === 0) this.#apps.delete(app);
+    this.#forgetName(app, name);
   }
 
   clear(): void {
@@ -107,7 +105,11 @@ export class SecretCache {
   #drop(app: string, name: string, versions: Versions, version: number | typeof LATEST): void {
     versions.delete(version);
     this.#size -= 1;
-    if (versions.size > 0) return;
+    if (versions.size === 0) this.#forgetName(app, name);
+  }
+
+  /** Removes a name's (emptied or dropped) versions, and its application once it holds no name. */
+  #forgetName(app: string, name: string): void {
     const names = this.#apps.get(app) as Map<string, Versions>;
     names.delete(name);
     if (names.size === 0) this.#apps.delete(app);
