@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { tokenOutput } from '../../src/cli/commands/token.js';
@@ -47,6 +47,29 @@ test('validate on a missing file says so and exits 1', async () => {
 test('an unknown command or option is a usage error (exit 2)', async () => {
   assert.equal((await runCli(['frobnicate'])).code, 2);
   assert.equal((await runCli(['validate', '--nope'])).code, 2);
+});
+
+test('init on a missing or malformed config says what is wrong and where, and creates nothing', async () => {
+  const missing = await runCli(['init', '--config', join(dir.path, 'missing.yaml')]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /^sidekey: cannot read config file .*missing\.yaml \(ENOENT\)\n$/);
+  const file = join(dir.path, 'broken-init.yaml');
+  writeFileSync(file, 'services:\n  web:\n    auth_token: "${fromFile:broken/web.token}"\n    x: [\n');
+  const broken = await runCli(['init', '--config', file]);
+  assert.equal(broken.code, 1);
+  assert.match(broken.stderr, /broken-init\.yaml: 1 problem:\n {2}line 5, column 1: /);
+  assert.doesNotMatch(broken.stderr, /unexpected error/);
+  assert.equal(existsSync(join(dir.path, 'broken')), false, 'nothing is created from a file that does not parse');
+});
+
+test('a config with more YAML aliases than allowed is refused as a config problem', async () => {
+  const file = join(dir.path, 'aliases.yaml');
+  const anchors = ['a: &a [x]', ...Array.from({ length: 120 }, (_, i) => `k${i}: *a`)].join('\n');
+  writeFileSync(file, `${anchors}\n`);
+  const result = await runCli(['validate', '--config', file]);
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /aliases\.yaml: 1 problem:\n {2}.*alias/i);
+  assert.doesNotMatch(result.stderr, /unexpected error/);
 });
 
 test('init creates missing token files 0600 in 0700 directories and never overwrites', async () => {

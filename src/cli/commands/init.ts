@@ -3,10 +3,10 @@
  * (random tokens, mode 0600, directories 0700), so the shipped example runs with no literal
  * secrets in it. Existing files are never touched.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { parse } from 'yaml';
+import { parseConfigYaml, readConfigText } from '../../core/config/load-config.js';
 import { randomToken } from '../../core/crypto/random-token.js';
 import { DEFAULT_CONFIG_FILE } from '../default-config-file.js';
 
@@ -37,7 +37,7 @@ export function registerInit(program: Command): void {
     .option('-c, --config <file>', 'config file', DEFAULT_CONFIG_FILE)
     .action((options: { config: string }) => {
       const file = resolve(options.config);
-      const tree: unknown = parse(readFileSync(file, 'utf8'));
+      const { tree } = parseConfigYaml(readConfigText(file), file);
       for (const path of tokenFiles(tree, dirname(file))) {
         if (existsSync(path)) continue;
         mkdirSync(dirname(path), { recursive: true, mode: SECRET_DIR_MODE });

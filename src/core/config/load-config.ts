@@ -65,20 +65,37 @@ function keyRange(doc: Document, segments: (string | number)[]): readonly number
 }
 
 /** Parses config text; `file` is used in messages and to resolve relative paths. */
-export function parseConfig(text: string, file: string, options: LoadOptions = {}): LoadedConfig {
-  const absolute = resolve(file);
+/** A config file's YAML, parsed: its document (for key positions) and its plain tree. */
+export interface ConfigYaml {
+  readonly doc: Document;
+  readonly lineCounter: LineCounter;
+  readonly tree: unknown;
+}
+
+/** The YAML of a config file (`file` is absolute, for messages); ConfigError with line and column for a syntax error. */
+export function parseConfigYaml(text: string, file: string): ConfigYaml {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
   if (doc.errors.length > 0) {
     throw new ConfigError(
-      absolute,
+      file,
       doc.errors.map((e) => {
         const pos = lineCounter.linePos(e.pos[0]);
         return `line ${pos.line}, column ${pos.col}: ${e.message.split('\n')[0]}`;
       }),
     );
   }
-  const raw: unknown = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES }) ?? {};
+  try {
+    return { doc, lineCounter, tree: doc.toJS({ maxAliasCount: MAX_YAML_ALIASES }) ?? {} };
+  } catch (error) {
+    // toJS refuses an alias bomb (more than MAX_YAML_ALIASES aliases) and the like.
+    throw new ConfigError(file, [(error as Error).message]);
+  }
+}
+
+export function parseConfig(text: string, file: string, options: LoadOptions = {}): LoadedConfig {
+  const absolute = resolve(file);
+  const { doc, lineCounter, tree: raw } = parseConfigYaml(text, absolute);
   const where = (path: string) => {
     const range = path === '(root)' ? undefined : keyRange(doc, splitPath(path));
     return range?.[0] === undefined ? '' : `line ${lineCounter.linePos(range[0]).line}: `;
@@ -106,13 +123,12 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   return deepFreeze({ file: absolute, config: result.value, substitutions });
 }
 
-export function loadConfig(file: string, options: LoadOptions = {}): LoadedConfig {
-  const absolute = resolve(file);
-  let text: string;
+/** A config file's text (`absolute` is its absolute path); CONFIG_UNREADABLE, or ConfigError past MAX_CONFIG_BYTES. */
+export function readConfigText(absolute: string): string {
   try {
     const buffer = readFileSync(absolute);
     if (buffer.length > MAX_CONFIG_BYTES) throw new ConfigError(absolute, [`the file is larger than ${MAX_CONFIG_BYTES} bytes`]);
-    text = buffer.toString('utf8');
+    return buffer.toString('utf8');
   } catch (error) {
     if (error instanceof ConfigError) throw error;
     const code = (error as NodeJS.ErrnoException).code ?? 'read failed';
@@ -121,5 +137,9 @@ export function loadConfig(file: string, options: LoadOptions = {}): LoadedConfi
       details: { file: absolute },
     });
   }
-  return parseConfig(text, absolute, options);
+}
+
+export function loadConfig(file: string, options: LoadOptions = {}): LoadedConfig {
+  const absolute = resolve(file);
+  return parseConfig(readConfigText(absolute), absolute, options);
 }
