@@ -161,6 +161,40 @@ test('sidekey admin drives the API: status, disable, enable, rotate-token --out'
   assert.match(refused.stderr, /401/);
 });
 
+test("sidekey admin --config takes the admin listener and admin.token from the daemon's config", async () => {
+  const port = await freePort();
+  const own = await startDaemon(
+    daemonConfig(sts.url, { web: { role: ROLE_WEB, token: TOKEN_WEB } }, { admin: { listen: `0.0.0.0:${port}`, token: ADMIN_TOKEN } }),
+  );
+  try {
+    await waitFor(() => own.daemon.broker.ready(), 'credentials prefetched');
+    const config = join(own.dir, 'sidekey.yaml');
+    const status = await cli(['admin', 'status', '--config', config, '--service', 'web']);
+    assert.equal(status.code, 0, status.stderr);
+    assert.equal((JSON.parse(status.stdout) as { service: string }).service, 'web');
+    assert.equal((await cli(['admin', 'disable', '--config', config, '--service', 'web'])).code, 0);
+    assert.equal(own.daemon.broker.status().find((s) => s.service === 'web')?.enabled, false, 'the wildcard bind is reached on loopback');
+    const wrong = join(own.dir, 'wrong.token');
+    writeFileSync(wrong, randomToken(), { mode: 0o600 });
+    const flagWins = await cli(['admin', 'enable', '--config', config, '--token-file', wrong, '--service', 'web']);
+    assert.equal(flagWins.code, 1, 'an explicit --token-file wins over the config');
+    assert.match(flagWins.stderr, /401/);
+  } finally {
+    await own.stop();
+  }
+  const off = await startDaemon(daemonConfig(sts.url, { web: { role: ROLE_WEB, token: TOKEN_WEB } }, { admin: { listen: '127.0.0.1:0' } }));
+  try {
+    const result = await cli(['admin', 'status', '--config', join(off.dir, 'sidekey.yaml')]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /sidekey\.yaml has no admin\.token, so the daemon's incident-response API is off: set admin\.token/);
+  } finally {
+    await off.stop();
+  }
+  const neither = await cli(['admin', 'status']);
+  assert.equal(neither.code, 2);
+  assert.match(neither.stderr, /--token-file FILE .* or --config FILE .* is required/);
+});
+
 test('/health and /ready need no token; /ready is 200 once every service holds credentials', async () => {
   assert.equal((await call('/health', 'GET', null)).status, 200);
   const ready = await call('/ready', 'GET', null);
