@@ -76,8 +76,7 @@ export function createCredentialRequestHandler(
   const served = new WeakMap<ServiceCredentials, { readonly service: string; readonly events: Logger }>();
   const servedEvents = (service: string, c: ServiceCredentials): Logger => {
     const known = served.get(c);
-    // A child keeps the level its parent had when created: rebuilt if the level changed since.
-    if (known?.service === service && known.events.level === logger.level) return known.events;
+    if (known?.service === service) return known.events;
     const events = auditLogger(logger, AUDIT_EVENT, {
       service,
       roleArn: c.roleArn,

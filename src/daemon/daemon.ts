@@ -87,6 +87,11 @@ export class Daemon {
       this.logger.error({ err: serializeError(error) }, 'config reload refused: the running config stays');
       return false;
     }
+    const level = this.#loaded.config.logging.level;
+    // Every front, service and session holds a child of the logger, and a pino child keeps the
+    // level it was made with: a new level could only reach some of them, so it waits for a restart.
+    if (next.config.logging.level !== level)
+      this.logger.warn({ keys: ['logging.level'], running: level }, 'these keys take effect on restart');
     this.#loaded = next;
     await this.broker.reload(next);
     for (const front of this.#fronts) {

@@ -54,6 +54,12 @@ test('a valid reload is applied', async () => {
   child.kill('SIGHUP');
   await waitFor(() => output().includes('config reloaded'), 'config reloaded in the output');
   assert.equal((await fetch(`${base}/metrics`)).status, 404, 'metrics turned off by the reload');
+  assert.doesNotMatch(output(), /take effect on restart/, 'nothing waits for a restart');
+  writeFileSync(file, `admin:\n  listen: 127.0.0.1:${port}\nmetrics:\n  prometheus:\n    enabled: false\nlogging:\n  level: debug\n`);
+  child.kill('SIGHUP');
+  await waitFor(() => output().split('config reloaded').length === 3, 'the second reload in the output');
+  const restart = jsonLine(output(), 'take effect on restart');
+  assert.deepEqual([restart.level, restart.keys, restart.running], ['warn', ['logging.level'], 'info']);
   child.kill('SIGTERM');
   assert.equal((await exited).code, 143);
 });

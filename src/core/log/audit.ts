@@ -12,11 +12,7 @@ export function audit(logger: Logger, event: string, fields: Readonly<Record<str
 const MAX_EVENTS_PER_LOGGER = 256;
 const eventLoggers = new WeakMap<Logger, Map<string, Logger>>();
 
-/**
- * The child of `logger` that binds `audit: <event>`: pino serializes a child's bindings once, not
- * on every line. Children follow their parent's level only when created, so one is rebuilt
- * whenever the parent's level changed.
- */
+/** The child of `logger` that binds `audit: <event>`: pino serializes a child's bindings once, not on every line. */
 function eventLogger(logger: Logger, event: string): Logger {
   let events = eventLoggers.get(logger);
   if (!events) {
@@ -24,9 +20,9 @@ function eventLogger(logger: Logger, event: string): Logger {
     eventLoggers.set(logger, events);
   }
   let child = events.get(event);
-  if (child?.level !== logger.level) {
+  if (!child) {
     child = logger.child({ audit: event });
-    if (events.has(event) || events.size < MAX_EVENTS_PER_LOGGER) events.set(event, child);
+    if (events.size < MAX_EVENTS_PER_LOGGER) events.set(event, child);
   }
   return child;
 }

@@ -254,11 +254,11 @@ export class SecretService {
   /**
    * The fetch audit logger of one caller, with its actor and application bound (serialized once,
    * not on every line). Kept by caller object: callers live as long as the token configuration,
-   * and a reload's new ones get their own. Rebuilt when the logger's level changed since.
+   * and a reload's new ones get their own.
    */
   #fetchEvents(caller: FetchCaller, logger: Logger): Logger {
     const known = this.#fetchLoggers.get(caller);
-    if (known?.level === logger.level) return known;
+    if (known) return known;
     const events = auditLogger(logger, FETCH_EVENT, { actor: caller.id, app: caller.application });
     this.#fetchLoggers.set(caller, events);
     return events;
