@@ -128,6 +128,11 @@ export function createAdminFront(ctx: FrontContext, fronts: () => readonly Front
       if (server) await close(server, drainMs);
     },
     async reload(next) {
+      if (formatListenAddress(adminListen(next.config)) !== formatListenAddress(adminListen(loaded.config)))
+        ctx.logger.warn(
+          { keys: ['admin.listen'], running: bound ? formatListenAddress(bound) : undefined },
+          'these keys take effect on restart',
+        );
       loaded = next;
       if (bound) hosts = hostNames(bound, next.config.admin.allowed_hosts);
     },

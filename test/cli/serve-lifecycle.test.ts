@@ -55,11 +55,22 @@ test('a valid reload is applied', async () => {
   await waitFor(() => output().includes('config reloaded'), 'config reloaded in the output');
   assert.equal((await fetch(`${base}/metrics`)).status, 404, 'metrics turned off by the reload');
   assert.doesNotMatch(output(), /take effect on restart/, 'nothing waits for a restart');
-  writeFileSync(file, `admin:\n  listen: 127.0.0.1:${port}\nmetrics:\n  prometheus:\n    enabled: false\nlogging:\n  level: debug\n`);
+  const elsewhere = await freePort();
+  writeFileSync(file, `admin:\n  listen: 127.0.0.1:${elsewhere}\nmetrics:\n  prometheus:\n    enabled: false\nlogging:\n  level: debug\n`);
   child.kill('SIGHUP');
   await waitFor(() => output().split('config reloaded').length === 3, 'the second reload in the output');
-  const restart = jsonLine(output(), 'take effect on restart');
-  assert.deepEqual([restart.level, restart.keys, restart.running], ['warn', ['logging.level'], 'info']);
+  const restart = output()
+    .split('\n')
+    .filter((l) => l.includes('take effect on restart'))
+    .map((l) => JSON.parse(l) as { level: string; keys: string[]; running: string });
+  assert.deepEqual(
+    restart.map((l) => [l.level, l.keys, l.running]),
+    [
+      ['warn', ['logging.level'], 'info'],
+      ['warn', ['admin.listen'], `127.0.0.1:${port}`],
+    ],
+  );
+  assert.equal((await fetch(`${base}/health`)).status, 200, 'the admin listener stays where it is until a restart');
   child.kill('SIGTERM');
   assert.equal((await exited).code, 143);
 });
