@@ -361,7 +361,8 @@ export function createAgentFront(ctx: FrontContext): Front & { address(): Listen
         return;
       }
       callers = callersOf(agent.tokens);
-      // A caller's by-path answer holds what its patterns named; they may have changed.
+      // Answers were read under the old tokens' patterns (a by-path answer holds what they named)
+      // and the old services' roles: forget them, and what calls still under way bring back.
       cache.clear();
       const restartKeys = (['listen', 'ttl_seconds', 'stale_if_error_seconds', 'region'] as const).filter(
         (key) => JSON.stringify(agent[key]) !== JSON.stringify(config[key]),

@@ -1,7 +1,7 @@
 /**
  * The agent's read-through cache on a manual clock and a fixed jitter: one call per key, the
  * refresh-ahead point, stale-if-error only for transient failures and only within its bound, a
- * forced refresh that reports the failure, and failures never cached.
+ * forced refresh that reports the failure, failures never cached, and clear() reaching calls in flight.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -128,4 +128,34 @@ test('failures are not cached, and a TTL of 0 keeps nothing', async () => {
   const fetch = () => Promise.resolve(String(++n));
   assert.equal(await none.get('k', fetch), '1');
   assert.equal(await none.get('k', fetch), '2');
+});
+
+test('clear() forgets calls in flight too: what they bring back is not kept, and a caller after it starts a new call', async () => {
+  const h = harness();
+  const releases: ((v: string) => void)[] = [];
+  h.answer(() => new Promise((resolve) => releases.push(resolve)));
+  const before = h.get();
+  h.cache.clear();
+  const after = h.get();
+  assert.equal(h.calls(), 2, 'the caller after clear() does not join the call made before it');
+  releases[0]?.('before the clear');
+  releases[1]?.('after the clear');
+  assert.equal(await before, 'before the clear', 'a caller that asked before clear() gets its own call');
+  assert.equal(await after, 'after the clear');
+  h.answer(() => Promise.resolve('fresh'));
+  assert.equal(await h.get(), 'after the clear', 'the answer kept is the one asked for after clear()');
+  assert.equal(h.calls(), 2);
+});
+
+test('an answer asked for before clear() and arriving after it is not kept', async () => {
+  const h = harness();
+  let release: (v: string) => void = () => {};
+  h.answer(() => new Promise((resolve) => (release = resolve)));
+  const before = h.get();
+  h.cache.clear();
+  release('old');
+  assert.equal(await before, 'old');
+  h.answer(() => Promise.resolve('new'));
+  assert.equal(await h.get(), 'new');
+  assert.equal(h.calls(), 2);
 });

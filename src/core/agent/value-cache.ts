@@ -52,6 +52,8 @@ export class ValueCache {
   readonly #random: () => number;
   readonly #entries = new Map<string, Entry>();
   readonly #inFlight = new Map<string, Promise<string>>();
+  /** Counts clear() calls: a call started before the latest one brings back nothing to keep. */
+  #generation = 0;
 
   constructor(options: ValueCacheOptions) {
     this.#ttlMs = options.ttlMs;
@@ -87,16 +89,22 @@ export class ValueCache {
   #call(key: string, fetch: () => Promise<string>): Promise<string> {
     const running = this.#inFlight.get(key);
     if (running) return running;
+    const generation = this.#generation;
+    const current = () => generation === this.#generation;
     const call = fetch().then(
       (body) => {
-        this.#inFlight.delete(key);
-        if (this.#ttlMs > 0) this.#keep(key, body);
+        if (current()) {
+          this.#inFlight.delete(key);
+          if (this.#ttlMs > 0) this.#keep(key, body);
+        }
         return body;
       },
       (error: unknown) => {
-        this.#inFlight.delete(key);
-        // A refusal about the secret itself ends what was known of it.
-        if (!isTransient(error)) this.#entries.delete(key);
+        if (current()) {
+          this.#inFlight.delete(key);
+          // A refusal about the secret itself ends what was known of it.
+          if (!isTransient(error)) this.#entries.delete(key);
+        }
         throw error;
       },
     );
@@ -112,7 +120,14 @@ export class ValueCache {
     this.#entries.set(key, { body, fetchedAt, refreshAt: fetchedAt + this.#ttlMs * ahead });
   }
 
+  /**
+   * Forgets every answer, and the calls under way: their callers still get what they bring back,
+   * but it is not kept, and a caller after this starts a call of its own (a reload's new token
+   * patterns must not meet an answer filtered by the old ones).
+   */
   clear(): void {
     this.#entries.clear();
+    this.#inFlight.clear();
+    this.#generation += 1;
   }
 }
