@@ -6,6 +6,7 @@ import { after, test } from 'node:test';
 import { ConfigError, parseConfig } from '../../src/core/config/load-config.js';
 import { createCredentialBroker } from '../../src/core/credentials/create-credential-broker.js';
 import { parseServiceFile } from '../../src/core/credentials/dynamic-service-files.js';
+import { isSidekeyError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/log/logger.js';
 import { MetricsRegistry } from '../../src/core/metrics/metrics-registry.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -173,6 +174,11 @@ test('service files: every problem names the file and the key path', () => {
   );
   assert.throws(() => parseServiceFile('server: {}\n', file, POLICY), /server: unknown key; allowed here: services/);
   assert.throws(() => parseServiceFile('services: [oops', file, POLICY), new RegExp(`${file}: line 1, column \\d+: `));
+  const bomb = ['a: &a [x]', ...Array.from({ length: 120 }, (_, i) => `k${i}: *a`)].join('\n');
+  assert.throws(
+    () => parseServiceFile(bomb, file, POLICY),
+    (error: Error) => isSidekeyError(error, 'CONFIG_INVALID') && error.message.startsWith(`${file}: `) && /alias/i.test(error.message),
+  );
   assert.deepEqual(
     Object.keys(parseServiceFile(`services:\n  web:\n    auth_token: "${TOKEN}"\n    assumed_role: { RoleArn: ${ROLE} }\n`, file, POLICY)),
     ['web'],

@@ -77,8 +77,14 @@ export function parseServiceFile(text: string, file: string, policy: ServiceFile
     const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
     return `${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}${e.message.split('\n')[0]}`;
   });
+  let raw: unknown = {};
+  try {
+    if (problems.length === 0) raw = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES }) ?? {};
+  } catch (error) {
+    // toJS refuses an alias bomb (more than MAX_YAML_ALIASES aliases).
+    problems.push((error as Error).message);
+  }
   if (problems.length === 0) {
-    const raw: unknown = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES }) ?? {};
     const errors: SidekeyError[] = [];
     const records: SubstitutionRecord[] = [];
     const substituted = substituteTree(
