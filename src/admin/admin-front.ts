@@ -128,7 +128,8 @@ export function createAdminFront(ctx: FrontContext, fronts: () => readonly Front
       if (server) await close(server, drainMs);
     },
     async reload(next) {
-      if (formatListenAddress(adminListen(next.config)) !== formatListenAddress(adminListen(loaded.config)))
+      // Compared with the address the listener was opened for, so every later reload still says so.
+      if (formatListenAddress(adminListen(next.config)) !== formatListenAddress(adminListen(ctx.loaded.config)))
         ctx.logger.warn(
           { keys: ['admin.listen'], running: bound ? formatListenAddress(bound) : undefined },
           'these keys take effect on restart',

@@ -87,9 +87,10 @@ export class Daemon {
       this.logger.error({ err: serializeError(error) }, 'config reload refused: the running config stays');
       return false;
     }
-    const level = this.#loaded.config.logging.level;
     // Every front, service and session holds a child of the logger, and a pino child keeps the
     // level it was made with: a new level could only reach some of them, so it waits for a restart.
+    // Compared with the level the logger runs at, so every later reload still says so.
+    const level = this.logger.level;
     if (next.config.logging.level !== level)
       this.logger.warn({ keys: ['logging.level'], running: level }, 'these keys take effect on restart');
     this.#loaded = next;

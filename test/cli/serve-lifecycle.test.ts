@@ -71,6 +71,10 @@ test('a valid reload is applied', async () => {
     ],
   );
   assert.equal((await fetch(`${base}/health`)).status, 200, 'the admin listener stays where it is until a restart');
+  child.kill('SIGHUP');
+  await waitFor(() => output().split('config reloaded').length === 4, 'the third reload in the output');
+  for (const key of ['logging.level', 'admin.listen'])
+    assert.equal(output().split(`"keys":["${key}"]`).length, 3, `a reload of the same file says it again: ${key} still waits`);
   child.kill('SIGTERM');
   assert.equal((await exited).code, 143);
 });

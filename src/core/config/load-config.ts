@@ -64,7 +64,6 @@ function keyRange(doc: Document, segments: (string | number)[]): readonly number
   return undefined;
 }
 
-/** Parses config text; `file` is used in messages and to resolve relative paths. */
 /** A config file's YAML, parsed: its document (for key positions) and its plain tree. */
 export interface ConfigYaml {
   readonly doc: Document;
@@ -93,6 +92,7 @@ export function parseConfigYaml(text: string, file: string): ConfigYaml {
   }
 }
 
+/** Parses config text; `file` is used in messages and to resolve relative paths. */
 export function parseConfig(text: string, file: string, options: LoadOptions = {}): LoadedConfig {
   const absolute = resolve(file);
   const { doc, lineCounter, tree: raw } = parseConfigYaml(text, absolute);
