@@ -70,6 +70,17 @@ interface AgentTarget {
   readonly searchParams: URLSearchParams;
 }
 
+/**
+ * What one authenticated GET asks of the cache: its key, the call that fills it, whether the
+ * caller forces a refresh, and the fields of the audit line its answer writes.
+ */
+interface Read {
+  readonly key: string;
+  readonly fetch: () => Promise<string>;
+  readonly refresh: boolean;
+  readonly audited: { readonly secret_id: string; readonly outcome: 'ok' } | { readonly parameter: string; readonly outcome: 'ok' };
+}
+
 interface Sources {
   readonly secrets: SecretsManagerSource;
   readonly parameters: ParameterStoreSource;
@@ -232,71 +243,69 @@ export function createAgentFront(ctx: FrontContext): Front & { address(): Listen
     throw new AgentError(400, 'AccessDeniedException', `token "${caller.id}" may not read ${kind} "${id}" (${listed})`);
   };
 
-  /** One read through the cache, audited under the caller once it is answered. */
-  const cachedRead = async (
-    caller: AgentCaller,
-    key: string,
-    fetch: () => Promise<string>,
-    refresh: boolean,
-    read: { readonly secret_id: string } | { readonly parameter: string },
-  ): Promise<string> => {
-    const body = await cache.get(key, fetch, refresh);
-    // Fields as a literal, not a spread: Node 20 builds spread objects on a slow path (~1 us).
-    auditLine(
-      caller.reads,
-      READ_EVENT,
-      'secret_id' in read ? { secret_id: read.secret_id, outcome: 'ok' } : { parameter: read.parameter, outcome: 'ok' },
-    );
-    return body;
-  };
-
-  /** The answer for one authenticated GET, by route; undefined for a path no route has. */
-  const read = async (caller: AgentCaller, url: AgentTarget): Promise<string | undefined> => {
+  /** The read one authenticated GET asks for, by route; undefined for a path no route has. Refusals throw AgentError. */
+  const readOf = (caller: AgentCaller, url: AgentTarget): Read | undefined => {
     if (url.pathname === PATH_ROUTE) {
       const { query, refresh } = parsePathQuery(url);
       if (!caller.parameters.some((p) => patternCoversPath(p, query.path))) refuse(caller, 'parameter', query.path, caller.parameters);
-      // Each caller keeps its own answer: only the parameters its patterns name are in it.
-      const key = `ssm\0${caller.service}\0${caller.id}\0path\0${query.recursive}\0${query.withDecryption}\0${query.path}`;
       const fetchPath = async () => {
         const all = JSON.parse(await sourcesOf(caller.service).parameters.fetchByPath(query)) as { Parameters: { Name?: string }[] };
         return JSON.stringify({
           Parameters: all.Parameters.filter((p) => caller.parameters.some((pattern) => nameMatches(pattern, p.Name ?? ''))),
         });
       };
-      return cachedRead(caller, key, counted('ssm', fetchPath), refresh, { parameter: `${query.path}*` });
+      return {
+        // Each caller keeps its own answer: only the parameters its patterns name are in it.
+        key: `ssm\0${caller.service}\0${caller.id}\0path\0${query.recursive}\0${query.withDecryption}\0${query.path}`,
+        fetch: counted('ssm', fetchPath),
+        refresh,
+        audited: { parameter: `${query.path}*`, outcome: 'ok' },
+      };
     }
     if (url.pathname === PARAMETER_PATH) {
       const { query, refresh } = parseParameterQuery(url);
       const bare = parameterName(query.name);
       if (!caller.parameters.some((p) => nameMatches(p, bare))) refuse(caller, 'parameter', bare, caller.parameters);
-      const key = `ssm\0${caller.service}\0${query.withDecryption}\0${query.name}`;
-      return cachedRead(
-        caller,
-        key,
-        counted('ssm', () => sourcesOf(caller.service).parameters.fetch(query)),
+      return {
+        key: `ssm\0${caller.service}\0${query.withDecryption}\0${query.name}`,
+        fetch: counted('ssm', () => sourcesOf(caller.service).parameters.fetch(query)),
         refresh,
-        {
-          parameter: bare,
-        },
-      );
+        audited: { parameter: bare, outcome: 'ok' },
+      };
     }
     const parsed = parseAgentQuery(url);
     if (!parsed) return undefined;
     const { query, refresh } = parsed;
     if (!caller.names.some((p) => nameMatches(p, query.secretId))) refuse(caller, 'secret', query.secretId, caller.names);
-    const key = `secretsmanager\0${caller.service}\0${JSON.stringify([query.secretId, query.versionId ?? null, query.versionStage ?? null])}`;
-    return cachedRead(
-      caller,
-      key,
-      counted('secretsmanager', () => sourcesOf(caller.service).secrets.fetch(query)),
+    return {
+      key: `secretsmanager\0${caller.service}\0${JSON.stringify([query.secretId, query.versionId ?? null, query.versionStage ?? null])}`,
+      fetch: counted('secretsmanager', () => sourcesOf(caller.service).secrets.fetch(query)),
       refresh,
-      {
-        secret_id: query.secretId,
-      },
-    );
+      audited: { secret_id: query.secretId, outcome: 'ok' },
+    };
   };
 
-  const answer = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  /** An answered read: its audit line under the caller, then the body. */
+  const answered = (res: ServerResponse, caller: AgentCaller, read: Read, body: string) => {
+    auditLine(caller.reads, READ_EVENT, read.audited);
+    send(res, 200, body);
+  };
+
+  /** A refusal or a source's error, as the agent answers it; anything else is a 500 that says nothing of itself. */
+  const failed = (res: ServerResponse, error: unknown) => {
+    const e = error instanceof AgentError ? error : new AgentError(500, 'InternalFailure', '');
+    if (!(error instanceof AgentError))
+      ctx.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'agent request failed');
+    send(res, e.status, e.body());
+  };
+
+  /** The last resort: a failure past the handlers above is logged and answered, never left unhandled (which would stop the daemon). */
+  const unexpected = (res: ServerResponse, error: unknown) => {
+    ctx.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'agent request failed');
+    if (!res.headersSent) send(res, 500, new AgentError(500, 'InternalFailure', '').body());
+  };
+
+  const answer = (req: IncomingMessage, res: ServerResponse) => {
     const raw = req.url ?? '/';
     // Origin form only, taken as sent: the agent's router resolves no URL either.
     if (!raw.startsWith('/'))
@@ -311,16 +320,24 @@ export function createAgentFront(ctx: FrontContext): Front & { address(): Listen
     const caller = callers.find(typeof presented === 'string' ? presented : undefined);
     if (!caller) return send(res, 403, 'Bad Token');
     if (req.method !== 'GET') return send(res, 405, 'Not allowed');
+    let read: Read | undefined;
     try {
-      const body = await read(caller, url);
-      if (body === undefined) send(res, 404, 'Not found');
-      else send(res, 200, body);
+      read = readOf(caller, url);
     } catch (error) {
-      const e = error instanceof AgentError ? error : new AgentError(500, 'InternalFailure', '');
-      if (!(error instanceof AgentError))
-        ctx.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'agent request failed');
-      send(res, e.status, e.body());
+      return failed(res, error);
     }
+    if (read === undefined) return send(res, 404, 'Not found');
+    // A fresh answer is sent now; only a miss, a forced refresh or an expired answer waits on the source.
+    const body = read.refresh ? undefined : cache.fresh(read.key, read.fetch);
+    if (body !== undefined) return answered(res, caller, read, body);
+    const asked = read;
+    cache
+      .get(asked.key, asked.fetch, asked.refresh)
+      .then(
+        (fetched) => answered(res, caller, asked, fetched),
+        (error: unknown) => failed(res, error),
+      )
+      .catch((error: unknown) => unexpected(res, error));
   };
 
   return {
@@ -328,13 +345,12 @@ export function createAgentFront(ctx: FrontContext): Front & { address(): Listen
     address: () => bound,
     addresses: () => (bound ? [bound] : []),
     async start() {
-      // A failure past the handler's own catch is logged and answered; it never becomes an
-      // unhandled rejection, which would stop the daemon.
       const handle = (req: IncomingMessage, res: ServerResponse) => {
-        answer(req, res).catch((error: unknown) => {
-          ctx.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'agent request failed');
-          if (!res.headersSent) send(res, 500, new AgentError(500, 'InternalFailure', '').body());
-        });
+        try {
+          answer(req, res);
+        } catch (error) {
+          unexpected(res, error);
+        }
       };
       server = createServer(HTTP_SERVER_TIMEOUTS, timedRequests(requestDurations(ctx.metrics), 'agent', handle));
       const refused = ctx.metrics.counter(REFUSED_CONNECTIONS_METRIC, REFUSED_CONNECTIONS_HELP, ['front', 'reason']);

@@ -63,16 +63,25 @@ export class ValueCache {
     this.#random = options.random ?? Math.random;
   }
 
-  async get(key: string, fetch: () => Promise<string>, refresh = false): Promise<string> {
+  /**
+   * The held answer while it is fresh (starting the background refresh once it is due), else
+   * undefined: a cached read answers without waiting on a promise.
+   */
+  fresh(key: string, fetch: () => Promise<string>): string | undefined {
     const entry = this.#entries.get(key);
+    if (!entry) return undefined;
     const now = this.#now();
-    if (!refresh && entry && now < entry.fetchedAt + this.#ttlMs) {
-      if (now >= entry.refreshAt && !this.#inFlight.has(key))
-        this.#call(key, fetch).catch((error: unknown) => {
-          if (error instanceof AgentError) this.#onStale(key, error);
-        });
-      return entry.body;
-    }
+    if (now >= entry.fetchedAt + this.#ttlMs) return undefined;
+    if (now >= entry.refreshAt && !this.#inFlight.has(key))
+      this.#call(key, fetch).catch((error: unknown) => {
+        if (error instanceof AgentError) this.#onStale(key, error);
+      });
+    return entry.body;
+  }
+
+  async get(key: string, fetch: () => Promise<string>, refresh = false): Promise<string> {
+    const cached = refresh ? undefined : this.fresh(key, fetch);
+    if (cached !== undefined) return cached;
     try {
       return await this.#call(key, fetch);
     } catch (error) {
