@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { Command, CommanderError, Option } from 'commander';
-import { type LoadedConfig, parseConfig } from '../core/config/load-config.js';
+import { ConfigError, type LoadedConfig, parseConfig } from '../core/config/load-config.js';
 import { refuseLooseMode } from '../core/config/private-file-mode.js';
 import { randomToken } from '../core/crypto/random-token.js';
 import { isSidekeyError, SidekeyError } from '../core/errors.js';
@@ -69,7 +69,36 @@ function environmentConfig(app: string, debug: boolean): LoadedConfig {
       },
     },
   };
-  return parseConfig(JSON.stringify(config), join(process.cwd(), 'ecs-secrets-environment.json'));
+  try {
+    return parseConfig(JSON.stringify(config), join(process.cwd(), 'ecs-secrets-environment.json'));
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    throw environmentProblems(error, env.AWS_REGION !== undefined ? 'AWS_REGION' : 'AWS_DEFAULT_REGION');
+  }
+}
+
+/** The config keys environmentConfig fills, by the flag or variable they come from. */
+const ENVIRONMENT_SOURCES: readonly (readonly [keyPath: string, source: string])[] = [
+  ['secrets.application', '--application-name'],
+  ['secrets.tokens[0].application', '--application-name'],
+  ['secrets.tokens[0].token', 'SIDEKEY_ECS_SECRETS_TOKEN_FILE'],
+  ['secrets.ecs_secrets_api.listen', 'SIDEKEY_ECS_SECRETS_LISTEN'],
+  ['secrets.allowed_hosts', 'SIDEKEY_ECS_SECRETS_ALLOWED_HOSTS'],
+];
+
+/**
+ * The problems of a config made from the environment, each named by the flag or variable it came
+ * from (the config itself is no file the user could open), each said once.
+ */
+function environmentProblems(error: ConfigError, regionVariable: string): SidekeyError {
+  const said = new Set<string>();
+  for (const problem of error.problems) {
+    const text = problem.replace(/^line \d+: /, '');
+    const sources: readonly (readonly [string, string])[] = [...ENVIRONMENT_SOURCES, ['secrets.store.region', regionVariable]];
+    const found = sources.find(([keyPath]) => text.startsWith(`${keyPath}: `) || text.startsWith(`${keyPath}[`));
+    said.add(found ? `${found[1]}${text.slice(text.indexOf(': '))}` : text);
+  }
+  return new SidekeyError('CONFIG_INVALID', [...said].join('\n'));
 }
 
 /** seelog's line as ecs-secrets formats it: `2006-01-02T15:04:05Z [INFO] message`. */

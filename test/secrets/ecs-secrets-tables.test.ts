@@ -271,6 +271,14 @@ test("the ecs-secrets command: the seed's create, fetch and revoke, with its out
   const noApp = await ecsSecretsCli(['fetch', '--name', 'dbpassword']);
   assert.equal(noApp.code, 1);
   assert.match(noApp.stderr, /--application-name/);
+  // Problems in what the flags and the environment give are named by the flag or variable.
+  const badApp = await ecsSecretsCli(['fetch', '--application-name', 'My App', '--name', 'dbpassword']);
+  assert.equal(badApp.code, 1);
+  assert.match(badApp.stderr, /^--application-name: must not contain shell metacharacters or spaces, got "My App"$/m);
+  assert.doesNotMatch(badApp.stderr, /ecs-secrets-environment|secrets\.application/);
+  const badListen = await ecsSecretsCli(['daemon', '--application-name', APP], { SIDEKEY_ECS_SECRETS_LISTEN: 'nope' });
+  assert.equal(badListen.code, 1);
+  assert.match(badListen.stderr, /^SIDEKEY_ECS_SECRETS_LISTEN: expected HOST:PORT.*got "nope"$/m);
 });
 
 /** Runs `ecs-secrets daemon` with these extra environment variables until its API is up. */
