@@ -91,10 +91,10 @@ const ENVIRONMENT_SOURCES: readonly (readonly [keyPath: string, source: string])
  * from (the config itself is no file the user could open), each said once.
  */
 function environmentProblems(error: ConfigError, regionVariable: string): SidekeyError {
+  const sources: readonly (readonly [string, string])[] = [...ENVIRONMENT_SOURCES, ['secrets.store.region', regionVariable]];
   const said = new Set<string>();
   for (const problem of error.problems) {
     const text = problem.replace(/^line \d+: /, '');
-    const sources: readonly (readonly [string, string])[] = [...ENVIRONMENT_SOURCES, ['secrets.store.region', regionVariable]];
     const found = sources.find(([keyPath]) => text.startsWith(`${keyPath}: `) || text.startsWith(`${keyPath}[`));
     said.add(found ? `${found[1]}${text.slice(text.indexOf(': '))}` : text);
   }

@@ -6,7 +6,7 @@
 import { statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { adminListen } from '../../core/config/admin-listen.js';
-import type { ListenAddress } from '../../core/config/listen-address.js';
+import { formatListenAddress, type ListenAddress } from '../../core/config/listen-address.js';
 import { loadConfig } from '../../core/config/load-config.js';
 import { nameProblem } from '../../core/config/validators.js';
 import { writePrivateFile } from '../../core/config/write-private-file.js';
@@ -44,7 +44,7 @@ function listenerUrl(address: ListenAddress, file: string): string {
       `${file}: admin.listen is the unix socket ${address.path}; sidekey admin speaks TCP (curl --unix-socket ${address.path} reaches it)`,
     );
   const host = address.host === '0.0.0.0' ? '127.0.0.1' : address.host === '::' ? '::1' : address.host;
-  return `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+  return `http://${formatListenAddress({ ...address, host })}`;
 }
 
 /** The admin API's URL and token: from the flags, else from the daemon's config (`--config`). */
