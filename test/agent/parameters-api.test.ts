@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { randomToken } from '../../src/core/crypto/random-token.js';
@@ -156,6 +157,25 @@ test('200 concurrent callers of a cold parameter make one GetParameter', async (
     ssm.delayMs = 0;
   }
   assert.equal(ssm.calls.filter((n) => n === '/prod/web/fleet').length, 1);
+});
+
+test('a reload forgets a call under way: a caller after it makes its own call, and the answer kept is the one asked for after it', async () => {
+  const name = '/prod/web/reloaded';
+  ssm.put(name, 'r1');
+  const calls = () => ssm.calls.filter((n) => n === name).length;
+  ssm.delayMs = 500;
+  try {
+    const before = get(name);
+    await waitFor(() => calls() === 1, 'the first GetParameter at the peer');
+    assert.equal(await d.reload(readFileSync(d.configFile, 'utf8')), true);
+    const after = get(name);
+    await waitFor(() => calls() === 2, 'a GetParameter of its own for the caller after the reload');
+    assert.deepEqual([(await before).status, (await after).status], [200, 200]);
+  } finally {
+    ssm.delayMs = 0;
+  }
+  assert.equal(await parameterValue(name), 'r1');
+  assert.equal(calls(), 2, 'the answer asked for after the reload is the one kept');
 });
 
 test('refresh-ahead: a new value arrives before the TTL ends without a caller waiting; a failing source is bridged, a deletion is not', async () => {
