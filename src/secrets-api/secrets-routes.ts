@@ -18,7 +18,7 @@ import { SidekeyError } from '../core/errors.js';
 export type Operation = 'list' | 'fetch' | 'create' | 'delete' | 'revoke' | 'history' | 'restore' | 'rotate';
 export type Role = 'admin' | 'reader';
 
-/** Which roles may run each operation: the seed's privilege separation (admins write, readers fetch). */
+/** Which roles may run each operation: ecs-secrets' privilege separation (admins write, readers fetch). */
 export const OPERATION_ROLES: Readonly<Record<Operation, readonly Role[]>> = {
   list: ['admin', 'reader'],
   history: ['admin', 'reader'],

@@ -1,6 +1,6 @@
 /**
  * Asks IAM (ListAccessKeys, as the key's own user) how old each long-lived key is; keys older
- * than 90 days fail, as the seeds' rotation rule says. When IAM refuses the call or cannot be
+ * than 90 days fail (the usual rotation rule, as in the CIS AWS Foundations Benchmark). When IAM refuses the call or cannot be
  * reached, that is reported as information and never fails the check. The IAM endpoint follows
  * the SDK's standard settings (`AWS_ENDPOINT_URL_IAM`, then `AWS_ENDPOINT_URL`).
  */

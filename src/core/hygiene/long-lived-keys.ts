@@ -1,7 +1,7 @@
 /**
  * Finds the daemon's long-lived base credentials: access keys (in the config, or in the
- * environment for the standard chain) with no session token, as opposed to a role. The seeds
- * advise roles; keys that must exist are rotated within 90 days (see access-key-age.ts).
+ * environment for the standard chain) with no session token, as opposed to a role. A role is the
+ * safe setup; keys that must exist are rotated within 90 days (see access-key-age.ts).
  */
 import type { LoadedConfig } from '../config/load-config.js';
 import type { SourceCredentialsConfig } from '../config/sections/credentials-section.js';
