@@ -88,6 +88,48 @@ interface Sources {
 
 const invalid = (message: string) => new AgentError(400, 'InvalidParameterException', message);
 
+/** What the agent reads of a request's headers. */
+interface AgentHeaders {
+  /** Whether X-Forwarded-For is present. */
+  readonly forwarded: boolean;
+  /** The SSRF token header's value, else X-Vault-Token's; a repeated header's values joined with ", ", as node:http joins them. */
+  readonly token: string | undefined;
+}
+
+/**
+ * Those headers in one pass over `rawHeaders`, comparing names only when their length fits:
+ * `req.headers` builds an object of every header on first use, which a cache hit need not pay for.
+ */
+export function agentHeaders(req: IncomingMessage): AgentHeaders {
+  const raw = req.rawHeaders;
+  let forwarded = false;
+  let ssrf: string | undefined;
+  let vault: string | undefined;
+  const joined = (held: string | undefined, value: string) => (held === undefined ? value : `${held}, ${value}`);
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i] as string;
+    const value = raw[i + 1] as string;
+    switch (name.length) {
+      case 15:
+        if (name.toLowerCase() === 'x-forwarded-for') forwarded = true;
+        break;
+      case AGENT_TOKEN_HEADERS[0].length:
+        if (name.toLowerCase() === AGENT_TOKEN_HEADERS[0]) ssrf = joined(ssrf, value);
+        break;
+      case AGENT_TOKEN_HEADERS[1].length:
+        if (name.toLowerCase() === AGENT_TOKEN_HEADERS[1]) vault = joined(vault, value);
+        break;
+    }
+  }
+  return { forwarded, token: ssrf ?? vault };
+}
+
+/** A NUL in a query value could make two queries share a cache key (its fields are NUL-separated). */
+function withoutNul<T extends string | undefined>(name: string, value: T): T {
+  if (value?.includes('\0')) throw invalid(`invalid ${name}: it contains a NUL character`);
+  return value;
+}
+
 function booleanParam(url: AgentTarget, name: string): boolean {
   const text = url.searchParams.get(name);
   if (text !== null && text !== 'true' && text !== 'false') throw invalid(`invalid ${name} value`);
@@ -111,9 +153,9 @@ export function parseAgentQuery(url: AgentTarget): { query: SecretQuery; refresh
   if (secretId === undefined) throw invalid(url.pathname === QUERY_PATH ? 'missing parameter secretId' : 'missing secret ID');
   return {
     query: {
-      secretId,
-      versionId: url.searchParams.get('versionId') ?? undefined,
-      versionStage: url.searchParams.get('versionStage') ?? undefined,
+      secretId: withoutNul('secretId', secretId),
+      versionId: withoutNul('versionId', url.searchParams.get('versionId') ?? undefined),
+      versionStage: withoutNul('versionStage', url.searchParams.get('versionStage') ?? undefined),
     },
     refresh: booleanParam(url, 'refreshNow'),
   };
@@ -278,7 +320,8 @@ export function createAgentFront(ctx: FrontContext): Front & { address(): Listen
     const { query, refresh } = parsed;
     if (!caller.names.some((p) => nameMatches(p, query.secretId))) refuse(caller, 'secret', query.secretId, caller.names);
     return {
-      key: `secretsmanager\0${caller.service}\0${JSON.stringify([query.secretId, query.versionId ?? null, query.versionStage ?? null])}`,
+      // No field holds a NUL (withoutNul), so the key is unambiguous; an empty version is no version, as the source sends it.
+      key: `secretsmanager\0${caller.service}\0${query.versionId ?? ''}\0${query.versionStage ?? ''}\0${query.secretId}`,
       fetch: counted('secretsmanager', () => sourcesOf(caller.service).secrets.fetch(query)),
       refresh,
       audited: { secret_id: query.secretId, outcome: 'ok' },
@@ -313,11 +356,9 @@ export function createAgentFront(ctx: FrontContext): Front & { address(): Listen
     const target = splitTarget(raw);
     const url: AgentTarget = { pathname: target.path, searchParams: new URLSearchParams(target.query) };
     if (url.pathname === '/ping') return send(res, 200, 'healthy');
-    const headers = req.headers;
-    if (headers['x-forwarded-for'] !== undefined) return send(res, 400, 'Forwarded');
-    // node:http joins a repeated header of these names into one string, so each is a string or absent.
-    const presented = headers[AGENT_TOKEN_HEADERS[0]] ?? headers[AGENT_TOKEN_HEADERS[1]];
-    const caller = callers.find(typeof presented === 'string' ? presented : undefined);
+    const headers = agentHeaders(req);
+    if (headers.forwarded) return send(res, 400, 'Forwarded');
+    const caller = callers.find(headers.token);
     if (!caller) return send(res, 403, 'Bad Token');
     if (req.method !== 'GET') return send(res, 405, 'Not allowed');
     let read: Read | undefined;

@@ -96,12 +96,35 @@ test("the agent's refusals: forwarded, bad token, method, path, query", async ()
     'X-Forwarded-For: 10.0.0.1',
   ]);
   assert.deepEqual(forwarded, { status: 400, body: 'Forwarded' });
+  // Header names in any case; a repeated token header is joined as node:http joins it, so it matches no token.
+  assert.equal((await curl('/secretsmanager/get?secretId=prod/web/db', [`X-AWS-PARAMETERS-SECRETS-TOKEN: ${WEB}`])).status, 200);
+  assert.deepEqual(
+    await curl('/secretsmanager/get?secretId=prod/web/db', [`X-Aws-Parameters-Secrets-Token: ${WEB}`, 'x-forwarded-for: 10.0.0.1']),
+    { status: 400, body: 'Forwarded' },
+  );
+  assert.deepEqual(
+    await curl('/secretsmanager/get?secretId=prod/web/db', [
+      `X-Aws-Parameters-Secrets-Token: ${WEB}`,
+      `X-Aws-Parameters-Secrets-Token: ${WEB}`,
+    ]),
+    { status: 403, body: 'Bad Token' },
+  );
+  assert.equal(
+    (await curl('/secretsmanager/get?secretId=prod/web/db', [`X-Aws-Parameters-Secrets-Token: ${randomToken()}`, `X-Vault-Token: ${WEB}`]))
+      .status,
+    403,
+    'X-Vault-Token counts only without the SSRF header',
+  );
   assert.deepEqual(await curl('/secretsmanager/get?secretId=prod/web/db', undefined, 'POST'), { status: 405, body: 'Not allowed' });
   assert.deepEqual(await curl('/elsewhere'), { status: 404, body: 'Not found' });
   for (const [path, message] of [
     ['/secretsmanager/get', 'missing parameter secretId'],
     ['/secretsmanager/get?secretId=prod/web/db&x=1', 'unknown parameter: x'],
     ['/secretsmanager/get?secretId=prod/web/db&refreshNow=maybe', 'invalid refreshNow value'],
+    // A NUL would let two queries share one cache key.
+    ['/secretsmanager/get?secretId=prod/web/db%00x', 'invalid secretId: it contains a NUL character'],
+    ['/secretsmanager/get?secretId=prod/web/db&versionStage=AWSCURRENT%00', 'invalid versionStage: it contains a NUL character'],
+    ['/v1/prod%2Fweb%2Fdb?versionId=%00', 'invalid versionId: it contains a NUL character'],
   ] as const) {
     const answer = await curl(path);
     assert.equal(answer.status, 400, path);
