@@ -96,16 +96,17 @@ interface AgentHeaders {
   readonly token: string | undefined;
 }
 
+const joined = (held: string | undefined, value: string) => (held === undefined ? value : `${held}, ${value}`);
+
 /**
  * Those headers in one pass over `rawHeaders`, comparing names only when their length fits:
  * `req.headers` builds an object of every header on first use, which a cache hit need not pay for.
  */
-export function agentHeaders(req: IncomingMessage): AgentHeaders {
+function agentHeaders(req: IncomingMessage): AgentHeaders {
   const raw = req.rawHeaders;
   let forwarded = false;
   let ssrf: string | undefined;
   let vault: string | undefined;
-  const joined = (held: string | undefined, value: string) => (held === undefined ? value : `${held}, ${value}`);
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i] as string;
     const value = raw[i + 1] as string;

@@ -6,7 +6,7 @@ import { isIP } from 'node:net';
 import { int, type Schema, str } from './schema.js';
 
 export const MAX_NAME_LENGTH = 63;
-/** Shortest accepted caller token: 32 characters, what `secrets.token_urlsafe(32)` and `openssl rand` recipes give at least. */
+/** Shortest accepted caller token: 32 characters (`sidekey token` makes 43, `openssl rand -hex 16` makes 32). */
 export const MIN_TOKEN_LENGTH = 32;
 /** Longest accepted token (tokens are hashed, but a bound keeps config and headers sane). */
 export const MAX_TOKEN_LENGTH = 4096;

@@ -1,8 +1,9 @@
 /**
  * Asks IAM (ListAccessKeys, as the key's own user) how old each long-lived key is; keys older
- * than 90 days fail (the usual rotation rule, as in the CIS AWS Foundations Benchmark). When IAM refuses the call or cannot be
- * reached, that is reported as information and never fails the check. The IAM endpoint follows
- * the SDK's standard settings (`AWS_ENDPOINT_URL_IAM`, then `AWS_ENDPOINT_URL`).
+ * than 90 days fail (the usual rotation rule, as in the CIS AWS Foundations Benchmark). When IAM
+ * refuses the call or cannot be reached, that is reported as information and never fails the
+ * check. The IAM endpoint follows the SDK's standard settings (`AWS_ENDPOINT_URL_IAM`, then
+ * `AWS_ENDPOINT_URL`).
  */
 import { IAMClient, ListAccessKeysCommand } from '@aws-sdk/client-iam';
 import { type Finding, finding } from './finding.js';

@@ -2,7 +2,8 @@
  * Judges a token without revealing it: says why it is weak (short, low in entropy, periodic,
  * sequential or dictionary-like), or nothing. The reasons never quote any part of the token.
  * Thresholds are tuned so that tokens from `sidekey token` (32 random bytes), `openssl rand -hex 16`
- * and `secrets.token_urlsafe(32)` always pass, and hand-made ones such as "web-app-secure-token-2025-abc123def456" do not.
+ * and `secrets.token_urlsafe(32)` always pass, and hand-made ones such as
+ * "web-app-secure-token-2025-abc123def456" do not.
  */
 import { MIN_TOKEN_LENGTH } from '../config/validators.js';
 
