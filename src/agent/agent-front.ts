@@ -92,7 +92,10 @@ const invalid = (message: string) => new AgentError(400, 'InvalidParameterExcept
 interface AgentHeaders {
   /** Whether X-Forwarded-For is present. */
   readonly forwarded: boolean;
-  /** The SSRF token header's value, else X-Vault-Token's; a repeated header's values joined with ", ", as node:http joins them. */
+  /**
+   * The SSRF token header's value, else X-Vault-Token's; a repeated header's values are joined
+   * with ", ", as node:http joins them.
+   */
   readonly token: string | undefined;
 }
 
@@ -335,18 +338,19 @@ export function createAgentFront(ctx: FrontContext): Front & { address(): Listen
     send(res, 200, body);
   };
 
-  /** A refusal or a source's error, as the agent answers it; anything else is a 500 that says nothing of itself. */
-  const failed = (res: ServerResponse, error: unknown) => {
-    const e = error instanceof AgentError ? error : new AgentError(500, 'InternalFailure', '');
-    if (!(error instanceof AgentError))
-      ctx.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'agent request failed');
-    send(res, e.status, e.body());
-  };
-
-  /** The last resort: a failure past the handlers above is logged and answered, never left unhandled (which would stop the daemon). */
+  /**
+   * Anything but a refusal or a source's error: logged, and answered with a 500 that says nothing
+   * of itself if nothing was sent yet; never left unhandled (which would stop the daemon).
+   */
   const unexpected = (res: ServerResponse, error: unknown) => {
     ctx.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'agent request failed');
     if (!res.headersSent) send(res, 500, new AgentError(500, 'InternalFailure', '').body());
+  };
+
+  /** A refusal or a source's error, as the agent answers it; anything else is unexpected. */
+  const failed = (res: ServerResponse, error: unknown) => {
+    if (error instanceof AgentError) send(res, error.status, error.body());
+    else unexpected(res, error);
   };
 
   const answer = (req: IncomingMessage, res: ServerResponse) => {
