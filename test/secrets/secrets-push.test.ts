@@ -6,7 +6,8 @@
  * next poll). A failed fetch never restarts a command or touches a rendered file.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { WATCH_POLL_MS } from '../../src/core/secrets/watch-secret.js';
@@ -142,6 +143,56 @@ test('secrets render --watch writes 0600 atomically, re-renders on change, and l
     run.child.kill('SIGTERM');
   }
   assert.equal(await run.exited, 0);
+});
+
+/** The filesystem a directory is on, as stat(1) names it (tmpfs, ext2/ext3, overlayfs, ...). */
+const filesystemOf = (directory: string) => execFileSync('stat', ['-f', '-c', '%T', directory], { encoding: 'utf8' }).trim();
+const NOT_TMPFS_WARNING = /warning: --out \S+ is not on a tmpfs/;
+
+test('secrets render warns when --out is not on a tmpfs; --remove-on-exit deletes the file when the watch stops', async () => {
+  const d = api().daemon;
+  const password = await create('render-tmpfs', 'pw');
+  const template = join(d.dir, 'tmpfs.tmpl');
+  writeFileSync(template, 'password={{ secret "render-tmpfs" }}\n');
+
+  const onDisk = join(d.dir, 'tmpfs-check.conf');
+  const once = await runCli(['secrets', 'render', ...endpointFlags(), '--template', template, '--out', onDisk], { cwd: d.dir });
+  assert.equal(once.code, 0, once.stderr);
+  assert.equal(readFileSync(onDisk, 'utf8'), `password=${password}\n`);
+  if (filesystemOf(d.dir) === 'tmpfs') assert.doesNotMatch(once.stderr, NOT_TMPFS_WARNING);
+  else assert.match(once.stderr, NOT_TMPFS_WARNING, `${d.dir} is on ${filesystemOf(d.dir)}`);
+
+  // /dev/shm is the tmpfs every Linux has; elsewhere the watch runs in the test's directory.
+  const shm = existsSync('/dev/shm') && filesystemOf('/dev/shm') === 'tmpfs' ? mkdtempSync('/dev/shm/sidekey-render-') : d.dir;
+  const out = join(shm, 'app.conf');
+  const run = runCliInBackground(
+    ['secrets', 'render', ...endpointFlags(), '--template', template, '--out', out, '--watch', '--remove-on-exit'],
+    d.dir,
+  );
+  try {
+    await waitFor(() => existsSync(out), 'the first render');
+    assert.equal(readFileSync(out, 'utf8'), `password=${password}\n`);
+    if (shm !== d.dir) assert.doesNotMatch(run.stderr(), NOT_TMPFS_WARNING);
+  } finally {
+    run.child.kill('SIGTERM');
+  }
+  assert.equal(await run.exited, 0, run.stderr());
+  assert.equal(existsSync(out), false, 'the rendered file is gone');
+  assert.match(run.stderr(), /removed .*app\.conf/);
+  if (shm !== d.dir) rmSync(shm, { recursive: true });
+});
+
+test('secrets render --remove-on-exit without --watch is a usage error, and writes nothing', async () => {
+  const d = api().daemon;
+  const template = join(d.dir, 'once.tmpl');
+  writeFileSync(template, 'password={{ secret "render-tmpfs" }}\n');
+  const out = join(d.dir, 'once.conf');
+  const result = await runCli(['secrets', 'render', ...endpointFlags(), '--template', template, '--out', out, '--remove-on-exit'], {
+    cwd: d.dir,
+  });
+  assert.equal(result.code, 2, result.stderr);
+  assert.match(result.stderr, /--remove-on-exit needs --watch/);
+  assert.equal(existsSync(out), false);
 });
 
 test('secrets render refuses a template it cannot read whole, saying where', async () => {

@@ -3,11 +3,15 @@
  * atomically and private (a 0600 temporary file, flushed, renamed over the old one), so a reader
  * sees the old file or the new, never half of one. With --watch it stays, and re-renders once a
  * change has settled and every secret could be fetched; a failed fetch leaves the file as it was.
+ * A file outside tmpfs gets a warning (the secret outlives the process on disk), and
+ * --remove-on-exit takes the file away when a watch stops.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { dirname, resolve as resolvePath } from 'node:path';
 import type { Command } from 'commander';
 import { writePrivateFile } from '../../core/config/write-private-file.js';
 import { SidekeyError } from '../../core/errors.js';
+import { onMemoryFilesystem } from '../../core/hygiene/memory-filesystem.js';
 import { debounced, watchNames } from '../secrets/change-watch.js';
 import type { TargetFlags } from '../secrets/open-client.js';
 import { parseSecretTemplate, type SecretTemplate } from '../secrets/secret-template.js';
@@ -44,7 +48,13 @@ export function registerSecretsRender(secrets: Command): void {
     .requiredOption('--template <file>', 'the template')
     .requiredOption('--out <file>', 'the file to write (mode 0600, replaced atomically)')
     .option('--watch', 'keep running and re-render when a secret changes (until SIGINT or SIGTERM)')
-    .action(async (flags: TargetFlags & { template: string; out: string; watch?: boolean }) => {
+    .option('--remove-on-exit', 'with --watch: delete --out when the watch stops')
+    .action(async (flags: TargetFlags & { template: string; out: string; watch?: boolean; removeOnExit?: boolean }) => {
+      if (flags.removeOnExit && !flags.watch)
+        throw new SidekeyError(
+          'USAGE',
+          '--remove-on-exit needs --watch: without it render writes --out once and exits, leaving it to its reader',
+        );
       let text: string;
       try {
         text = readFileSync(flags.template, 'utf8');
@@ -54,6 +64,10 @@ export function registerSecretsRender(secrets: Command): void {
         });
       }
       const template = parseSecretTemplate(text, flags.template);
+      if (onMemoryFilesystem(dirname(resolvePath(flags.out))) === false)
+        stderr(
+          `sidekey: warning: --out ${flags.out} is not on a tmpfs: the secret stays on disk after every reader is done, and reaches snapshots and backups; write it under /dev/shm, /run or a memory-backed volume\n`,
+        );
       await withReader(flags, async (reader) => {
         let rendered = await renderOnce(reader, template);
         write(flags.out, rendered.text);
@@ -79,8 +93,19 @@ export function registerSecretsRender(secrets: Command): void {
           process.once('SIGINT', end);
           process.once('SIGTERM', end);
         });
-        react.cancel();
         stop.abort();
+        // A render under way finishes first, so nothing writes the file after it is removed.
+        await react.cancel();
+        if (flags.removeOnExit) {
+          try {
+            rmSync(flags.out, { force: true });
+          } catch (error) {
+            throw new SidekeyError('USAGE', `cannot remove --out ${flags.out} (${(error as NodeJS.ErrnoException).code})`, {
+              cause: error,
+            });
+          }
+          stderr(`sidekey: removed ${flags.out}\n`);
+        }
       });
     });
 }

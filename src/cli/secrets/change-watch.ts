@@ -14,8 +14,11 @@ export const CHANGE_DEBOUNCE_MS = 1000;
 /** How long a watch that failed waits before trying again, in ms. */
 export const WATCH_RETRY_MS = 2000;
 
-/** Calls `react` once changes have settled; never two at once (a change during one queues another). */
-export function debounced(react: () => Promise<void>, delayMs = CHANGE_DEBOUNCE_MS): { trigger(): void; cancel(): void } {
+/**
+ * Calls `react` once changes have settled; never two at once (a change during one queues another).
+ * `cancel` drops what is pending and resolves once a reaction under way has settled.
+ */
+export function debounced(react: () => Promise<void>, delayMs = CHANGE_DEBOUNCE_MS): { trigger(): void; cancel(): Promise<void> } {
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let again = false;
@@ -42,6 +45,7 @@ export function debounced(react: () => Promise<void>, delayMs = CHANGE_DEBOUNCE_
       if (timer) clearTimeout(timer);
       timer = undefined;
       again = false;
+      return running ?? Promise.resolve();
     },
   };
 }
