@@ -10,8 +10,8 @@
  * answered with GetSecretValue's, GetParameter's or GetParametersByPath's JSON from a read-through cache (core/agent).
  * Refusals are the agent's: X-Forwarded-For 400 `Forwarded`, a missing or wrong
  * X-Aws-Parameters-Secrets-Token (or X-Vault-Token) 403 `Bad Token`, another method 405
- * `Not allowed`, another path 404 `Not found`, a bad query 400 naming the parameter; the source's
- * errors pass through as `{"__type","message"}` with its status. Where the agent has one shared
+ * `Not allowed` (on /ping too), another path 404 `Not found`, a bad query 400 naming the parameter
+ * in plain text; the source's errors pass through as `{"__type","message"}` with its status. Where the agent has one shared
  * token, each token here is a caller of its own: its `names` and `parameters` decide what it reads
  * (else 400 AccessDeniedException, as the services refuse one), and its `service`, when set, is
  * the role it reads as.
@@ -49,10 +49,7 @@ const PARAMETER_PATH = '/systemsmanager/parameters/get';
 /** The audit event of every answered read. */
 const READ_EVENT = 'agent.fetch';
 const AGENT_CAPS: ConnectionCaps = { max: 1024, perSource: 256 };
-const QUERY_PARAMS = new Set(['secretId', 'versionId', 'versionStage', 'refreshNow']);
-const PARAMETER_PARAMS = new Set(['name', 'version', 'label', 'withDecryption', 'refreshNow']);
 const PATH_ROUTE = '/systemsmanager/parameters/get-by-path';
-const PATH_PARAMS = new Set(['path', 'recursive', 'withDecryption', 'refreshNow']);
 
 interface AgentCaller {
   readonly id: string;
@@ -86,7 +83,8 @@ interface Sources {
   readonly parameters: ParameterStoreSource;
 }
 
-const invalid = (message: string) => new AgentError(400, 'InvalidParameterException', message);
+/** A query the agent cannot read: a 400 whose body is the message, as the agent answers. */
+const invalid = (message: string) => AgentError.query(message);
 
 /** What the agent reads of a request's headers. */
 interface AgentHeaders {
@@ -134,65 +132,139 @@ function withoutNul<T extends string | undefined>(name: string, value: T): T {
   return value;
 }
 
-function booleanParam(url: AgentTarget, name: string): boolean {
-  const text = url.searchParams.get(name);
-  if (text !== null && text !== 'true' && text !== 'false') throw invalid(`invalid ${name} value`);
-  return text === 'true';
+/** The agent's reading of a flag: `true` or `1`, `false` or `0`, in any case. */
+function flagValue(name: string, text: string): boolean {
+  switch (text.toLowerCase()) {
+    case 'true':
+    case '1':
+      return true;
+    case 'false':
+    case '0':
+      return false;
+    default:
+      throw invalid(`invalid ${name} value`);
+  }
 }
+
+const unknownParameter = (name: string) => invalid(`unknown parameter: ${name}`);
+
+/*
+ * Each route reads its query in one pass, in the query's order, as the agent's parser does: a name
+ * the route does not know, or a flag that is not one, is refused where it stands, and a repeated
+ * parameter's last value wins.
+ */
 
 /** GetSecretValue's inputs from either Secrets Manager route; AgentError 400 naming what is wrong. */
 export function parseAgentQuery(url: AgentTarget): { query: SecretQuery; refresh: boolean } | undefined {
+  const byQuery = url.pathname === QUERY_PATH;
   let secretId: string | undefined;
-  if (url.pathname === QUERY_PATH) secretId = url.searchParams.get('secretId') ?? undefined;
-  else if (url.pathname.startsWith(PATH_PREFIX)) {
+  if (!byQuery) {
+    if (!url.pathname.startsWith(PATH_PREFIX)) return undefined;
     try {
       secretId = decodeURIComponent(url.pathname.slice(PATH_PREFIX.length)) || undefined;
     } catch {
       throw invalid('malformed secret ID (a bad percent-escape)');
     }
-  } else return undefined;
-  for (const name of url.searchParams.keys()) {
-    if (!QUERY_PARAMS.has(name) || (name === 'secretId' && url.pathname !== QUERY_PATH)) throw invalid(`unknown parameter: ${name}`);
+    if (secretId === undefined) throw invalid('missing secret ID');
   }
-  if (secretId === undefined) throw invalid(url.pathname === QUERY_PATH ? 'missing parameter secretId' : 'missing secret ID');
+  let versionId: string | undefined;
+  let versionStage: string | undefined;
+  let refresh = false;
+  for (const [name, value] of url.searchParams) {
+    switch (name) {
+      case 'secretId':
+        // On the path route the path is the secret ID, and the agent knows no secretId there.
+        if (!byQuery) throw unknownParameter(name);
+        secretId = value;
+        break;
+      case 'versionId':
+        versionId = value;
+        break;
+      case 'versionStage':
+        versionStage = value;
+        break;
+      case 'refreshNow':
+        refresh = flagValue(name, value);
+        break;
+      default:
+        throw unknownParameter(name);
+    }
+  }
+  if (!secretId) throw invalid('missing parameter secretId');
   return {
     query: {
       secretId: withoutNul('secretId', secretId),
-      versionId: withoutNul('versionId', url.searchParams.get('versionId') ?? undefined),
-      versionStage: withoutNul('versionStage', url.searchParams.get('versionStage') ?? undefined),
+      versionId: withoutNul('versionId', versionId),
+      versionStage: withoutNul('versionStage', versionStage),
     },
-    refresh: booleanParam(url, 'refreshNow'),
+    refresh,
   };
 }
 
 /** GetParameter's inputs from the extension's route: a version or label joins the name as its selector. */
 export function parseParameterQuery(url: AgentTarget): { query: ParameterQuery; refresh: boolean } {
-  for (const name of url.searchParams.keys()) if (!PARAMETER_PARAMS.has(name)) throw invalid(`unknown parameter: ${name}`);
-  const name = url.searchParams.get('name');
+  let name: string | undefined;
+  let version: string | undefined;
+  let label: string | undefined;
+  let withDecryption = false;
+  let refresh = false;
+  for (const [key, value] of url.searchParams) {
+    switch (key) {
+      case 'name':
+        name = value;
+        break;
+      case 'version':
+        version = value;
+        break;
+      case 'label':
+        label = value;
+        break;
+      case 'withDecryption':
+        withDecryption = flagValue(key, value);
+        break;
+      case 'refreshNow':
+        refresh = flagValue(key, value);
+        break;
+      default:
+        throw unknownParameter(key);
+    }
+  }
   if (!name) throw invalid('missing parameter name');
-  const version = url.searchParams.get('version');
-  const label = url.searchParams.get('label');
-  if (version !== null && label !== null) throw invalid('version and label cannot both be given');
-  if (version !== null && !/^[1-9][0-9]{0,9}$/.test(version)) throw invalid('version must be a positive whole number');
-  if (label !== null && !/^[A-Za-z0-9_.-]{1,100}$/.test(label)) throw invalid('label must be 1 to 100 letters, digits, _ . or -');
+  if (version !== undefined && label !== undefined) throw invalid('version and label cannot both be given');
+  if (version !== undefined && !/^[1-9][0-9]{0,9}$/.test(version)) throw invalid('version must be a positive whole number');
+  if (label !== undefined && !/^[A-Za-z0-9_.-]{1,100}$/.test(label)) throw invalid('label must be 1 to 100 letters, digits, _ . or -');
   const selector = version ?? label;
-  if (selector !== null && parameterName(name) !== name) throw invalid('name already has a :version or :label selector');
-  return {
-    query: { name: selector === null ? name : `${name}:${selector}`, withDecryption: booleanParam(url, 'withDecryption') },
-    refresh: booleanParam(url, 'refreshNow'),
-  };
+  if (selector !== undefined && parameterName(name) !== name) throw invalid('name already has a :version or :label selector');
+  return { query: { name: selector === undefined ? name : `${name}:${selector}`, withDecryption }, refresh };
 }
 
 /** GetParametersByPath's inputs from sidekey's by-path route. */
 export function parsePathQuery(url: AgentTarget): { query: PathQuery; refresh: boolean } {
-  for (const name of url.searchParams.keys()) if (!PATH_PARAMS.has(name)) throw invalid(`unknown parameter: ${name}`);
-  const path = url.searchParams.get('path');
+  let path: string | undefined;
+  let recursive = false;
+  let withDecryption = false;
+  let refresh = false;
+  for (const [key, value] of url.searchParams) {
+    switch (key) {
+      case 'path':
+        path = value;
+        break;
+      case 'recursive':
+        recursive = flagValue(key, value);
+        break;
+      case 'withDecryption':
+        withDecryption = flagValue(key, value);
+        break;
+      case 'refreshNow':
+        refresh = flagValue(key, value);
+        break;
+      default:
+        throw unknownParameter(key);
+    }
+  }
   if (!path) throw invalid('missing parameter path');
   if (!/^\/[A-Za-z0-9/_.-]{0,2047}$/.test(path)) throw invalid('path must begin with / and hold only letters, digits, / _ . and -');
-  return {
-    query: { path, recursive: booleanParam(url, 'recursive'), withDecryption: booleanParam(url, 'withDecryption') },
-    refresh: booleanParam(url, 'refreshNow'),
-  };
+  return { query: { path, recursive, withDecryption }, refresh };
 }
 
 /** Whether a name pattern grants a whole path: `*`, or a prefix ending in `*` that the path lies under. */
@@ -360,7 +432,8 @@ export function createAgentFront(ctx: FrontContext): Front & { address(): Listen
       return send(res, 400, invalid('malformed request target: it must be a path, such as /secretsmanager/get').body());
     const target = splitTarget(raw);
     const url: AgentTarget = { pathname: target.path, searchParams: new URLSearchParams(target.query) };
-    if (url.pathname === '/ping') return send(res, 200, 'healthy');
+    // The agent's health check needs no token, but is a GET like every other route.
+    if (url.pathname === '/ping') return req.method === 'GET' ? send(res, 200, 'healthy') : send(res, 405, 'Not allowed');
     const headers = agentHeaders(req);
     if (headers.forwarded) return send(res, 400, 'Forwarded');
     const caller = callers.find(headers.token);

@@ -116,19 +116,23 @@ test("the agent's refusals: forwarded, bad token, method, path, query", async ()
     'X-Vault-Token counts only without the SSRF header',
   );
   assert.deepEqual(await curl('/secretsmanager/get?secretId=prod/web/db', undefined, 'POST'), { status: 405, body: 'Not allowed' });
+  assert.deepEqual(await curl('/ping', [], 'POST'), { status: 405, body: 'Not allowed' }, 'the health check is a GET too');
   assert.deepEqual(await curl('/elsewhere'), { status: 404, body: 'Not found' });
+  // The agent's query parser answers its refusals as plain text, in the order the query gives them.
   for (const [path, message] of [
     ['/secretsmanager/get', 'missing parameter secretId'],
+    ['/secretsmanager/get?secretId=', 'missing parameter secretId'],
     ['/secretsmanager/get?secretId=prod/web/db&x=1', 'unknown parameter: x'],
     ['/secretsmanager/get?secretId=prod/web/db&refreshNow=maybe', 'invalid refreshNow value'],
+    ['/secretsmanager/get?refreshNow=2&x=1', 'invalid refreshNow value'],
+    ['/v1/prod%2Fweb%2Fdb?secretId=prod/web/db', 'unknown parameter: secretId'],
+    ['/v1/', 'missing secret ID'],
     // A NUL would let two queries share one cache key.
     ['/secretsmanager/get?secretId=prod/web/db%00x', 'invalid secretId: it contains a NUL character'],
     ['/secretsmanager/get?secretId=prod/web/db&versionStage=AWSCURRENT%00', 'invalid versionStage: it contains a NUL character'],
     ['/v1/prod%2Fweb%2Fdb?versionId=%00', 'invalid versionId: it contains a NUL character'],
   ] as const) {
-    const answer = await curl(path);
-    assert.equal(answer.status, 400, path);
-    assert.equal(JSON.parse(answer.body).message, message);
+    assert.deepEqual(await curl(path), { status: 400, body: message }, path);
   }
 });
 
@@ -191,6 +195,19 @@ test('200 concurrent callers of a cold secret make one GetSecretValue; refreshNo
   assert.equal(calls(), 1);
   assert.equal(JSON.parse((await curl('/secretsmanager/get?secretId=prod/web/fleet&refreshNow=true')).body).SecretString, 'v2');
   assert.equal(calls(), 2);
+  // The agent reads a flag as true or 1, false or 0, in any case.
+  for (const [flag, asked] of [
+    ['1', 3],
+    ['TRUE', 4],
+    ['0', 4],
+    ['False', 4],
+  ] as const) {
+    assert.equal((await curl(`/secretsmanager/get?secretId=prod/web/fleet&refreshNow=${flag}`)).status, 200, flag);
+    assert.equal(calls(), asked, `refreshNow=${flag}`);
+  }
+  // A repeated parameter's last value wins, as in the agent's parser.
+  const repeated = await curl('/secretsmanager/get?secretId=prod/ops/root&secretId=prod/web/fleet');
+  assert.equal(JSON.parse(repeated.body).Name, 'prod/web/fleet', repeated.body);
   const previous = await curl('/secretsmanager/get?secretId=prod/web/fleet&versionStage=AWSPREVIOUS');
   assert.equal(JSON.parse(previous.body).SecretString, 'v1');
 });

@@ -12,6 +12,8 @@ import type { ReadValue, ValueReader } from './value-reader.js';
 /** How often a watch through the agent reads its cache again, in seconds. */
 export const AGENT_POLL_SECONDS = 5;
 const SSM_PREFIX = 'ssm:';
+/** The longest plain-text refusal quoted in an error (the agent's are one short line). */
+const MAX_REFUSAL_CHARS = 200;
 
 /** Where a name is read: the agent route and the query for it. `ssm:/PATH/` (a trailing slash) is every parameter under it. */
 export function agentTarget(name: string): { kind: 'secret' | 'parameter' | 'path'; path: string } {
@@ -65,10 +67,10 @@ export class AgentReader implements ValueReader {
     try {
       body = JSON.parse(text) as Record<string, unknown>;
     } catch {
-      // The agent's plain-text refusals (Bad Token, Forwarded, Not found): the status says enough.
+      // The agent's plain-text refusals (Bad Token, Forwarded, Not found, a query it cannot read).
     }
     if (!response.ok) {
-      const type = typeof body.__type === 'string' ? body.__type : text.slice(0, 40);
+      const type = typeof body.__type === 'string' ? body.__type : text.slice(0, MAX_REFUSAL_CHARS);
       const message = typeof body.message === 'string' ? `: ${body.message}` : '';
       throw new SidekeyError(kindOf(response.status, type), `the agent API answered ${response.status} for ${name} (${type}${message})`);
     }
