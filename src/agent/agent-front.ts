@@ -275,6 +275,18 @@ export function patternCoversPath(pattern: string, path: string): boolean {
   return within.startsWith(pattern.slice(0, -1));
 }
 
+/**
+ * Parameter Store reads a Secrets Manager secret through GetParameter under this prefix (AWS's
+ * "referencing Secrets Manager secrets from Parameter Store"), with the caller's own right to
+ * the secret: a token's `parameters` must not read what its `names` keep from it.
+ */
+const SECRET_REFERENCE = /^(?:arn:[^:]+:ssm:[^:]*:[^:]*:parameter)?\/aws\/reference\/secretsmanager\/(.*)$/;
+
+/** The Secrets Manager secret ID a parameter name refers to, if it is such a reference. */
+export function referencedSecret(name: string): string | undefined {
+  return SECRET_REFERENCE.exec(name)?.[1];
+}
+
 /** A parameter's name without its `:version` or `:label` selector (an ARN keeps its own colons). */
 export function parameterName(name: string): string {
   const lastSlash = name.lastIndexOf('/');
@@ -369,7 +381,14 @@ export function createAgentFront(ctx: FrontContext): Front & { address(): Listen
       const fetchPath = async () => {
         const all = JSON.parse(await sourcesOf(caller.service).parameters.fetchByPath(query)) as { Parameters: { Name?: string }[] };
         return JSON.stringify({
-          Parameters: all.Parameters.filter((p) => caller.parameters.some((pattern) => nameMatches(pattern, p.Name ?? ''))),
+          Parameters: all.Parameters.filter((p) => {
+            const name = p.Name ?? '';
+            const secretId = referencedSecret(name);
+            return (
+              caller.parameters.some((pattern) => nameMatches(pattern, name)) &&
+              (secretId === undefined || caller.names.some((pattern) => nameMatches(pattern, secretId)))
+            );
+          }),
         });
       };
       return {
@@ -384,6 +403,8 @@ export function createAgentFront(ctx: FrontContext): Front & { address(): Listen
       const { query, refresh } = parseParameterQuery(url);
       const bare = parameterName(query.name);
       if (!caller.parameters.some((p) => nameMatches(p, bare))) refuse(caller, 'parameter', bare, caller.parameters);
+      const secretId = referencedSecret(bare);
+      if (secretId !== undefined && !caller.names.some((p) => nameMatches(p, secretId))) refuse(caller, 'secret', secretId, caller.names);
       return {
         key: `ssm\0${caller.service}\0${query.withDecryption}\0${query.name}`,
         fetch: counted('ssm', () => sourcesOf(caller.service).parameters.fetch(query)),

@@ -23,6 +23,7 @@ const WEB = randomToken();
 const PAY = randomToken();
 const WIDE = randomToken();
 const NONE = randomToken();
+const REF = randomToken();
 const TTL_SECONDS = 3;
 const DB_PASSWORD = `db-password-${randomToken(8)}`;
 const PAY_KEY = `pay-key-${randomToken(8)}`;
@@ -55,6 +56,7 @@ before(async () => {
             { id: 'pay', token: PAY, parameters: ['/prod/payments/*'], service: 'payments' },
             { id: 'wide', token: WIDE, parameters: ['*'] },
             { id: 'none', token: NONE, names: ['prod/other/*'] },
+            { id: 'ref', token: REF, names: ['prod/web/*'], parameters: ['/aws/reference/secretsmanager/*'] },
           ],
         },
       },
@@ -67,7 +69,7 @@ after(async () => {
   await ssm?.close();
   await sts?.close();
   delete process.env.AWS_ENDPOINT_URL_SSM;
-  assertNoSecrets(d.lines, [WEB, PAY, WIDE, NONE, DB_PASSWORD, PAY_KEY, ...sts.issuedSecrets()]);
+  assertNoSecrets(d.lines, [WEB, PAY, WIDE, NONE, REF, DB_PASSWORD, PAY_KEY, ...sts.issuedSecrets()]);
 });
 
 async function curl(path: string, token = WEB) {
@@ -105,6 +107,37 @@ test("the route answers GetParameter's JSON; withDecryption, version and label s
   const missing = await get('/prod/web/db', '&version=9');
   assert.equal(missing.status, 400);
   assert.equal(JSON.parse(missing.body).__type, 'ParameterVersionNotFound');
+});
+
+test("a Secrets Manager secret read through Parameter Store's /aws/reference/secretsmanager/ needs the token's names too", async () => {
+  // Parameter Store answers such a name with the secret's value; here the peer holds it as a parameter.
+  ssm.put('/aws/reference/secretsmanager/prod/web/db', DB_PASSWORD);
+  const before = ssm.calls.length;
+  for (const [name, token] of [
+    ['/aws/reference/secretsmanager/prod/ops/root', WIDE],
+    ['arn:aws:ssm:us-east-1:123456789012:parameter/aws/reference/secretsmanager/prod/ops/root', WIDE],
+    ['/aws/reference/secretsmanager/prod/web/db', WIDE],
+    ['/aws/reference/secretsmanager/prod/ops/root', REF],
+  ] as const) {
+    const denied = await get(name, '&withDecryption=true', token);
+    assert.equal(denied.status, 400, name);
+    assert.match(JSON.parse(denied.body).message, /may not read secret "prod\/(ops\/root|web\/db)"/, denied.body);
+  }
+  assert.equal(ssm.calls.length, before, 'a refused reference never reaches Parameter Store');
+  assert.equal(await parameterValue('/aws/reference/secretsmanager/prod/web/db', '&withDecryption=true', REF), DB_PASSWORD);
+
+  // By path, a reference the token's names do not allow is left out of the answer.
+  ssm.put('/aws/reference/secretsmanager/prod/ops/root', 'root-secret');
+  const byPath = async (token: string) => {
+    const answer = await curl(
+      `/systemsmanager/parameters/get-by-path?path=/aws/reference/secretsmanager/&recursive=true&withDecryption=true`,
+      token,
+    );
+    assert.equal(answer.status, 200, answer.body);
+    return (JSON.parse(answer.body) as { Parameters: { Name: string }[] }).Parameters.map((p) => p.Name);
+  };
+  assert.deepEqual(await byPath(WIDE), []);
+  assert.deepEqual(await byPath(REF), ['/aws/reference/secretsmanager/prod/web/db']);
 });
 
 test('bad queries are 400s that name the problem, and a token reads only its parameters', async () => {
