@@ -230,6 +230,7 @@ export function parseParameterQuery(url: AgentTarget): { query: ParameterQuery; 
     }
   }
   if (!name) throw invalid('missing parameter name');
+  if (!PARAMETER_NAME.test(name)) throw invalid('name may hold only letters, digits and _ . - / : (at most 2048)');
   if (version !== undefined && label !== undefined) throw invalid('version and label cannot both be given');
   if (version !== undefined && !/^[1-9][0-9]{0,9}$/.test(version)) throw invalid('version must be a positive whole number');
   if (label !== undefined && !/^[A-Za-z0-9_.-]{1,100}$/.test(label)) throw invalid('label must be 1 to 100 letters, digits, _ . or -');
@@ -280,7 +281,13 @@ export function patternCoversPath(pattern: string, path: string): boolean {
  * "referencing Secrets Manager secrets from Parameter Store"), with the caller's own right to
  * the secret: a token's `parameters` must not read what its `names` keep from it.
  */
-const SECRET_REFERENCE = /^(?:arn:[^:]+:ssm:[^:]*:[^:]*:parameter)?\/aws\/reference\/secretsmanager\/(.*)$/;
+// Any case: a reference spelled otherwise is refused rather than trusted to name no secret.
+const SECRET_REFERENCE = /^(?:arn:[^:]+:ssm:[^:]*:[^:]*:parameter)?\/aws\/reference\/secretsmanager\/(.*)$/i;
+/**
+ * What a parameter name (or ARN, with a selector) may hold. Parameter Store trims spaces from a
+ * name, so a name it would read as another must not reach the pattern checks.
+ */
+const PARAMETER_NAME = /^[A-Za-z0-9_.\-/:]{1,2048}$/;
 
 /** The Secrets Manager secret ID a parameter name refers to, if it is such a reference. */
 export function referencedSecret(name: string): string | undefined {

@@ -123,6 +123,13 @@ test("a Secrets Manager secret read through Parameter Store's /aws/reference/sec
     assert.equal(denied.status, 400, name);
     assert.match(JSON.parse(denied.body).message, /may not read secret "prod\/(ops\/root|web\/db)"/, denied.body);
   }
+  const otherCase = await get('/AWS/Reference/SecretsManager/prod/ops/root', '&withDecryption=true', WIDE);
+  assert.equal(JSON.parse(otherCase.body).__type, 'AccessDeniedException', 'the prefix in any case is a reference');
+  // Parameter Store trims spaces from a name: one with a space is refused before any pattern sees it.
+  assert.deepEqual(await get(' /aws/reference/secretsmanager/prod/ops/root', '&withDecryption=true', WIDE), {
+    status: 400,
+    body: 'name may hold only letters, digits and _ . - / : (at most 2048)',
+  });
   assert.equal(ssm.calls.length, before, 'a refused reference never reaches Parameter Store');
   assert.equal(await parameterValue('/aws/reference/secretsmanager/prod/web/db', '&withDecryption=true', REF), DB_PASSWORD);
 
