@@ -68,10 +68,18 @@ export function registerSecretsRender(secrets: Command): void {
         stderr(
           `sidekey: warning: --out ${flags.out} is not on a tmpfs: the secret stays on disk after every reader is done, and reaches snapshots and backups; write it under /dev/shm, /run or a memory-backed volume\n`,
         );
+      // Listening before the first write: a stop that comes as the file appears still cleans up.
+      const stopped = flags.watch
+        ? new Promise<void>((resolve) => {
+            const end = () => resolve();
+            process.once('SIGINT', end);
+            process.once('SIGTERM', end);
+          })
+        : undefined;
       await withReader(flags, async (reader) => {
         let rendered = await renderOnce(reader, template);
         write(flags.out, rendered.text);
-        if (!flags.watch || template.names.length === 0) return;
+        if (!stopped || template.names.length === 0) return;
         const stop = new AbortController();
         const react = debounced(async () => {
           let next: Rendered;
@@ -88,11 +96,7 @@ export function registerSecretsRender(secrets: Command): void {
           rendered = next;
         });
         watchNames(reader, rendered.versions, () => react.trigger(), stop.signal, stderr);
-        await new Promise<void>((resolve) => {
-          const end = () => resolve();
-          process.once('SIGINT', end);
-          process.once('SIGTERM', end);
-        });
+        await stopped;
         stop.abort();
         // A render under way finishes first, so nothing writes the file after it is removed.
         await react.cancel();
