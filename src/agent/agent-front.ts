@@ -34,7 +34,7 @@ import { TokenIndex } from '../core/crypto/secret-equal.js';
 import { SidekeyError } from '../core/errors.js';
 import { audit, auditLine, auditLogger } from '../core/log/audit.js';
 import type { Logger } from '../core/log/logger.js';
-import { nameMatches } from '../core/secrets/name-pattern.js';
+import { matchesAny } from '../core/secrets/name-pattern.js';
 import { capConnections, HTTP_SERVER_TIMEOUTS, REFUSED_CONNECTIONS_HELP, REFUSED_CONNECTIONS_METRIC } from '../net/connection-limits.js';
 import type { Front, FrontContext } from '../net/front.js';
 import { close, listen } from '../net/http-listen.js';
@@ -391,10 +391,7 @@ export function createAgentFront(ctx: FrontContext): Front & { address(): Listen
           Parameters: all.Parameters.filter((p) => {
             const name = p.Name ?? '';
             const secretId = referencedSecret(name);
-            return (
-              caller.parameters.some((pattern) => nameMatches(pattern, name)) &&
-              (secretId === undefined || caller.names.some((pattern) => nameMatches(pattern, secretId)))
-            );
+            return matchesAny(caller.parameters, name) && (secretId === undefined || matchesAny(caller.names, secretId));
           }),
         });
       };
@@ -409,9 +406,9 @@ export function createAgentFront(ctx: FrontContext): Front & { address(): Listen
     if (url.pathname === PARAMETER_PATH) {
       const { query, refresh } = parseParameterQuery(url);
       const bare = parameterName(query.name);
-      if (!caller.parameters.some((p) => nameMatches(p, bare))) refuse(caller, 'parameter', bare, caller.parameters);
+      if (!matchesAny(caller.parameters, bare)) refuse(caller, 'parameter', bare, caller.parameters);
       const secretId = referencedSecret(bare);
-      if (secretId !== undefined && !caller.names.some((p) => nameMatches(p, secretId))) refuse(caller, 'secret', secretId, caller.names);
+      if (secretId !== undefined && !matchesAny(caller.names, secretId)) refuse(caller, 'secret', secretId, caller.names);
       return {
         key: `ssm\0${caller.service}\0${query.withDecryption}\0${query.name}`,
         fetch: counted('ssm', () => sourcesOf(caller.service).parameters.fetch(query)),
@@ -422,7 +419,7 @@ export function createAgentFront(ctx: FrontContext): Front & { address(): Listen
     const parsed = parseAgentQuery(url);
     if (!parsed) return undefined;
     const { query, refresh } = parsed;
-    if (!caller.names.some((p) => nameMatches(p, query.secretId))) refuse(caller, 'secret', query.secretId, caller.names);
+    if (!matchesAny(caller.names, query.secretId)) refuse(caller, 'secret', query.secretId, caller.names);
     return {
       // No field holds a NUL (withoutNul), so the key is unambiguous; an empty version is no version, as the source sends it.
       key: `secretsmanager\0${caller.service}\0${query.versionId ?? ''}\0${query.versionStage ?? ''}\0${query.secretId}`,

@@ -7,7 +7,7 @@ import type { SecretsTokenConfig } from '../core/config/sections/secrets-section
 import { MAX_TOKEN_LENGTH } from '../core/config/validators.js';
 import { TokenIndex } from '../core/crypto/secret-equal.js';
 import { SidekeyError } from '../core/errors.js';
-import { nameMatches } from '../core/secrets/name-pattern.js';
+import { matchesAny } from '../core/secrets/name-pattern.js';
 import { OPERATION_ROLES, type Operation } from './secrets-routes.js';
 
 export interface Caller {
@@ -18,7 +18,7 @@ export interface Caller {
 }
 
 export function mayTouch(caller: Caller, name: string): boolean {
-  return caller.names.some((p) => nameMatches(p, name));
+  return matchesAny(caller.names, name);
 }
 
 export class SecretsAuth {
