@@ -1,8 +1,9 @@
 /**
- * Child process for bench/credential-endpoint.ts. `bare` serves a fixed credentials JSON with plain
- * node:http (the baseline); `sidekey` runs the real daemon (every front its config has, audit line
- * per request to /dev/null) against an STS peer in this process. Prints one JSON line
- * `{url, token}` once warm, then serves until killed.
+ * Child process for bench/credential-endpoint.ts and bench/instructions.ts. `bare` serves a fixed
+ * credentials JSON with plain node:http (the baseline); `floor` serves it with only the work every
+ * request requires (token check, audit line, metrics: bench/_front-floor.ts); `sidekey` runs the
+ * real daemon (every front its config has, audit line per request to /dev/null) against an STS
+ * peer in this process. Prints one JSON line `{url, token}` once warm, then serves until killed.
  */
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -12,10 +13,12 @@ import { formatListenAddress } from '../src/core/config/listen-address.js';
 import { loadConfig } from '../src/core/config/load-config.js';
 import { randomToken } from '../src/core/crypto/random-token.js';
 import { bufferedDestination, createLogger } from '../src/core/log/logger.js';
+import { AUDIT_EVENT } from '../src/credential-endpoint/credential-request-handler.js';
 import { Daemon } from '../src/daemon/daemon.js';
 import { daemonConfig, ROLE_WEB } from '../test/credential-endpoint/fixtures.js';
 import { tempDir } from '../test/helpers/temp-dir.js';
 import { startStsPeer } from '../test/peers/sts-peer.js';
+import { startFrontFloor } from './_front-floor.js';
 
 /** What the baseline answers: the same shape and size as a real credentials response. */
 export const BARE_BODY = JSON.stringify({
@@ -36,6 +39,21 @@ async function bare(): Promise<{ url: string; token: string }> {
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/credentials`, token: 'unused' };
 }
 
+/** The floor, binding what the endpoint binds to each set of credentials and adding what it adds per request. */
+async function floor(): Promise<{ url: string; token: string }> {
+  const token = randomToken();
+  const { url } = await startFrontFloor({
+    body: () => BARE_BODY,
+    contentType: 'application/json',
+    token,
+    presented: (req) => req.headers.authorization,
+    event: AUDIT_EVENT,
+    bound: { service: 'web', roleArn: ROLE_WEB, sessionName: 'sidekey-web', expiration: '2030-01-01T00:00:00Z' },
+    fields: (req) => ({ caller: req.socket.remoteAddress, outcome: 'ok', status: 200 }),
+  });
+  return { url: `${url}/v1/credentials`, token };
+}
+
 async function sidekey(): Promise<{ url: string; token: string }> {
   const peer = await startStsPeer();
   const token = randomToken();
@@ -54,8 +72,8 @@ async function sidekey(): Promise<{ url: string; token: string }> {
 }
 
 const mode = process.argv[2];
-const started = mode === 'bare' ? await bare() : mode === 'sidekey' ? await sidekey() : undefined;
-if (!started) throw new Error('usage: _credential-endpoint-server.js bare|sidekey');
+const started = mode === 'bare' ? await bare() : mode === 'floor' ? await floor() : mode === 'sidekey' ? await sidekey() : undefined;
+if (!started) throw new Error('usage: _credential-endpoint-server.js bare|floor|sidekey');
 process.stdout.write(`${JSON.stringify(started)}\n`);
 // Exit normally on SIGTERM so `node --cpu-prof` can write its profile.
 process.once('SIGTERM', () => process.exit(0));

@@ -237,10 +237,17 @@ export const CHILD_START_TIMEOUT_MS = 15_000;
  * Starts `node ARGS` and resolves with the child and the first line it prints on stdout (the
  * children print their URL, or a JSON line, once they serve). Later output is drained.
  */
-export function startNodeChild(args: readonly string[], what: string): Promise<{ child: ChildProcess; firstLine: string }> {
+export function startNodeChild(
+  args: readonly string[],
+  what: string,
+  /** A command that runs node, with its arguments (valgrind's, say); node itself by default. */
+  launcher: readonly string[] = [],
+  timeoutMs = CHILD_START_TIMEOUT_MS,
+): Promise<{ child: ChildProcess; firstLine: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    const timer = setTimeout(() => reject(new Error(`${what} did not start in ${CHILD_START_TIMEOUT_MS} ms`)), CHILD_START_TIMEOUT_MS);
+    const [command, ...prefix] = [...launcher, process.execPath];
+    const child = spawn(command as string, [...prefix, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const timer = setTimeout(() => reject(new Error(`${what} did not start in ${timeoutMs} ms`)), timeoutMs);
     let out = '';
     child.stdout?.on('data', (chunk: Buffer) => {
       out += chunk.toString();

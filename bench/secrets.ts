@@ -3,7 +3,9 @@
  *
  * 1. cached fetch through the real secrets front (auth, guards, routing, cache, audit line)
  *    versus a bare node:http server answering the same JSON, 64 connections: throughput, p50,
- *    p99, server CPU per request, and both ratios (target >= 0.8); plus a diagnostic run whose
+ *    p99, server CPU per request, and both ratios (target >= 0.8), with the floor of what each
+ *    request requires (bench/_front-floor.ts: token check, audit line, metrics, nothing else)
+ *    beside them, to show where the gap goes; plus a diagnostic run whose
  *    logger writes nothing, to show what the per-read audit line costs;
  * 2. uncached fetch (cache_ttl_seconds: 0: a SQLite read and a decryption per request);
  *    and the cached fetch on DynamoDB (dynalite, in a child process so its CPU is not counted as
@@ -30,6 +32,7 @@ import { SecretService } from '../src/core/secrets/secret-service.js';
 import { SqliteStore } from '../src/core/secrets/sqlite-store.js';
 import { Daemon } from '../src/daemon/daemon.js';
 import { tempDir } from '../test/helpers/temp-dir.js';
+import { floorLine, startFrontFloor } from './_front-floor.js';
 import { CLIENT, formatResult, interleaved, pairedRatio, type RoundsResult, roundRatios } from './_load.js';
 
 /** Connections for the HTTP runs. */
@@ -205,18 +208,34 @@ export async function run(): Promise<void> {
     }
     const sample = await (await fetch(`${cached.url}/latest/secrets/dbpassword`, { headers: auth })).json();
     const bare = await bareServer(sample);
+    // Binds and adds what the secrets service binds and adds to each fetch's line.
+    const floor = await startFrontFloor({
+      body: () => JSON.stringify(sample),
+      contentType: 'application/json',
+      token: tokens.reader,
+      presented: (req) => req.headers.authorization?.replace(/^Bearer /, ''),
+      event: 'secrets.fetch',
+      bound: { actor: 'bench-reader', app: 'bench' },
+      fields: () => ({ name: 'dbpassword', serial: 1, outcome: 'ok' }),
+    });
 
     console.log(
       `secrets bench: ${CONNECTIONS} connections, ${SECONDS} s per run, ${ROUNDS} interleaved rounds (ratios: the median of the rounds'), node ${process.version}\n` +
         `client: ${CLIENT}`,
     );
     const path = '/latest/secrets/dbpassword';
-    const [baseline, hot, hotPlain] = (await interleaved(
-      [fetchTarget(`${bare.url}${path}`, auth), fetchTarget(`${cached.url}${path}`, auth), fetchTarget(`${plain.url}${path}`, auth)],
+    const [baseline, least, hot, hotPlain] = (await interleaved(
+      [
+        fetchTarget(`${bare.url}${path}`, auth),
+        fetchTarget(`${floor.url}${path}`, auth),
+        fetchTarget(`${cached.url}${path}`, auth),
+        fetchTarget(`${plain.url}${path}`, auth),
+      ],
       SECONDS,
       ROUNDS,
-    )) as [RoundsResult, RoundsResult, RoundsResult];
+    )) as [RoundsResult, RoundsResult, RoundsResult, RoundsResult];
     console.log(formatResult('bare node:http (same JSON)', baseline, 34));
+    console.log(formatResult('floor (requirements only)', least, 34));
     console.log(formatResult('cached fetch (secrets front)', hot, 34));
     const ratio = pairedRatio(hot, baseline);
     const cpuRatio = baseline.cpuMicros / hot.cpuMicros;
@@ -225,6 +244,7 @@ export async function run(): Promise<void> {
       `cached / bare throughput ratio: ${ratio.toFixed(2)} (target >= ${CACHED_RATIO_TARGET}) ${verdict(ratio)}; rounds: ${roundRatios(hot, baseline)}`,
     );
     console.log(`cached / bare CPU-efficiency ratio (bare us per request / ours): ${cpuRatio.toFixed(2)}`);
+    process.stdout.write(floorLine(baseline, least, hot));
     console.log(formatResult('  diagnostic: no audit lines', hotPlain, 34));
     const plainRatio = baseline.cpuMicros / hotPlain.cpuMicros;
     console.log(`  diagnostic CPU-efficiency ratio without audit lines: ${plainRatio.toFixed(2)}`);
@@ -266,6 +286,7 @@ export async function run(): Promise<void> {
       `create on the service (durable)    ${direct.toFixed(0).padStart(7)} creates/s (target >= ${CREATES_PER_SECOND_TARGET}) ${direct >= CREATES_PER_SECOND_TARGET ? 'PASS' : 'MISS'}`,
     );
     await new Promise<void>((resolve) => bare.server.close(() => resolve()));
+    await new Promise<void>((resolve) => floor.server.close(() => resolve()));
   } finally {
     for (const daemon of daemons) await daemon.stop(0);
     dynamo.stop();
