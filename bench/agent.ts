@@ -1,33 +1,12 @@
-/**
- * Agent API benchmark, each figure against a baseline measured in the same run:
- *
- * 1. a cached `GET /secretsmanager/get?secretId=...` through the real agent front (token check,
- *    name patterns, cache, audit line) versus a bare node:http server answering the same body,
- *    64 keep-alive connections: throughput, p50, p99, server CPU per request, and the ratio
- *    (target >= 0.8), with the floor of what each request requires (bench/_front-floor.ts: token
- *    check, audit line, metrics, nothing else) beside them, to show where the gap goes;
- * 2. calls to Secrets Manager for 10,000 fetches by 200 concurrent callers over several TTLs (a
- *    short one, so the run spans refreshes), against the 10,000 calls of a reader with no cache.
- *    Goal: one call per refresh interval (refresh-ahead starts at 75-90% of the TTL, so at most
- *    one per 0.75 TTL, plus the first).
- *
- * The Secrets Manager peer (test/peers) verifies SigV4 as the service does; it is idle during the
- * cached runs. `BENCH_SECONDS` sets each run's length (default 3 s), `BENCH_ROUNDS` the rounds
- * (default 3). Not part of `npm test`.
- */
-import { writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import type { Server } from 'node:http';
 import { REFRESH_AHEAD_FRACTION } from '../src/core/agent/value-cache.js';
-import { loadConfig } from '../src/core/config/load-config.js';
 import { randomToken } from '../src/core/crypto/random-token.js';
-import { bufferedDestination, createLogger } from '../src/core/log/logger.js';
-import { Daemon } from '../src/daemon/daemon.js';
+import type { Daemon } from '../src/daemon/daemon.js';
 import { tempDir } from '../test/helpers/temp-dir.js';
-import { SM_REGION, startSecretsManagerPeer } from '../test/peers/secretsmanager-peer.js';
-import { baseKeyDefaults, STS_PEER_BASE_KEY } from '../test/peers/sts-peer.js';
-import { floorLine, startFrontFloor } from './_front-floor.js';
+import { startSecretsManagerPeer } from '../test/peers/secretsmanager-peer.js';
+import { STS_PEER_BASE_KEY } from '../test/peers/sts-peer.js';
+import { agentDaemon, agentFloor, bareServer, SECRET, SECRET_PATH, TOKEN_HEADER } from './_agent-servers.js';
+import { floorLine } from './_front-floor.js';
 import { CLIENT, formatResult, interleaved, pairedRatio, type RoundsResult, roundRatios } from './_load.js';
 
 const CONNECTIONS = 64;
@@ -41,38 +20,6 @@ const FLEET_FETCHES = 10_000;
 const FLEET_TTL_SECONDS = 1;
 /** The fleet run lasts at least this long, so it spans refreshes however fast the fetches are. */
 const FLEET_MIN_SECONDS = 4;
-const SECRET = 'prod/web/db';
-
-async function bareServer(body: string): Promise<{ url: string; server: Server }> {
-  const server = createServer((_req, res) => {
-    res.writeHead(200, { 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
-    res.end(body);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
-}
-
-async function agentDaemon(dir: string, label: string, ttlSeconds: number, token: string): Promise<{ daemon: Daemon; url: string }> {
-  const file = join(dir, `sidekey-${label}.yaml`);
-  writeFileSync(
-    file,
-    JSON.stringify({
-      admin: { listen: '127.0.0.1:0' },
-      logging: { level: 'info' },
-      aws_defaults: baseKeyDefaults(SM_REGION),
-      agent: { listen: '127.0.0.1:0', ttl_seconds: ttlSeconds, tokens: [{ id: 'bench', token, names: ['prod/*'] }] },
-    }),
-  );
-  // The project's logger and production destination, to /dev/null: audit lines cost what they cost.
-  const daemon = new Daemon({
-    loaded: loadConfig(file),
-    logger: createLogger({ level: 'info', destination: bufferedDestination('/dev/null') }),
-  });
-  await daemon.start();
-  const address = daemon.fronts.find((f) => f.name === 'agent')?.addresses?.()[0];
-  if (address?.kind !== 'tcp') throw new Error('the agent front did not start');
-  return { daemon, url: `http://127.0.0.1:${address.port}` };
-}
 
 export async function run(): Promise<void> {
   const dir = tempDir('sidekey-bench-agent-');
@@ -88,20 +35,12 @@ export async function run(): Promise<void> {
     const cached = await agentDaemon(dir.path, 'cached', 300, token);
     const fleet = await agentDaemon(dir.path, 'fleet', FLEET_TTL_SECONDS, token);
     daemons.push(cached.daemon, fleet.daemon);
-    const path = `/secretsmanager/get?secretId=${encodeURIComponent(SECRET)}`;
-    const headers = { 'x-aws-parameters-secrets-token': token };
+    const path = SECRET_PATH;
+    const headers = { [TOKEN_HEADER]: token };
     const sample = await (await fetch(`${cached.url}${path}`, { headers })).text();
     const baseline = await bareServer(sample);
     bare = baseline.server;
-    // Binds and adds what the agent front binds and adds to each read's line.
-    const least = await startFrontFloor({
-      body: () => sample,
-      token,
-      presented: (req) => req.headers['x-aws-parameters-secrets-token'] as string | undefined,
-      event: 'agent.fetch',
-      bound: { actor: 'bench' },
-      fields: () => ({ secret_id: SECRET, outcome: 'ok' }),
-    });
+    const least = await agentFloor(sample, token);
     floor = least.server;
 
     console.log(

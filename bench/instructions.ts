@@ -1,7 +1,7 @@
 /**
- * Instructions per request, counted: the cached credential endpoint against bare node:http and
- * the floor of the required work (bench/_front-floor.ts), each server run under valgrind's
- * callgrind with its cache model, one after the other.
+ * Instructions per request, counted: the cached credential endpoint and the agent API's cached
+ * fetch, each against bare node:http and the floor of the required work (bench/_front-floor.ts),
+ * each server run under valgrind's callgrind with its cache model, one after the other.
  *
  * Why: on a shared VM, the throughput and CPU time of identical runs move by a third from one
  * minute to the next, which hides a few microseconds of a front's own code. The instructions a
@@ -31,7 +31,11 @@ const WARMUP_REQUESTS = 3000;
 const CONCURRENCY = 8;
 /** A server under callgrind starts some fifty times slower than without. */
 const START_TIMEOUT_MS = 180_000;
-const SERVER = fileURLToPath(new URL('./_credential-endpoint-server.js', import.meta.url));
+/** Each front measured: the child that serves it (bench/_credential-endpoint-server.ts, bench/_agent-servers.ts). */
+const FRONTS = [
+  { name: 'cached GET /v1/credentials', script: './_credential-endpoint-server.js', label: 'sidekey endpoint' },
+  { name: 'cached GET /secretsmanager/get (agent API)', script: './_agent-servers.js', label: 'sidekey agent front' },
+] as const;
 /** callgrind's event names, in the order of its `totals:` line with --cache-sim=yes. */
 const EVENTS = ['Ir', 'Dr', 'Dw', 'I1mr', 'D1mr', 'D1mw', 'ILmr', 'DLmr', 'DLmw'] as const;
 /** A rough cycle estimate: one per instruction, plus a penalty per simulated miss of L1 and of the last level. */
@@ -41,12 +45,12 @@ const LL_MISS_CYCLES = 100;
 type Counts = Record<(typeof EVENTS)[number], number>;
 
 /** `count` sequential-per-connection GETs, CONCURRENCY at a time; rejects on any answer but 200. */
-async function requests(url: string, token: string, count: number): Promise<void> {
+async function requests(url: string, headers: Record<string, string>, count: number): Promise<void> {
   const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   let left = count;
   const one = () =>
     new Promise<void>((resolve, reject) => {
-      get(url, { agent, headers: { authorization: token } }, (res) => {
+      get(url, { agent, headers }, (res) => {
         res.resume();
         res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`${url} answered ${res.statusCode}`))));
       }).on('error', reject);
@@ -62,20 +66,23 @@ async function requests(url: string, token: string, count: number): Promise<void
   }
 }
 
-async function counted(mode: 'bare' | 'floor' | 'sidekey', dir: string): Promise<Counts> {
+async function counted(script: string, mode: 'bare' | 'floor' | 'sidekey', dir: string): Promise<Counts> {
   const out = join(dir, `${mode}.callgrind`);
   const { child, firstLine } = await startNodeChild(
-    [SERVER, mode],
+    [fileURLToPath(new URL(script, import.meta.url)), mode],
     `${mode} server under callgrind`,
     [VALGRIND, '-q', '--tool=callgrind', '--cache-sim=yes', '--instr-atstart=no', `--callgrind-out-file=${out}`],
     START_TIMEOUT_MS,
   );
   try {
-    const { url, token } = JSON.parse(firstLine) as { url: string; token: string };
+    // The credential endpoint's child prints its token, the agent's the headers to send.
+    const started = JSON.parse(firstLine) as { url: string; token?: string; headers?: Record<string, string> };
+    const { url } = started;
+    const headers = started.headers ?? { authorization: started.token ?? '' };
     const pid = String(child.pid);
-    await requests(url, token, WARMUP_REQUESTS);
+    await requests(url, headers, WARMUP_REQUESTS);
     execFileSync(CALLGRIND_CONTROL, ['-i', 'on', pid], { stdio: 'ignore' });
-    await requests(url, token, COUNTED);
+    await requests(url, headers, COUNTED);
     execFileSync(CALLGRIND_CONTROL, ['-i', 'off', pid], { stdio: 'ignore' });
     // Returns once the dump is written.
     execFileSync(CALLGRIND_CONTROL, ['-d', pid], { stdio: 'ignore' });
@@ -97,6 +104,8 @@ async function counted(mode: 'bare' | 'floor' | 'sidekey', dir: string): Promise
   return totals;
 }
 
+type PerRequest = ReturnType<typeof perRequest>;
+
 const perRequest = (c: Counts) => {
   const l1 = c.I1mr + c.D1mr + c.D1mw;
   const ll = c.ILmr + c.DLmr + c.DLmw;
@@ -114,30 +123,32 @@ export async function run(): Promise<void> {
     process.stdout.write('skipped: valgrind is not installed (apt-get install -y valgrind)\n');
     return;
   }
-  const dir = tempDir('sidekey-bench-callgrind-');
-  try {
-    process.stdout.write(
-      `cached GET /v1/credentials under callgrind: ${COUNTED} requests counted per server after ${WARMUP_REQUESTS} to warm up, ${CONCURRENCY} keep-alive connections; node ${process.version}\n` +
-        `per request: instructions, simulated L1 instruction and data misses, last-level misses, and an estimate of cycles (instructions + ${L1_MISS_CYCLES} per L1 miss + ${LL_MISS_CYCLES} per last-level miss)\n`,
-    );
-    const results = [];
-    for (const [mode, label] of [
-      ['bare', 'bare node:http'],
-      ['floor', 'floor (requirements)'],
-      ['sidekey', 'sidekey endpoint'],
-    ] as const) {
-      const r = perRequest(await counted(mode, dir.path));
-      results.push(r);
+  for (const front of FRONTS) {
+    const dir = tempDir('sidekey-bench-callgrind-');
+    try {
       process.stdout.write(
-        `${label.padEnd(22)} ${r.ir.toFixed(0).padStart(7)} instr  I1 miss ${r.i1.toFixed(0).padStart(5)}  D1 miss ${r.d1.toFixed(0).padStart(5)}  LL miss ${r.ll.toFixed(0).padStart(4)}  est. cycles ${r.cycles.toFixed(0).padStart(7)}\n`,
+        `${front.name} under callgrind: ${COUNTED} requests counted per server after ${WARMUP_REQUESTS} to warm up, ${CONCURRENCY} keep-alive connections; node ${process.version}\n` +
+          `per request: instructions, simulated L1 instruction and data misses, last-level misses, and an estimate of cycles (instructions + ${L1_MISS_CYCLES} per L1 miss + ${LL_MISS_CYCLES} per last-level miss)\n`,
       );
+      const results = [];
+      for (const [mode, label] of [
+        ['bare', 'bare node:http'],
+        ['floor', 'floor (requirements)'],
+        ['sidekey', front.label],
+      ] as const) {
+        const r = perRequest(await counted(front.script, mode, dir.path));
+        results.push(r);
+        process.stdout.write(
+          `${label.padEnd(22)} ${r.ir.toFixed(0).padStart(7)} instr  I1 miss ${r.i1.toFixed(0).padStart(5)}  D1 miss ${r.d1.toFixed(0).padStart(5)}  LL miss ${r.ll.toFixed(0).padStart(4)}  est. cycles ${r.cycles.toFixed(0).padStart(7)}\n`,
+        );
+      }
+      const [bare, floor, ours] = results as [PerRequest, PerRequest, PerRequest];
+      process.stdout.write(
+        `bare / sidekey: ${(bare.ir / ours.ir).toFixed(2)}x in instructions, ${(bare.cycles / ours.cycles).toFixed(2)}x in estimated cycles; ` +
+          `bare / floor: ${(bare.ir / floor.ir).toFixed(2)}x and ${(bare.cycles / floor.cycles).toFixed(2)}x\n`,
+      );
+    } finally {
+      dir.remove();
     }
-    const [bare, floor, ours] = results as [ReturnType<typeof perRequest>, ReturnType<typeof perRequest>, ReturnType<typeof perRequest>];
-    process.stdout.write(
-      `bare / sidekey: ${(bare.ir / ours.ir).toFixed(2)}x in instructions, ${(bare.cycles / ours.cycles).toFixed(2)}x in estimated cycles; ` +
-        `bare / floor: ${(bare.ir / floor.ir).toFixed(2)}x and ${(bare.cycles / floor.cycles).toFixed(2)}x\n`,
-    );
-  } finally {
-    dir.remove();
   }
 }
