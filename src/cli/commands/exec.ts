@@ -3,7 +3,7 @@
  * ephemeral in-process endpoint (127.0.0.1, random port, random token), so local development needs
  * no keys in the environment. Signals are forwarded; the exit code is the child's.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import type { Command } from 'commander';
 import { pino } from 'pino';
@@ -97,16 +97,21 @@ async function execWithCredentials(command: string, args: string[], options: Exe
     keepAwsConfig: options.keepAwsConfig === true,
   });
 
-  const child = spawn(command, args, { stdio: 'inherit', env });
-  const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
+  // Listening before the spawn: a signal that came between the two would otherwise find no
+  // listener and end sidekey by its default action, leaving the command running on its own.
+  // Listeners run on a later turn of the event loop, when `child` is set.
+  let child: ChildProcess | undefined;
+  const forward = (signal: NodeJS.Signals) => () => child?.kill(signal);
   const handlers = FORWARDED_SIGNALS.map((signal) => [signal, forward(signal)] as const);
   for (const [signal, handler] of handlers) process.on(signal, handler);
+  const spawned = spawn(command, args, { stdio: 'inherit', env });
+  child = spawned;
   const status = await new Promise<number>((resolve) => {
-    child.once('error', (error: NodeJS.ErrnoException) => {
+    spawned.once('error', (error: NodeJS.ErrnoException) => {
       process.stderr.write(`sidekey: cannot run ${command} (${error.code ?? error.message})\n`);
       resolve(error.code === 'ENOENT' ? EXIT_COMMAND_NOT_FOUND : EXIT_COMMAND_NOT_EXECUTABLE);
     });
-    child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? constants.signals[signal] : 0)));
+    spawned.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? constants.signals[signal] : 0)));
   });
   for (const [signal, handler] of handlers) process.off(signal, handler);
   await shutdown();

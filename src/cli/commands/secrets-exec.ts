@@ -109,11 +109,14 @@ export function registerSecretsExec(secrets: Command): void {
 
       if (!onChange) {
         const { values } = await withReader(flags, (reader) => fetchAll(reader, specs, from));
-        const child = start(values);
-        const forward = (signal: NodeJS.Signals) => child.kill(signal);
+        // Listening before the spawn (as `sidekey exec` does): listeners run on a later turn, when `child` is set.
+        let child: ChildProcess | undefined;
+        const forward = (signal: NodeJS.Signals) => child?.kill(signal);
         for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
         try {
-          process.exitCode = await exited(child);
+          const spawned = start(values);
+          child = spawned;
+          process.exitCode = await exited(spawned);
         } finally {
           for (const signal of FORWARDED_SIGNALS) process.off(signal, forward);
         }
@@ -137,9 +140,10 @@ export function registerSecretsExec(secrets: Command): void {
           }, fail);
           return started;
         };
-        let child = launch(current.values);
-        const forward = (signal: NodeJS.Signals) => child.kill(signal);
+        let child: ChildProcess | undefined;
+        const forward = (signal: NodeJS.Signals) => child?.kill(signal);
         for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
+        child = launch(current.values);
         const stopWatching = new AbortController();
         const react = debounced(async () => {
           let next: Fetched;
@@ -154,17 +158,19 @@ export function registerSecretsExec(secrets: Command): void {
           if (same) return;
           if ('signal' in onChange) {
             stderr(`sidekey: a secret changed; sending ${onChange.signal} to ${file}\n`);
-            child.kill(onChange.signal);
+            child?.kill(onChange.signal);
             return;
           }
           stderr(`sidekey: a secret changed; restarting ${file}\n`);
           restarting = true;
           const old = child;
-          const gone = exited(old).catch(() => 0);
-          old.kill('SIGTERM');
-          const kill = setTimeout(() => old.kill('SIGKILL'), RESTART_GRACE_MS);
-          await gone;
-          clearTimeout(kill);
+          if (old) {
+            const gone = exited(old).catch(() => 0);
+            old.kill('SIGTERM');
+            const kill = setTimeout(() => old.kill('SIGKILL'), RESTART_GRACE_MS);
+            await gone;
+            clearTimeout(kill);
+          }
           child = launch(current.values);
           restarting = false;
         });
