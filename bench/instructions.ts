@@ -1,6 +1,6 @@
 /**
- * Instructions per request, counted: the cached credential endpoint and the agent API's cached
- * fetch, each against bare node:http and the floor of the required work (bench/_front-floor.ts),
+ * Instructions per request, counted: the cached credential endpoint, the agent API's cached fetch
+ * and the secrets API's, each against bare node:http and the floor of the required work (bench/_front-floor.ts),
  * each server run under valgrind's callgrind with its cache model, one after the other.
  *
  * Why: on a shared VM, the throughput and CPU time of identical runs move by a third from one
@@ -31,10 +31,11 @@ const WARMUP_REQUESTS = 3000;
 const CONCURRENCY = 8;
 /** A server under callgrind starts some fifty times slower than without. */
 const START_TIMEOUT_MS = 180_000;
-/** Each front measured: the child that serves it (bench/_credential-endpoint-server.ts, bench/_agent-servers.ts). */
+/** Each front measured: the child that serves it (bench/_credential-endpoint-server.ts, _agent-servers.ts, _secrets-servers.ts). */
 const FRONTS = [
   { name: 'cached GET /v1/credentials', script: './_credential-endpoint-server.js', label: 'sidekey endpoint' },
   { name: 'cached GET /secretsmanager/get (agent API)', script: './_agent-servers.js', label: 'sidekey agent front' },
+  { name: 'cached GET /latest/secrets/NAME (secrets API, SQLite)', script: './_secrets-servers.js', label: 'sidekey secrets front' },
 ] as const;
 /** callgrind's event names, in the order of its `totals:` line with --cache-sim=yes. */
 const EVENTS = ['Ir', 'Dr', 'Dw', 'I1mr', 'D1mr', 'D1mw', 'ILmr', 'DLmr', 'DLmw'] as const;
@@ -75,7 +76,7 @@ async function counted(script: string, mode: 'bare' | 'floor' | 'sidekey', dir: 
     START_TIMEOUT_MS,
   );
   try {
-    // The credential endpoint's child prints its token, the agent's the headers to send.
+    // The credential endpoint's child prints its token, the others the headers to send.
     const started = JSON.parse(firstLine) as { url: string; token?: string; headers?: Record<string, string> };
     const { url } = started;
     const headers = started.headers ?? { authorization: started.token ?? '' };

@@ -17,23 +17,20 @@
  * `BENCH_SECONDS` sets each run's length (default 3 s), `BENCH_ROUNDS` the rounds (default 3). Not part of `npm test`.
  */
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { loadConfig } from '../src/core/config/load-config.js';
 import { randomToken } from '../src/core/crypto/random-token.js';
-import { bufferedDestination, createLogger, type Logger } from '../src/core/log/logger.js';
+import { createLogger, type Logger } from '../src/core/log/logger.js';
 import { DynamoDbStore } from '../src/core/secrets/dynamodb-store.js';
 import { LocalKeyring } from '../src/core/secrets/local-keyring.js';
 import { SecretService } from '../src/core/secrets/secret-service.js';
 import { SqliteStore } from '../src/core/secrets/sqlite-store.js';
-import { Daemon } from '../src/daemon/daemon.js';
+import type { Daemon } from '../src/daemon/daemon.js';
 import { tempDir } from '../test/helpers/temp-dir.js';
-import { floorLine, startFrontFloor } from './_front-floor.js';
+import { floorLine } from './_front-floor.js';
 import { CLIENT, formatResult, interleaved, pairedRatio, type RoundsResult, roundRatios } from './_load.js';
+import { bareServer, createSecret, dynamoStore, projectLogger, SECRET_PATH, secretsFloor, startSecretsDaemon } from './_secrets-servers.js';
 
 /** Connections for the HTTP runs. */
 const CONNECTIONS = 64;
@@ -77,24 +74,6 @@ function line(label: string, r: Result): string {
  */
 const fetchTarget = (url: string, headers: Record<string, string>) => ({ url, connections: CONNECTIONS, headers, pids: [process.pid] });
 
-async function bareServer(body: unknown): Promise<{ url: string; server: Server }> {
-  const server = createServer((_req, res) => {
-    const text = JSON.stringify(body);
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
-    res.end(text);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
-}
-
-/**
- * The project's logger (with its redaction) and its production destination (buffered, as
- * `sidekey serve` writes stdout), writing to /dev/null: audit lines cost what they cost.
- */
-function projectLogger(): Logger {
-  return createLogger({ level: 'info', destination: bufferedDestination('/dev/null') });
-}
-
 /**
  * A logger that writes nothing: a diagnostic only (audit lines are required in production), to
  * attribute the front's cost between the audit line and the rest of the request path.
@@ -113,36 +92,6 @@ async function startDynalite(): Promise<{ url: string; stop: () => void }> {
     child.once('exit', (code) => reject(new Error(`dynalite exited with ${code}`)));
   });
   return { url: `http://127.0.0.1:${port}`, stop: () => child.kill() };
-}
-
-/** `store:` lines for a daemon's config. */
-const sqliteStore = (label: string) => `  store: { type: sqlite, path: ./data-${label}/secrets.db }\n`;
-const dynamoStore = (label: string) => `  store: { type: dynamodb, table: bench-${label}, region: us-east-1 }\n`;
-
-async function startSecretsDaemon(
-  dir: string,
-  label: string,
-  cacheTtl: number,
-  tokens: { admin: string; reader: string },
-  logger: Logger,
-  store = sqliteStore(label),
-): Promise<{ daemon: Daemon; url: string }> {
-  const file = join(dir, `sidekey-${label}.yaml`);
-  writeFileSync(join(dir, 'admin.token'), tokens.admin, { mode: 0o600 });
-  writeFileSync(join(dir, 'reader.token'), tokens.reader, { mode: 0o600 });
-  writeFileSync(
-    file,
-    `admin: { listen: 127.0.0.1:0 }\nlogging: { level: info }\nsecrets:\n  listen: 127.0.0.1:0\n  cache_ttl_seconds: ${cacheTtl}\n` +
-      store +
-      `  keyring: { type: local, key_file: ./data-${label}/master.key }\n  tokens:\n` +
-      `    - { id: bench-admin, token: "\${fromFile:admin.token}", role: admin, application: bench }\n` +
-      `    - { id: bench-reader, token: "\${fromFile:reader.token}", role: reader, application: bench }\n`,
-  );
-  const daemon = new Daemon({ loaded: loadConfig(file), logger });
-  await daemon.start();
-  const address = daemon.fronts.find((f) => f.name === 'secrets')?.addresses?.()[0];
-  if (address?.kind !== 'tcp') throw new Error('the secrets front did not start');
-  return { daemon, url: `http://127.0.0.1:${address.port}` };
 }
 
 async function createsDirect(dir: string): Promise<number> {
@@ -198,32 +147,16 @@ export async function run(): Promise<void> {
       dynamoStore('dynamo-uncached'),
     );
     daemons.push(cached.daemon, plain.daemon, uncached.daemon, dynamoCached.daemon, dynamoUncached.daemon);
-    for (const target of [cached, plain, uncached, dynamoCached, dynamoUncached]) {
-      const res = await fetch(`${target.url}/latest/secrets/dbpassword`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${tokens.admin}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ payload: 'correct-horse-battery-staple' }),
-      });
-      if (!res.ok) throw new Error(`create failed: ${res.status} ${await res.text()}`);
-    }
-    const sample = await (await fetch(`${cached.url}/latest/secrets/dbpassword`, { headers: auth })).json();
+    for (const target of [cached, plain, uncached, dynamoCached, dynamoUncached]) await createSecret(target.url, tokens.admin);
+    const sample = await (await fetch(`${cached.url}${SECRET_PATH}`, { headers: auth })).json();
     const bare = await bareServer(sample);
-    // Binds and adds what the secrets service binds and adds to each fetch's line.
-    const floor = await startFrontFloor({
-      body: () => JSON.stringify(sample),
-      contentType: 'application/json',
-      token: tokens.reader,
-      presented: (req) => req.headers.authorization?.replace(/^Bearer /, ''),
-      event: 'secrets.fetch',
-      bound: { actor: 'bench-reader', app: 'bench' },
-      fields: () => ({ name: 'dbpassword', serial: 1, outcome: 'ok' }),
-    });
+    const floor = await secretsFloor(sample, tokens.reader);
 
     console.log(
       `secrets bench: ${CONNECTIONS} connections, ${SECONDS} s per run, ${ROUNDS} interleaved rounds (ratios: the median of the rounds'), node ${process.version}\n` +
         `client: ${CLIENT}`,
     );
-    const path = '/latest/secrets/dbpassword';
+    const path = SECRET_PATH;
     const [baseline, least, hot, hotPlain] = (await interleaved(
       [
         fetchTarget(`${bare.url}${path}`, auth),
