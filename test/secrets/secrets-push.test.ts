@@ -205,6 +205,21 @@ test('secrets render refuses a template it cannot read whole, saying where', asy
   assert.equal(existsSync(join(d.dir, 'bad.out')), false, 'nothing is written');
 });
 
+test('secrets exec forwards SIGTERM to the command and ends with its status', async () => {
+  const d = api().daemon;
+  await create('exec-term', 't1');
+  const log = join(d.dir, 'term.log');
+  const script = `trap 'echo term >> ${log}; exit 42' TERM; echo start >> ${log}; while :; do sleep 0.1; done`;
+  const run = runCliInBackground(['secrets', 'exec', ...endpointFlags(), '--env', 'T=exec-term', '--', 'sh', '-c', script], d.dir);
+  try {
+    await waitFor(() => linesOf(log).length === 1, 'the start');
+  } finally {
+    run.child.kill('SIGTERM');
+  }
+  assert.equal(await run.exited, 42, run.stderr());
+  assert.deepEqual(linesOf(log), ['start', 'term'], 'the command got the signal');
+});
+
 test('secrets exec --on-change restart: one restart per settled change, with the new value; none on a failed fetch', async () => {
   const d = api().daemon;
   await create('exec-db', 'e1');
