@@ -20,6 +20,7 @@ import { MetricsRegistry } from '../../core/metrics/metrics-registry.js';
 import { createCredentialEndpointFront } from '../../credential-endpoint/credential-endpoint-front.js';
 import { CREDENTIALS_PATH } from '../../credential-endpoint/credential-request-handler.js';
 import { DEFAULT_CONFIG_FILE } from '../default-config-file.js';
+import { forwardSignals } from '../forward-signals.js';
 import { childEnv } from './exec-env.js';
 
 /** Exit status when the command cannot be started (as shells use). */
@@ -97,23 +98,18 @@ async function execWithCredentials(command: string, args: string[], options: Exe
     keepAwsConfig: options.keepAwsConfig === true,
   });
 
-  // Listening before the spawn: a signal that came between the two would otherwise find no
-  // listener and end sidekey by its default action, leaving the command running on its own.
-  // Listeners run on a later turn of the event loop, when `child` is set.
-  let child: ChildProcess | undefined;
-  const forward = (signal: NodeJS.Signals) => () => child?.kill(signal);
-  const handlers = FORWARDED_SIGNALS.map((signal) => [signal, forward(signal)] as const);
-  for (const [signal, handler] of handlers) process.on(signal, handler);
-  const spawned = spawn(command, args, { stdio: 'inherit', env });
-  child = spawned;
+  // Assigned on the next line; the forwarded signals read it only on a later turn.
+  let child: ChildProcess;
+  const stopForwarding = forwardSignals(FORWARDED_SIGNALS, () => child);
+  child = spawn(command, args, { stdio: 'inherit', env });
   const status = await new Promise<number>((resolve) => {
-    spawned.once('error', (error: NodeJS.ErrnoException) => {
+    child.once('error', (error: NodeJS.ErrnoException) => {
       process.stderr.write(`sidekey: cannot run ${command} (${error.code ?? error.message})\n`);
       resolve(error.code === 'ENOENT' ? EXIT_COMMAND_NOT_FOUND : EXIT_COMMAND_NOT_EXECUTABLE);
     });
-    spawned.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? constants.signals[signal] : 0)));
+    child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? constants.signals[signal] : 0)));
   });
-  for (const [signal, handler] of handlers) process.off(signal, handler);
+  stopForwarding();
   await shutdown();
   return status;
 }

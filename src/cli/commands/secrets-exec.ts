@@ -9,6 +9,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { type Command, Option } from 'commander';
 import { isSidekeyError, SidekeyError } from '../../core/errors.js';
+import { forwardSignals } from '../forward-signals.js';
 import { debounced, watchNames } from '../secrets/change-watch.js';
 import {
   type EnvSpec,
@@ -109,16 +110,14 @@ export function registerSecretsExec(secrets: Command): void {
 
       if (!onChange) {
         const { values } = await withReader(flags, (reader) => fetchAll(reader, specs, from));
-        // Listening before the spawn (as `sidekey exec` does): listeners run on a later turn, when `child` is set.
-        let child: ChildProcess | undefined;
-        const forward = (signal: NodeJS.Signals) => child?.kill(signal);
-        for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
+        // Assigned in the try; the forwarded signals read it only on a later turn.
+        let child: ChildProcess;
+        const stopForwarding = forwardSignals(FORWARDED_SIGNALS, () => child);
         try {
-          const spawned = start(values);
-          child = spawned;
-          process.exitCode = await exited(spawned);
+          child = start(values);
+          process.exitCode = await exited(child);
         } finally {
-          for (const signal of FORWARDED_SIGNALS) process.off(signal, forward);
+          stopForwarding();
         }
         return;
       }
@@ -140,9 +139,9 @@ export function registerSecretsExec(secrets: Command): void {
           }, fail);
           return started;
         };
-        let child: ChildProcess | undefined;
-        const forward = (signal: NodeJS.Signals) => child?.kill(signal);
-        for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
+        // Assigned on the next line; the forwarded signals read it only on a later turn.
+        let child: ChildProcess;
+        const stopForwarding = forwardSignals(FORWARDED_SIGNALS, () => child);
         child = launch(current.values);
         const stopWatching = new AbortController();
         const react = debounced(async () => {
@@ -158,19 +157,17 @@ export function registerSecretsExec(secrets: Command): void {
           if (same) return;
           if ('signal' in onChange) {
             stderr(`sidekey: a secret changed; sending ${onChange.signal} to ${file}\n`);
-            child?.kill(onChange.signal);
+            child.kill(onChange.signal);
             return;
           }
           stderr(`sidekey: a secret changed; restarting ${file}\n`);
           restarting = true;
           const old = child;
-          if (old) {
-            const gone = exited(old).catch(() => 0);
-            old.kill('SIGTERM');
-            const kill = setTimeout(() => old.kill('SIGKILL'), RESTART_GRACE_MS);
-            await gone;
-            clearTimeout(kill);
-          }
+          const gone = exited(old).catch(() => 0);
+          old.kill('SIGTERM');
+          const kill = setTimeout(() => old.kill('SIGKILL'), RESTART_GRACE_MS);
+          await gone;
+          clearTimeout(kill);
           child = launch(current.values);
           restarting = false;
         });
@@ -180,7 +177,7 @@ export function registerSecretsExec(secrets: Command): void {
         } finally {
           react.cancel();
           stopWatching.abort();
-          for (const signal of FORWARDED_SIGNALS) process.off(signal, forward);
+          stopForwarding();
         }
       });
     });
